@@ -1,0 +1,56 @@
+//! The physical limit: a client that performs only the minimum Kubernetes writes an operator must make
+//! per object — the user's create, adding the finalizer, one status write — as fast as the apiserver
+//! accepts them, with the same objects and the same number of requests in flight as the bench's writers.
+//! edgefleet's convergence time is reported as a ratio to this.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use edgefleet::api::edge_instance::EdgeInstance;
+use futures::{StreamExt, TryStreamExt, stream};
+use kube::Client;
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use serde_json::json;
+
+use crate::workload::{instance, resource};
+
+/// Namespace of the baseline objects (the operator does not watch it).
+pub const NAMESPACE: &str = "bench-baseline";
+
+/// Runs the baseline for `count` objects; returns its wall time.
+pub async fn run(client: &Client, count: usize, concurrency: usize) -> Result<Duration> {
+    let ar = resource::<EdgeInstance>();
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NAMESPACE, &ar);
+    let started = Instant::now();
+    stream::iter(0..count)
+        .map(|i| one_object(&api, i))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<()>()
+        .await?;
+    Ok(started.elapsed())
+}
+
+async fn one_object(api: &Api<DynamicObject>, index: usize) -> Result<()> {
+    let object: DynamicObject = serde_json::from_value(instance(NAMESPACE, index))?;
+    let created = api
+        .create(&PostParams::default(), &object)
+        .await
+        .with_context(|| format!("baseline: creating object {index}"))?;
+    let name = created.metadata.name.unwrap_or_default();
+    let finalizer = json!({"metadata": {"finalizers": [edgefleet::api::FINALIZER]}});
+    api.patch(&name, &PatchParams::default(), &Patch::Merge(&finalizer))
+        .await
+        .with_context(|| format!("baseline: adding the finalizer to {name}"))?;
+    let status = json!({"status": {
+        "observedGeneration": created.metadata.generation,
+        "conditions": [{
+            "type": "Ready", "status": "True", "reason": "Available", "message": "baseline",
+            "lastTransitionTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "observedGeneration": created.metadata.generation,
+        }],
+    }});
+    api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
+        .await
+        .with_context(|| format!("baseline: writing the status of {name}"))?;
+    Ok(())
+}

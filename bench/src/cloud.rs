@@ -1,0 +1,150 @@
+//! The cloud side of the bench: an `edgefleet-emulator` process with zero delays and quotas large enough
+//! for the run, and its per-operation call counters (`GET /_emulator/calls`).
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use edgefleet_emulator::config::Config;
+use edgefleet_emulator::core::calls::CallsSnapshot;
+use edgefleet_emulator::iec::catalog::{Catalog, QuotaLimit};
+use tokio::process::{Child, Command};
+
+/// A running emulator, killed on drop.
+pub struct Emulator {
+    child: Child,
+    /// Base URL of the IEC (and IAM) endpoint.
+    pub url: String,
+    http: reqwest::Client,
+}
+
+/// Every quota of the bench account (instances, vCPUs, RAM in MB, disk GB, ...): far beyond any run, so
+/// the bench measures edgefleet, not the default tenant limits (RAM alone is 4096 MB per instance).
+const BENCH_QUOTA: u64 = 1 << 40;
+
+/// The built-in catalog with [`BENCH_QUOTA`] for every quota and site capacity.
+fn bench_catalog() -> Catalog {
+    let mut catalog = Catalog::default();
+    for limit in catalog.quotas.values_mut() {
+        *limit = QuotaLimit {
+            quota: BENCH_QUOTA,
+            max: BENCH_QUOTA,
+        };
+    }
+    for site in &mut catalog.sites {
+        site.capacity_instances = BENCH_QUOTA;
+    }
+    catalog
+}
+
+fn free_port() -> Result<SocketAddr> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
+    listener.local_addr().context("reading the free port")
+}
+
+impl Emulator {
+    /// Starts `bin` with zero delays, bench quotas and its log in `work_dir`, and waits until it answers.
+    pub async fn start(bin: &Path, work_dir: &Path) -> Result<Self> {
+        let addr = free_port()?;
+        let config = Config {
+            catalog: bench_catalog(),
+            ..Config::default()
+        };
+        let config_path = work_dir.join("emulator.json");
+        std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)
+            .with_context(|| format!("writing {}", config_path.display()))?;
+        let log_path = work_dir.join("emulator.log");
+        let log =
+            std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
+        let child = Command::new(bin)
+            .arg("--iec-addr")
+            .arg(addr.to_string())
+            .arg("--config")
+            .arg(&config_path)
+            .args(["--zero-delays", "--log", "warn"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let emulator = Self {
+            child,
+            url: format!("http://{addr}"),
+            http: reqwest::Client::new(),
+        };
+        emulator.wait_healthy(&log_path).await?;
+        Ok(emulator)
+    }
+
+    async fn wait_healthy(&self, log: &Path) -> Result<()> {
+        for _ in 0..100 {
+            let url = format!("{}/_emulator/healthz", self.url);
+            if let Ok(r) = self.http.get(&url).send().await
+                && r.status().is_success()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the emulator did not answer within 10 s; see {}", log.display())
+    }
+
+    /// The call counters now.
+    pub async fn calls(&self) -> Result<CallsSnapshot> {
+        let url = format!("{}/_emulator/calls", self.url);
+        let snapshot = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .with_context(|| format!("GET {url}"))?
+            .json()
+            .await
+            .context("parsing the emulator's call counters")?;
+        Ok(snapshot)
+    }
+
+    /// Stops the process.
+    pub async fn stop(mut self) -> Result<()> {
+        self.child.kill().await.context("stopping the emulator")
+    }
+}
+
+/// Cloud calls between two snapshots.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CloudCalls {
+    /// All requests.
+    pub requests: u64,
+    /// Requests that were reads (GET).
+    pub reads: u64,
+    /// Successful mutations.
+    pub mutations: u64,
+    /// Requests per operation (`"METHOD /route"`).
+    pub by_operation: std::collections::BTreeMap<String, u64>,
+}
+
+impl CloudCalls {
+    /// `after - before`.
+    pub fn between(before: &CallsSnapshot, after: &CallsSnapshot) -> Self {
+        let mut calls = CloudCalls::default();
+        for (op, counters) in &after.operations {
+            let earlier = before.operations.get(op);
+            let requests = counters.requests - earlier.map_or(0, |c| c.requests.min(counters.requests));
+            let mutations = counters.mutations - earlier.map_or(0, |c| c.mutations.min(counters.mutations));
+            if requests == 0 && mutations == 0 {
+                continue;
+            }
+            calls.requests += requests;
+            calls.mutations += mutations;
+            if op.starts_with("GET ") {
+                calls.reads += requests;
+            }
+            calls.by_operation.insert(op.clone(), requests);
+        }
+        calls
+    }
+}

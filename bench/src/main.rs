@@ -1,0 +1,344 @@
+//! edgefleet-bench: the scale benchmark driver behind `cargo xtask bench` (docs/benchmarks.md).
+//!
+//! Against the control plane named by KUBECONFIG (xtask starts a fresh one), in one run:
+//! 1. installs the CRDs and starts the emulator with zero delays ([`cloud`]);
+//! 2. runs the physical-limit client ([`baseline`]) in its own namespace;
+//! 3. creates the shared objects, starts `edgefleet run` as its own process ([`operator`]) and waits for them;
+//! 4. creates N EdgeInstances (and M EdgeClouds of K replicas) and waits until all are Ready
+//!    ([`workload`]), sampling the operator's RSS and CPU;
+//! 5. watches a few poll intervals with nothing changing;
+//! 6. reports Kubernetes writes from kube-apiserver's own counters ([`apiserver`]), cloud calls from the
+//!    emulator's counters, and the targets, as markdown and JSON ([`report`]).
+//!
+//! A developer tool whose errors are printed, so `anyhow` with context on every step (as in xtask).
+
+mod apiserver;
+mod baseline;
+mod cloud;
+mod operator;
+mod report;
+mod workload;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result};
+use clap::Parser;
+use edgefleet::api::edge_cloud::EdgeCloud;
+use edgefleet::api::edge_instance::EdgeInstance;
+use edgefleet::api::security_group::SecurityGroup;
+use edgefleet::api::vpc::Vpc;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
+
+use crate::apiserver::{Requests, is_lease, is_object_traffic};
+use crate::cloud::{CloudCalls, Emulator};
+use crate::operator::{Operator, OperatorOptions};
+use crate::report::{Baseline, Convergence, Parameters, Report, Steady, Versions};
+use crate::workload::{ROLE_LABEL, resource};
+
+/// Namespace of the managed objects.
+const NAMESPACE: &str = "bench";
+
+/// Measures edgefleet at scale against a real control plane and the emulator.
+#[derive(Debug, Parser)]
+#[command(name = "edgefleet-bench")]
+struct Args {
+    /// The `edgefleet` binary (release build).
+    #[arg(long)]
+    operator_bin: PathBuf,
+    /// The `edgefleet-emulator` binary.
+    #[arg(long)]
+    emulator_bin: PathBuf,
+    /// Standalone EdgeInstances.
+    #[arg(long, default_value_t = 1000)]
+    instances: usize,
+    /// EdgeClouds.
+    #[arg(long, default_value_t = 0)]
+    fleets: usize,
+    /// Replicas per EdgeCloud.
+    #[arg(long, default_value_t = 3)]
+    replicas: u32,
+    /// `edgefleet run --concurrency`.
+    #[arg(long, default_value_t = 64)]
+    concurrency: u16,
+    /// Requests in flight of the bench's writers.
+    #[arg(long, default_value_t = 64)]
+    writers: usize,
+    /// The ProviderConfig's cloud rate budget, requests/s (1..=1000).
+    #[arg(long, default_value_t = 1000)]
+    qps: u32,
+    /// Drift-detection interval of the operator, seconds.
+    #[arg(long, default_value_t = 20)]
+    poll_interval: u64,
+    /// Poll intervals to observe in steady state.
+    #[arg(long, default_value_t = 3)]
+    steady_intervals: u32,
+    /// Give up converging after this many seconds.
+    #[arg(long, default_value_t = 1800)]
+    timeout: u64,
+    /// Directory for the report (`bench-<N>.json`, `bench-<N>.md`) and the process logs.
+    #[arg(long)]
+    out_dir: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(&args).await {
+        Ok(report) => {
+            println!("{}", report.markdown());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("bench failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &Args) -> Result<Report> {
+    std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
+    let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let client = Client::try_default()
+        .await
+        .context("connecting to the control plane (KUBECONFIG)")?;
+    let kubernetes = client
+        .apiserver_version()
+        .await
+        .context("reading /version")?
+        .git_version;
+    install_crds(&client).await?;
+    let emulator = Emulator::start(&args.emulator_bin, &args.out_dir).await?;
+    eprintln!("[bench] emulator at {}", emulator.url);
+
+    let baseline = measure_baseline(&client, args).await?;
+    eprintln!(
+        "[bench] baseline: {} objects in {:.1} s",
+        baseline.objects, baseline.seconds
+    );
+
+    workload::ensure_namespace(&client, NAMESPACE).await?;
+    workload::create_shared(&client, NAMESPACE, &emulator.url, args.qps, args.fleets > 0).await?;
+    let mut operator = Operator::start(&OperatorOptions {
+        bin: &args.operator_bin,
+        namespace: NAMESPACE,
+        concurrency: args.concurrency,
+        poll_interval: Duration::from_secs(args.poll_interval),
+        work_dir: &args.out_dir,
+    })
+    .await?;
+    wait_shared(&client, args.fleets > 0).await?;
+    eprintln!("[bench] operator up, shared objects Ready");
+
+    let convergence = measure_convergence(&client, &emulator, &mut operator, args, &baseline).await?;
+    eprintln!(
+        "[bench] converged: {} objects in {:.1} s ({:.2}× baseline)",
+        convergence.objects, convergence.seconds, convergence.ratio_to_baseline
+    );
+    let steady = measure_steady(&client, &emulator, &mut operator, args, convergence.objects).await?;
+    operator.stop().await?;
+    emulator.stop().await?;
+
+    let mut report = Report {
+        started_at,
+        machine: report::machine(),
+        versions: Versions {
+            edgefleet: env!("CARGO_PKG_VERSION").into(),
+            kubernetes,
+        },
+        parameters: Parameters {
+            instances: args.instances,
+            fleets: args.fleets,
+            replicas: args.replicas,
+            operator_concurrency: args.concurrency,
+            writer_concurrency: args.writers,
+            cloud_qps: args.qps,
+            poll_interval_s: args.poll_interval,
+            steady_intervals: args.steady_intervals,
+            emulator_latency: "0 ms (zero delays)".into(),
+        },
+        baseline,
+        convergence,
+        steady,
+        targets: vec![],
+    };
+    report.check_targets();
+    write_report(&report, args)?;
+    Ok(report)
+}
+
+async fn install_crds(client: &Client) -> Result<()> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply("edgefleet-bench").force();
+    for crd in edgefleet::api::all_crds() {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        api.patch(&name, &params, &Patch::Apply(&crd))
+            .await
+            .with_context(|| format!("installing CRD {name}"))?;
+    }
+    for crd in edgefleet::api::all_crds() {
+        let name = crd.metadata.name.clone().unwrap_or_default();
+        let established = kube::runtime::conditions::is_crd_established();
+        kube::runtime::wait::await_condition(api.clone(), &name, established)
+            .await
+            .with_context(|| format!("waiting for CRD {name}"))?;
+    }
+    Ok(())
+}
+
+async fn measure_baseline(client: &Client, args: &Args) -> Result<Baseline> {
+    workload::ensure_namespace(client, baseline::NAMESPACE).await?;
+    let objects = args.instances + args.fleets * args.replicas as usize;
+    let before = Requests::scrape(client).await?;
+    let elapsed = baseline::run(client, objects, args.writers).await?;
+    let writes = Requests::scrape(client).await?.since(&before);
+    let seconds = elapsed.as_secs_f64();
+    Ok(Baseline {
+        objects,
+        seconds,
+        objects_per_second: objects as f64 / seconds.max(1e-9),
+        writes_per_object: writes.writes(apiserver::is_edgefleet) as f64 / objects.max(1) as f64,
+    })
+}
+
+async fn wait_shared(client: &Client, fleets: bool) -> Result<()> {
+    let timeout = Duration::from_secs(120);
+    workload::wait_ready(client, &resource::<Vpc>(), NAMESPACE, "bench-vpc", timeout).await?;
+    if fleets {
+        workload::wait_ready(client, &resource::<Vpc>(), NAMESPACE, "bench-fleet-vpc", timeout).await?;
+    }
+    workload::wait_ready(
+        client,
+        &resource::<SecurityGroup>(),
+        NAMESPACE,
+        "bench-sg",
+        timeout,
+    )
+    .await
+}
+
+async fn measure_convergence(
+    client: &Client,
+    emulator: &Emulator,
+    operator: &mut Operator,
+    args: &Args,
+    baseline: &Baseline,
+) -> Result<Convergence> {
+    let timeout = Duration::from_secs(args.timeout);
+    let kube_before = Requests::scrape(client).await?;
+    let cloud_before = emulator.calls().await?;
+    let cpu_before = operator.usage().cpu_seconds;
+    let started = Instant::now();
+
+    let instances: Vec<_> = (0..args.instances)
+        .map(|i| workload::instance(NAMESPACE, i))
+        .collect();
+    let fleets: Vec<_> = (0..args.fleets)
+        .map(|i| workload::fleet(NAMESPACE, i, args.replicas))
+        .collect();
+    let ei = resource::<EdgeInstance>();
+    let ec = resource::<EdgeCloud>();
+    let create = async {
+        workload::create_all(client, &ei, NAMESPACE, instances, args.writers).await?;
+        workload::create_all(client, &ec, NAMESPACE, fleets, args.writers).await
+    };
+    let instance_selector = format!("{ROLE_LABEL}=instance");
+    let fleet_selector = format!("{ROLE_LABEL}=fleet");
+    let wait_instances = workload::wait_all_ready(
+        client,
+        &ei,
+        NAMESPACE,
+        &instance_selector,
+        args.instances,
+        timeout,
+    );
+    let wait_fleets = workload::wait_all_ready(client, &ec, NAMESPACE, &fleet_selector, args.fleets, timeout);
+    let members = args.fleets * args.replicas as usize;
+    let wait_members = workload::wait_all_ready(
+        client,
+        &ei,
+        NAMESPACE,
+        edgefleet::api::EDGE_CLOUD_LABEL,
+        members,
+        timeout,
+    );
+    tokio::try_join!(create, wait_instances, wait_fleets, wait_members)?;
+    let seconds = started.elapsed().as_secs_f64();
+    operator.check_alive()?;
+
+    let kube = Requests::scrape(client).await?.since(&kube_before);
+    let cloud = CloudCalls::between(&cloud_before, &emulator.calls().await?);
+    let usage = operator.usage();
+    let objects = args.instances + members + args.fleets;
+    let bench_creates = (args.instances + args.fleets) as u64;
+    let operator_writes = kube.writes(is_object_traffic).saturating_sub(bench_creates);
+    let per_object = |n: u64| n as f64 / objects.max(1) as f64;
+    // The baseline wrote one object per managed instance; scale it to the same object count.
+    let baseline_seconds = baseline.seconds * objects as f64 / baseline.objects.max(1) as f64;
+    Ok(Convergence {
+        objects,
+        seconds,
+        objects_per_second: objects as f64 / seconds.max(1e-9),
+        ratio_to_baseline: seconds / baseline_seconds.max(1e-9),
+        cloud_calls_per_object: per_object(cloud.requests),
+        cloud_mutations_per_object: per_object(cloud.mutations),
+        kube_writes_per_object: per_object(operator_writes),
+        kube_writes: kube.write_breakdown(is_object_traffic),
+        cloud_calls: cloud.by_operation,
+        cpu_seconds: usage.cpu_seconds - cpu_before,
+        peak_rss_mib: usage.peak_rss_mib,
+    })
+}
+
+async fn measure_steady(
+    client: &Client,
+    emulator: &Emulator,
+    operator: &mut Operator,
+    args: &Args,
+    objects: usize,
+) -> Result<Steady> {
+    // Let the last status writes and the first poll after convergence settle before counting.
+    tokio::time::sleep(Duration::from_secs(args.poll_interval)).await;
+    let kube_before = Requests::scrape(client).await?;
+    let cloud_before = emulator.calls().await?;
+    let cpu_before = operator.usage().cpu_seconds;
+    let started = Instant::now();
+    tokio::time::sleep(Duration::from_secs(
+        args.poll_interval * u64::from(args.steady_intervals),
+    ))
+    .await;
+    operator.check_alive()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let kube = Requests::scrape(client).await?.since(&kube_before);
+    let cloud = CloudCalls::between(&cloud_before, &emulator.calls().await?);
+    let usage = operator.usage();
+    let intervals = seconds / args.poll_interval.max(1) as f64;
+    Ok(Steady {
+        seconds,
+        intervals,
+        kube_object_writes: kube.writes(is_object_traffic),
+        kube_writes: kube.write_breakdown(is_object_traffic),
+        lease_writes: kube.writes(is_lease),
+        cloud_mutations: cloud.mutations,
+        cloud_reads: cloud.reads,
+        cloud_reads_per_object_per_interval: cloud.reads as f64
+            / (objects.max(1) as f64 * intervals.max(1e-9)),
+        cloud_calls: cloud.by_operation,
+        rss_mib: usage.rss_mib,
+        cpu_seconds: usage.cpu_seconds - cpu_before,
+    })
+}
+
+fn write_report(report: &Report, args: &Args) -> Result<()> {
+    let stem = args.out_dir.join(format!("bench-{}", args.instances));
+    let json = stem.with_extension("json");
+    std::fs::write(&json, serde_json::to_vec_pretty(report)?)
+        .with_context(|| format!("writing {}", json.display()))?;
+    let md = stem.with_extension("md");
+    std::fs::write(&md, report.markdown()).with_context(|| format!("writing {}", md.display()))?;
+    eprintln!("[bench] report: {} and {}", json.display(), md.display());
+    Ok(())
+}

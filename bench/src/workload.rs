@@ -1,0 +1,313 @@
+//! The objects the bench applies and how it knows they are Ready.
+//!
+//! Objects are built as JSON (the same shape a user applies) and handled as `DynamicObject`s, so the bench
+//! measures exactly what `kubectl apply` would produce. Shared dependencies (credentials Secret,
+//! ProviderConfig, one CUSTOMER VPC with a /16 subnet, one security group, the admin password Secret)
+//! are created first; then N EdgeInstances (and M EdgeClouds) as fast as the bench's writers can.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use edgefleet::api::provider_config::ProviderConfig;
+use edgefleet::api::security_group::SecurityGroup;
+use edgefleet::api::vpc::Vpc;
+use futures::{StreamExt, TryStreamExt, stream};
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, DynamicObject, PostParams};
+use kube::core::ApiResource;
+use kube::runtime::watcher;
+use kube::{Client, Resource};
+use serde_json::{Value, json};
+
+/// Label on every object the bench creates (selects the standalone instances it waits for).
+pub const ROLE_LABEL: &str = "bench.edgefleet.io/role";
+/// Name of the ProviderConfig the bench creates.
+pub const PROVIDER_CONFIG: &str = "bench-iec";
+/// The built-in emulator catalog's Zhongshan site, flavor and image (docs/emulator.md).
+const SITE_ID: &str = "a0272146-f6d8-4e3f-a1dc-196ec4a2f856";
+const FLAVOR: &str = "c6.large.2";
+const IMAGE: &str = "00000000-0000-0000-0000-000000000002";
+
+/// API resource of a kind, for dynamic access.
+pub fn resource<K: Resource<DynamicType = ()>>() -> ApiResource {
+    ApiResource::erase::<K>(&())
+}
+
+/// Creates `namespace` if it does not exist.
+pub async fn ensure_namespace(client: &Client, namespace: &str) -> Result<()> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": namespace}}))?;
+    match api.create(&PostParams::default(), &ns).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 409 => Ok(()),
+        Err(e) => Err(e).with_context(|| format!("creating namespace {namespace}")),
+    }
+}
+
+async fn create_dynamic(
+    client: &Client,
+    ar: &ApiResource,
+    namespace: Option<&str>,
+    body: Value,
+) -> Result<()> {
+    let api: Api<DynamicObject> = match namespace {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, ar),
+        None => Api::all_with(client.clone(), ar),
+    };
+    let object: DynamicObject = serde_json::from_value(body).context("building an object")?;
+    let name = object.metadata.name.clone().unwrap_or_default();
+    api.create(&PostParams::default(), &object)
+        .await
+        .with_context(|| format!("creating {} {name}", ar.kind))?;
+    Ok(())
+}
+
+/// The Secret + ProviderConfig for the emulator at `emulator_url`, and the shared VPC, security group and
+/// password Secret in `namespace`.
+pub async fn create_shared(
+    client: &Client,
+    namespace: &str,
+    emulator_url: &str,
+    qps: u32,
+    fleets: bool,
+) -> Result<()> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    for (name, data) in [
+        (
+            "bench-iec-credentials",
+            json!({"accessKey": edgefleet_emulator::config::DEFAULT_AK, "secretKey": edgefleet_emulator::config::DEFAULT_SK}),
+        ),
+        ("bench-login", json!({"password": "Edge-Fleet-2026!"})),
+    ] {
+        let secret: Secret = serde_json::from_value(json!({
+            "metadata": {"name": name, "namespace": namespace},
+            "stringData": data,
+        }))?;
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .with_context(|| format!("creating Secret {name}"))?;
+    }
+    create_dynamic(
+        client,
+        &resource::<ProviderConfig>(),
+        None,
+        json!({
+            "apiVersion": "edgefleet.io/v1alpha1", "kind": "ProviderConfig",
+            "metadata": {"name": PROVIDER_CONFIG},
+            "spec": {
+                "provider": "Iec",
+                "region": "cn-north-4",
+                "domainId": edgefleet_emulator::config::DEFAULT_DOMAIN_ID,
+                "endpoints": {"iec": emulator_url, "iam": emulator_url},
+                "credentials": {"type": "AkSk", "secretRef": {"name": "bench-iec-credentials", "namespace": namespace}},
+                "rateLimit": {"qps": qps, "burst": qps.saturating_mul(2).min(10_000)},
+            }
+        }),
+    )
+    .await?;
+    create_dynamic(
+        client,
+        &resource::<Vpc>(),
+        Some(namespace),
+        json!({
+            "apiVersion": "edgefleet.io/v1alpha1", "kind": "Vpc",
+            "metadata": {"name": "bench-vpc", "namespace": namespace, "labels": {ROLE_LABEL: "shared"}},
+            "spec": {
+                "providerConfigRef": {"name": PROVIDER_CONFIG},
+                "cidr": "10.0.0.0/8",
+                "iec": {"mode": "CUSTOMER"},
+                "subnets": [{"name": "bench", "cidr": "10.1.0.0/16", "gatewayIp": "10.1.0.1", "siteId": SITE_ID}],
+            }
+        }),
+    )
+    .await?;
+    if fleets {
+        create_dynamic(
+            client,
+            &resource::<Vpc>(),
+            Some(namespace),
+            json!({
+                "apiVersion": "edgefleet.io/v1alpha1", "kind": "Vpc",
+                "metadata": {"name": "bench-fleet-vpc", "namespace": namespace, "labels": {ROLE_LABEL: "shared"}},
+                "spec": {
+                    "providerConfigRef": {"name": PROVIDER_CONFIG},
+                    "cidr": "172.16.0.0/12",
+                    "iec": {"mode": "SYSTEM"},
+                }
+            }),
+        )
+        .await?;
+    }
+    create_dynamic(
+        client,
+        &resource::<SecurityGroup>(),
+        Some(namespace),
+        json!({
+            "apiVersion": "edgefleet.io/v1alpha1", "kind": "SecurityGroup",
+            "metadata": {"name": "bench-sg", "namespace": namespace, "labels": {ROLE_LABEL: "shared"}},
+            "spec": {
+                "providerConfigRef": {"name": PROVIDER_CONFIG},
+                "description": "edgefleet bench",
+                "rules": [{"direction": "ingress", "protocol": "tcp", "portRangeMin": 22, "remoteIpPrefix": "10.0.0.0/8"}],
+            }
+        }),
+    )
+    .await
+}
+
+/// One standalone EdgeInstance, as a user would write it.
+pub fn instance(namespace: &str, index: usize) -> Value {
+    json!({
+        "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeInstance",
+        "metadata": {"name": format!("bench-{index:05}"), "namespace": namespace, "labels": {ROLE_LABEL: "instance"}},
+        "spec": {
+            "providerConfigRef": {"name": PROVIDER_CONFIG},
+            "flavor": FLAVOR,
+            "image": IMAGE,
+            "placement": {"siteId": SITE_ID, "operator": "chinaunicom"},
+            "rootVolume": {"type": "SAS", "size": 40},
+            "network": {
+                "vpcRef": {"name": "bench-vpc"},
+                "subnets": [{"name": "bench"}],
+                "securityGroupRefs": [{"name": "bench-sg"}],
+            },
+            "adminPasswordSecretRef": {"name": "bench-login", "key": "password"},
+            "powerState": "Running",
+        }
+    })
+}
+
+/// One EdgeCloud of `replicas` members.
+pub fn fleet(namespace: &str, index: usize, replicas: u32) -> Value {
+    json!({
+        "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeCloud",
+        "metadata": {"name": format!("bench-fleet-{index:03}"), "namespace": namespace, "labels": {ROLE_LABEL: "fleet"}},
+        "spec": {
+            "providerConfigRef": {"name": PROVIDER_CONFIG},
+            "replicas": replicas,
+            "coverage": {"level": "City", "policy": "Centralize"},
+            "placement": [{"city": "zhongshan", "weight": 1}],
+            "template": {
+                "name": format!("bf{index:03}"),
+                "flavor": FLAVOR,
+                "image": IMAGE,
+                "rootVolume": {"type": "SAS", "size": 40},
+                "network": {"vpcRef": {"name": "bench-fleet-vpc"}, "nicCount": 1, "securityGroupRefs": [{"name": "bench-sg"}]},
+            },
+        }
+    })
+}
+
+/// Creates `bodies` with `concurrency` requests in flight.
+pub async fn create_all(
+    client: &Client,
+    ar: &ApiResource,
+    namespace: &str,
+    bodies: Vec<Value>,
+    concurrency: usize,
+) -> Result<()> {
+    stream::iter(bodies)
+        .map(|body| create_dynamic(client, ar, Some(namespace), body))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect::<()>()
+        .await
+}
+
+/// Whether an object's `Ready` condition is True for its current generation.
+pub fn is_ready(object: &DynamicObject) -> bool {
+    let generation = object.metadata.generation;
+    let status = &object.data["status"];
+    let observed = status["observedGeneration"].as_i64();
+    let ready = status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Ready" && c["status"] == "True");
+    ready && (generation.is_none() || observed == generation)
+}
+
+/// Waits until every object of `ar` in `namespace` matching `selector` is Ready and there are `expected`
+/// of them; returns early with an error naming the not-Ready objects after `timeout`.
+pub async fn wait_all_ready(
+    client: &Client,
+    ar: &ApiResource,
+    namespace: &str,
+    selector: &str,
+    expected: usize,
+    timeout: Duration,
+) -> Result<()> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, ar);
+    let config = watcher::Config::default().labels(selector);
+    let mut events = watcher::watcher(api, config).boxed();
+    let mut ready = BTreeSet::new();
+    let mut seen = BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if seen.len() >= expected && ready.len() >= expected {
+            return Ok(());
+        }
+        let event = match tokio::time::timeout_at(deadline, events.next()).await {
+            Ok(Some(event)) => event,
+            Ok(None) => bail!("the {} watch ended", ar.kind),
+            Err(_) => {
+                let missing: Vec<_> = seen.difference(&ready).take(5).cloned().collect();
+                bail!(
+                    "{} of {expected} {} Ready after {timeout:?} ({} seen); not Ready, e.g.: {missing:?}",
+                    ready.len(),
+                    ar.kind,
+                    seen.len()
+                )
+            }
+        };
+        match event {
+            Ok(watcher::Event::Apply(object)) | Ok(watcher::Event::InitApply(object)) => {
+                let name = object.metadata.name.clone().unwrap_or_default();
+                seen.insert(name.clone());
+                if is_ready(&object) {
+                    ready.insert(name);
+                } else {
+                    ready.remove(&name);
+                }
+            }
+            Ok(watcher::Event::Delete(object)) => {
+                let name = object.metadata.name.clone().unwrap_or_default();
+                seen.remove(&name);
+                ready.remove(&name);
+            }
+            Ok(watcher::Event::Init) | Ok(watcher::Event::InitDone) => {}
+            // The watcher retries by itself; a transient watch error is not a bench failure.
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
+/// Waits until one named object is Ready.
+pub async fn wait_ready(
+    client: &Client,
+    ar: &ApiResource,
+    namespace: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<()> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, ar);
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let object = api
+            .get_opt(name)
+            .await
+            .with_context(|| format!("reading {} {name}", ar.kind))?;
+        if object.as_ref().is_some_and(is_ready) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > deadline {
+            let status = object.map(|o| o.data["status"].clone()).unwrap_or(Value::Null);
+            bail!(
+                "{} {namespace}/{name} not Ready after {timeout:?}; status: {status}",
+                ar.kind
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}

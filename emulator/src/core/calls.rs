@@ -1,0 +1,91 @@
+//! Request counters per operation (`"<METHOD> <route>"`): how many requests arrived, how many were
+//! successful mutations (non-GET with a 2xx answer, counted even when the response was then lost),
+//! and answers per status code. Tests use them to prove "a second reconcile makes no cloud call".
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+/// Counters of one operation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpCounters {
+    /// Requests received (after routing).
+    pub requests: u64,
+    /// Mutating requests whose handler succeeded.
+    pub mutations: u64,
+    /// Answers by HTTP status.
+    pub statuses: BTreeMap<u16, u64>,
+}
+
+/// A snapshot of all counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallsSnapshot {
+    /// Sum of `requests` over all operations.
+    pub total_requests: u64,
+    /// Sum of `mutations` over all operations.
+    pub total_mutations: u64,
+    /// Per-operation counters.
+    pub operations: BTreeMap<String, OpCounters>,
+}
+
+impl CallsSnapshot {
+    /// Requests of one operation (0 if never called).
+    pub fn requests(&self, op: &str) -> u64 {
+        self.operations.get(op).map_or(0, |c| c.requests)
+    }
+
+    /// Mutations of one operation (0 if never called).
+    pub fn mutations(&self, op: &str) -> u64 {
+        self.operations.get(op).map_or(0, |c| c.mutations)
+    }
+}
+
+/// The live counters.
+#[derive(Debug, Default)]
+pub struct Calls {
+    inner: Mutex<CallsSnapshot>,
+}
+
+impl Calls {
+    /// Counts an arriving request.
+    pub fn request(&self, op: &str) {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.total_requests += 1;
+        match g.operations.get_mut(op) {
+            Some(c) => c.requests += 1,
+            None => {
+                g.operations.insert(
+                    op.to_string(),
+                    OpCounters {
+                        requests: 1,
+                        ..Default::default()
+                    },
+                );
+            }
+        }
+    }
+
+    /// Counts an answer and, if `mutation`, a successful mutation.
+    pub fn finished(&self, op: &str, status: u16, mutation: bool) {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if mutation {
+            g.total_mutations += 1;
+        }
+        let c = g.operations.entry(op.to_string()).or_default();
+        if mutation {
+            c.mutations += 1;
+        }
+        *c.statuses.entry(status).or_insert(0) += 1;
+    }
+
+    /// A copy of the counters.
+    pub fn snapshot(&self) -> CallsSnapshot {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Resets all counters to zero.
+    pub fn reset(&self) {
+        *self.inner.lock().unwrap_or_else(|e| e.into_inner()) = CallsSnapshot::default();
+    }
+}

@@ -1,0 +1,19 @@
+//! The cloud-neutral core of the emulator: state store, clock, ids, errors, request extraction,
+//! authentication (IAM tokens and AK/SK signatures), fault injection, call counters, the admin API
+//! under `/_emulator/` and the HTTP server plumbing. Nothing in here knows about IEC resources;
+//! cloud families live in sibling modules (`crate::iec`) and build on these pieces.
+
+pub mod admin;
+pub mod app;
+pub mod auth;
+pub mod calls;
+pub mod clock;
+pub mod error;
+pub mod extract;
+pub mod faults;
+pub mod ids;
+pub mod net;
+pub mod paging;
+pub mod server;
+pub mod shared;
+pub mod state;

@@ -1,0 +1,160 @@
+//! The `edgefleet-emulator` binary: serves the IEC API (and IAM token endpoint and admin API) on
+//! `--iec-addr`. With port 0 the bound URL is printed as the first line of stdout. SIGTERM or
+//! Ctrl-C shut down gracefully (and write `--state-file`, if given).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+use edgefleet_emulator::core::clock::ClockMode;
+use edgefleet_emulator::core::faults::{ErrorFault, Faults, LatencyFault, ThrottleFault};
+use edgefleet_emulator::{Config, Delays, Error};
+
+/// Command-line flags.
+#[derive(Debug, Parser)]
+#[command(
+    name = "edgefleet-emulator",
+    version,
+    about = "Emulates the Huawei IEC API for edgefleet"
+)]
+struct Cli {
+    /// Listen address of the IEC (and IAM) endpoint, e.g. 127.0.0.1:8443; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    iec_addr: SocketAddr,
+    /// Config file (YAML or JSON): credentials, catalog, delays, faults, limits.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// State snapshot file: loaded at start if present, written on graceful shutdown.
+    #[arg(long)]
+    state_file: Option<PathBuf>,
+    /// Faults file (YAML or JSON, same schema as `PUT /_emulator/faults`); replaces config faults.
+    #[arg(long)]
+    faults: Option<PathBuf>,
+    /// Make every asynchronous transition immediate.
+    #[arg(long)]
+    zero_delays: bool,
+    /// Freeze the clock (time moves only via `POST /_emulator/clock/advance`).
+    #[arg(long)]
+    frozen_clock: bool,
+    /// Add this latency (ms) to every API call.
+    #[arg(long)]
+    latency_ms: Option<u64>,
+    /// Fail this share (0..1) of API calls with 500.
+    #[arg(long)]
+    error_rate: Option<f64>,
+    /// Throttle every account to this many requests per second (429 APIG.0308).
+    #[arg(long)]
+    throttle_rps: Option<u32>,
+    /// Log filter (RUST_LOG syntax).
+    #[arg(long, default_value = "info")]
+    log: String,
+}
+
+fn build_config(cli: &Cli) -> Result<Config, Error> {
+    let mut config = match &cli.config {
+        Some(path) => Config::from_file(path)?,
+        None => Config::default(),
+    };
+    config.iec_addr = cli.iec_addr;
+    if cli.state_file.is_some() {
+        config.state_file = cli.state_file.clone();
+    }
+    if let Some(path) = &cli.faults {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.clone(),
+            source,
+        })?;
+        let faults: Faults = serde_yaml_ng::from_str(&text).map_err(|e| Error::Parse {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        config.faults = faults;
+    }
+    if cli.zero_delays {
+        config.delays = Delays::zero();
+    }
+    if cli.frozen_clock {
+        config.clock = ClockMode::Frozen;
+    }
+    if let Some(ms) = cli.latency_ms {
+        config.faults.latency.push(LatencyFault {
+            operation: "*".into(),
+            fixed_ms: ms,
+            jitter_ms: 0,
+        });
+    }
+    if let Some(rate) = cli.error_rate {
+        config.faults.errors.push(ErrorFault {
+            operation: "*".into(),
+            rate,
+            status: 500,
+        });
+    }
+    if let Some(limit) = cli.throttle_rps {
+        config.faults.throttle.push(ThrottleFault {
+            account: "*".into(),
+            limit_per_second: limit,
+            retry_after_secs: 1,
+        });
+    }
+    config.faults.validate().map_err(|message| Error::Parse {
+        path: PathBuf::from("<faults>"),
+        message,
+    })?;
+    Ok(config)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).unwrap_or_else(|_| "info".into()))
+        .init();
+    let run = async {
+        let config = build_config(&cli)?;
+        let (addr, handle) = edgefleet_emulator::serve(config).await?;
+        let mut out = std::io::stdout();
+        let _ = writeln!(out, "http://{addr}");
+        let _ = out.flush();
+        shutdown_signal().await;
+        tracing::info!("shutting down");
+        handle.shutdown().await
+    };
+    match run.await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            let mut msg = err.to_string();
+            let mut src = std::error::Error::source(&err);
+            while let Some(s) = src {
+                msg.push_str(&format!(": {s}"));
+                src = s.source();
+            }
+            eprintln!("edgefleet-emulator: {msg}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,497 @@
+//! Contract tests for the cloud-neutral core over real HTTP: IAM tokens, AK/SK signatures, admin
+//! API, faults, body limits, unknown routes and state-file persistence.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{assert_err, get_token, start, start_with, test_config};
+use edgefleet_emulator::config::{
+    DEFAULT_AK, DEFAULT_DOMAIN_NAME, DEFAULT_PASSWORD, DEFAULT_SK, DEFAULT_USER,
+};
+use edgefleet_emulator::core::auth::{SignInput, sign};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+async fn body(resp: reqwest::Response) -> (StatusCode, Value) {
+    let s = resp.status();
+    let t = resp.text().await.unwrap();
+    (s, serde_json::from_str(&t).unwrap_or(Value::String(t)))
+}
+
+#[tokio::test]
+async fn token_auth_errors_follow_the_doc() {
+    let emu = start().await;
+    let url = format!("{}/v1/vpcs", emu.base);
+    assert_err(
+        &body(emu.http.get(&url).send().await.unwrap()).await,
+        401,
+        "IEC.000002",
+    );
+    assert_err(
+        &body(
+            emu.http
+                .get(&url)
+                .header("X-Auth-Token", "bogus")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+        401,
+        "IEC.000003",
+    );
+    // project-scoped token → IEC.000009
+    let proj = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": DEFAULT_USER, "password": DEFAULT_PASSWORD, "domain": {"name": DEFAULT_DOMAIN_NAME}}}},
+        "scope": {"project": {"name": "cn-north-4"}}}});
+    let r = emu
+        .http
+        .post(format!("{}/v3/auth/tokens", emu.base))
+        .json(&proj)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let ptok = r.headers()["x-subject-token"].to_str().unwrap().to_string();
+    assert_err(
+        &body(
+            emu.http
+                .get(&url)
+                .header("X-Auth-Token", &ptok)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await,
+        401,
+        "IEC.000009",
+    );
+    // wrong password → IAM-style 401
+    let bad = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": DEFAULT_USER, "password": "nope", "domain": {"name": DEFAULT_DOMAIN_NAME}}}},
+        "scope": {"domain": {"name": DEFAULT_DOMAIN_NAME}}}});
+    let (s, v) = body(
+        emu.http
+            .post(format!("{}/v3/auth/tokens", emu.base))
+            .json(&bad)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(v["error"]["code"], 401);
+    let (s, _) = body(
+        emu.http
+            .post(format!("{}/v3/auth/tokens", emu.base))
+            .body("{")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    // valid token works, then expires after 24 h of emulator time
+    let (s, v) = emu.get("/v1/vpcs").await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["count"], 0);
+    emu.advance(24 * 3600 + 1).await;
+    assert_err(&emu.get("/v1/vpcs").await, 401, "IEC.000004");
+    let fresh = get_token(
+        &emu.http,
+        &emu.base,
+        DEFAULT_USER,
+        DEFAULT_PASSWORD,
+        DEFAULT_DOMAIN_NAME,
+    )
+    .await;
+    let r = emu
+        .http
+        .get(&url)
+        .header("X-Auth-Token", fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[allow(clippy::too_many_arguments)]
+fn signed(
+    http: &reqwest::Client,
+    base: &str,
+    method: &str,
+    path_q: &str,
+    body: &[u8],
+    ak: &str,
+    sk: &str,
+    date: &str,
+) -> reqwest::RequestBuilder {
+    let host = base.trim_start_matches("http://").to_string();
+    let (path, query) = path_q.split_once('?').unwrap_or((path_q, ""));
+    let headers = vec![
+        ("Host".to_string(), host.clone()),
+        ("X-Sdk-Date".to_string(), date.to_string()),
+        ("Content-Type".to_string(), "application/json".to_string()),
+    ];
+    let input = SignInput {
+        method,
+        path,
+        query,
+        headers: &headers,
+        body,
+    };
+    let auth = sign(ak, sk, &input, &["host", "x-sdk-date"]).unwrap();
+    http.request(method.parse().unwrap(), format!("{base}{path_q}"))
+        .header("X-Sdk-Date", date)
+        .header("Content-Type", "application/json")
+        .header("Authorization", auth)
+        .body(body.to_vec())
+}
+
+#[tokio::test]
+async fn aksk_signatures_are_verified() {
+    let emu = start().await;
+    let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let b = br#"{"vpc":{"name":"signed","cidr":"10.0.0.0/8","mode":"SYSTEM"}}"#;
+    let (s, v) = body(
+        signed(
+            &emu.http, &emu.base, "POST", "/v1/vpcs", b, DEFAULT_AK, DEFAULT_SK, &now,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = body(
+        signed(
+            &emu.http,
+            &emu.base,
+            "GET",
+            "/v1/vpcs?name=signed&limit=10",
+            b"",
+            DEFAULT_AK,
+            DEFAULT_SK,
+            &now,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["count"], 1);
+    // wrong secret
+    let r = signed(
+        &emu.http, &emu.base, "GET", "/v1/vpcs", b"", DEFAULT_AK, "wrong", &now,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_err(&body(r).await, 401, "APIGW.0301");
+    // unknown access key
+    let r = signed(
+        &emu.http,
+        &emu.base,
+        "GET",
+        "/v1/vpcs",
+        b"",
+        "UNKNOWNAK",
+        DEFAULT_SK,
+        &now,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_err(&body(r).await, 401, "APIGW.0301");
+    // stale date
+    let old = (chrono::Utc::now() - chrono::Duration::minutes(20))
+        .format("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let r = signed(
+        &emu.http, &emu.base, "GET", "/v1/vpcs", b"", DEFAULT_AK, DEFAULT_SK, &old,
+    )
+    .send()
+    .await
+    .unwrap();
+    let got = body(r).await;
+    assert_err(&got, 401, "APIGW.0301");
+    assert!(got.1["error_msg"].as_str().unwrap().contains("expired"));
+    // body tampered after signing
+    let r = signed(
+        &emu.http, &emu.base, "POST", "/v1/vpcs", b, DEFAULT_AK, DEFAULT_SK, &now,
+    )
+    .body(b"{}".to_vec())
+    .send()
+    .await
+    .unwrap();
+    assert_err(&body(r).await, 401, "APIGW.0301");
+    // garbage Authorization
+    let r = emu
+        .http
+        .get(format!("{}/v1/vpcs", emu.base))
+        .header("Authorization", "SDK-HMAC-SHA256 junk")
+        .send()
+        .await
+        .unwrap();
+    assert_err(&body(r).await, 401, "APIGW.0301");
+}
+
+#[tokio::test]
+async fn unknown_routes_methods_and_big_bodies() {
+    let mut cfg = test_config();
+    cfg.body_limit_bytes = 1024;
+    let emu = start_with(cfg).await;
+    assert_err(&emu.get("/v1/nothing").await, 404, "APIGW.0101");
+    assert_err(
+        &emu.call(reqwest::Method::PATCH, "/v1/vpcs", None).await,
+        404,
+        "APIGW.0101",
+    );
+    let big = vec![b' '; 4096];
+    assert_err(
+        &emu.raw(reqwest::Method::POST, "/v1/vpcs", big).await,
+        413,
+        "APIGW.0201",
+    );
+}
+
+#[tokio::test]
+async fn admin_api_state_calls_reset_and_config() {
+    let emu = start().await;
+    emu.post(
+        "/v1/vpcs",
+        json!({"vpc": {"name": "a", "cidr": "10.0.0.0/8", "mode": "SYSTEM"}}),
+    )
+    .await;
+    let state: Value = emu
+        .http
+        .get(format!("{}/_emulator/state", emu.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(state["version"], 1);
+    let calls: Value = emu
+        .http
+        .get(format!("{}/_emulator/calls", emu.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calls["operations"]["POST /v1/vpcs"]["mutations"], 1);
+    let r = emu
+        .http
+        .post(format!("{}/_emulator/reset", emu.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(emu.get("/v1/vpcs").await.1["count"], 0);
+    // put the old state back
+    let r = emu
+        .http
+        .put(format!("{}/_emulator/state", emu.base))
+        .json(&state)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(emu.get("/v1/vpcs").await.1["count"], 1);
+    let r = emu
+        .http
+        .put(format!("{}/_emulator/state", emu.base))
+        .body("[1]")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let cfg = emu
+        .http
+        .get(format!("{}/_emulator/config", emu.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!cfg.contains(DEFAULT_SK) && !cfg.contains(DEFAULT_PASSWORD));
+    let r = emu
+        .http
+        .delete(format!("{}/_emulator/calls", emu.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(emu.handle.calls().total_requests, 0);
+    let r = emu
+        .http
+        .put(format!("{}/_emulator/faults", emu.base))
+        .body(r#"{"errors":[{"operation":"*","rate":3}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = emu
+        .http
+        .post(format!("{}/_emulator/clock/advance", emu.base))
+        .body(r#"{"seconds":-1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn injected_faults() {
+    let emu = start().await;
+    let create = |n: &str| json!({"vpc": {"name": n, "cidr": "10.0.0.0/8", "mode": "SYSTEM"}});
+    // error rate 1.0 on one operation only
+    emu.faults(json!({"errors": [{"operation": "POST /v1/vpcs", "rate": 1.0, "status": 503}]}))
+        .await;
+    assert_err(&emu.post("/v1/vpcs", create("x")).await, 503, "IEC.030002");
+    assert_eq!(emu.get("/v1/vpcs").await.0, StatusCode::OK);
+    assert_eq!(emu.get("/v1/vpcs").await.1["count"], 0);
+    // lost response: the VPC exists although the client saw a 500
+    emu.faults(json!({"lost_responses": [{"operation": "POST /v1/vpcs", "rate": 1.0}]}))
+        .await;
+    assert_err(&emu.post("/v1/vpcs", create("lost")).await, 500, "IEC.000001");
+    emu.faults(json!({})).await;
+    assert_eq!(emu.get("/v1/vpcs?name=lost").await.1["count"], 1);
+    // dropped connection
+    emu.faults(json!({"lost_responses": [{"operation": "POST /v1/vpcs", "rate": 1.0, "mode": "drop"}]}))
+        .await;
+    let r = emu
+        .http
+        .post(format!("{}/v1/vpcs", emu.base))
+        .header("X-Auth-Token", &emu.token)
+        .json(&create("dropped"))
+        .send()
+        .await;
+    let failed = match r {
+        Err(_) => true,
+        Ok(resp) => resp.bytes().await.is_err(),
+    };
+    assert!(failed, "the client must see a broken response");
+    emu.faults(json!({})).await;
+    assert_eq!(emu.get("/v1/vpcs?name=dropped").await.1["count"], 1);
+    // throttling per account with Retry-After (windows are one second of real time + advances)
+    emu.faults(json!({"throttle": [{"limit_per_second": 3, "retry_after_secs": 2}]}))
+        .await;
+    let mut saw_429 = false;
+    for _ in 0..40 {
+        let r = emu
+            .http
+            .get(format!("{}/v1/vpcs", emu.base))
+            .header("X-Auth-Token", &emu.token)
+            .send()
+            .await
+            .unwrap();
+        let retry = r
+            .headers()
+            .get("retry-after")
+            .map(|h| h.to_str().unwrap().to_string());
+        let (s, v) = body(r).await;
+        if s == StatusCode::TOO_MANY_REQUESTS {
+            assert_eq!(v["error_code"], "APIG.0308");
+            assert!(
+                v["error_msg"]
+                    .as_str()
+                    .unwrap()
+                    .contains("policy user over ratelimit,limit:3,time:1 second")
+            );
+            assert_eq!(retry.as_deref(), Some("2"));
+            saw_429 = true;
+            break;
+        }
+        assert_eq!(s, StatusCode::OK);
+    }
+    assert!(saw_429, "more than 3 requests per second must be throttled");
+    emu.advance(1).await;
+    assert_eq!(emu.get("/v1/vpcs").await.0, StatusCode::OK);
+    // eventual consistency: invisible for 5 s of emulator time
+    emu.faults(json!({"eventual_consistency": [{"kind": "iec.vpc", "delay_ms": 5000}]}))
+        .await;
+    let (s, v) = emu.post("/v1/vpcs", create("slow")).await;
+    assert_eq!(s, StatusCode::OK);
+    let id = v["vpc"]["id"].as_str().unwrap().to_string();
+    assert_err(&emu.get(&format!("/v1/vpcs/{id}")).await, 404, "IEC.020104");
+    assert_eq!(emu.get("/v1/vpcs?name=slow").await.1["count"], 0);
+    emu.advance(5).await;
+    assert_eq!(emu.get(&format!("/v1/vpcs/{id}")).await.0, StatusCode::OK);
+    // latency rule is accepted and requests still succeed (timing is not asserted)
+    emu.faults(json!({"latency": [{"operation": "GET /v1/vpcs", "fixed_ms": 5, "jitter_ms": 5}]}))
+        .await;
+    assert_eq!(emu.get("/v1/vpcs").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn state_file_survives_restart() {
+    let dir = std::env::temp_dir().join(format!("emu-state-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("state.json");
+    let mut cfg = test_config();
+    cfg.state_file = Some(file.clone());
+    let emu = start_with(cfg.clone()).await;
+    emu.post(
+        "/v1/vpcs",
+        json!({"vpc": {"name": "keep", "cidr": "10.0.0.0/8", "mode": "SYSTEM"}}),
+    )
+    .await;
+    emu.handle.shutdown().await.unwrap();
+    assert!(file.exists());
+    let emu2 = start_with(cfg).await;
+    assert_eq!(emu2.get("/v1/vpcs?name=keep").await.1["count"], 1);
+    std::fs::write(&file, b"{broken").unwrap();
+    let mut bad = test_config();
+    bad.state_file = Some(file);
+    assert!(edgefleet_emulator::serve(bad).await.is_err());
+}
+
+fn uuid_like() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+#[tokio::test]
+async fn accounts_are_isolated() {
+    let mut cfg = test_config();
+    cfg.accounts.push(edgefleet_emulator::core::auth::Account {
+        domain_id: "b".repeat(32),
+        domain_name: "other".into(),
+        users: vec![edgefleet_emulator::core::auth::User {
+            id: "u2".into(),
+            name: "bob".into(),
+            password: "Secret@123".into(),
+        }],
+        access_keys: vec![],
+    });
+    let emu = start_with(cfg).await;
+    emu.post(
+        "/v1/vpcs",
+        json!({"vpc": {"name": "mine", "cidr": "10.0.0.0/8", "mode": "SYSTEM"}}),
+    )
+    .await;
+    let other = get_token(&emu.http, &emu.base, "bob", "Secret@123", "other").await;
+    let v: Value = emu
+        .http
+        .get(format!("{}/v1/vpcs", emu.base))
+        .header("X-Auth-Token", other)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["count"], 0);
+}

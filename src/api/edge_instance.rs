@@ -1,0 +1,350 @@
+//! EdgeInstance (namespaced): one edge instance — flavor, image, site, volumes, network references,
+//! public bandwidth and power state. Also the building blocks the EdgeCloud template reuses
+//! ([`RootVolume`], [`DataVolume`], [`Bandwidth`], [`PowerState`], [`IecInstanceSpec`]).
+
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{
+    DeletionPolicy, LocalObjectRef, ManagementPolicy, PendingOperation, ProviderConfigRef, SecretKeyRef,
+    impl_managed_spec, impl_managed_status, rule_adopt_id_immutable, rule_observe_only_needs_adopt_id,
+    rule_provider_config_immutable,
+};
+use super::condition::Condition;
+
+/// RE2 pattern of an instance name as IEC accepts it on update (letters, digits, Chinese, `-`, `_`, `.`);
+/// on create IEC additionally forbids `.` and allows at most 48 characters (a CEL rule checks that).
+pub const IEC_INSTANCE_NAME_PATTERN: &str = r"^[-_.a-zA-Z0-9\p{Han}]+$";
+
+/// Desired power state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum PowerState {
+    /// Running (default): a stopped instance is started.
+    #[default]
+    Running,
+    /// Stopped: a running instance is shut down.
+    Stopped,
+}
+
+/// System disk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RootVolume {
+    /// Disk type offered by the site, e.g. SATA, SAS or SSD.
+    #[serde(rename = "type")]
+    #[schemars(length(min = 1, max = 32))]
+    pub type_: String,
+    /// Size in GB (IEC: 40–100).
+    #[schemars(range(min = 40, max = 100))]
+    pub size: i32,
+}
+
+/// Data disk.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DataVolume {
+    /// Disk type offered by the site, e.g. SATA, SAS or SSD.
+    #[serde(rename = "type")]
+    #[schemars(length(min = 1, max = 32))]
+    pub type_: String,
+    /// Size in GB (IEC: 1–500).
+    #[schemars(range(min = 1, max = 500))]
+    pub size: i32,
+}
+
+/// How a public bandwidth is shared.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum BandwidthShareType {
+    /// Shared bandwidth (the only IEC type).
+    #[default]
+    Whole,
+}
+
+/// Public (EIP) bandwidth created together with the instance(s).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Bandwidth {
+    /// Bandwidth name (1–64 characters); the cloud picks one when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub name: Option<String>,
+    /// Size in Mbit/s (1–2000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 2000))]
+    pub size: Option<i32>,
+    /// WHOLE (shared bandwidth; default and the only IEC value).
+    #[serde(default)]
+    pub share_type: BandwidthShareType,
+    /// Billing mode, e.g. `95peak_plus` (IEC's only mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 32))]
+    pub charge_mode: Option<String>,
+    /// Shared-bandwidth type to join (IEC bandwidth_type); one is created when none of that type exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 36))]
+    pub bandwidth_type: Option<String>,
+}
+
+/// Soft or hard power operation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum PowerActionType {
+    /// Graceful (default).
+    #[default]
+    Soft,
+    /// Forced.
+    Hard,
+}
+
+/// IEC-specific instance settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IecInstanceSpec {
+    /// Whether IEC prefixes the instance name with its site code (e.g. `IEC-ZS01-<name>`). Default
+    /// false, so the cloud name stays predictable. Immutable in effect (applies at creation).
+    #[serde(default)]
+    pub with_prefix: bool,
+    /// SOFT (default) or HARD reboot for reboot requests.
+    #[serde(default)]
+    pub reboot_type: PowerActionType,
+    /// SOFT (default) or HARD stop when powerState becomes Stopped.
+    #[serde(default)]
+    pub stop_type: PowerActionType,
+}
+
+/// Where a single instance runs.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.siteId) || has(self.city) || has(self.province) || has(self.area)").message("spec.placement needs siteId (IEC) or a city, province or area"))]
+pub struct InstancePlacement {
+    /// Edge site id (IEC sites are chosen by id, e.g. from `GET /v1/sites`). Required for IEC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub site_id: Option<String>,
+    /// Area (region-level grouping, e.g. `south`) for providers that place by area.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub area: Option<String>,
+    /// Province (English name, e.g. `guangdong`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub province: Option<String>,
+    /// City (English name, e.g. `guangzhou`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub city: Option<String>,
+    /// Carrier / ISP, e.g. chinamobile, chinaunicom, chinatelecom, bgp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 32))]
+    pub operator: Option<String>,
+    /// IEC line (pool id) in which the public IP is created, e.g. `5_bgp_site1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub pool_id: Option<String>,
+}
+
+/// One NIC's subnet: by name (a subnet of the referenced Vpc) or by literal cloud id.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.name) != has(self.id)").message("spec.network.subnets[]: exactly one of name and id must be set"))]
+pub struct SubnetSelector {
+    /// Subnet name within the referenced Vpc (needs network.vpcRef).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub name: Option<String>,
+    /// Cloud subnet id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub id: Option<String>,
+}
+
+/// The instance's network: one VPC, its subnets (one NIC each) and security groups.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.vpcRef) != has(self.vpcId)").message("spec.network: exactly one of vpcRef and vpcId must be set"))]
+#[x_kube(validation = Rule::new("has(self.vpcRef) || !has(self.subnets) || self.subnets.all(s, has(s.id))").message("spec.network.subnets[].name needs spec.network.vpcRef (with vpcId, give subnet ids)").field_path(".subnets"))]
+#[x_kube(validation = Rule::new("has(self.vpcRef) == has(oldSelf.vpcRef) && (!has(self.vpcRef) || self.vpcRef.name == oldSelf.vpcRef.name) && has(self.vpcId) == has(oldSelf.vpcId) && (!has(self.vpcId) || self.vpcId == oldSelf.vpcId)").message("spec.network.vpcRef/vpcId is immutable: an instance cannot move to another VPC"))]
+#[x_kube(validation = Rule::new("has(self.subnets) == has(oldSelf.subnets) && (!has(self.subnets) || (size(self.subnets) > 0 && size(oldSelf.subnets) > 0 && self.subnets[0] == oldSelf.subnets[0]))").message("spec.network.subnets[0] (the primary NIC) is immutable, and the list cannot be added or removed as a whole; entries after the first can change (NICs are added or removed)").field_path(".subnets"))]
+pub struct InstanceNetwork {
+    /// The Vpc object (same namespace) whose cloud VPC the instance joins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_ref: Option<LocalObjectRef>,
+    /// Literal cloud VPC id (instead of vpcRef).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub vpc_id: Option<String>,
+    /// Subnets, one NIC each (at most 8). Empty: the VPC's subnet at the instance's site. The first entry
+    /// (the primary NIC) is immutable; entries after it can be added or removed (NICs are added to or
+    /// removed from the running instance).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 8))]
+    pub subnets: Vec<SubnetSelector>,
+    /// SecurityGroup objects (same namespace) applied to the NICs. Combined with securityGroupIds; both
+    /// empty means the account's default group. Can be changed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub security_group_refs: Vec<LocalObjectRef>,
+    /// Literal cloud security group ids applied to the NICs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(min = 1, max = 64)))]
+    pub security_group_ids: Vec<String>,
+}
+
+/// Desired state of an EdgeInstance.
+// The kube attribute repeats `type_ = "string"` per printer column, which clippy mistakes for duplicates.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "edgefleet.io",
+    version = "v1alpha1",
+    kind = "EdgeInstance",
+    namespaced,
+    status = "EdgeInstanceStatus",
+    shortname = "ei",
+    category = "edgefleet",
+    derive = "PartialEq",
+    selectable = ".spec.providerConfigRef.name",
+    doc = "EdgeInstance is one edge instance: flavor, image, site, volumes, network references and power state. Members of an EdgeCloud appear as EdgeInstances it owns.",
+    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#),
+    printcolumn(name = "Synced", type_ = "string", json_path = r#".status.conditions[?(@.type=="Synced")].status"#),
+    printcolumn(name = "Instance-Id", type_ = "string", json_path = ".status.instanceId"),
+    printcolumn(name = "State", type_ = "string", json_path = ".status.state"),
+    printcolumn(name = "Site", type_ = "string", json_path = ".status.siteId"),
+    printcolumn(name = "Private-IP", type_ = "string", json_path = ".status.privateIps[0]", priority = 1),
+    printcolumn(name = "Public-IP", type_ = "string", json_path = ".status.publicIps[0]", priority = 1),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = Rule::new("has(self.spec.name) || self.metadata.name.matches('^[-a-z0-9]{1,48}$')").message("metadata.name must be at most 48 characters without '.' to be the instance's cloud name: set spec.name").field_path(".spec.name")
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = rule_adopt_id_immutable())]
+#[x_kube(validation = rule_observe_only_needs_adopt_id())]
+#[x_kube(validation = Rule::new("has(self.adoptId) || !has(self.name) || self.name.matches('^[^.]{1,48}$')").message("spec.name must be at most 48 characters without '.' when edgefleet creates the instance").field_path(".name"))]
+#[x_kube(validation = Rule::new("has(self.dataVolumes) == has(oldSelf.dataVolumes)").message("spec.dataVolumes is immutable").field_path(".dataVolumes"))]
+#[x_kube(validation = Rule::new("has(self.bandwidth) == has(oldSelf.bandwidth)").message("spec.bandwidth cannot be added or removed after creation").field_path(".bandwidth"))]
+pub struct EdgeInstanceSpec {
+    /// The ProviderConfig (cloud account) that manages this instance. Immutable.
+    #[x_kube(validation = rule_provider_config_immutable())]
+    pub provider_config_ref: ProviderConfigRef,
+    /// Delete (default) deletes the cloud instance (IEC also deletes its EIPs and disks) when this object
+    /// is deleted; Orphan leaves it.
+    #[serde(default)]
+    pub deletion_policy: DeletionPolicy,
+    /// Manage (default) or ObserveOnly (never change the cloud; needs adoptId at creation).
+    #[serde(default)]
+    pub management_policy: ManagementPolicy,
+    /// Id of an existing cloud instance to adopt instead of creating one (explicit only). EdgeCloud sets
+    /// it on the members it mirrors. Only settable at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub adopt_id: Option<String>,
+    /// Cloud instance name (1–48 characters: letters, digits, Chinese, `-`, `_`; adopted instances up to
+    /// 64 and `.`). Defaults to metadata.name. Can be changed (the cloud renames the instance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64), pattern(IEC_INSTANCE_NAME_PATTERN))]
+    pub name: Option<String>,
+    /// Cloud description (0–85 characters, no `<` or `>`). Can be changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 85), pattern(r"^[^<>]*$"))]
+    pub description: Option<String>,
+    /// Flavor id, e.g. `c6.large.2`. Immutable: IEC cannot resize an instance.
+    #[schemars(length(min = 1, max = 64))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.flavor is immutable: the cloud cannot resize an instance"))]
+    pub flavor: String,
+    /// Image id. Changing it reinstalls the system disk (the instance is stopped, its OS changed, and
+    /// powerState restored); IPs and data disks are kept.
+    #[schemars(length(min = 1, max = 64))]
+    pub image: String,
+    /// Where the instance runs. Immutable.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.placement is immutable: an instance cannot move to another site"))]
+    pub placement: InstancePlacement,
+    /// System disk. Immutable.
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.rootVolume is immutable"))]
+    pub root_volume: RootVolume,
+    /// Data disks (at most 2). Immutable: IEC offers no attach/resize API.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 2))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.dataVolumes is immutable"))]
+    pub data_volumes: Vec<DataVolume>,
+    /// VPC, subnets and security groups.
+    pub network: InstanceNetwork,
+    /// Public bandwidth (an EIP per NIC line); unset: no public IP. Cannot be added or removed later.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth: Option<Bandwidth>,
+    /// Key pair name for login (1–64 characters). Applied at creation and when the image changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub key_name: Option<String>,
+    /// Secret key holding the initial root/Administrator password (IEC: 8–26 characters, 3 of upper,
+    /// lower, digit, special). Applied at creation only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_password_secret_ref: Option<SecretKeyRef>,
+    /// Secret key holding user data (cloud-init) passed at creation and at image change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_data_secret_ref: Option<SecretKeyRef>,
+    /// Running (default) or Stopped. To reboot, set the annotation `edgefleet.io/reboot-request` to a
+    /// new value.
+    #[serde(default)]
+    pub power_state: PowerState,
+    /// IEC-specific settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iec: Option<IecInstanceSpec>,
+}
+
+impl_managed_spec!(EdgeInstanceSpec);
+
+/// Observed state of an EdgeInstance.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EdgeInstanceStatus {
+    /// The metadata.generation last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Ready, Synced, Reconciling, Stalled (reasons in docs/conditions.md).
+    #[serde(default)]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+    /// Cloud instance id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
+    /// Observed cloud name (IEC may have added a prefix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Cloud state as reported (IEC: BUILD, ACTIVE, SHUTOFF, FAILED, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Observed power state: Running, Stopped or Unknown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub power_state: Option<String>,
+    /// Site the instance runs in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub site_id: Option<String>,
+    /// Carrier of the instance's line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operator: Option<String>,
+    /// Private (fixed) addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub private_ips: Vec<String>,
+    /// Public (floating / EIP) addresses.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub public_ips: Vec<String>,
+    /// Observed flavor id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flavor: Option<String>,
+    /// Observed image id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Edge cloud the instance belongs to, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edge_cloud_id: Option<String>,
+    /// The value of the `edgefleet.io/reboot-request` annotation last acted on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_reboot_request: Option<String>,
+    /// Crash-safety intent of an in-flight create (IEC returns the server id in the create response;
+    /// the intent covers a crash before that id is recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_create: Option<PendingOperation>,
+}
+
+impl_managed_status!(EdgeInstanceStatus, instance_id);

@@ -1,0 +1,478 @@
+//! Pure pieces of the EdgeCloud controller: spec → domain (cloud name, placement entries and their
+//! resolution, the member template, plan requests), cloud members → planner views
+//! ([`member_views`]), and the fleet status (counts, per-placement rows, `Available` and
+//! `ScalingBlocked`). No client, no clock: everything here is unit-tested beside the code.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use kube::ResourceExt;
+use sha2::{Digest, Sha256};
+
+use crate::api::edge_cloud::{
+    CoverageLevel as CrdLevel, CoveragePolicy as CrdPolicy, EdgeCloud, EdgeCloudSpec, FleetDeletePolicy,
+    PlacementEntry as CrdEntry, PlacementStatus,
+};
+use crate::api::edge_instance::PowerState as CrdPower;
+use crate::provider::plan::{DeletePolicy, MemberView, PlacementEntry, PlacementError, resolve_placement};
+use crate::provider::{
+    BandwidthSpec, CoverageLevel, CoveragePolicy, CreateIdentity, FleetPlanRequest, FleetPlanTarget,
+    InstanceState, InstanceTemplate, ObservedInstance, SecretString, SiteTarget, VolumeSpec, placement_key,
+};
+
+/// The cloud name of an EdgeCloud: spec.name or metadata.name. IEC keeps edge-cloud names unique per
+/// account, which makes this name the crash-safety anchor of the create.
+pub fn cloud_name(ec: &EdgeCloud) -> String {
+    ec.spec.name.clone().unwrap_or_else(|| ec.name_any())
+}
+
+/// The label selector of the member EdgeInstances (`edgefleet.io/edge-cloud=<name>`).
+pub fn label_selector(ec: &EdgeCloud) -> String {
+    format!("{}={}", crate::api::EDGE_CLOUD_LABEL, ec.name_any())
+}
+
+/// The domain coverage level.
+pub fn level(spec: &EdgeCloudSpec) -> CoverageLevel {
+    match spec.coverage.level {
+        CrdLevel::Site => CoverageLevel::Site,
+        CrdLevel::City => CoverageLevel::City,
+        CrdLevel::Province => CoverageLevel::Province,
+        CrdLevel::Area => CoverageLevel::Area,
+    }
+}
+
+fn policy(spec: &EdgeCloudSpec) -> CoveragePolicy {
+    match spec.coverage.policy {
+        CrdPolicy::Centralize => CoveragePolicy::Centralize,
+        CrdPolicy::Discrete => CoveragePolicy::Discrete,
+    }
+}
+
+/// The location a placement entry names at the fleet's coverage level.
+pub fn entry_location(level: CoverageLevel, e: &CrdEntry) -> Option<&str> {
+    match level {
+        CoverageLevel::Site => e.site_id.as_deref(),
+        CoverageLevel::City => e.city.as_deref(),
+        CoverageLevel::Province => e.province.as_deref(),
+        CoverageLevel::Area => e.area.as_deref(),
+    }
+}
+
+/// Why the placement cannot be resolved (a spec error).
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// An entry does not name a location at the coverage level (the CRD's CEL rule normally catches it).
+    #[error("spec.placement[{index}] names no location for coverage level {level:?}")]
+    NoLocation {
+        /// Entry index.
+        index: usize,
+        /// The level.
+        level: CoverageLevel,
+    },
+    /// A count or weight is negative.
+    #[error("spec.placement[{index}]: count and weight must not be negative")]
+    Negative {
+        /// Entry index.
+        index: usize,
+    },
+    /// spec.replicas is negative.
+    #[error("spec.replicas must not be negative")]
+    NegativeReplicas,
+    /// The resolution failed.
+    #[error("spec.placement cannot be resolved")]
+    Placement(#[source] PlacementError),
+    /// spec.remediation.buildTimeout does not parse.
+    #[error(transparent)]
+    BuildTimeout(#[from] crate::api::provider_config::InvalidDuration),
+}
+
+/// The planner's placement entries of a spec.
+pub fn placement_entries(spec: &EdgeCloudSpec) -> Result<Vec<PlacementEntry>, SpecError> {
+    let level = level(spec);
+    spec.placement
+        .iter()
+        .enumerate()
+        .map(|(index, e)| {
+            let site = entry_location(level, e).ok_or(SpecError::NoLocation { index, level })?;
+            let count = e
+                .count
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|_| SpecError::Negative { index })?;
+            let weight = e
+                .weight
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|_| SpecError::Negative { index })?;
+            Ok(PlacementEntry {
+                site: site.to_owned(),
+                operator: e.operator.clone().filter(|o| !o.is_empty()),
+                pool_id: e.pool_id.clone().filter(|p| !p.is_empty()),
+                count,
+                weight,
+            })
+        })
+        .collect()
+}
+
+/// The resolved per-location targets (one per entry, sorted by `location[/operator]`; counts may be 0).
+pub fn targets(spec: &EdgeCloudSpec) -> Result<Vec<SiteTarget>, SpecError> {
+    let replicas = u32::try_from(spec.replicas).map_err(|_| SpecError::NegativeReplicas)?;
+    resolve_placement(replicas, &placement_entries(spec)?).map_err(SpecError::Placement)
+}
+
+/// What the controller resolved from references and Secrets for the member template.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResolvedRefs {
+    /// Cloud VPC id.
+    pub vpc_id: String,
+    /// Security group ids (refs first, then literal ids, deduplicated).
+    pub security_group_ids: Vec<String>,
+    /// Initial admin password.
+    pub admin_password: Option<SecretString>,
+    /// User data, base64-encoded.
+    pub user_data: Option<SecretString>,
+}
+
+/// The member template sent with deployment and expansion plans.
+pub fn instance_template(ec: &EdgeCloud, refs: &ResolvedRefs) -> InstanceTemplate {
+    let t = &ec.spec.template;
+    let size = |s: i32| u32::try_from(s).unwrap_or(0);
+    InstanceTemplate {
+        name: t.name.clone().unwrap_or_else(|| cloud_name(ec)),
+        flavor: t.flavor.clone(),
+        image: t.image.clone(),
+        vpc_id: refs.vpc_id.clone(),
+        nic_count: u32::try_from(t.network.nic_count).unwrap_or(1).max(1),
+        security_group_ids: refs.security_group_ids.clone(),
+        root_volume: VolumeSpec {
+            size_gb: size(t.root_volume.size),
+            volume_type: t.root_volume.type_.clone(),
+        },
+        data_volumes: t
+            .data_volumes
+            .iter()
+            .map(|v| VolumeSpec {
+                size_gb: size(v.size),
+                volume_type: v.type_.clone(),
+            })
+            .collect(),
+        key_name: t.key_name.clone(),
+        admin_password: refs.admin_password.clone(),
+        user_data: refs.user_data.clone(),
+        bandwidth: t.bandwidth.as_ref().map(|b| BandwidthSpec {
+            size_mbit: b.size.and_then(|s| u32::try_from(s).ok()),
+            share_type: "WHOLE".to_owned(),
+        }),
+        with_prefix: t.iec.as_ref().is_some_and(|i| i.with_prefix),
+    }
+}
+
+/// A plan request adding `targets` (counts > 0 only) to a new fleet or an existing one.
+pub fn plan_request(
+    ec: &EdgeCloud,
+    target: FleetPlanTarget,
+    targets: &[SiteTarget],
+    template: &InstanceTemplate,
+) -> FleetPlanRequest {
+    FleetPlanRequest {
+        identity: CreateIdentity {
+            name: match &target {
+                FleetPlanTarget::New { name } => name.clone(),
+                FleetPlanTarget::Expand { fleet_id } => fleet_id.clone(),
+            },
+            ..CreateIdentity::default()
+        },
+        target,
+        description: ec.spec.description.clone().unwrap_or_default(),
+        level: level(&ec.spec),
+        policy: policy(&ec.spec),
+        targets: targets.iter().filter(|t| t.count > 0).cloned().collect(),
+        template: template.clone(),
+    }
+}
+
+/// Hash of what a plan request places (targets + template, secrets by presence only), for intents.
+pub fn params_hash(request: &FleetPlanRequest) -> String {
+    let t = &request.template;
+    let text = format!(
+        "{:?}|{:?}|{:?}|{}|{}|{}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{}|{}|{}",
+        request.target,
+        request.level,
+        request.targets,
+        t.name,
+        t.flavor,
+        t.image,
+        t.vpc_id,
+        t.security_group_ids,
+        t.root_volume,
+        t.data_volumes,
+        t.key_name,
+        t.bandwidth,
+        t.with_prefix,
+        t.admin_password.is_some(),
+        t.user_data.is_some(),
+    );
+    short_hash(&text)
+}
+
+/// 32 hex characters of SHA-256.
+pub fn short_hash(text: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(text.as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+/// Hash of `spec.template` (names of Secrets, never their values).
+pub fn template_hash(spec: &EdgeCloudSpec) -> String {
+    short_hash(&serde_json::to_string(&spec.template).unwrap_or_default())
+}
+
+/// The Kubernetes name of the EdgeInstance mirroring member `instance_id` of `ec`: the EdgeCloud's name
+/// (first 39 characters, `.` → `-`) and 8 hex characters derived from the instance id — deterministic, so
+/// a restart finds it again, and at most 48 characters without `.`, as EdgeInstance names must be.
+pub fn member_name(ec: &EdgeCloud, instance_id: &str) -> String {
+    let base: String = ec.name_any().replace('.', "-").chars().take(39).collect();
+    format!("{}-{}", base.trim_end_matches('-'), &short_hash(instance_id)[..8])
+}
+
+/// The location of a member at the coverage level (site id, city, province or area).
+pub fn member_location(level: CoverageLevel, m: &ObservedInstance) -> Option<&str> {
+    let p = &m.placement;
+    match level {
+        CoverageLevel::Site => p.site_id.as_deref(),
+        CoverageLevel::City => p.city.as_deref(),
+        CoverageLevel::Province => p.province.as_deref(),
+        CoverageLevel::Area => p.area.as_deref(),
+    }
+}
+
+/// The placement key a member counts towards: the entry naming its location whose operator matches (an
+/// entry with an operator wins over one without); `location[/operator]` when no entry matches (such
+/// members are removed first on scale-in).
+pub fn member_key(level: CoverageLevel, targets: &[SiteTarget], m: &ObservedInstance) -> String {
+    let location = member_location(level, m).unwrap_or_default();
+    let operator = m.placement.operator.as_deref().filter(|o| !o.is_empty());
+    let same_op = |t: &SiteTarget| {
+        t.operator
+            .as_deref()
+            .is_some_and(|o| operator.is_some_and(|mo| mo.eq_ignore_ascii_case(o)))
+    };
+    let here = targets.iter().filter(|t| t.site == location);
+    if let Some(t) = here.clone().find(|t| same_op(t)) {
+        return t.key();
+    }
+    if let Some(t) = here.clone().find(|t| t.operator.is_none()) {
+        return t.key();
+    }
+    placement_key(location, operator)
+}
+
+/// Whether a member still exists as far as the fleet is concerned (not being deleted, not chosen for
+/// removal).
+pub fn is_live(m: &ObservedInstance, pending_delete: &[String]) -> bool {
+    !matches!(m.state, InstanceState::Deleted | InstanceState::Deleting) && !pending_delete.contains(&m.id)
+}
+
+/// Whether a member is Ready: built and in the template's power state.
+pub fn is_ready(m: &ObservedInstance, power: CrdPower) -> bool {
+    match power {
+        CrdPower::Running => m.state == InstanceState::Running,
+        CrdPower::Stopped => m.state == InstanceState::Stopped,
+    }
+}
+
+/// Whether a member runs the current template, as far as the cloud shows it (flavor and image; fields
+/// the cloud never shows back are not compared).
+pub fn is_updated(m: &ObservedInstance, spec: &EdgeCloudSpec) -> bool {
+    m.flavor.as_deref().is_none_or(|f| f == spec.template.flavor)
+        && m.image.as_deref().is_none_or(|i| i == spec.template.image)
+}
+
+/// Whether a member must be replaced for the current template: its flavor or VPC differs (the cloud
+/// changes neither in place). An image difference alone is applied in place (change-OS).
+pub fn needs_replacement(m: &ObservedInstance, spec: &EdgeCloudSpec, vpc_id: &str) -> bool {
+    m.flavor.as_deref().is_some_and(|f| f != spec.template.flavor)
+        || m.vpc_id
+            .as_deref()
+            .is_some_and(|v| !vpc_id.is_empty() && v != vpc_id)
+}
+
+/// Whether only the image differs from the template (applied in place by the member's controller).
+pub fn image_outdated(m: &ObservedInstance, spec: &EdgeCloudSpec, vpc_id: &str) -> bool {
+    !needs_replacement(m, spec, vpc_id) && m.image.as_deref().is_some_and(|i| i != spec.template.image)
+}
+
+/// Where up to `room` replacements for `outdated` members go: one at the placement target of each
+/// outdated member (in id order), members at locations no longer targeted skipped.
+pub fn replacement_targets(
+    spec: &EdgeCloudSpec,
+    targets: &[SiteTarget],
+    outdated: &[&ObservedInstance],
+    room: usize,
+) -> Vec<SiteTarget> {
+    let level = level(spec);
+    let mut sorted: Vec<&&ObservedInstance> = outdated.iter().collect();
+    sorted.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut add: BTreeMap<String, SiteTarget> = BTreeMap::new();
+    for m in sorted.into_iter().take(room) {
+        let key = member_key(level, targets, m);
+        if let Some(t) = targets.iter().find(|t| t.key() == key) {
+            add.entry(key)
+                .or_insert_with(|| SiteTarget {
+                    count: 0,
+                    ..t.clone()
+                })
+                .count += 1;
+        }
+    }
+    add.into_values().collect()
+}
+
+/// Whether a member failed (remediation replaces it).
+pub fn is_failed(m: &ObservedInstance) -> bool {
+    m.state == InstanceState::Failed
+}
+
+/// Members still building more than `timeout` after the creation time the cloud reports (`now_ms`:
+/// epoch milliseconds). IEC can neither delete a building instance nor expand an edge cloud while members
+/// build, so these are reported for a person, not replaced.
+pub fn stuck_members<'a>(
+    live: &[&'a ObservedInstance],
+    now_ms: i64,
+    timeout: std::time::Duration,
+) -> Vec<&'a ObservedInstance> {
+    let limit = i64::try_from(timeout.as_millis()).unwrap_or(i64::MAX);
+    live.iter()
+        .copied()
+        .filter(|m| m.state == InstanceState::Creating)
+        .filter(|m| {
+            m.created
+                .as_deref()
+                .and_then(|c| c.parse::<k8s_openapi::jiff::Timestamp>().ok())
+                .is_some_and(|t| now_ms - t.as_millisecond() > limit)
+        })
+        .collect()
+}
+
+/// The planner's delete policy.
+pub fn delete_policy(p: FleetDeletePolicy) -> DeletePolicy {
+    match p {
+        FleetDeletePolicy::SiteBalanced => DeletePolicy::SiteBalanced,
+        FleetDeletePolicy::Oldest => DeletePolicy::Oldest,
+        FleetDeletePolicy::Newest => DeletePolicy::Newest,
+        FleetDeletePolicy::UnhealthyFirst => DeletePolicy::UnhealthyFirst,
+    }
+}
+
+/// The planner's view of the live members. `delete_first` lists the instance ids whose EdgeInstance
+/// carries the delete-first annotation.
+pub fn member_views(
+    spec: &EdgeCloudSpec,
+    targets: &[SiteTarget],
+    members: &[&ObservedInstance],
+    delete_first: &BTreeSet<String>,
+) -> Vec<MemberView> {
+    let level = level(spec);
+    let power = spec.template.power_state;
+    members
+        .iter()
+        .map(|m| MemberView {
+            id: m.id.clone(),
+            key: member_key(level, targets, m),
+            created: m.created.clone(),
+            healthy: is_ready(m, power),
+            failed: is_failed(m),
+            delete_first: delete_first.contains(&m.id),
+            deleting: false,
+        })
+        .collect()
+}
+
+/// `value` (a number or a percentage) of `total`, rounded up or down; negative or malformed values count 0.
+pub fn scaled_value(value: &IntOrString, total: i32, round_up: bool) -> i32 {
+    match value {
+        IntOrString::Int(n) => (*n).max(0),
+        IntOrString::String(s) => {
+            let pct: i64 = s.trim_end_matches('%').parse().unwrap_or(0);
+            let num = i64::from(total.max(0)) * pct.clamp(0, 100);
+            let v = if round_up { (num + 99) / 100 } else { num / 100 };
+            i32::try_from(v).unwrap_or(0)
+        }
+    }
+}
+
+/// Member counts of the fleet.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Live members.
+    pub replicas: i32,
+    /// Live members that are Ready.
+    pub ready: i32,
+    /// Ready members counting towards availability (= ready).
+    pub available: i32,
+    /// Live members on the current template.
+    pub updated: i32,
+    /// Live members that failed.
+    pub failed: i32,
+}
+
+fn count(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// Counts the live members.
+pub fn counts(spec: &EdgeCloudSpec, live: &[&ObservedInstance]) -> Counts {
+    let power = spec.template.power_state;
+    let ready = count(live.iter().filter(|m| is_ready(m, power)).count());
+    Counts {
+        replicas: count(live.len()),
+        ready,
+        available: ready,
+        updated: count(live.iter().filter(|m| is_updated(m, spec)).count()),
+        failed: count(live.iter().filter(|m| is_failed(m)).count()),
+    }
+}
+
+/// One status row per resolved target: desired, current and ready members and the sites they run in.
+pub fn placement_rows(
+    spec: &EdgeCloudSpec,
+    targets: &[SiteTarget],
+    live: &[&ObservedInstance],
+) -> Vec<PlacementStatus> {
+    let level = level(spec);
+    let power = spec.template.power_state;
+    let mut by_key: BTreeMap<String, Vec<&ObservedInstance>> = BTreeMap::new();
+    for m in live {
+        by_key.entry(member_key(level, targets, m)).or_default().push(m);
+    }
+    targets
+        .iter()
+        .map(|t| {
+            let ms = by_key.get(&t.key()).cloned().unwrap_or_default();
+            let sites: BTreeSet<String> = ms.iter().filter_map(|m| m.placement.site_id.clone()).collect();
+            PlacementStatus {
+                location: t.site.clone(),
+                operator: t.operator.clone(),
+                desired: i32::try_from(t.count).unwrap_or(i32::MAX),
+                current: count(ms.len()),
+                ready: count(ms.iter().filter(|m| is_ready(m, power)).count()),
+                site_ids: sites.into_iter().collect(),
+            }
+        })
+        .collect()
+}
+
+/// The minimum number of Ready members for `Available=True`: replicas − maxUnavailable (rounded down).
+pub fn min_available(spec: &EdgeCloudSpec) -> i32 {
+    let max_unavailable = scaled_value(
+        &spec.strategy.rolling_update.max_unavailable(),
+        spec.replicas,
+        false,
+    );
+    (spec.replicas - max_unavailable).max(0)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;

@@ -1,0 +1,179 @@
+//! The member mirror: every cloud instance of an edge cloud appears as an EdgeInstance owned by the
+//! EdgeCloud (controller ownerReference, the EdgeCloud's labels plus `edgefleet.io/edge-cloud=<name>`),
+//! created with `spec.adoptId` = the instance id so the EdgeInstance controller adopts it (day-2 actions,
+//! deletion of the cloud instance when a person deletes the member).
+//!
+//! Members the fleet removes itself (scale-in, remediation, replacement, deletion of the fleet) are
+//! *released* first: their `deletionPolicy` is set to `Orphan` before the EdgeInstance is deleted, so the
+//! EdgeInstance controller never deletes the cloud instance too; the EdgeCloud deletes them in one batch.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::{Resource, ResourceExt};
+
+use super::fleet::{ResolvedRefs, member_name};
+use crate::api::EDGE_CLOUD_LABEL;
+use crate::api::common::{DeletionPolicy, ManagementPolicy};
+use crate::api::edge_cloud::EdgeCloud;
+use crate::api::edge_instance::{EdgeInstance, EdgeInstanceSpec, InstanceNetwork, InstancePlacement};
+use crate::provider::ObservedInstance;
+
+/// The member EdgeInstances of `ec` in its namespace: labelled with its name and owned by this very
+/// object (a member of an earlier EdgeCloud with the same name is not ours).
+pub async fn list(api: &Api<EdgeInstance>, ec: &EdgeCloud) -> Result<Vec<EdgeInstance>, kube::Error> {
+    let selector = format!("{EDGE_CLOUD_LABEL}={}", ec.name_any());
+    let uid = ec.uid().unwrap_or_default();
+    let list = api.list(&ListParams::default().labels(&selector)).await?;
+    Ok(list
+        .items
+        .into_iter()
+        .filter(|ei| ei.owner_references().iter().any(|o| o.uid == uid))
+        .collect())
+}
+
+/// The cloud instance id a member mirrors.
+pub fn instance_id(ei: &EdgeInstance) -> Option<&str> {
+    ei.spec
+        .adopt_id
+        .as_deref()
+        .or_else(|| ei.status.as_ref().and_then(|s| s.instance_id.as_deref()))
+}
+
+fn owner_reference(ec: &EdgeCloud) -> OwnerReference {
+    OwnerReference {
+        api_version: EdgeCloud::api_version(&()).into_owned(),
+        kind: EdgeCloud::kind(&()).into_owned(),
+        name: ec.name_any(),
+        uid: ec.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// The EdgeInstance mirroring cloud member `m`: it adopts the instance by id and describes it as it is
+/// (site, operator, flavor, image as observed; name and description left to the cloud), with the
+/// template's disks, bandwidth, key, power state and network (literal VPC and security group ids).
+pub fn mirror(ec: &EdgeCloud, m: &ObservedInstance, refs: &ResolvedRefs) -> EdgeInstance {
+    let t = &ec.spec.template;
+    let mut labels: BTreeMap<String, String> = ec.labels().clone();
+    labels.insert(EDGE_CLOUD_LABEL.to_owned(), ec.name_any());
+    let observe_only = ec.spec.management_policy == ManagementPolicy::ObserveOnly;
+    EdgeInstance {
+        metadata: ObjectMeta {
+            name: Some(member_name(ec, &m.id)),
+            namespace: ec.namespace(),
+            labels: Some(labels),
+            owner_references: Some(vec![owner_reference(ec)]),
+            ..ObjectMeta::default()
+        },
+        spec: EdgeInstanceSpec {
+            provider_config_ref: ec.spec.provider_config_ref.clone(),
+            deletion_policy: DeletionPolicy::Delete,
+            management_policy: if observe_only {
+                ManagementPolicy::ObserveOnly
+            } else {
+                ManagementPolicy::Manage
+            },
+            adopt_id: Some(m.id.clone()),
+            name: None,
+            description: None,
+            flavor: m.flavor.clone().unwrap_or_else(|| t.flavor.clone()),
+            image: m.image.clone().unwrap_or_else(|| t.image.clone()),
+            placement: InstancePlacement {
+                site_id: m.placement.site_id.clone(),
+                area: None,
+                province: None,
+                city: None,
+                operator: m.placement.operator.clone().filter(|o| !o.is_empty()),
+                pool_id: None,
+            },
+            root_volume: t.root_volume.clone(),
+            data_volumes: t.data_volumes.clone(),
+            network: InstanceNetwork {
+                vpc_ref: None,
+                vpc_id: Some(m.vpc_id.clone().unwrap_or_else(|| refs.vpc_id.clone())),
+                subnets: vec![],
+                security_group_refs: vec![],
+                security_group_ids: refs.security_group_ids.clone(),
+            },
+            bandwidth: t.bandwidth.clone(),
+            key_name: m
+                .key_name
+                .clone()
+                .filter(|k| !k.is_empty())
+                .or_else(|| t.key_name.clone()),
+            admin_password_secret_ref: None,
+            user_data_secret_ref: t.user_data_secret_ref.clone(),
+            power_state: t.power_state,
+            iec: t.iec.clone(),
+        },
+        status: None,
+    }
+}
+
+/// Creates a member; `Ok(false)` when it already exists (a restart, or the watch cache lagging).
+pub async fn create(api: &Api<EdgeInstance>, ei: &EdgeInstance) -> Result<bool, kube::Error> {
+    match api.create(&PostParams::default(), ei).await {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(s)) if s.code == 409 => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Releases a member the fleet removes itself: `deletionPolicy: Orphan` (so its controller leaves the
+/// cloud instance to the fleet), then deletes the EdgeInstance. NotFound counts as done.
+pub async fn release(api: &Api<EdgeInstance>, ei: &EdgeInstance) -> Result<(), kube::Error> {
+    let name = ei.name_any();
+    if ei.spec.deletion_policy != DeletionPolicy::Orphan {
+        let patch = serde_json::json!({"spec": {"deletionPolicy": "Orphan"}});
+        match api
+            .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+    if ei.metadata.deletion_timestamp.is_some() {
+        return Ok(());
+    }
+    match api.delete(&name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sets `deletionPolicy: Orphan` on a member without deleting it (the EdgeCloud is deleted with
+/// `deletionPolicy: Orphan`: garbage collection then removes the EdgeInstance but not the instance).
+pub async fn orphan(api: &Api<EdgeInstance>, ei: &EdgeInstance) -> Result<(), kube::Error> {
+    if ei.spec.deletion_policy == DeletionPolicy::Orphan {
+        return Ok(());
+    }
+    let patch = serde_json::json!({"spec": {"deletionPolicy": "Orphan"}});
+    match api
+        .patch(&ei.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Asks a member's controller to change its image in place (IEC: stop → change OS → start) by setting
+/// `spec.image` on its EdgeInstance.
+pub async fn set_image(api: &Api<EdgeInstance>, ei: &EdgeInstance, image: &str) -> Result<(), kube::Error> {
+    let patch = serde_json::json!({"spec": {"image": image}});
+    match api
+        .patch(&ei.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}

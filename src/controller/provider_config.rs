@@ -1,0 +1,437 @@
+//! The ProviderConfig controller: builds (and rebuilds, when the ProviderConfig or its Secret changes) the
+//! account's provider client, probes the credentials with a cheap authenticated call and reports
+//! `CredentialsValid`, counts the objects that use the account (`status.usedBy`), and keeps its finalizer
+//! while any object still uses it (the condition lists them by kind and name).
+//!
+//! Secrets are watched and mapped to the ProviderConfigs naming them, so a rotated or fixed Secret takes
+//! effect without a restart. Credential values never reach logs, events or status: only key names do.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::core::GroupVersionKind;
+use kube::runtime::controller::{Action, Config as RuntimeConfig};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::watcher;
+use kube::{Client, ResourceExt};
+use tracing::{debug, info};
+
+use super::runtime::{
+    Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented, run_finalizer,
+};
+use super::settings::{
+    SettingsError, forget_probe, intervals_for, probe_is_fresh, read_secret, record_probe, settings_from,
+};
+use super::status::{Outcome, StatusWriter, stable_message};
+use crate::api::condition::{CREDENTIALS_VALID, Condition, ConditionStatus, reason, set_condition};
+use crate::api::provider_config::{ProviderConfig, ProviderConfigStatus, ProviderConfigUsage};
+use crate::api::security_group::SecurityGroup;
+use crate::api::vpc::Vpc;
+use crate::provider::ProviderError;
+
+/// Errors of the ProviderConfig controller, one variant per step.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Secret is missing or lacks a key.
+    #[error("failed to read the credentials of ProviderConfig {name:?}")]
+    Settings {
+        /// ProviderConfig name.
+        name: String,
+        /// Why.
+        #[source]
+        source: SettingsError,
+    },
+    /// The client could not be built from the settings.
+    #[error("failed to build the client of ProviderConfig {name:?}")]
+    Build {
+        /// ProviderConfig name.
+        name: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// The cloud refused the credentials.
+    #[error("the cloud rejected the credentials of ProviderConfig {name:?}")]
+    Rejected {
+        /// ProviderConfig name.
+        name: String,
+        /// What the cloud said.
+        #[source]
+        source: ProviderError,
+    },
+    /// The probe failed for another reason (cloud unreachable, throttled, 5xx).
+    #[error("failed to probe the credentials of ProviderConfig {name:?}")]
+    Probe {
+        /// ProviderConfig name.
+        name: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// Reading the Secret or listing the objects that use the account failed.
+    #[error("failed to read the Kubernetes API")]
+    Kube(#[source] kube::Error),
+    /// Deletion waits until no object uses the account.
+    #[error(
+        "ProviderConfig {name:?} is still used by {users}; delete them first (their cloud objects need this account to be deleted)"
+    )]
+    InUse {
+        /// ProviderConfig name.
+        name: String,
+        /// The users, by kind and namespace/name.
+        users: String,
+    },
+    /// Writing status failed.
+    #[error("failed to patch the status")]
+    PatchStatus(#[source] kube::Error),
+}
+
+impl ReconcileError for Error {
+    fn category(&self) -> &'static str {
+        match self {
+            Self::Settings { source, .. } => source.reason(),
+            Self::Build { source, .. } | Self::Probe { source, .. } => source.category(),
+            Self::Rejected { .. } => "Unauthorized",
+            Self::Kube(_) => "KubeApi",
+            Self::InUse { .. } => "InUse",
+            Self::PatchStatus(_) => "PatchStatus",
+        }
+    }
+
+    fn class(&self) -> ErrorClass {
+        match self {
+            Self::Settings { .. } | Self::Build { .. } => ErrorClass::Stalled { recheck: false },
+            Self::Rejected { .. } => ErrorClass::Stalled { recheck: true },
+            Self::Probe { source, .. } => match source {
+                ProviderError::Throttled { retry_after, .. } => ErrorClass::Throttled(*retry_after),
+                _ => ErrorClass::Transient,
+            },
+            Self::Kube(_) | Self::PatchStatus(_) => ErrorClass::Transient,
+            Self::InUse { .. } => ErrorClass::Waiting,
+        }
+    }
+
+    fn stalled_reason(&self) -> Option<&'static str> {
+        match self {
+            Self::Settings { source, .. } => Some(source.reason()),
+            Self::Build { .. } => Some(reason::INVALID_SPEC),
+            Self::Rejected { .. } => Some(reason::UNAUTHORIZED),
+            Self::InUse { .. } => Some(reason::DELETION_BLOCKED),
+            _ => None,
+        }
+    }
+}
+
+/// The objects that name one ProviderConfig.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Users {
+    /// `Kind namespace/name` of each user, sorted.
+    pub objects: Vec<String>,
+    /// Counts per kind.
+    pub usage: ProviderConfigUsage,
+}
+
+impl Users {
+    /// A short list for messages: the first ten users and how many more.
+    pub fn describe(&self) -> String {
+        let mut out = self
+            .objects
+            .iter()
+            .take(10)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ");
+        if self.objects.len() > 10 {
+            out.push_str(&format!(" and {} more", self.objects.len() - 10));
+        }
+        out
+    }
+}
+
+const USER_KINDS: &[(&str, &str)] = &[
+    ("Vpc", "vpcs"),
+    ("SecurityGroup", "securitygroups"),
+    ("EdgeInstance", "edgeinstances"),
+    ("EdgeCloud", "edgeclouds"),
+];
+
+/// Lists every object (of every cloud-backed kind, in the controller's namespace scope) whose
+/// `spec.providerConfigRef.name` is `name`, terminating ones included (they still need the account).
+/// Kinds whose CRD is not installed count as none.
+pub async fn users_of(client: &Client, namespace: Option<&str>, name: &str) -> Result<Users, kube::Error> {
+    let mut users = Users::default();
+    for (kind, plural) in USER_KINDS {
+        let gvk = GroupVersionKind::gvk(crate::api::GROUP, crate::api::VERSION, kind);
+        let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+            None => Api::all_with(client.clone(), &resource),
+        };
+        let list = match api.list(&ListParams::default()).await {
+            Ok(list) => list,
+            Err(kube::Error::Api(status)) if status.code == 404 => continue,
+            Err(e) => return Err(e),
+        };
+        let mut count = 0;
+        for obj in list.items {
+            let uses = obj
+                .data
+                .pointer("/spec/providerConfigRef/name")
+                .and_then(|v| v.as_str())
+                .is_some_and(|n| n == name);
+            if uses {
+                count += 1;
+                users.objects.push(format!(
+                    "{kind} {}/{}",
+                    obj.namespace().unwrap_or_default(),
+                    obj.name_any()
+                ));
+            }
+        }
+        match *kind {
+            "Vpc" => users.usage.vpcs = count,
+            "SecurityGroup" => users.usage.security_groups = count,
+            "EdgeInstance" => users.usage.edge_instances = count,
+            _ => users.usage.edge_clouds = count,
+        }
+        users.usage.total += count;
+    }
+    users.objects.sort();
+    Ok(users)
+}
+
+fn credentials_condition(
+    status: &mut ProviderConfigStatus,
+    generation: Option<i64>,
+    s: ConditionStatus,
+    r: &str,
+    m: String,
+) {
+    set_condition(
+        &mut status.conditions,
+        Condition::new(CREDENTIALS_VALID, s, r, m, generation),
+        &super::status::now(),
+    );
+}
+
+async fn apply_steps(
+    pc: &ProviderConfig,
+    ctx: &Context,
+    status: &mut ProviderConfigStatus,
+) -> Result<Outcome, Error> {
+    let name = pc.name_any();
+    let generation = pc.metadata.generation;
+    let users = users_of(&ctx.client, ctx.config.namespace.as_deref(), &name)
+        .await
+        .map_err(Error::Kube)?;
+    status.used_by = Some(users.usage.clone());
+    status.project_id = pc.spec.project_id.clone();
+
+    let secret = read_secret(ctx, pc).await.map_err(Error::Kube)?;
+    let settings = match settings_from(pc, secret.as_ref()) {
+        Ok(s) => s,
+        Err(source) => {
+            forget_probe(ctx, &name);
+            credentials_condition(
+                status,
+                generation,
+                ConditionStatus::False,
+                source.reason(),
+                source.to_string(),
+            );
+            return Err(Error::Settings { name, source });
+        }
+    };
+    let provider = match ctx.providers.get_or_build(&settings) {
+        Ok(p) => p,
+        Err(source) => {
+            credentials_condition(
+                status,
+                generation,
+                ConditionStatus::False,
+                reason::INVALID_SPEC,
+                stable_message(&source.to_string()),
+            );
+            return Err(Error::Build { name, source });
+        }
+    };
+    let poll = intervals_for(ctx, pc).poll;
+    if !probe_is_fresh(ctx, &settings, poll) {
+        match provider.probe().await {
+            Ok(()) => record_probe(ctx, &settings),
+            Err(source @ ProviderError::Unauthorized { .. }) => {
+                forget_probe(ctx, &name);
+                credentials_condition(
+                    status,
+                    generation,
+                    ConditionStatus::False,
+                    reason::CREDENTIALS_REJECTED,
+                    format!(
+                        "the cloud rejected the {} credentials from Secret {}/{}; fix the Secret: {}",
+                        settings.credentials.kind(),
+                        pc.spec.credentials.secret_ref.namespace,
+                        pc.spec.credentials.secret_ref.name,
+                        stable_message(&source.to_string())
+                    ),
+                );
+                return Err(Error::Rejected { name, source });
+            }
+            Err(source) => {
+                credentials_condition(
+                    status,
+                    generation,
+                    ConditionStatus::Unknown,
+                    reason::CLOUD_UNREACHABLE,
+                    stable_message(&source.to_string()),
+                );
+                return Err(Error::Probe { name, source });
+            }
+        }
+    }
+    credentials_condition(
+        status,
+        generation,
+        ConditionStatus::True,
+        reason::CREDENTIALS_ACCEPTED,
+        format!(
+            "the cloud accepted the {} credentials",
+            settings.credentials.kind()
+        ),
+    );
+    Ok(Outcome::available(format!(
+        "used by {} object(s)",
+        users.usage.total
+    )))
+}
+
+async fn apply(pc: Arc<ProviderConfig>, ctx: &Context) -> Result<Action, Error> {
+    let api: Api<ProviderConfig> = Api::all(ctx.client.clone());
+    let mut writer = StatusWriter::new(api, pc.clone(), pc.status.as_ref());
+    match apply_steps(&pc, ctx, &mut writer.status).await {
+        Ok(outcome) => writer
+            .finish(ctx, outcome, intervals_for(ctx, &pc))
+            .await
+            .map_err(Error::PatchStatus),
+        Err(e) => Err(writer.finish_error(ctx, e).await),
+    }
+}
+
+async fn cleanup(pc: Arc<ProviderConfig>, ctx: &Context) -> Result<Action, Error> {
+    let name = pc.name_any();
+    let api: Api<ProviderConfig> = Api::all(ctx.client.clone());
+    let mut writer = StatusWriter::new(api, pc.clone(), pc.status.as_ref());
+    let users = match users_of(&ctx.client, ctx.config.namespace.as_deref(), &name).await {
+        Ok(u) => u,
+        Err(e) => return Err(writer.finish_error(ctx, Error::Kube(e)).await),
+    };
+    if users.usage.total > 0 {
+        writer.status.used_by = Some(users.usage.clone());
+        let err = Error::InUse {
+            name,
+            users: users.describe(),
+        };
+        return Err(writer.finish_error(ctx, err).await);
+    }
+    ctx.providers.remove(&name);
+    forget_probe(ctx, &name);
+    info!(provider_config = %name, "no object uses the account any more; releasing it");
+    Ok(Action::await_change())
+}
+
+async fn reconcile(pc: Arc<ProviderConfig>, ctx: Arc<Context>) -> Result<Action, PassError<Error>> {
+    let api: Api<ProviderConfig> = Api::all(ctx.client.clone());
+    let pass = run_finalizer(&api, pc.clone(), |pc| apply(pc, &ctx), |pc| cleanup(pc, &ctx));
+    instrumented(pc.as_ref(), &ctx, pass).await
+}
+
+/// Runs the ProviderConfig controller until `shutdown` resolves. Watches ProviderConfigs (label-selected
+/// by the ControllerConfig), the Secrets they name, and the objects that use them (for `usedBy` and to
+/// release a deletion once the last user is gone).
+pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let client = ctx.client.clone();
+    let api: Api<ProviderConfig> = Api::all(client.clone());
+    let controller = ctx
+        .controller(api, ctx.config.watcher_config())
+        .with_config(RuntimeConfig::default().concurrency(ctx.config.concurrency));
+    let store = controller.store();
+    let secret_store = store.clone();
+    let by_name = |name: &str| Some(ObjectRef::<ProviderConfig>::new(name));
+    controller
+        .watches(
+            Api::<Secret>::all(client.clone()),
+            watcher::Config::default(),
+            move |secret: Secret| {
+                let (ns, name) = (secret.namespace().unwrap_or_default(), secret.name_any());
+                secret_store
+                    .state()
+                    .into_iter()
+                    .filter(|pc| {
+                        let r = &pc.spec.credentials.secret_ref;
+                        r.namespace == ns && r.name == name
+                    })
+                    .map(|pc| ObjectRef::from_obj(pc.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            ctx.config.namespaced_api::<Vpc>(&client),
+            watcher::Config::default(),
+            move |o: Vpc| by_name(&o.spec.provider_config_ref.name),
+        )
+        .watches(
+            ctx.config.namespaced_api::<SecurityGroup>(&client),
+            watcher::Config::default(),
+            move |o: SecurityGroup| by_name(&o.spec.provider_config_ref.name),
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                debug!(error = %e, "ProviderConfig controller event");
+            }
+        })
+        .await;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn users_are_listed_briefly() {
+        let users = Users {
+            objects: (0..12).map(|i| format!("Vpc ns/v{i}")).collect(),
+            usage: ProviderConfigUsage {
+                total: 12,
+                vpcs: 12,
+                ..Default::default()
+            },
+        };
+        let text = users.describe();
+        assert!(text.starts_with("Vpc ns/v0, Vpc ns/v1"), "{text}");
+        assert!(text.ends_with("and 2 more"), "{text}");
+    }
+
+    #[test]
+    fn rejected_credentials_stall_with_unauthorized_and_are_rechecked() {
+        let e = Error::Rejected {
+            name: "a".into(),
+            source: ProviderError::Unauthorized {
+                detail: crate::provider::ErrorDetail::local("probe", "bad"),
+            },
+        };
+        assert_eq!(e.class(), ErrorClass::Stalled { recheck: true });
+        assert_eq!(e.stalled_reason(), Some(reason::UNAUTHORIZED));
+        let e = Error::InUse {
+            name: "a".into(),
+            users: "Vpc ns/x".into(),
+        };
+        assert_eq!(e.class(), ErrorClass::Waiting);
+        assert_eq!(e.stalled_reason(), Some(reason::DELETION_BLOCKED));
+        assert!(e.to_string().contains("Vpc ns/x"));
+    }
+}

@@ -1,0 +1,953 @@
+//! The Vpc controller: creates the cloud VPC (crash-safe: intent first, then the call, then the id),
+//! observes it, updates in place what the cloud can change (name, cidr), manages the subnets of CUSTOMER
+//! VPCs (create / update / delete to match spec.subnets), reports the subnets the cloud made for SYSTEM
+//! VPCs, corrects drift (recreates a VPC deleted out of band under Manage, reports it under
+//! ObserveOnly), adopts only by explicit `spec.adoptId`, and deletes in dependency order (subnets, then
+//! the VPC), waiting — with backoff, never in a hot loop — while the cloud says something is in use.
+//!
+//! Crash safety (design.md): IEC VPC names are unique per account, so the intent's token is the VPC
+//! name. Recovery of an intent without an id looks the name up: one match → adopt, none → create once the
+//! eventual-consistency grace has passed, several → Stalled (cannot happen on IEC, handled anyway).
+//! A fresh create whose name is already taken by a VPC we have no intent for is never adopted: the
+//! object stalls with `NameConflict` and tells the user to set `spec.adoptId`. Subnets need no intent:
+//! their CIDR is unique within a VPC, so a lost create is found by the next observation.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use kube::api::Api;
+use kube::runtime::controller::{Action, Config as RuntimeConfig};
+use kube::runtime::events::EventType;
+use kube::runtime::watcher;
+use kube::{Resource, ResourceExt};
+use sha2::{Digest, Sha256};
+use tracing::{debug, info};
+
+use super::runtime::{
+    Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented, provider_config_trigger,
+    run_finalizer,
+};
+use super::settings::{ResolveProviderError, resolve_provider};
+use super::status::{Intervals, Outcome, StatusWriter, elapsed_since, now};
+use super::{NAME_CONFLICT, provider_error_class};
+use crate::api::common::{DeletionPolicy, ManagementPolicy, PendingOperation};
+use crate::api::condition::reason;
+use crate::api::provider_config::ProviderConfig;
+use crate::api::vpc::{IecVpcMode, SubnetStatus, Vpc, VpcStatus};
+use crate::provider::plan::{VpcAction, plan_vpc};
+use crate::provider::{ObservedVpc, ProviderError, SubnetSpec, SubnetState, VpcApi, VpcMode, VpcSpec};
+
+/// Errors of the Vpc controller, one variant per step.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The ProviderConfig (or its credentials) is not usable.
+    #[error("{}", if *.deleting { "cannot confirm the deletion of the cloud VPC: the account is unavailable" } else { "the account is unavailable" })]
+    ProviderUnavailable {
+        /// Whether the object is being deleted (the finalizer stays until the cloud confirms).
+        deleting: bool,
+        /// Why.
+        #[source]
+        source: ResolveProviderError,
+    },
+    /// The provider offers no VPCs.
+    #[error("the provider does not manage VPCs")]
+    Unsupported(#[source] ProviderError),
+    /// Reading the VPC failed.
+    #[error("failed to observe cloud VPC {id}")]
+    Observe {
+        /// Cloud id.
+        id: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// Looking the VPC up by name failed.
+    #[error("failed to look up cloud VPCs named {name:?}")]
+    Lookup {
+        /// Cloud name.
+        name: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// Creating the VPC failed (the intent stays; the next pass recovers by name).
+    #[error("failed to create cloud VPC {name:?}")]
+    Create {
+        /// Cloud name.
+        name: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// Changing the VPC in place failed.
+    #[error("failed to update cloud VPC {id}")]
+    Update {
+        /// Cloud id.
+        id: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// A subnet operation failed.
+    #[error("failed to {action} subnet {subnet} of cloud VPC {vpc_id}")]
+    Subnet {
+        /// create, update or delete.
+        action: &'static str,
+        /// Subnet name or id.
+        subnet: String,
+        /// VPC id.
+        vpc_id: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// Deleting the VPC failed.
+    #[error("failed to delete cloud VPC {id}")]
+    Delete {
+        /// Cloud id.
+        id: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// Deletion waits: the cloud says the VPC or a subnet is still in use.
+    #[error("deletion of cloud VPC {id} waits: {blocker}")]
+    InUse {
+        /// Cloud id.
+        id: String,
+        /// What blocks it.
+        blocker: String,
+        /// What the cloud said.
+        #[source]
+        source: ProviderError,
+    },
+    /// Deletion waits for a create that may still become visible.
+    #[error("deletion waits: the create of cloud VPC {name:?} may still become visible")]
+    DeletionPending {
+        /// Cloud name.
+        name: String,
+    },
+    /// A VPC with the desired name exists and this object never created it.
+    #[error(
+        "a cloud VPC named {name:?} already exists ({ids}) and this object did not create it; set spec.adoptId to adopt it, or choose another spec.name"
+    )]
+    NameConflict {
+        /// Cloud name.
+        name: String,
+        /// Ids of the VPCs carrying the name.
+        ids: String,
+    },
+    /// Recovery found several VPCs with this object's identity.
+    #[error("recovery found several cloud VPCs named {name:?}: {ids}; delete the extra ones in the cloud")]
+    AmbiguousRecovery {
+        /// Cloud name.
+        name: String,
+        /// Their ids.
+        ids: String,
+    },
+    /// spec.adoptId names no VPC.
+    #[error("spec.adoptId {id} names no cloud VPC")]
+    AdoptTargetNotFound {
+        /// The id.
+        id: String,
+    },
+    /// ObserveOnly and the VPC disappeared.
+    #[error(
+        "cloud VPC {id} was deleted outside edgefleet; managementPolicy is ObserveOnly, so it is not recreated"
+    )]
+    ExternallyDeleted {
+        /// Cloud id.
+        id: String,
+    },
+    /// ObserveOnly without an id to observe.
+    #[error("managementPolicy ObserveOnly needs spec.adoptId (or a cloud id already in status)")]
+    NothingToObserve,
+    /// The spec asks for a change the cloud cannot make.
+    #[error(
+        "the cloud VPC {id} differs in {fields} and the cloud cannot change that in place; recreate the object (or fix the spec)"
+    )]
+    UnsupportedChange {
+        /// Cloud id.
+        id: String,
+        /// The fields.
+        fields: String,
+    },
+    /// Writing status failed.
+    #[error("failed to patch the status")]
+    PatchStatus(#[source] kube::Error),
+}
+
+impl Error {
+    fn provider_error(&self) -> Option<&ProviderError> {
+        match self {
+            Self::Unsupported(source)
+            | Self::Observe { source, .. }
+            | Self::Lookup { source, .. }
+            | Self::Create { source, .. }
+            | Self::Update { source, .. }
+            | Self::Subnet { source, .. }
+            | Self::Delete { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+impl ReconcileError for Error {
+    fn category(&self) -> &'static str {
+        if let Some(p) = self.provider_error() {
+            return p.category();
+        }
+        match self {
+            Self::ProviderUnavailable { .. } => "ProviderConfigUnavailable",
+            Self::InUse { .. } => "InUse",
+            Self::DeletionPending { .. } => "DeletionPending",
+            Self::NameConflict { .. } => "NameConflict",
+            Self::AmbiguousRecovery { .. } => "AmbiguousRecovery",
+            Self::AdoptTargetNotFound { .. } => "AdoptTargetNotFound",
+            Self::ExternallyDeleted { .. } => "ExternallyDeleted",
+            Self::NothingToObserve => "InvalidSpec",
+            Self::UnsupportedChange { .. } => "UnsupportedChange",
+            _ => "PatchStatus",
+        }
+    }
+
+    fn class(&self) -> ErrorClass {
+        if let Some(p) = self.provider_error() {
+            return provider_error_class(p).0;
+        }
+        match self {
+            Self::ProviderUnavailable {
+                source: ResolveProviderError::Kube { .. },
+                ..
+            }
+            | Self::PatchStatus(_) => ErrorClass::Transient,
+            Self::ProviderUnavailable { .. } | Self::InUse { .. } | Self::DeletionPending { .. } => {
+                ErrorClass::Waiting
+            }
+            Self::ExternallyDeleted { .. } => ErrorClass::Stalled { recheck: true },
+            _ => ErrorClass::Stalled { recheck: false },
+        }
+    }
+
+    fn stalled_reason(&self) -> Option<&'static str> {
+        if let Some(p) = self.provider_error() {
+            return provider_error_class(p).1;
+        }
+        match self {
+            Self::ProviderUnavailable { deleting: true, .. } | Self::InUse { .. } => {
+                Some(reason::DELETION_BLOCKED)
+            }
+            Self::NameConflict { .. } => Some(NAME_CONFLICT),
+            Self::AmbiguousRecovery { .. } => Some(reason::AMBIGUOUS_RECOVERY),
+            Self::AdoptTargetNotFound { .. } => Some(reason::ADOPT_TARGET_NOT_FOUND),
+            Self::ExternallyDeleted { .. } => Some(reason::EXTERNALLY_DELETED),
+            Self::NothingToObserve => Some(reason::INVALID_SPEC),
+            Self::UnsupportedChange { .. } => Some(reason::UNSUPPORTED_CHANGE),
+            _ => None,
+        }
+    }
+
+    fn ready_reason(&self) -> Option<&'static str> {
+        match self {
+            Self::ProviderUnavailable { deleting: false, .. } => Some(reason::WAITING_FOR_DEPENDENCY),
+            _ => None,
+        }
+    }
+}
+
+/// The cloud name of a Vpc: spec.name or metadata.name.
+pub fn cloud_name(vpc: &Vpc) -> String {
+    vpc.spec.name.clone().unwrap_or_else(|| vpc.name_any())
+}
+
+/// The desired domain VPC of a Vpc object.
+pub fn desired(vpc: &Vpc) -> VpcSpec {
+    let mode = match vpc.spec.iec_mode() {
+        IecVpcMode::System => VpcMode::System,
+        IecVpcMode::Customer => VpcMode::Customer,
+    };
+    VpcSpec {
+        name: cloud_name(vpc),
+        cidr: vpc.spec.cidr.clone(),
+        mode,
+        subnets: vpc
+            .spec
+            .subnets
+            .iter()
+            .map(|s| SubnetSpec {
+                name: s.name.clone(),
+                cidr: s.cidr.clone(),
+                gateway_ip: s.gateway_ip.clone(),
+                site_id: s.site_id.clone(),
+                dhcp_enable: s.dhcp_enable,
+                primary_dns: s.dns_list.first().cloned(),
+                secondary_dns: s.dns_list.get(1).cloned(),
+            })
+            .collect(),
+    }
+}
+
+/// Hash of the parameters a create sends (recorded in the intent).
+pub fn params_hash(spec: &VpcSpec) -> String {
+    let mut h = Sha256::new();
+    h.update(format!("{}|{}|{:?}", spec.name, spec.cidr, spec.mode).as_bytes());
+    hex::encode(&h.finalize()[..16])
+}
+
+fn mode_str(mode: Option<VpcMode>) -> Option<String> {
+    mode.map(|m| match m {
+        VpcMode::System => "SYSTEM".to_owned(),
+        VpcMode::Customer => "CUSTOMER".to_owned(),
+    })
+}
+
+fn state_str(state: &SubnetState) -> String {
+    match state {
+        SubnetState::Active => "ACTIVE".to_owned(),
+        SubnetState::Pending => "UNKNOWN".to_owned(),
+        SubnetState::Error => "ERROR".to_owned(),
+        SubnetState::Other(s) => s.clone(),
+    }
+}
+
+/// Copies the observed cloud VPC into status.
+pub fn record_observed(status: &mut VpcStatus, observed: &ObservedVpc) {
+    status.vpc_id = Some(observed.id.clone());
+    status.name = Some(observed.name.clone());
+    status.cidr = Some(observed.cidr.clone());
+    status.mode = mode_str(observed.mode);
+    let mut subnets: Vec<SubnetStatus> = observed
+        .subnets
+        .iter()
+        .map(|s| SubnetStatus {
+            name: s.name.clone(),
+            id: Some(s.id.clone()),
+            cidr: Some(s.cidr.clone()),
+            gateway_ip: s.gateway_ip.clone(),
+            site_id: s.site_id.clone(),
+            status: Some(state_str(&s.state)),
+        })
+        .collect();
+    subnets.sort_by(|a, b| (&a.name, &a.cidr, &a.id).cmp(&(&b.name, &b.cidr, &b.id)));
+    status.subnets = subnets;
+}
+
+type Writer = StatusWriter<Vpc, VpcStatus>;
+
+/// Where the identity step left the object.
+enum Identity {
+    /// The cloud VPC, observed.
+    Observed(ObservedVpc),
+    /// Not observable yet (creating, recovering); end the pass with this outcome.
+    Wait(Outcome),
+}
+
+async fn persist(w: &mut Writer) -> Result<(), Error> {
+    w.persist().await.map_err(Error::PatchStatus)
+}
+
+/// Finds, adopts, recovers or creates the cloud VPC (the crash-safety protocol).
+async fn ensure_identity(
+    vpc: &Vpc,
+    ctx: &Context,
+    api: &dyn VpcApi,
+    want: &VpcSpec,
+    w: &mut Writer,
+) -> Result<Identity, Error> {
+    let observe_only = vpc.spec.management_policy == ManagementPolicy::ObserveOnly;
+    let grace = ctx.config.recovery_grace;
+    let mut drifted = false;
+    if let Some(id) = w.status.vpc_id.clone() {
+        match api.get(&id).await {
+            Ok(observed) => {
+                w.status.pending_create = None;
+                return Ok(Identity::Observed(observed));
+            }
+            Err(e) if e.is_not_found() => {
+                if let Some(p) = &w.status.pending_create
+                    && elapsed_since(&p.started_at) < grace
+                {
+                    return Ok(Identity::Wait(Outcome::progressing(
+                        reason::CREATING,
+                        reason::IN_PROGRESS,
+                        format!("created cloud VPC {id}; waiting for the cloud to list it"),
+                    )));
+                }
+                if observe_only {
+                    return Err(Error::ExternallyDeleted { id });
+                }
+                ctx.publish(
+                    vpc,
+                    EventType::Warning,
+                    "ExternallyDeleted",
+                    "Recreate",
+                    format!("cloud VPC {id} was deleted outside edgefleet; recreating it"),
+                )
+                .await;
+                w.status.vpc_id = None;
+                w.status.pending_create = None;
+                drifted = true;
+            }
+            Err(source) => return Err(Error::Observe { id, source }),
+        }
+    }
+    if !drifted && let Some(adopt) = vpc.spec.adopt_id.clone() {
+        return match api.get(&adopt).await {
+            Ok(observed) => {
+                w.status.vpc_id = Some(observed.id.clone());
+                persist(w).await?;
+                ctx.publish(
+                    vpc,
+                    EventType::Normal,
+                    "Adopted",
+                    "Adopt",
+                    format!("adopted cloud VPC {adopt}"),
+                )
+                .await;
+                Ok(Identity::Observed(observed))
+            }
+            Err(e) if e.is_not_found() => Err(Error::AdoptTargetNotFound { id: adopt }),
+            Err(source) => Err(Error::Observe { id: adopt, source }),
+        };
+    }
+    if observe_only {
+        return Err(Error::NothingToObserve);
+    }
+    if let Some(pending) = w.status.pending_create.clone() {
+        let found = api
+            .find_by_name(&pending.token)
+            .await
+            .map_err(|source| Error::Lookup {
+                name: pending.token.clone(),
+                source,
+            })?;
+        match found.as_slice() {
+            [one] => {
+                w.status.vpc_id = Some(one.id.clone());
+                w.status.pending_create = None;
+                persist(w).await?;
+                ctx.publish(
+                    vpc,
+                    EventType::Normal,
+                    "Recovered",
+                    "Recover",
+                    format!("found cloud VPC {} created by an interrupted pass", one.id),
+                )
+                .await;
+                return Ok(Identity::Observed(one.clone()));
+            }
+            [] if elapsed_since(&pending.started_at) < grace => {
+                return Ok(Identity::Wait(Outcome::progressing(
+                    reason::CREATING,
+                    reason::RECOVERING,
+                    format!(
+                        "a create of cloud VPC {:?} was interrupted; waiting for the cloud to list it",
+                        pending.token
+                    ),
+                )));
+            }
+            [] => {}
+            many => {
+                let ids = many.iter().map(|v| v.id.as_str()).collect::<Vec<_>>().join(", ");
+                return Err(Error::AmbiguousRecovery {
+                    name: pending.token,
+                    ids,
+                });
+            }
+        }
+    } else {
+        let existing = api
+            .find_by_name(&want.name)
+            .await
+            .map_err(|source| Error::Lookup {
+                name: want.name.clone(),
+                source,
+            })?;
+        if !existing.is_empty() {
+            let ids = existing
+                .iter()
+                .map(|v| v.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(Error::NameConflict {
+                name: want.name.clone(),
+                ids,
+            });
+        }
+    }
+    // Crash-safety step 1: the intent is durable before the cloud call.
+    w.status.pending_create = Some(PendingOperation {
+        token: want.name.clone(),
+        params_hash: params_hash(want),
+        started_at: now(),
+        handle: None,
+    });
+    persist(w).await?;
+    let created = api.create(want).await.map_err(|source| Error::Create {
+        name: want.name.clone(),
+        source,
+    })?;
+    // Step 2: the id is durable right after the call. The intent stays until the VPC is observed once,
+    // so a VPC not yet listed by an eventually consistent cloud is not mistaken for a deleted one.
+    w.status.vpc_id = Some(created.id.clone());
+    if let Some(p) = w.status.pending_create.as_mut() {
+        p.handle = Some(created.id.clone());
+    }
+    persist(w).await?;
+    info!(vpc_id = %created.id, name = %want.name, "created cloud VPC");
+    ctx.publish(
+        vpc,
+        EventType::Normal,
+        "Created",
+        "Create",
+        format!("created cloud VPC {} ({})", created.id, want.name),
+    )
+    .await;
+    Ok(Identity::Wait(Outcome::progressing(
+        reason::CREATING,
+        reason::IN_PROGRESS,
+        format!("created cloud VPC {}", created.id),
+    )))
+}
+
+fn describe_action(a: &VpcAction) -> String {
+    match a {
+        VpcAction::Create => "create the VPC".to_owned(),
+        VpcAction::Update(u) => {
+            let mut parts = vec![];
+            if let Some(n) = &u.name {
+                parts.push(format!("name to {n:?}"));
+            }
+            if let Some(c) = &u.cidr {
+                parts.push(format!("cidr to {c}"));
+            }
+            format!("change {}", parts.join(" and "))
+        }
+        VpcAction::RequiresReplacement { fields } => format!("replace ({})", fields.join(", ")),
+        VpcAction::CreateSubnet(s) => format!("create subnet {} ({} in site {})", s.name, s.cidr, s.site_id),
+        VpcAction::UpdateSubnet { id, .. } => format!("update subnet {id}"),
+        VpcAction::DeleteSubnet { id } => format!("delete subnet {id}"),
+    }
+}
+
+async fn execute(
+    vpc: &Vpc,
+    ctx: &Context,
+    api: &dyn VpcApi,
+    id: &str,
+    actions: Vec<VpcAction>,
+) -> Result<usize, Error> {
+    let mut done = 0;
+    for action in actions {
+        let what = describe_action(&action);
+        match action {
+            VpcAction::Create | VpcAction::RequiresReplacement { .. } => continue,
+            VpcAction::Update(u) => {
+                api.update(id, &u).await.map_err(|source| Error::Update {
+                    id: id.to_owned(),
+                    source,
+                })?;
+            }
+            VpcAction::CreateSubnet(s) => match api.create_subnet(id, &s).await {
+                Ok(_) => {}
+                // Lost response of an earlier pass: the next observation shows it.
+                Err(ProviderError::Conflict { .. }) => {}
+                Err(source) => {
+                    return Err(Error::Subnet {
+                        action: "create",
+                        subnet: s.name,
+                        vpc_id: id.to_owned(),
+                        source,
+                    });
+                }
+            },
+            VpcAction::UpdateSubnet { id: sid, update } => {
+                api.update_subnet(&sid, &update)
+                    .await
+                    .map_err(|source| Error::Subnet {
+                        action: "update",
+                        subnet: sid,
+                        vpc_id: id.to_owned(),
+                        source,
+                    })?;
+            }
+            VpcAction::DeleteSubnet { id: sid } => match api.delete_subnet(&sid).await {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(source) => {
+                    return Err(Error::Subnet {
+                        action: "delete",
+                        subnet: sid,
+                        vpc_id: id.to_owned(),
+                        source,
+                    });
+                }
+            },
+        }
+        done += 1;
+        ctx.publish(
+            vpc,
+            EventType::Normal,
+            "Updated",
+            "Update",
+            format!("cloud VPC {id}: {what}"),
+        )
+        .await;
+    }
+    Ok(done)
+}
+
+async fn apply_steps(vpc: &Vpc, ctx: &Context, w: &mut Writer) -> Result<(Outcome, Intervals), Error> {
+    let resolved = resolve_provider(ctx, &vpc.spec.provider_config_ref.name)
+        .await
+        .map_err(|source| Error::ProviderUnavailable {
+            deleting: false,
+            source,
+        })?;
+    let api = resolved.provider.vpcs().map_err(Error::Unsupported)?;
+    let caps = resolved.provider.capabilities();
+    let intervals = resolved.intervals;
+    let want = desired(vpc);
+
+    let mut observed = match ensure_identity(vpc, ctx, api, &want, w).await? {
+        Identity::Observed(o) => o,
+        Identity::Wait(outcome) => return Ok((outcome, intervals)),
+    };
+    // An empty DNS string and no DNS are the same setting; comparing them would update forever.
+    for s in &mut observed.subnets {
+        s.primary_dns = s.primary_dns.take().filter(|d| !d.is_empty());
+        s.secondary_dns = s.secondary_dns.take().filter(|d| !d.is_empty());
+    }
+    record_observed(&mut w.status, &observed);
+    let actions = plan_vpc(&want, Some(&observed), caps);
+    let id = observed.id.clone();
+
+    if vpc.spec.management_policy == ManagementPolicy::ObserveOnly {
+        let drift: Vec<String> = actions.iter().map(describe_action).collect();
+        let message = if drift.is_empty() {
+            format!("observing cloud VPC {id}; it matches the spec")
+        } else {
+            format!(
+                "observing cloud VPC {id}; drift (not corrected under ObserveOnly): would {}",
+                drift.join("; ")
+            )
+        };
+        return Ok((
+            Outcome::Ready {
+                reason: reason::OBSERVED,
+                message,
+            },
+            intervals,
+        ));
+    }
+    if let Some(VpcAction::RequiresReplacement { fields }) = actions
+        .iter()
+        .find(|a| matches!(a, VpcAction::RequiresReplacement { .. }))
+    {
+        return Err(Error::UnsupportedChange {
+            id,
+            fields: fields.join(", "),
+        });
+    }
+    let done = execute(vpc, ctx, api, &id, actions).await?;
+    if done > 0 {
+        return Ok((
+            Outcome::progressing(
+                reason::UPDATING,
+                reason::IN_PROGRESS,
+                format!("applied {done} change(s) to cloud VPC {id}"),
+            ),
+            intervals,
+        ));
+    }
+    let pending: Vec<&str> = observed
+        .subnets
+        .iter()
+        .filter(|s| s.state == SubnetState::Pending)
+        .map(|s| s.name.as_str())
+        .collect();
+    let failed: Vec<&str> = observed
+        .subnets
+        .iter()
+        .filter(|s| s.state == SubnetState::Error)
+        .map(|s| s.name.as_str())
+        .collect();
+    if !failed.is_empty() {
+        return Ok((
+            Outcome::progressing(
+                reason::UNAVAILABLE,
+                reason::IN_PROGRESS,
+                format!("subnets in ERROR state: {}", failed.join(", ")),
+            ),
+            intervals,
+        ));
+    }
+    if !pending.is_empty() {
+        return Ok((
+            Outcome::progressing(
+                reason::CREATING,
+                reason::IN_PROGRESS,
+                format!("waiting for subnets to become ACTIVE: {}", pending.join(", ")),
+            ),
+            intervals,
+        ));
+    }
+    Ok((
+        Outcome::available(format!("cloud VPC {id} matches the spec")),
+        intervals,
+    ))
+}
+
+async fn apply(vpc: Arc<Vpc>, ctx: &Context) -> Result<Action, Error> {
+    let mut w = StatusWriter::new(api_for(ctx, &vpc), vpc.clone(), vpc.status.as_ref());
+    match apply_steps(&vpc, ctx, &mut w).await {
+        Ok((outcome, intervals)) => w
+            .finish(ctx, outcome, intervals)
+            .await
+            .map_err(Error::PatchStatus),
+        Err(e) => Err(w.finish_error(ctx, e).await),
+    }
+}
+
+/// Deletes the cloud VPC (subnets first). `Ok` only once the cloud confirms it is gone.
+async fn cleanup_steps(vpc: &Vpc, ctx: &Context, w: &mut Writer) -> Result<(), Error> {
+    let keep = vpc.spec.deletion_policy == DeletionPolicy::Orphan
+        || vpc.spec.management_policy == ManagementPolicy::ObserveOnly;
+    if keep {
+        if let Some(id) = &w.status.vpc_id {
+            ctx.publish(
+                vpc,
+                EventType::Normal,
+                "Orphaned",
+                "Delete",
+                format!("left cloud VPC {id} in place"),
+            )
+            .await;
+        }
+        return Ok(());
+    }
+    if w.status.vpc_id.is_none() && w.status.pending_create.is_none() {
+        return Ok(());
+    }
+    let resolved = resolve_provider(ctx, &vpc.spec.provider_config_ref.name)
+        .await
+        .map_err(|source| Error::ProviderUnavailable {
+            deleting: true,
+            source,
+        })?;
+    let api = resolved.provider.vpcs().map_err(Error::Unsupported)?;
+    let id = match (w.status.vpc_id.clone(), w.status.pending_create.clone()) {
+        (Some(id), _) => id,
+        (None, Some(pending)) => {
+            let found = api
+                .find_by_name(&pending.token)
+                .await
+                .map_err(|source| Error::Lookup {
+                    name: pending.token.clone(),
+                    source,
+                })?;
+            match found.as_slice() {
+                [one] => one.id.clone(),
+                [] if elapsed_since(&pending.started_at) < ctx.config.recovery_grace => {
+                    return Err(Error::DeletionPending { name: pending.token });
+                }
+                [] => return Ok(()),
+                many => {
+                    let ids = many.iter().map(|v| v.id.as_str()).collect::<Vec<_>>().join(", ");
+                    return Err(Error::AmbiguousRecovery {
+                        name: pending.token,
+                        ids,
+                    });
+                }
+            }
+        }
+        (None, None) => return Ok(()),
+    };
+    let observed = match api.get(&id).await {
+        Ok(o) => o,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(source) => return Err(Error::Observe { id, source }),
+    };
+    if observed.mode == Some(VpcMode::Customer) {
+        for s in &observed.subnets {
+            match api.delete_subnet(&s.id).await {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(source @ (ProviderError::InUse { .. } | ProviderError::Conflict { .. })) => {
+                    return Err(Error::InUse {
+                        id,
+                        blocker: format!("subnet {} ({}) is still in use", s.name, s.id),
+                        source,
+                    });
+                }
+                Err(source) => {
+                    return Err(Error::Subnet {
+                        action: "delete",
+                        subnet: s.id.clone(),
+                        vpc_id: id,
+                        source,
+                    });
+                }
+            }
+        }
+    }
+    match api.delete(&id).await {
+        Ok(()) => {}
+        Err(e) if e.is_not_found() => {}
+        Err(source @ (ProviderError::InUse { .. } | ProviderError::Conflict { .. })) => {
+            let names: Vec<String> = observed
+                .subnets
+                .iter()
+                .map(|s| format!("{} ({})", s.name, s.id))
+                .collect();
+            let blocker = if names.is_empty() {
+                "the cloud says the VPC is still in use".to_owned()
+            } else {
+                format!("the VPC still contains subnets {}", names.join(", "))
+            };
+            return Err(Error::InUse { id, blocker, source });
+        }
+        Err(source) => return Err(Error::Delete { id, source }),
+    }
+    info!(vpc_id = %id, "deleted cloud VPC");
+    ctx.publish(
+        vpc,
+        EventType::Normal,
+        "Deleted",
+        "Delete",
+        format!("deleted cloud VPC {id}"),
+    )
+    .await;
+    Ok(())
+}
+
+async fn cleanup(vpc: Arc<Vpc>, ctx: &Context) -> Result<Action, Error> {
+    let mut w = StatusWriter::new(api_for(ctx, &vpc), vpc.clone(), vpc.status.as_ref());
+    match cleanup_steps(&vpc, ctx, &mut w).await {
+        Ok(()) => Ok(Action::await_change()),
+        Err(e) => Err(w.finish_error(ctx, e).await),
+    }
+}
+
+fn api_for(ctx: &Context, vpc: &Vpc) -> Api<Vpc> {
+    Api::namespaced(ctx.client.clone(), &vpc.namespace().unwrap_or_default())
+}
+
+async fn reconcile(vpc: Arc<Vpc>, ctx: Arc<Context>) -> Result<Action, PassError<Error>> {
+    let api = api_for(&ctx, &vpc);
+    let pass = run_finalizer(&api, vpc.clone(), |o| apply(o, &ctx), |o| cleanup(o, &ctx));
+    instrumented(vpc.as_ref(), &ctx, pass).await
+}
+
+fn provider_config_of(vpc: &Vpc) -> &str {
+    &vpc.spec.provider_config_ref.name
+}
+
+/// Runs the Vpc controller until `shutdown` resolves. Besides Vpcs (in the configured namespace and
+/// label scope) it watches ProviderConfigs, so objects waiting on an account (missing, bad credentials)
+/// continue as soon as it is fixed.
+pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let client = ctx.client.clone();
+    let controller = ctx
+        .controller(
+            ctx.config.namespaced_api::<Vpc>(&client),
+            ctx.config.watcher_config(),
+        )
+        .with_config(RuntimeConfig::default().concurrency(ctx.config.concurrency));
+    let trigger = provider_config_trigger(controller.store(), provider_config_of);
+    controller
+        .watches(
+            Api::<ProviderConfig>::all(client),
+            watcher::Config::default(),
+            trigger,
+        )
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                debug!(error = %e, kind = Vpc::kind(&()).as_ref(), "controller event");
+            }
+        })
+        .await;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::api::common::ProviderConfigRef;
+    use crate::api::vpc::{IecVpcSpec, SubnetSpec as CrdSubnet, VpcSpec as CrdVpcSpec};
+
+    fn vpc(name: Option<&str>) -> Vpc {
+        Vpc::new(
+            "net",
+            CrdVpcSpec {
+                provider_config_ref: ProviderConfigRef { name: "acct".into() },
+                deletion_policy: DeletionPolicy::Delete,
+                management_policy: ManagementPolicy::Manage,
+                adopt_id: None,
+                name: name.map(str::to_owned),
+                cidr: "10.0.0.0/16".into(),
+                iec: Some(IecVpcSpec {
+                    mode: IecVpcMode::Customer,
+                }),
+                subnets: vec![CrdSubnet {
+                    name: "a".into(),
+                    cidr: "10.0.1.0/24".into(),
+                    gateway_ip: None,
+                    site_id: "site-1".into(),
+                    dns_list: vec!["8.8.8.8".into(), "1.1.1.1".into(), "9.9.9.9".into()],
+                    dhcp_enable: true,
+                }],
+            },
+        )
+    }
+
+    #[test]
+    fn desired_maps_name_mode_and_subnets() {
+        let d = desired(&vpc(None));
+        assert_eq!(d.name, "net", "metadata.name is the default cloud name");
+        assert_eq!(d.mode, VpcMode::Customer);
+        assert_eq!(d.subnets[0].primary_dns.as_deref(), Some("8.8.8.8"));
+        assert_eq!(d.subnets[0].secondary_dns.as_deref(), Some("1.1.1.1"));
+        assert_eq!(desired(&vpc(Some("cloud-net"))).name, "cloud-net");
+        assert_eq!(
+            params_hash(&d),
+            params_hash(&desired(&vpc(None))),
+            "deterministic"
+        );
+        assert_ne!(params_hash(&d), params_hash(&desired(&vpc(Some("x")))));
+    }
+
+    #[test]
+    fn error_classes_follow_the_policy() {
+        let conflict = Error::NameConflict {
+            name: "n".into(),
+            ids: "v-1".into(),
+        };
+        assert_eq!(conflict.class(), ErrorClass::Stalled { recheck: false });
+        assert!(conflict.to_string().contains("spec.adoptId"));
+        let in_use = Error::InUse {
+            id: "v".into(),
+            blocker: "subnet s".into(),
+            source: ProviderError::InUse {
+                detail: crate::provider::ErrorDetail::local("op", "m"),
+            },
+        };
+        assert_eq!(in_use.class(), ErrorClass::Waiting);
+        assert_eq!(in_use.stalled_reason(), Some(reason::DELETION_BLOCKED));
+        let throttled = Error::Observe {
+            id: "v".into(),
+            source: ProviderError::Throttled {
+                retry_after: Some(std::time::Duration::from_secs(2)),
+                detail: crate::provider::ErrorDetail::local("op", "m"),
+            },
+        };
+        assert_eq!(
+            throttled.class(),
+            ErrorClass::Throttled(Some(std::time::Duration::from_secs(2)))
+        );
+        assert_eq!(throttled.category(), "Throttled");
+    }
+}

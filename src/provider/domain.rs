@@ -1,0 +1,1149 @@
+//! Cloud-neutral domain types: what the controllers want (desired specs) and what the cloud has (observed
+//! state), with domain enums instead of cloud strings. Each cloud client maps its wire types to these.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+
+use super::settings::SecretString;
+
+// ---------------------------------------------------------------------------------------------------------
+// VPC and subnets
+// ---------------------------------------------------------------------------------------------------------
+
+/// Who plans the subnets of a VPC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VpcMode {
+    /// The cloud creates subnets itself as instances need them (IEC `SYSTEM`; required for edge clouds).
+    System,
+    /// The user creates a subnet per site (IEC `CUSTOMER`).
+    Customer,
+}
+
+/// Desired VPC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VpcSpec {
+    /// Cloud name (deterministic, unique per account on IEC).
+    pub name: String,
+    /// Address range, e.g. `10.0.0.0/16`.
+    pub cidr: String,
+    /// Subnet planning mode.
+    pub mode: VpcMode,
+    /// Desired subnets (only managed when `mode` is `Customer`).
+    pub subnets: Vec<SubnetSpec>,
+}
+
+/// Desired subnet of a VPC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubnetSpec {
+    /// Subnet name.
+    pub name: String,
+    /// Address range within the VPC.
+    pub cidr: String,
+    /// Gateway address; `None` = first host address of the cidr.
+    pub gateway_ip: Option<String>,
+    /// Site (IEC subnets are per site).
+    pub site_id: String,
+    /// DHCP on (default true).
+    pub dhcp_enable: bool,
+    /// Primary DNS server.
+    pub primary_dns: Option<String>,
+    /// Secondary DNS server.
+    pub secondary_dns: Option<String>,
+}
+
+impl SubnetSpec {
+    /// The immutable identity used to match desired and observed subnets: (site, cidr).
+    pub fn key(&self) -> (String, String) {
+        (self.site_id.clone(), self.cidr.clone())
+    }
+}
+
+/// Observed VPC, with its subnets when the call fetched them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedVpc {
+    /// Cloud id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Address range.
+    pub cidr: String,
+    /// Mode, when the cloud reports one.
+    pub mode: Option<VpcMode>,
+    /// Number of subnets the cloud reports.
+    pub subnet_count: u32,
+    /// Subnets of this VPC.
+    pub subnets: Vec<ObservedSubnet>,
+}
+
+/// Lifecycle of a subnet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubnetState {
+    /// Usable.
+    Active,
+    /// Created but not yet attached (IEC `UNKNOWN`).
+    Pending,
+    /// Broken.
+    Error,
+    /// A value this client does not know.
+    Other(String),
+}
+
+/// Observed subnet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedSubnet {
+    /// Cloud id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Address range.
+    pub cidr: String,
+    /// Gateway address.
+    pub gateway_ip: Option<String>,
+    /// Owning VPC.
+    pub vpc_id: String,
+    /// Site.
+    pub site_id: Option<String>,
+    /// State.
+    pub state: SubnetState,
+    /// DHCP on.
+    pub dhcp_enable: Option<bool>,
+    /// Primary DNS.
+    pub primary_dns: Option<String>,
+    /// Secondary DNS.
+    pub secondary_dns: Option<String>,
+}
+
+/// In-place change of a VPC.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VpcUpdate {
+    /// New name.
+    pub name: Option<String>,
+    /// New cidr.
+    pub cidr: Option<String>,
+}
+
+/// In-place change of a subnet.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubnetUpdate {
+    /// New name.
+    pub name: Option<String>,
+    /// New DNS servers (primary, secondary).
+    pub dns: Option<(Option<String>, Option<String>)>,
+    /// DHCP switch.
+    pub dhcp_enable: Option<bool>,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Security groups
+// ---------------------------------------------------------------------------------------------------------
+
+/// Traffic direction of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Direction {
+    /// Inbound.
+    Ingress,
+    /// Outbound.
+    Egress,
+}
+
+/// IP family of a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EtherType {
+    /// IPv4 (the default).
+    Ipv4,
+    /// IPv6.
+    Ipv6,
+}
+
+/// Allow or deny.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuleAction {
+    /// Allow matching traffic (the default).
+    Allow,
+    /// Deny matching traffic (IEC supports prioritised deny rules).
+    Deny,
+}
+
+/// The peer of a rule.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RuleRemote {
+    /// Any address of the rule's family.
+    Any,
+    /// An address or CIDR.
+    Cidr(String),
+    /// Members of a security group (by cloud id).
+    Group(String),
+}
+
+/// One security-group rule (desired or observed). Rules are immutable on IEC: change = delete + create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleSpec {
+    /// Direction.
+    pub direction: Direction,
+    /// Family.
+    pub ethertype: EtherType,
+    /// Protocol: `None` = all; otherwise lower-case name (`tcp`, `udp`, `icmp`, `icmpv6`) or number.
+    pub protocol: Option<String>,
+    /// Lowest port, `None` = all ports.
+    pub port_min: Option<u16>,
+    /// Highest port, `None` = all ports.
+    pub port_max: Option<u16>,
+    /// Peer.
+    pub remote: RuleRemote,
+    /// Allow or deny.
+    pub action: RuleAction,
+    /// Priority 1..100 (1 = highest); `None` = cloud default (1).
+    pub priority: Option<u8>,
+    /// Free text; not part of the fingerprint.
+    pub description: String,
+}
+
+impl RuleSpec {
+    /// An allow rule with defaults, convenient for tests and defaults tables.
+    pub fn allow(direction: Direction, ethertype: EtherType) -> Self {
+        Self {
+            direction,
+            ethertype,
+            protocol: None,
+            port_min: None,
+            port_max: None,
+            remote: RuleRemote::Any,
+            action: RuleAction::Allow,
+            priority: None,
+            description: String::new(),
+        }
+    }
+
+    /// The normalised identity of a rule. Two rules with the same fingerprint filter the same traffic:
+    /// protocol is lower-cased (`""`/`any` = all), well-known protocol numbers map to names, a port range
+    /// of 1..65535 equals "all ports", a missing max equals min, `0.0.0.0/0` / `::/0` equal "any", a bare
+    /// address gets its host mask, and priority defaults to 1. The description is ignored.
+    pub fn fingerprint(&self) -> String {
+        let protocol = normalise_protocol(self.protocol.as_deref());
+        let ports = if matches!(protocol.as_str(), "icmp" | "icmpv6") {
+            // For ICMP the "ports" are type/code: keep them as given.
+            format!("{:?}-{:?}", self.port_min, self.port_max)
+        } else {
+            match (self.port_min, self.port_max) {
+                (None, None) | (Some(1), Some(65535)) | (None, Some(65535)) => "all".to_owned(),
+                (Some(a), None) => format!("{a}-{a}"),
+                (None, Some(b)) => format!("1-{b}"),
+                (Some(a), Some(b)) => format!("{a}-{b}"),
+            }
+        };
+        let remote = match &self.remote {
+            RuleRemote::Any => "any".to_owned(),
+            RuleRemote::Group(g) => format!("group:{}", g.trim()),
+            RuleRemote::Cidr(c) => normalise_cidr(c, self.ethertype),
+        };
+        format!(
+            "{}|{}|{}|{}|{}|{}|{}",
+            match self.direction {
+                Direction::Ingress => "ingress",
+                Direction::Egress => "egress",
+            },
+            match self.ethertype {
+                EtherType::Ipv4 => "ipv4",
+                EtherType::Ipv6 => "ipv6",
+            },
+            protocol,
+            ports,
+            remote,
+            match self.action {
+                RuleAction::Allow => "allow",
+                RuleAction::Deny => "deny",
+            },
+            self.priority.unwrap_or(1),
+        )
+    }
+}
+
+fn normalise_protocol(p: Option<&str>) -> String {
+    let p = p.map(|s| s.trim().to_ascii_lowercase()).unwrap_or_default();
+    match p.as_str() {
+        "" | "any" | "all" | "-1" => "any".to_owned(),
+        "1" => "icmp".to_owned(),
+        "6" => "tcp".to_owned(),
+        "17" => "udp".to_owned(),
+        "58" => "icmpv6".to_owned(),
+        _ => p,
+    }
+}
+
+fn normalise_cidr(c: &str, family: EtherType) -> String {
+    let c = c.trim();
+    if c.is_empty() || c == "0.0.0.0/0" || c == "::/0" {
+        return "any".to_owned();
+    }
+    if c.contains('/') {
+        return c.to_ascii_lowercase();
+    }
+    match family {
+        EtherType::Ipv4 if !c.contains(':') => format!("{c}/32"),
+        _ => format!("{}/128", c.to_ascii_lowercase()),
+    }
+}
+
+/// How a security group's rule list is owned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuleMode {
+    /// The spec is the whole truth: rules not in the spec are deleted (the default).
+    #[default]
+    Authoritative,
+    /// The spec's rules are ensured; other rules are left alone.
+    Additive,
+}
+
+/// Desired security group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityGroupSpec {
+    /// Cloud name (deterministic; IEC does not enforce uniqueness).
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Desired rules.
+    pub rules: Vec<RuleSpec>,
+    /// Ownership of the rule list.
+    pub mode: RuleMode,
+    /// In authoritative mode, keep the rules the cloud adds to every new group (see
+    /// [`Capabilities::default_rules`]) even though the spec does not list them.
+    pub keep_cloud_default_rules: bool,
+}
+
+/// Observed rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedRule {
+    /// Cloud id.
+    pub id: String,
+    /// The rule's content.
+    pub rule: RuleSpec,
+}
+
+/// Observed security group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedSecurityGroup {
+    /// Cloud id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Rules (as embedded in the group or listed separately).
+    pub rules: Vec<ObservedRule>,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Instances
+// ---------------------------------------------------------------------------------------------------------
+
+/// Desired power state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PowerState {
+    /// Running (the default).
+    #[default]
+    Running,
+    /// Stopped.
+    Stopped,
+}
+
+/// A disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeSpec {
+    /// Size in GB.
+    pub size_gb: u32,
+    /// Disk type offered by the site (e.g. `SATA`, `SAS`).
+    pub volume_type: String,
+}
+
+/// Public bandwidth for instances that get EIPs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BandwidthSpec {
+    /// Size in Mbit/s, `None` = cloud default.
+    pub size_mbit: Option<u32>,
+    /// Share type (IEC only `WHOLE`).
+    pub share_type: String,
+}
+
+/// Desired single instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceSpec {
+    /// Deterministic cloud name (derived from the object's uid by the controller).
+    pub name: String,
+    /// Description (IEC: used as an ownership marker; ≤85 chars, no `<` `>`).
+    pub description: String,
+    /// Flavor id.
+    pub flavor: String,
+    /// Image id.
+    pub image: String,
+    /// Site id.
+    pub site: String,
+    /// Operator / ISP / line (IEC: EIP pool id), if any.
+    pub pool_id: Option<String>,
+    /// VPC id.
+    pub vpc_id: String,
+    /// Subnet ids (IEC direct create needs at least one).
+    pub subnet_ids: Vec<String>,
+    /// Security group ids.
+    pub security_group_ids: Vec<String>,
+    /// System disk.
+    pub root_volume: VolumeSpec,
+    /// Data disks.
+    pub data_volumes: Vec<VolumeSpec>,
+    /// Keypair name.
+    pub key_name: Option<String>,
+    /// Initial administrator password.
+    pub admin_password: Option<SecretString>,
+    /// User data (cloud-init), already base64 if the cloud wants base64.
+    pub user_data: Option<SecretString>,
+    /// Public bandwidth.
+    pub bandwidth: Option<BandwidthSpec>,
+    /// Desired power state.
+    pub power: PowerState,
+    /// Whether the cloud may prefix the name (IEC `with_prefix`; false keeps names findable).
+    pub with_prefix: bool,
+}
+
+impl InstanceSpec {
+    /// Hash of the fields the cloud never shows back (password, user data, key name), so a controller can
+    /// record it at create time and detect a change later without storing the secrets.
+    pub fn unobservable_hash(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(
+            self.admin_password
+                .as_ref()
+                .map(SecretString::expose)
+                .unwrap_or("")
+                .as_bytes(),
+        );
+        h.update([0]);
+        h.update(
+            self.user_data
+                .as_ref()
+                .map(SecretString::expose)
+                .unwrap_or("")
+                .as_bytes(),
+        );
+        h.update([0]);
+        h.update(format!("{:?}|{:?}", self.bandwidth, self.data_volumes).as_bytes());
+        hex::encode(&h.finalize()[..16])
+    }
+}
+
+/// Observed instance lifecycle state (domain enum, not cloud strings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InstanceState {
+    /// Being created.
+    Creating,
+    /// Running.
+    Running,
+    /// Stopped.
+    Stopped,
+    /// Starting, stopping or rebooting.
+    Transitioning,
+    /// OS being replaced.
+    Rebuilding,
+    /// Being deleted.
+    Deleting,
+    /// Gone (some clouds keep deleted instances visible for a while).
+    Deleted,
+    /// Failed (creation or an operation).
+    Failed,
+    /// A value this client does not know.
+    Other(String),
+}
+
+impl InstanceState {
+    /// Stable PascalCase label.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Creating => "Creating",
+            Self::Running => "Running",
+            Self::Stopped => "Stopped",
+            Self::Transitioning => "Transitioning",
+            Self::Rebuilding => "Rebuilding",
+            Self::Deleting => "Deleting",
+            Self::Deleted => "Deleted",
+            Self::Failed => "Failed",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// True while the cloud is still working on the instance.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Creating | Self::Transitioning | Self::Rebuilding | Self::Deleting
+        )
+    }
+}
+
+impl fmt::Display for InstanceState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an instance runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Placement {
+    /// Site id, when known.
+    pub site_id: Option<String>,
+    /// Availability zone / site code as the cloud names it.
+    pub zone: Option<String>,
+    /// Area / province / city.
+    pub area: Option<String>,
+    /// Province.
+    pub province: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Operator / ISP.
+    pub operator: Option<String>,
+}
+
+/// A network interface of an observed instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedNic {
+    /// NIC (port) id.
+    pub id: String,
+    /// Private addresses.
+    pub private_ips: Vec<String>,
+    /// MAC address.
+    pub mac: Option<String>,
+}
+
+/// Observed instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedInstance {
+    /// Cloud id.
+    pub id: String,
+    /// Name as the cloud reports it (may carry cloud prefixes/suffixes).
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Lifecycle state.
+    pub state: InstanceState,
+    /// The raw cloud status, for display.
+    pub raw_status: String,
+    /// Flavor id.
+    pub flavor: Option<String>,
+    /// Image id, when the cloud reveals it.
+    pub image: Option<String>,
+    /// Placement.
+    pub placement: Placement,
+    /// Owning fleet (edge cloud) id.
+    pub fleet_id: Option<String>,
+    /// Private addresses.
+    pub private_ips: Vec<String>,
+    /// Public addresses.
+    pub public_ips: Vec<String>,
+    /// NICs.
+    pub nics: Vec<ObservedNic>,
+    /// Security groups (ids, or names where the cloud gives only names).
+    pub security_groups: Vec<String>,
+    /// VPC id.
+    pub vpc_id: Option<String>,
+    /// Keypair name.
+    pub key_name: Option<String>,
+    /// Creation time as the cloud reports it (RFC 3339 where possible); sortable for delete policies.
+    pub created: Option<String>,
+    /// Cloud tags as key/value (IEC `key=value` strings split).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Name/description change of an instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceUpdate {
+    /// New name.
+    pub name: Option<String>,
+    /// New description.
+    pub description: Option<String>,
+}
+
+/// A power operation on a batch of instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PowerAction {
+    /// Start.
+    Start,
+    /// Stop (`force` = hard power-off).
+    Stop {
+        /// Hard stop.
+        force: bool,
+    },
+    /// Reboot (`force` = hard reset).
+    Reboot {
+        /// Hard reboot.
+        force: bool,
+    },
+}
+
+/// Replace the OS of an instance (keeps IPs and data disks on IEC).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeOs {
+    /// New image id.
+    pub image: String,
+    /// Keypair to inject.
+    pub key_name: Option<String>,
+    /// User data for the new OS.
+    pub user_data: Option<SecretString>,
+}
+
+/// Add NICs to an instance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddNics {
+    /// VPC id.
+    pub vpc_id: String,
+    /// Subnet id (required for CUSTOMER VPCs on IEC).
+    pub subnet_id: Option<String>,
+    /// Security groups for the new NICs.
+    pub security_group_ids: Vec<String>,
+    /// How many.
+    pub count: u32,
+}
+
+/// Filter for batched instance observation. All set fields must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceFilter {
+    /// Members of this fleet.
+    pub fleet_id: Option<String>,
+    /// Exact (cloud-side) name match.
+    pub name: Option<String>,
+    /// At this site.
+    pub site_id: Option<String>,
+    /// One of these ids (applied client-side where the cloud has no multi-id filter).
+    pub ids: Vec<String>,
+}
+
+/// Identity the cloud object will carry, persisted as an intent before a create (crash safety).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CreateIdentity {
+    /// Deterministic name.
+    pub name: String,
+    /// Idempotency token, used where the cloud has one (veEN `client_token`).
+    pub client_token: Option<String>,
+    /// Ownership tags, used where the cloud has tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Handle returned by an asynchronous cloud operation. Persist the ids immediately.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Operation {
+    /// Cloud job ids, if the cloud returned any (IEC has no job query API; observe resources instead).
+    pub job_ids: Vec<String>,
+    /// Ids of objects the operation creates, when known immediately.
+    pub resource_ids: Vec<String>,
+    /// Billing order id (prepaid clouds).
+    pub order_id: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Fleets (IEC edge clouds, veEN cloud servers, Workspace server groups)
+// ---------------------------------------------------------------------------------------------------------
+
+/// Granularity of fleet placement targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CoverageLevel {
+    /// Targets are site ids.
+    Site,
+    /// Targets are city names.
+    City,
+    /// Targets are province names.
+    Province,
+    /// Targets are area (region) names.
+    Area,
+}
+
+/// Whether a cloud should pack or spread instances within a target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CoveragePolicy {
+    /// Same site.
+    #[default]
+    Centralize,
+    /// Spread over sites.
+    Discrete,
+}
+
+/// One resolved placement target: how many instances at a site (and operator/line).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SiteTarget {
+    /// Site id or name per the coverage level.
+    pub site: String,
+    /// Operator / ISP, if placement distinguishes them.
+    pub operator: Option<String>,
+    /// EIP pool / line.
+    pub pool_id: Option<String>,
+    /// Instance count.
+    pub count: u32,
+}
+
+impl SiteTarget {
+    /// The placement key `site` or `site/operator`.
+    pub fn key(&self) -> String {
+        placement_key(&self.site, self.operator.as_deref())
+    }
+}
+
+/// `site` or `site/operator`: how placement targets and members are grouped.
+pub fn placement_key(site: &str, operator: Option<&str>) -> String {
+    match operator {
+        Some(op) if !op.is_empty() => format!("{site}/{op}"),
+        _ => site.to_owned(),
+    }
+}
+
+/// The instance template of a fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceTemplate {
+    /// Base name of member instances (the cloud adds numbering/prefixes).
+    pub name: String,
+    /// Flavor id.
+    pub flavor: String,
+    /// Image id.
+    pub image: String,
+    /// VPC id (IEC: a SYSTEM VPC).
+    pub vpc_id: String,
+    /// NICs per instance.
+    pub nic_count: u32,
+    /// Security group ids.
+    pub security_group_ids: Vec<String>,
+    /// System disk.
+    pub root_volume: VolumeSpec,
+    /// Data disks.
+    pub data_volumes: Vec<VolumeSpec>,
+    /// Keypair name.
+    pub key_name: Option<String>,
+    /// Initial admin password.
+    pub admin_password: Option<SecretString>,
+    /// User data.
+    pub user_data: Option<SecretString>,
+    /// Public bandwidth.
+    pub bandwidth: Option<BandwidthSpec>,
+    /// Whether the cloud may prefix member names.
+    pub with_prefix: bool,
+}
+
+/// What a fleet plan creates: a new fleet, or more members of an existing one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FleetPlanTarget {
+    /// A new fleet with this (deterministic, unique) name.
+    New {
+        /// Fleet name.
+        name: String,
+    },
+    /// Expansion of an existing fleet.
+    Expand {
+        /// Fleet id.
+        fleet_id: String,
+    },
+}
+
+/// A request to place instances: the content of an IEC deployment plan, a veEN CreateCloudServer/CreateInstance.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetPlanRequest {
+    /// New fleet or expansion.
+    pub target: FleetPlanTarget,
+    /// Description of the fleet.
+    pub description: String,
+    /// Coverage granularity.
+    pub level: CoverageLevel,
+    /// Pack or spread.
+    pub policy: CoveragePolicy,
+    /// Instances to add per target (counts > 0).
+    pub targets: Vec<SiteTarget>,
+    /// Template.
+    pub template: InstanceTemplate,
+    /// Identity for idempotent creates (client token / tags where the cloud has them).
+    pub identity: CreateIdentity,
+}
+
+/// A created plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetPlan {
+    /// Plan id (IEC deployment id). Persist before executing.
+    pub id: String,
+    /// Sites the cloud's scheduler chose.
+    pub locations: Vec<PlanLocation>,
+}
+
+/// A site the cloud chose for a plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanLocation {
+    /// Site id.
+    pub site_id: String,
+    /// City.
+    pub city: Option<String>,
+    /// Operator.
+    pub operator: Option<String>,
+    /// Line.
+    pub pool_id: Option<String>,
+    /// Resource groups (stacks) to place there.
+    pub stack_count: u32,
+}
+
+/// A plan not yet executed (found during crash recovery).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenPlan {
+    /// Plan id.
+    pub id: String,
+    /// Name of the fleet the plan would create, if any.
+    pub fleet_name: Option<String>,
+    /// Id of the fleet the plan would expand, if any.
+    pub fleet_id: Option<String>,
+}
+
+/// Result of executing a plan (deploy or expand).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetOperation {
+    /// Fleet id. Persist immediately.
+    pub fleet_id: String,
+    /// Fleet name.
+    pub fleet_name: String,
+    /// State right after the call.
+    pub state: FleetState,
+    /// Job id, if any.
+    pub job_id: Option<String>,
+}
+
+/// Fleet lifecycle state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FleetState {
+    /// Being created/scheduled.
+    Creating,
+    /// Being expanded/updated.
+    Updating,
+    /// Running (IEC `inService`).
+    Ready,
+    /// Creation failed; can only be deleted.
+    Failed,
+    /// Being deleted.
+    Deleting,
+    /// Deletion failed; retry the delete.
+    DeleteFailed,
+    /// A value this client does not know.
+    Other(String),
+}
+
+impl FleetState {
+    /// True while the cloud is working on the fleet (no expand/delete allowed on IEC).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Creating | Self::Updating | Self::Deleting)
+    }
+}
+
+/// Failure reported by the cloud for a fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetFailure {
+    /// Code.
+    pub code: String,
+    /// Message.
+    pub message: String,
+}
+
+/// Observed fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedFleet {
+    /// Cloud id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// State.
+    pub state: FleetState,
+    /// Raw cloud status.
+    pub raw_status: String,
+    /// Instances created successfully (cloud counter).
+    pub success_count: u32,
+    /// Instances that failed (cloud counter).
+    pub failed_count: u32,
+    /// Cloud failure reason.
+    pub failure: Option<FleetFailure>,
+    /// Coverage level, when reported.
+    pub level: Option<CoverageLevel>,
+    /// Targets (site names/ids) the cloud reports.
+    pub sites: Vec<String>,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Catalog
+// ---------------------------------------------------------------------------------------------------------
+
+/// Sale status of a site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SiteStatus {
+    /// Sellable (IEC Normal/Promotion/Obt/Gray).
+    Available,
+    /// Sold out.
+    SoldOut,
+    /// Offline.
+    Offline,
+    /// Unknown value.
+    Other(String),
+}
+
+/// An edge site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Site {
+    /// Site id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Area.
+    pub area: Option<String>,
+    /// Province.
+    pub province: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Status.
+    pub status: SiteStatus,
+    /// Operators offered.
+    pub operators: Vec<String>,
+    /// Line (pool) ids offered.
+    pub pool_ids: Vec<String>,
+    /// The lines with the operator behind each (in the cloud's order; the first is the cloud's default).
+    pub pools: Vec<SitePool>,
+}
+
+/// One line (IEC pool) of a site.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SitePool {
+    /// Line (pool) id.
+    pub id: String,
+    /// Operator / ISP behind it, when the cloud says.
+    pub operator: Option<String>,
+}
+
+/// Filter for sites.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SiteFilter {
+    /// Only sites offering this flavor.
+    pub flavor: Option<String>,
+    /// Only this site.
+    pub id: Option<String>,
+}
+
+/// A flavor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flavor {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// vCPUs, when numeric.
+    pub vcpus: Option<u32>,
+    /// Memory MB.
+    pub ram_mb: Option<u64>,
+    /// False when the cloud marks it abandoned/sold out.
+    pub available: bool,
+}
+
+/// An image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Usable now.
+    pub active: bool,
+    /// Minimum system disk GB.
+    pub min_disk_gb: Option<u32>,
+    /// OS type.
+    pub os_type: Option<String>,
+}
+
+/// Filter for images.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ImageFilter {
+    /// Exact id.
+    pub id: Option<String>,
+    /// Exact name.
+    pub name: Option<String>,
+}
+
+/// One quota.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quota {
+    /// Resource type as the cloud names it (e.g. `instance`, `edgeclouds`, `vpc`).
+    pub resource: String,
+    /// Limit.
+    pub limit: i64,
+    /// Used.
+    pub used: i64,
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn r() -> RuleSpec {
+        RuleSpec::allow(Direction::Ingress, EtherType::Ipv4)
+    }
+
+    #[test]
+    fn fingerprint_normalises_equivalent_rules() {
+        struct Case {
+            reason: &'static str,
+            a: RuleSpec,
+            b: RuleSpec,
+            equal: bool,
+        }
+        let tcp = |min: Option<u16>, max: Option<u16>| RuleSpec {
+            protocol: Some("tcp".into()),
+            port_min: min,
+            port_max: max,
+            ..r()
+        };
+        let cases = [
+            Case {
+                reason: "upper-case protocol equals lower-case",
+                a: RuleSpec {
+                    protocol: Some("TCP".into()),
+                    ..tcp(Some(22), Some(22))
+                },
+                b: tcp(Some(22), Some(22)),
+                equal: true,
+            },
+            Case {
+                reason: "empty protocol means all",
+                a: RuleSpec {
+                    protocol: Some(String::new()),
+                    ..r()
+                },
+                b: r(),
+                equal: true,
+            },
+            Case {
+                reason: "1-65535 equals all ports",
+                a: tcp(Some(1), Some(65535)),
+                b: tcp(None, None),
+                equal: true,
+            },
+            Case {
+                reason: "missing max equals min",
+                a: tcp(Some(80), None),
+                b: tcp(Some(80), Some(80)),
+                equal: true,
+            },
+            Case {
+                reason: "0.0.0.0/0 equals any",
+                a: RuleSpec {
+                    remote: RuleRemote::Cidr("0.0.0.0/0".into()),
+                    ..r()
+                },
+                b: r(),
+                equal: true,
+            },
+            Case {
+                reason: "bare address gets /32",
+                a: RuleSpec {
+                    remote: RuleRemote::Cidr("10.0.0.1".into()),
+                    ..r()
+                },
+                b: RuleSpec {
+                    remote: RuleRemote::Cidr("10.0.0.1/32".into()),
+                    ..r()
+                },
+                equal: true,
+            },
+            Case {
+                reason: "protocol number 6 is tcp",
+                a: RuleSpec {
+                    protocol: Some("6".into()),
+                    ..tcp(Some(22), Some(22))
+                },
+                b: tcp(Some(22), Some(22)),
+                equal: true,
+            },
+            Case {
+                reason: "description is not identity",
+                a: RuleSpec {
+                    description: "x".into(),
+                    ..r()
+                },
+                b: r(),
+                equal: true,
+            },
+            Case {
+                reason: "default priority is 1",
+                a: RuleSpec {
+                    priority: Some(1),
+                    ..r()
+                },
+                b: r(),
+                equal: true,
+            },
+            Case {
+                reason: "different ports differ",
+                a: tcp(Some(22), Some(22)),
+                b: tcp(Some(23), Some(23)),
+                equal: false,
+            },
+            Case {
+                reason: "direction matters",
+                a: r(),
+                b: RuleSpec::allow(Direction::Egress, EtherType::Ipv4),
+                equal: false,
+            },
+            Case {
+                reason: "deny differs from allow",
+                a: RuleSpec {
+                    action: RuleAction::Deny,
+                    ..r()
+                },
+                b: r(),
+                equal: false,
+            },
+            Case {
+                reason: "group peer differs from any",
+                a: RuleSpec {
+                    remote: RuleRemote::Group("g".into()),
+                    ..r()
+                },
+                b: r(),
+                equal: false,
+            },
+        ];
+        for c in cases {
+            assert_eq!(
+                c.a.fingerprint() == c.b.fingerprint(),
+                c.equal,
+                "{}: {} vs {}",
+                c.reason,
+                c.a.fingerprint(),
+                c.b.fingerprint()
+            );
+        }
+    }
+
+    #[test]
+    fn unobservable_hash_changes_with_password_but_hides_it() {
+        let spec = |pw: &str| InstanceSpec {
+            name: "n".into(),
+            description: String::new(),
+            flavor: "f".into(),
+            image: "i".into(),
+            site: "s".into(),
+            pool_id: None,
+            vpc_id: "v".into(),
+            subnet_ids: vec![],
+            security_group_ids: vec![],
+            root_volume: VolumeSpec {
+                size_gb: 40,
+                volume_type: "SATA".into(),
+            },
+            data_volumes: vec![],
+            key_name: None,
+            admin_password: Some(pw.into()),
+            user_data: None,
+            bandwidth: None,
+            power: PowerState::Running,
+            with_prefix: false,
+        };
+        assert_ne!(spec("a").unobservable_hash(), spec("b").unobservable_hash());
+        assert!(!spec("Secret-1").unobservable_hash().contains("Secret"));
+        assert!(!format!("{:?}", spec("Secret-1")).contains("Secret-1"));
+    }
+}

@@ -1,0 +1,507 @@
+//! The cloud boundary the controllers use: provider settings, cloud-neutral domain types, capabilities,
+//! the async traits every cloud client implements, the per-account registry, errors, metrics and the
+//! shared rate limiter. Controllers see only this module's types; each cloud lives in its own folder.
+//!
+//! This module does not depend on `crate::api` (the CRD types): controllers map CRD → [`ProviderSettings`]
+//! and domain specs, and observed domain state → status.
+//!
+//! How the other clouds fit the same traits (only IEC has a client today):
+//!
+//! | trait | IEC | veEN | ModelArts DevServer | Luchen | Workspace |
+//! |---|---|---|---|---|---|
+//! | auth ([`Credentials`]) | AkSk / Password (IAM token) / Token | AkSk (HMAC-SHA256, scoped) | AkSk / Password | Password → cookie token, or Token | AkSk / Password |
+//! | [`VpcApi`] | vpcs + subnets | CreateCustomVPCInstance (+ subnets) | unsupported (uses an existing VPC) | unsupported | unsupported |
+//! | [`SecurityGroupApi`] | groups + immutable rules | groups + modifiable rules | unsupported | unsupported | unsupported |
+//! | [`InstanceApi`] | direct site-level create, batch power, change-OS, NICs | CreateInstance with `client_token`, Start/Stop/Offline | one server per create, prepaid → `Operation::order_id` | create/stop/terminate | app servers (job ids in `Operation::job_ids`) |
+//! | [`FleetApi`] | deployment plan (cloud object) → deploy / expand | cloud server: plan kept local, deploy = CreateCloudServer with the client token | unsupported | unsupported | server group: deploy = create group, expand = create servers (job) |
+//! | crash recovery ([`Capabilities`]) | unique fleet/VPC names | client tokens + tags | names / order ids | names | group names + tags |
+//!
+//! Building a provider from settings (what the ProviderConfig controller does):
+//! ```no_run
+//! # async fn f(registry: &edgefleet::provider::ProviderRegistry) -> Result<(), edgefleet::provider::ProviderError> {
+//! use edgefleet::provider::*;
+//! let mut settings = ProviderSettings::new(
+//!     ProviderKind::Iec,
+//!     "my-account", // the ProviderConfig name
+//!     Credentials::AkSk { access_key: "AK".into(), secret_key: "SK".into(), security_token: None },
+//! );
+//! settings.endpoints.api = Some("https://iecs.myhuaweicloud.com".into());
+//! let provider = registry.get_or_build(&settings)?; // same settings → same client; changed → rebuilt
+//! provider.probe().await?;
+//! let vpcs = provider.vpcs()?.list_all().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod cache;
+pub mod domain;
+pub mod error;
+pub mod iec;
+pub mod metrics;
+pub mod plan;
+pub mod ratelimit;
+pub mod settings;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use async_trait::async_trait;
+
+pub use domain::*;
+pub use error::{ErrorDetail, ProviderError};
+pub use metrics::ProviderMetrics;
+pub use ratelimit::RateLimiter;
+pub use settings::{
+    Credentials, Endpoints, ProviderKind, ProviderSettings, RateBudget, RetryPolicy, SecretString,
+};
+
+/// Result of a provider call.
+pub type ProviderResult<T> = Result<T, ProviderError>;
+
+// ---------------------------------------------------------------------------------------------------------
+// Capabilities
+// ---------------------------------------------------------------------------------------------------------
+
+/// How a change of one field can be applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldChange {
+    /// Changed by an API call on the running object.
+    InPlace,
+    /// Changed by an API call, but only while the instance is stopped (IEC change-OS).
+    InPlaceWhileStopped,
+    /// Only by creating a new object and deleting the old one.
+    Replace,
+}
+
+/// Per-field change policy of instances.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceFieldPolicy {
+    /// Name.
+    pub name: FieldChange,
+    /// Description.
+    pub description: FieldChange,
+    /// Image.
+    pub image: FieldChange,
+    /// Flavor.
+    pub flavor: FieldChange,
+    /// Site / placement.
+    pub site: FieldChange,
+    /// VPC and subnets.
+    pub network: FieldChange,
+    /// Security groups.
+    pub security_groups: FieldChange,
+    /// Disks.
+    pub volumes: FieldChange,
+    /// Key pair.
+    pub key_name: FieldChange,
+    /// Fields the cloud never shows back (password, user data, bandwidth): compared by hash.
+    pub unobservable: FieldChange,
+}
+
+/// Which resource kinds a provider manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SupportedKinds {
+    /// VPCs.
+    pub vpc: bool,
+    /// Subnets managed through the VPC.
+    pub subnets: bool,
+    /// Security groups and rules.
+    pub security_groups: bool,
+    /// Single instances.
+    pub instances: bool,
+    /// Fleets (edge clouds / cloud servers / server groups).
+    pub fleets: bool,
+}
+
+/// Which names the cloud keeps unique (so a deterministic name finds the object after a crash).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UniqueNames {
+    /// VPC names are unique per account.
+    pub vpc: bool,
+    /// Security group names are unique.
+    pub security_group: bool,
+    /// Instance names are unique.
+    pub instance: bool,
+    /// Fleet names are unique.
+    pub fleet: bool,
+}
+
+/// Fleet behaviour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetCapabilities {
+    /// A plan is a separate cloud object that must be created, then executed (IEC deployment plans).
+    pub plan_is_cloud_object: bool,
+    /// Fleets can grow after creation.
+    pub expand: bool,
+    /// Levels whose fleets cannot grow (IEC: site-level edge clouds).
+    pub no_expand_levels: Vec<CoverageLevel>,
+    /// Expansion is only accepted while the fleet is `Ready`.
+    pub expand_only_when_ready: bool,
+    /// Levels the cloud supports for placement.
+    pub levels: Vec<CoverageLevel>,
+    /// Largest count per placement target in one plan (IEC demand_count ≤ 10).
+    pub max_count_per_target: u32,
+    /// Members must be deleted before the fleet.
+    pub delete_members_first: bool,
+    /// The cloud adds prefixes/suffixes to member names.
+    pub renames_members: bool,
+    /// Longest fleet name.
+    pub max_name_len: usize,
+}
+
+/// What a provider can do; controllers branch on this, never on the provider kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Which cloud.
+    pub kind: ProviderKind,
+    /// Resource kinds.
+    pub supports: SupportedKinds,
+    /// VPC name changes in place.
+    pub vpc_rename: bool,
+    /// VPC cidr changes in place.
+    pub vpc_cidr_update: bool,
+    /// Subnets can be created in `Customer` mode VPCs only (IEC: never in SYSTEM VPCs).
+    pub subnets_only_in_customer_vpcs: bool,
+    /// Security groups can be renamed/re-described in place.
+    pub security_group_update: bool,
+    /// Rules can be modified in place (IEC: no — delete + create).
+    pub rule_update: bool,
+    /// Deny rules and priorities are supported.
+    pub rule_deny_and_priority: bool,
+    /// Rules the cloud adds to every new security group (kept in authoritative mode when asked to).
+    pub default_rules: Vec<RuleSpec>,
+    /// Instance field policy.
+    pub instance_fields: InstanceFieldPolicy,
+    /// Create calls take an idempotency token.
+    pub idempotency_tokens: bool,
+    /// Objects carry user tags (for ownership lookup).
+    pub tags: bool,
+    /// Names the cloud keeps unique.
+    pub unique_names: UniqueNames,
+    /// Fleet behaviour.
+    pub fleet: FleetCapabilities,
+    /// Longest instance name.
+    pub max_instance_name_len: usize,
+    /// Longest instance description.
+    pub max_instance_description_len: usize,
+}
+
+impl Capabilities {
+    /// Whether a fleet at `level` may grow after creation (IEC: not site-level edge clouds).
+    pub fn fleet_can_expand(&self, level: CoverageLevel) -> bool {
+        self.supports.fleets && self.fleet.expand && !self.fleet.no_expand_levels.contains(&level)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Traits
+// ---------------------------------------------------------------------------------------------------------
+
+/// VPCs and their subnets.
+#[async_trait]
+pub trait VpcApi: Send + Sync {
+    /// All VPCs with this exact name (more than one → the caller stalls with the ids).
+    async fn find_by_name(&self, name: &str) -> ProviderResult<Vec<ObservedVpc>>;
+    /// One VPC with its subnets.
+    async fn get(&self, id: &str) -> ProviderResult<ObservedVpc>;
+    /// Every VPC of the account with its subnets (batched observation: a few paginated calls in total).
+    async fn list_all(&self) -> ProviderResult<Vec<ObservedVpc>>;
+    /// Creates the VPC (subnets are created separately).
+    async fn create(&self, spec: &VpcSpec) -> ProviderResult<ObservedVpc>;
+    /// Changes name/cidr in place.
+    async fn update(&self, id: &str, update: &VpcUpdate) -> ProviderResult<ObservedVpc>;
+    /// Deletes the VPC (its subnets must be gone).
+    async fn delete(&self, id: &str) -> ProviderResult<()>;
+    /// Subnets of a VPC.
+    async fn list_subnets(&self, vpc_id: &str) -> ProviderResult<Vec<ObservedSubnet>>;
+    /// Creates a subnet.
+    async fn create_subnet(&self, vpc_id: &str, spec: &SubnetSpec) -> ProviderResult<ObservedSubnet>;
+    /// Changes a subnet in place.
+    async fn update_subnet(&self, id: &str, update: &SubnetUpdate) -> ProviderResult<()>;
+    /// Deletes a subnet.
+    async fn delete_subnet(&self, id: &str) -> ProviderResult<()>;
+}
+
+/// Security groups and their rules.
+#[async_trait]
+pub trait SecurityGroupApi: Send + Sync {
+    /// Every security group with its rules (batched observation).
+    async fn list_all(&self) -> ProviderResult<Vec<ObservedSecurityGroup>>;
+    /// All groups with this exact name.
+    async fn find_by_name(&self, name: &str) -> ProviderResult<Vec<ObservedSecurityGroup>>;
+    /// One group with its rules.
+    async fn get(&self, id: &str) -> ProviderResult<ObservedSecurityGroup>;
+    /// Creates a group (the cloud may add default rules).
+    async fn create(&self, name: &str, description: &str) -> ProviderResult<ObservedSecurityGroup>;
+    /// Deletes a group.
+    async fn delete(&self, id: &str) -> ProviderResult<()>;
+    /// Rules of a group.
+    async fn list_rules(&self, group_id: &str) -> ProviderResult<Vec<ObservedRule>>;
+    /// Creates a rule.
+    async fn create_rule(&self, group_id: &str, rule: &RuleSpec) -> ProviderResult<ObservedRule>;
+    /// Deletes a rule.
+    async fn delete_rule(&self, rule_id: &str) -> ProviderResult<()>;
+}
+
+/// Single instances (and fleet members).
+#[async_trait]
+pub trait InstanceApi: Send + Sync {
+    /// Creates `count` instances from `spec` named per `identity`; returns their ids at once when the cloud does.
+    async fn create(
+        &self,
+        spec: &InstanceSpec,
+        count: u32,
+        identity: &CreateIdentity,
+    ) -> ProviderResult<Operation>;
+    /// One instance.
+    async fn get(&self, id: &str) -> ProviderResult<ObservedInstance>;
+    /// All instances matching the filter, all pages (batched observation).
+    async fn list(&self, filter: &InstanceFilter) -> ProviderResult<Vec<ObservedInstance>>;
+    /// Changes name/description.
+    async fn update(&self, id: &str, update: &InstanceUpdate) -> ProviderResult<()>;
+    /// Deletes a batch (disks and EIPs go with them on IEC).
+    async fn delete(&self, ids: &[String]) -> ProviderResult<Operation>;
+    /// Start/stop/reboot a batch.
+    async fn power(&self, ids: &[String], action: PowerAction) -> ProviderResult<Operation>;
+    /// Replaces the OS (instance must be stopped on IEC).
+    async fn change_os(&self, id: &str, request: &ChangeOs) -> ProviderResult<Operation>;
+    /// Sets the security groups of every NIC of the instance (IEC: a port update per NIC).
+    async fn set_security_groups(&self, id: &str, group_ids: &[String]) -> ProviderResult<()>;
+    /// Adds NICs.
+    async fn add_nics(&self, id: &str, request: &AddNics) -> ProviderResult<Operation>;
+    /// Removes NICs by id.
+    async fn remove_nics(&self, id: &str, nic_ids: &[String]) -> ProviderResult<Operation>;
+}
+
+/// Fleets: placement plans, creation, expansion, membership and deletion.
+#[async_trait]
+pub trait FleetApi: Send + Sync {
+    /// Records a placement plan (IEC: a deployment plan object; other clouds may keep it local).
+    async fn create_plan(&self, request: &FleetPlanRequest) -> ProviderResult<FleetPlan>;
+    /// Executes a plan that creates a new fleet. `request` is the one the plan was made from.
+    async fn deploy(&self, plan_id: &str, request: &FleetPlanRequest) -> ProviderResult<FleetOperation>;
+    /// Executes a plan that adds members to an existing fleet.
+    async fn expand(&self, plan_id: &str, request: &FleetPlanRequest) -> ProviderResult<FleetOperation>;
+    /// Plans not yet executed, for crash recovery (match by fleet name or id).
+    async fn find_open_plans(&self) -> ProviderResult<Vec<OpenPlan>>;
+    /// Deletes a plan (no-op where plans are local).
+    async fn delete_plan(&self, plan_id: &str) -> ProviderResult<()>;
+    /// One fleet.
+    async fn get(&self, id: &str) -> ProviderResult<ObservedFleet>;
+    /// Fleets with this exact name.
+    async fn find_by_name(&self, name: &str) -> ProviderResult<Vec<ObservedFleet>>;
+    /// Every fleet of the account (batched observation).
+    async fn list_all(&self) -> ProviderResult<Vec<ObservedFleet>>;
+    /// Members of a fleet, all pages.
+    async fn list_members(&self, fleet_id: &str) -> ProviderResult<Vec<ObservedInstance>>;
+    /// Deletes a fleet (members first where the cloud requires it).
+    async fn delete(&self, id: &str) -> ProviderResult<Operation>;
+}
+
+/// The cloud's catalog, for validating specs before creating anything.
+#[async_trait]
+pub trait CatalogApi: Send + Sync {
+    /// Sites.
+    async fn sites(&self, filter: &SiteFilter) -> ProviderResult<Vec<Site>>;
+    /// Flavors, optionally limited to sites.
+    async fn flavors(&self, site_ids: &[String]) -> ProviderResult<Vec<Flavor>>;
+    /// Images.
+    async fn images(&self, filter: &ImageFilter) -> ProviderResult<Vec<Image>>;
+    /// Quotas.
+    async fn quotas(&self) -> ProviderResult<Vec<Quota>>;
+}
+
+/// One cloud account: capabilities, a credential probe, and the resource APIs it supports.
+#[async_trait]
+pub trait Provider: Send + Sync + fmt::Debug {
+    /// Which cloud.
+    fn kind(&self) -> ProviderKind;
+    /// What the cloud can do.
+    fn capabilities(&self) -> &Capabilities;
+    /// A cheap authenticated call proving the credentials and endpoint work.
+    async fn probe(&self) -> ProviderResult<()>;
+    /// VPCs, or `Unsupported`.
+    fn vpcs(&self) -> ProviderResult<&dyn VpcApi>;
+    /// Security groups, or `Unsupported`.
+    fn security_groups(&self) -> ProviderResult<&dyn SecurityGroupApi>;
+    /// Instances, or `Unsupported`.
+    fn instances(&self) -> ProviderResult<&dyn InstanceApi>;
+    /// Fleets, or `Unsupported`.
+    fn fleets(&self) -> ProviderResult<&dyn FleetApi>;
+    /// Catalog, or `Unsupported`.
+    fn catalog(&self) -> ProviderResult<&dyn CatalogApi>;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Registry
+// ---------------------------------------------------------------------------------------------------------
+
+struct Entry {
+    fingerprint: String,
+    provider: Arc<dyn Provider>,
+}
+
+/// Provider clients keyed by ProviderConfig name. A changed config or secret (different
+/// [`ProviderSettings::fingerprint`]) rebuilds the client on the next `get_or_build`; the account's rate
+/// limiter survives the rebuild so the budget stays shared.
+pub struct ProviderRegistry {
+    entries: RwLock<HashMap<String, Entry>>,
+    limiters: RwLock<HashMap<String, Arc<RateLimiter>>>,
+    metrics: ProviderMetrics,
+}
+
+impl fmt::Debug for ProviderRegistry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<String> = self
+            .entries
+            .read()
+            .map(|e| e.keys().cloned().collect())
+            .unwrap_or_default();
+        f.debug_struct("ProviderRegistry")
+            .field("accounts", &names)
+            .finish()
+    }
+}
+
+impl ProviderRegistry {
+    /// An empty registry recording into `metrics`.
+    pub fn new(metrics: ProviderMetrics) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            limiters: RwLock::new(HashMap::new()),
+            metrics,
+        }
+    }
+
+    /// The shared metrics.
+    pub fn metrics(&self) -> &ProviderMetrics {
+        &self.metrics
+    }
+
+    /// The account's shared limiter, created on first use and re-budgeted when settings change.
+    pub fn limiter(&self, account: &str, budget: RateBudget) -> Arc<RateLimiter> {
+        if let Ok(map) = self.limiters.read()
+            && let Some(l) = map.get(account)
+        {
+            if l.budget() != budget {
+                l.set_budget(budget);
+            }
+            return l.clone();
+        }
+        let mut map = self
+            .limiters
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(account.to_owned())
+            .or_insert_with(|| Arc::new(RateLimiter::new(budget)))
+            .clone()
+    }
+
+    /// The client for these settings: cached while the settings fingerprint is unchanged, rebuilt otherwise.
+    pub fn get_or_build(&self, settings: &ProviderSettings) -> ProviderResult<Arc<dyn Provider>> {
+        let fingerprint = settings.fingerprint();
+        if let Ok(map) = self.entries.read()
+            && let Some(e) = map.get(&settings.account)
+            && e.fingerprint == fingerprint
+        {
+            return Ok(e.provider.clone());
+        }
+        let provider = self.build(settings)?;
+        let mut map = self
+            .entries
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.insert(
+            settings.account.clone(),
+            Entry {
+                fingerprint,
+                provider: provider.clone(),
+            },
+        );
+        Ok(provider)
+    }
+
+    /// The cached client of an account, if any.
+    pub fn get(&self, account: &str) -> Option<Arc<dyn Provider>> {
+        self.entries.read().ok()?.get(account).map(|e| e.provider.clone())
+    }
+
+    /// Forgets an account (ProviderConfig deleted).
+    pub fn remove(&self, account: &str) {
+        if let Ok(mut map) = self.entries.write() {
+            map.remove(account);
+        }
+        if let Ok(mut map) = self.limiters.write() {
+            map.remove(account);
+        }
+        self.metrics.forget_limiter(account);
+    }
+
+    fn build(&self, settings: &ProviderSettings) -> ProviderResult<Arc<dyn Provider>> {
+        let limiter = self.limiter(&settings.account, settings.rate);
+        self.metrics
+            .track_limiter(settings.kind.as_str(), &settings.account, &limiter);
+        match settings.kind {
+            ProviderKind::Iec => Ok(Arc::new(iec::IecProvider::new(
+                settings,
+                limiter,
+                self.metrics.clone(),
+            )?)),
+            other => Err(ProviderError::unsupported(
+                format!("{other}.build"),
+                format!("no client for provider {other} yet; only iec is implemented"),
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn settings(sk: &str) -> ProviderSettings {
+        let mut s = ProviderSettings::new(
+            ProviderKind::Iec,
+            "acct",
+            Credentials::AkSk {
+                access_key: "AK".into(),
+                secret_key: sk.into(),
+                security_token: None,
+            },
+        );
+        s.endpoints.api = Some("http://127.0.0.1:9".into());
+        s
+    }
+
+    #[test]
+    fn registry_caches_until_settings_change() {
+        let reg = ProviderRegistry::new(ProviderMetrics::new());
+        let a = reg.get_or_build(&settings("one")).unwrap();
+        let b = reg.get_or_build(&settings("one")).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "unchanged settings reuse the client");
+        let c = reg.get_or_build(&settings("two")).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c), "a rotated secret rebuilds the client");
+        let l1 = reg.limiter("acct", RateBudget::default());
+        let l2 = reg.limiter("acct", RateBudget::default());
+        assert!(Arc::ptr_eq(&l1, &l2), "the limiter is shared per account");
+        reg.remove("acct");
+        assert!(reg.get("acct").is_none());
+    }
+
+    #[test]
+    fn iec_site_level_fleets_cannot_expand() {
+        let caps = iec::capabilities();
+        assert!(!caps.fleet_can_expand(CoverageLevel::Site));
+        assert!(caps.fleet_can_expand(CoverageLevel::City));
+    }
+
+    #[test]
+    fn unsupported_kinds_say_so() {
+        let reg = ProviderRegistry::new(ProviderMetrics::new());
+        let mut s = settings("x");
+        s.kind = ProviderKind::Veen;
+        let err = reg.get_or_build(&s).err().map(|e| e.category());
+        assert_eq!(err, Some("Unsupported"));
+    }
+}

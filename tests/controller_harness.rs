@@ -1,0 +1,335 @@
+//! Shared harness of the controller tests (`tests/controller_*.rs` include it with
+//! `#[path = "controller_harness.rs"] mod harness;`; built on its own it has no tests).
+//!
+//! [`Env`] gives one test: its own namespace, an in-process emulator on 127.0.0.1:0, a credentials
+//! Secret, a uniquely named and labelled ProviderConfig pointing at the emulator, and the controllers
+//! (ProviderConfig, Vpc, SecurityGroup) running in-process as a tokio task scoped to that namespace and
+//! label — so tests run in parallel in one process without reconciling each other's objects. The
+//! controllers can be stopped abruptly ([`Env::crash_controllers`]) and started afresh to test restarts.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support/mod.rs"]
+mod support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use edgefleet::api::common::SecretRef;
+use edgefleet::api::provider_config::{
+    Credentials, CredentialsType, ProviderConfig, ProviderConfigSpec, ProviderEndpoints, ProviderType,
+    RateLimit,
+};
+use edgefleet::controller::runtime::BackoffConfig;
+use edgefleet::controller::{Context, ControllerConfig, run_all};
+use edgefleet::operator::Metrics;
+use edgefleet::provider::{
+    Credentials as ProviderCredentials, Provider, ProviderKind, ProviderMetrics, ProviderRegistry,
+    ProviderSettings,
+};
+use edgefleet_emulator::{Config as EmulatorConfig, Faults, ServerHandle};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
+use kube::{Client, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+pub use support::*;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Label key selecting one test's objects.
+pub const RUN_LABEL: &str = "edgefleet.io/test-run";
+/// Generous upper bound for a wait (never asserted as a duration).
+pub const WAIT: Duration = Duration::from_secs(90);
+/// The emulator account's domain id.
+pub const DOMAIN: &str = edgefleet_emulator::config::DEFAULT_DOMAIN_ID;
+
+/// One controller test's world.
+pub struct Env {
+    /// Kubernetes client.
+    pub client: Client,
+    /// The test namespace.
+    pub ns: TestNamespace,
+    /// The emulator.
+    pub emulator: Option<ServerHandle>,
+    /// ProviderConfig name (= namespace name).
+    pub pc: String,
+    /// Secret name (in the test namespace).
+    pub secret: String,
+    /// The controllers' configuration.
+    pub config: ControllerConfig,
+    /// Metrics shared by the controllers.
+    pub metrics: Metrics,
+    controllers: Option<(JoinHandle<()>, watch::Sender<bool>)>,
+}
+
+fn labels(ns: &str) -> BTreeMap<String, String> {
+    [(RUN_LABEL.to_owned(), ns.to_owned())].into()
+}
+
+impl Env {
+    /// Namespace, emulator (with `faults`), Secret, ProviderConfig; controllers started.
+    pub async fn start(prefix: &str, faults: Faults) -> Env {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+            )
+            .with_test_writer()
+            .try_init();
+        let client = client().await.unwrap();
+        let ns = TestNamespace::new(&client, prefix).await.unwrap();
+        let config = EmulatorConfig {
+            faults,
+            ..EmulatorConfig::default()
+        };
+        let (_, emulator) = edgefleet_emulator::serve(config).await.unwrap();
+        let pc = ns.name().to_owned();
+        let secret = "iec-credentials".to_owned();
+        let env_config = ControllerConfig {
+            namespace: Some(ns.name().to_owned()),
+            label_selector: Some(format!("{RUN_LABEL}={}", ns.name())),
+            concurrency: 4,
+            poll_interval: Some(Duration::from_secs(3)),
+            pending_interval: Some(Duration::from_millis(500)),
+            backoff: BackoffConfig {
+                base: Duration::from_millis(200),
+                max: Duration::from_secs(3),
+            },
+            recovery_grace: Duration::from_secs(3),
+            stalled_recheck: Duration::from_secs(5),
+        };
+        let mut env = Env {
+            client,
+            ns,
+            emulator: Some(emulator),
+            pc,
+            secret,
+            config: env_config,
+            metrics: Metrics::register(&mut prometheus_client::registry::Registry::default()),
+            controllers: None,
+        };
+        env.put_secret(
+            edgefleet_emulator::config::DEFAULT_AK,
+            edgefleet_emulator::config::DEFAULT_SK,
+        )
+        .await;
+        env.create_provider_config().await;
+        env.start_controllers();
+        env
+    }
+
+    /// The emulator.
+    pub fn emu(&self) -> &ServerHandle {
+        self.emulator.as_ref().unwrap()
+    }
+
+    /// The object metadata for a test object: name, namespace, the run label.
+    pub fn meta(&self, name: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(self.ns.name().to_owned()),
+            labels: Some(labels(self.ns.name())),
+            ..ObjectMeta::default()
+        }
+    }
+
+    /// Creates or replaces the credentials Secret.
+    pub async fn put_secret(&self, ak: &str, sk: &str) {
+        self.put_secret_named(&self.secret, &[("accessKey", ak), ("secretKey", sk)])
+            .await;
+    }
+
+    /// Creates or replaces a Secret in the test namespace with exactly these keys.
+    pub async fn put_secret_named(&self, name: &str, pairs: &[(&str, &str)]) {
+        let api: Api<Secret> = self.ns.api();
+        let data: BTreeMap<String, ByteString> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), ByteString(v.as_bytes().to_vec())))
+            .collect();
+        let secret = Secret {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                ..ObjectMeta::default()
+            },
+            data: Some(data),
+            ..Secret::default()
+        };
+        api.patch(
+            name,
+            &PatchParams::apply("edgefleet-test").force(),
+            &Patch::Apply(&secret),
+        )
+        .await
+        .unwrap();
+    }
+
+    async fn create_provider_config(&self) {
+        self.create_extra_provider_config(&self.pc, &self.secret).await;
+    }
+
+    /// Creates another ProviderConfig (selected by this test's controllers) for the emulator account,
+    /// reading credentials from `secret` in the test namespace.
+    pub async fn create_extra_provider_config(&self, name: &str, secret: &str) {
+        let api: Api<ProviderConfig> = Api::all(self.client.clone());
+        let mut pc = ProviderConfig::new(
+            name,
+            ProviderConfigSpec {
+                provider: ProviderType::Iec,
+                region: None,
+                project_id: None,
+                domain_id: Some(DOMAIN.to_owned()),
+                domain_name: None,
+                endpoints: Some(ProviderEndpoints {
+                    iec: Some(self.emu().url()),
+                    iam: Some(self.emu().url()),
+                    ..ProviderEndpoints::default()
+                }),
+                credentials: Credentials {
+                    secret_ref: SecretRef {
+                        name: secret.to_owned(),
+                        namespace: self.ns.name().to_owned(),
+                    },
+                    type_: CredentialsType::AkSk,
+                },
+                rate_limit: RateLimit { qps: 50, burst: 100 },
+                poll_interval: "10s".into(),
+                pending_poll_interval: "1s".into(),
+            },
+        );
+        pc.metadata.labels = Some(labels(self.ns.name()));
+        api.create(&PostParams::default(), &pc).await.unwrap();
+    }
+
+    /// A fresh context (new registry, recorder, backoff: what a restarted operator has).
+    pub fn context(&self) -> Arc<Context> {
+        let registry = Arc::new(ProviderRegistry::new(ProviderMetrics::new()));
+        Arc::new(Context::new(
+            self.client.clone(),
+            registry,
+            self.metrics.clone(),
+            self.config.clone(),
+            None,
+        ))
+    }
+
+    /// Starts the controllers as a tokio task.
+    pub fn start_controllers(&mut self) {
+        assert!(self.controllers.is_none(), "controllers already running");
+        let (tx, mut rx) = watch::channel(false);
+        let shutdown = async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        };
+        let task = tokio::spawn(run_all(self.context(), self.config.clone(), shutdown));
+        self.controllers = Some((task, tx));
+    }
+
+    /// Aborts the controllers mid-flight (a crash: no graceful drain).
+    pub async fn crash_controllers(&mut self) {
+        if let Some((task, _tx)) = self.controllers.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+
+    /// Stops the controllers gracefully.
+    pub async fn stop_controllers(&mut self) {
+        if let Some((task, tx)) = self.controllers.take() {
+            let _ = tx.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(30), task).await;
+        }
+    }
+
+    /// Replaces the emulator's faults.
+    pub fn set_faults(&self, faults: Faults) {
+        self.emu().app().set_faults(faults).unwrap();
+    }
+
+    /// The records of one emulator table (e.g. `iec.vpc`) of the default account, invisible ones included.
+    pub fn cloud(&self, kind: &str) -> Vec<serde_json::Value> {
+        self.emu().state()["accounts"][DOMAIN]["tables"][kind]
+            .as_array()
+            .map(|rows| rows.iter().map(|row| row["value"].clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// A cloud client of the test account (for out-of-band changes, as a person with console access).
+    pub fn cloud_client(&self) -> Arc<dyn Provider> {
+        let mut settings = ProviderSettings::new(
+            ProviderKind::Iec,
+            format!("{}-out-of-band", self.pc),
+            ProviderCredentials::AkSk {
+                access_key: edgefleet_emulator::config::DEFAULT_AK.to_owned(),
+                secret_key: edgefleet_emulator::config::DEFAULT_SK.into(),
+                security_token: None,
+            },
+        );
+        settings.endpoints.api = Some(self.emu().url());
+        settings.endpoints.iam = Some(self.emu().url());
+        settings.domain_id = Some(DOMAIN.to_owned());
+        ProviderRegistry::new(ProviderMetrics::new())
+            .get_or_build(&settings)
+            .unwrap()
+    }
+
+    /// Successful cloud mutations so far.
+    pub fn mutations(&self) -> u64 {
+        self.emu().calls().total_mutations
+    }
+
+    /// Deletes everything the test made (objects first, so finalizers run while the controllers still
+    /// run), then the ProviderConfig, the controllers, the namespace and the emulator.
+    pub async fn teardown(mut self) {
+        let pcs: Api<ProviderConfig> = Api::all(self.client.clone());
+        let _ = delete(&pcs, &self.pc).await;
+        let _ = wait_deleted(&pcs, &self.pc, WAIT).await;
+        self.stop_controllers().await;
+        let _ = self.ns.clone().cleanup().await;
+        if let Some(e) = self.emulator.take() {
+            let _ = e.shutdown().await;
+        }
+    }
+}
+
+/// Creates `obj` in its namespace.
+pub async fn create<K>(api: &Api<K>, obj: &K) -> K
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    api.create(&PostParams::default(), obj).await.unwrap()
+}
+
+/// Merge-patches `patch` into `name`.
+pub async fn merge<K>(api: &Api<K>, name: &str, patch: serde_json::Value) -> K
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + std::fmt::Debug,
+{
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap()
+}
+
+/// The condition's reason.
+pub fn reason_of<K: Serialize>(obj: &K, t: &str) -> String {
+    condition(obj, t)
+        .and_then(|c| c.get("reason").and_then(|r| r.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// The condition's message.
+pub fn message_of<K: Serialize>(obj: &K, t: &str) -> String {
+    condition(obj, t)
+        .and_then(|c| c.get("message").and_then(|r| r.as_str()).map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Whether the condition has this status.
+pub fn has<K: Serialize>(obj: &K, t: &str, status: &str) -> bool {
+    condition_status(obj, t).as_deref() == Some(status)
+}
+
+/// Whether the condition has this status and reason.
+pub fn has_reason<K: Serialize>(obj: &K, t: &str, status: &str, reason: &str) -> bool {
+    has(obj, t, status) && reason_of(obj, t) == reason
+}

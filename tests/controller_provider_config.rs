@@ -1,0 +1,225 @@
+//! ProviderConfig controller against the real control plane and the in-process emulator: credential
+//! probing and the CredentialsValid reasons, Secret changes taking effect without a restart, usage counts,
+//! deletion blocked while in use, objects waiting (not failing silently) on broken credentials, and no
+//! secret material in status or events.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "controller_harness.rs"]
+mod harness;
+
+use edgefleet::api::common::{DeletionPolicy, ManagementPolicy, ProviderConfigRef};
+use edgefleet::api::condition::{CREDENTIALS_VALID, READY, STALLED, SYNCED};
+use edgefleet::api::provider_config::ProviderConfig;
+use edgefleet::api::vpc::{Vpc, VpcSpec};
+use edgefleet_emulator::Faults;
+use edgefleet_emulator::config::{DEFAULT_AK, DEFAULT_SK};
+use harness::*;
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, ListParams};
+
+const WRONG_SK: &str = "WRONG-SECRET-KEY-must-never-be-shown-0001";
+
+fn vpc(env: &Env, name: &str, pc: &str, cidr: &str) -> Vpc {
+    Vpc {
+        metadata: env.meta(name),
+        spec: VpcSpec {
+            provider_config_ref: ProviderConfigRef { name: pc.to_owned() },
+            deletion_policy: DeletionPolicy::Delete,
+            management_policy: ManagementPolicy::Manage,
+            adopt_id: None,
+            name: None,
+            cidr: cidr.to_owned(),
+            iec: None,
+            subnets: vec![],
+        },
+        status: None,
+    }
+}
+
+async fn assert_no_secret_anywhere(env: &Env, pcs: &Api<ProviderConfig>) {
+    let all = serde_json::to_string(&pcs.list(&ListParams::default()).await.unwrap().items).unwrap();
+    let vpcs: Api<Vpc> = env.ns.api();
+    let all_vpcs = serde_json::to_string(&vpcs.list(&ListParams::default()).await.unwrap().items).unwrap();
+    let mut events = String::new();
+    for ns in [env.ns.name(), "default"] {
+        let api: Api<Event> = Api::namespaced(env.client.clone(), ns);
+        events.push_str(
+            &serde_json::to_string(&api.list(&ListParams::default()).await.unwrap().items).unwrap(),
+        );
+    }
+    for text in [all, all_vpcs, events] {
+        assert!(
+            !text.contains(WRONG_SK) && !text.contains(DEFAULT_SK),
+            "a secret value leaked: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn credentials_usage_and_deletion_blocked_while_in_use() {
+    let env = Env::start("pc-usage", Faults::default()).await;
+    let pcs: Api<ProviderConfig> = Api::all(env.client.clone());
+    let pc = wait_for_condition(&pcs, &env.pc, CREDENTIALS_VALID, "True", WAIT)
+        .await
+        .unwrap();
+    assert!(has(&pc, READY, "True") && has(&pc, SYNCED, "True"));
+    assert_eq!(reason_of(&pc, CREDENTIALS_VALID), "CredentialsAccepted");
+    let finalizers = pc.metadata.finalizers.clone().unwrap_or_default();
+    assert!(
+        finalizers.iter().any(|f| f == "edgefleet.io/cleanup"),
+        "{finalizers:?}"
+    );
+
+    // An object using the account (Orphan: its deletion needs no cloud call).
+    let vpcs: Api<Vpc> = env.ns.api();
+    let mut user = vpc(&env, "user", &env.pc, "10.60.0.0/16");
+    user.spec.deletion_policy = DeletionPolicy::Orphan;
+    create(&vpcs, &user).await;
+    wait_for(&pcs, &env.pc, WAIT, |pc: &ProviderConfig| {
+        pc.status
+            .as_ref()
+            .and_then(|s| s.used_by.as_ref())
+            .is_some_and(|u| u.total == 1 && u.vpcs == 1)
+    })
+    .await
+    .unwrap();
+
+    // Deleting the account while it is in use waits, naming the user.
+    delete(&pcs, &env.pc).await.unwrap();
+    let pc = wait_for(&pcs, &env.pc, WAIT, |pc: &ProviderConfig| {
+        has_reason(pc, STALLED, "True", "DeletionBlocked")
+    })
+    .await
+    .unwrap();
+    let message = message_of(&pc, STALLED);
+    assert!(
+        message.contains(&format!("Vpc {}/user", env.ns.name())),
+        "{message}"
+    );
+    assert!(pc.metadata.deletion_timestamp.is_some());
+
+    delete(&vpcs, "user").await.unwrap();
+    wait_deleted(&vpcs, "user", WAIT).await.unwrap();
+    wait_deleted(&pcs, &env.pc, WAIT).await.unwrap();
+    assert_no_secret_anywhere(&env, &pcs).await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn missing_secret_and_missing_key_are_named_and_fixed_without_restart() {
+    let env = Env::start("pc-secret", Faults::default()).await;
+    let pcs: Api<ProviderConfig> = Api::all(env.client.clone());
+    let name = format!("{}-second", env.pc);
+    env.create_extra_provider_config(&name, "later").await;
+    let pc = wait_for(&pcs, &name, WAIT, |pc: &ProviderConfig| {
+        has_reason(pc, CREDENTIALS_VALID, "False", "SecretNotFound")
+    })
+    .await
+    .unwrap();
+    assert!(message_of(&pc, CREDENTIALS_VALID).contains(&format!("{}/later", env.ns.name())));
+    assert!(has(&pc, READY, "False") && has(&pc, STALLED, "True"));
+
+    env.put_secret_named("later", &[("accessKey", DEFAULT_AK)]).await;
+    let pc = wait_for(&pcs, &name, WAIT, |pc: &ProviderConfig| {
+        has_reason(pc, CREDENTIALS_VALID, "False", "SecretKeyMissing")
+    })
+    .await
+    .unwrap();
+    assert!(
+        message_of(&pc, CREDENTIALS_VALID).contains("\"secretKey\""),
+        "{}",
+        message_of(&pc, CREDENTIALS_VALID)
+    );
+
+    env.put_secret_named("later", &[("accessKey", DEFAULT_AK), ("secretKey", DEFAULT_SK)])
+        .await;
+    let pc = wait_for_condition(&pcs, &name, CREDENTIALS_VALID, "True", WAIT)
+        .await
+        .unwrap();
+    assert!(has(&pc, READY, "True") && has(&pc, STALLED, "False"));
+    delete(&pcs, &name).await.unwrap();
+    wait_deleted(&pcs, &name, WAIT).await.unwrap();
+    env.teardown().await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn bad_credentials_block_objects_loudly_and_recover_when_fixed() {
+    let env = Env::start("pc-badcreds", Faults::default()).await;
+    let pcs: Api<ProviderConfig> = Api::all(env.client.clone());
+    wait_for_condition(&pcs, &env.pc, CREDENTIALS_VALID, "True", WAIT)
+        .await
+        .unwrap();
+    env.put_secret(DEFAULT_AK, WRONG_SK).await;
+    let pc = wait_for(&pcs, &env.pc, WAIT, |pc: &ProviderConfig| {
+        has_reason(pc, CREDENTIALS_VALID, "False", "CredentialsRejected")
+    })
+    .await
+    .unwrap();
+    assert!(has_reason(&pc, STALLED, "True", "Unauthorized"));
+    assert!(message_of(&pc, CREDENTIALS_VALID).contains("fix the Secret"));
+
+    // An object created meanwhile waits and says why; nothing reaches the cloud.
+    let vpcs: Api<Vpc> = env.ns.api();
+    create(&vpcs, &vpc(&env, "waiting", &env.pc, "10.61.0.0/16")).await;
+    let v = wait_for(&vpcs, "waiting", WAIT, |v: &Vpc| has(v, SYNCED, "False"))
+        .await
+        .unwrap();
+    assert_eq!(reason_of(&v, READY), "WaitingForDependency");
+    let message = message_of(&v, SYNCED);
+    assert!(
+        message.contains(&env.pc) && message.contains("CredentialsRejected"),
+        "{message}"
+    );
+    assert!(
+        env.cloud("iec.vpc").is_empty(),
+        "no cloud call with known-bad credentials"
+    );
+
+    // The Secret is fixed: the account and the waiting object continue without a restart.
+    env.put_secret(DEFAULT_AK, DEFAULT_SK).await;
+    wait_for_condition(&pcs, &env.pc, CREDENTIALS_VALID, "True", WAIT)
+        .await
+        .unwrap();
+    let v = wait_for_condition(&vpcs, "waiting", READY, "True", WAIT)
+        .await
+        .unwrap();
+    assert!(has(&v, SYNCED, "True"));
+    assert_eq!(env.cloud("iec.vpc").len(), 1);
+
+    // Credentials break again; deletion must wait (finalizer kept, condition names the blocker).
+    env.put_secret(DEFAULT_AK, WRONG_SK).await;
+    wait_for(&pcs, &env.pc, WAIT, |pc: &ProviderConfig| {
+        has(pc, CREDENTIALS_VALID, "False")
+    })
+    .await
+    .unwrap();
+    delete(&vpcs, "waiting").await.unwrap();
+    let v = wait_for(&vpcs, "waiting", WAIT, |v: &Vpc| {
+        has_reason(v, STALLED, "True", "DeletionBlocked")
+    })
+    .await
+    .unwrap();
+    assert!(
+        message_of(&v, STALLED).contains(&env.pc),
+        "{}",
+        message_of(&v, STALLED)
+    );
+    assert_eq!(
+        env.cloud("iec.vpc").len(),
+        1,
+        "nothing lost, nothing deleted blindly"
+    );
+
+    env.put_secret(DEFAULT_AK, DEFAULT_SK).await;
+    wait_deleted(&vpcs, "waiting", WAIT).await.unwrap();
+    assert!(
+        env.cloud("iec.vpc").is_empty(),
+        "the deletion completes once the account works again"
+    );
+    assert_no_secret_anywhere(&env, &pcs).await;
+    env.teardown().await;
+}

@@ -1,0 +1,93 @@
+//! `cargo xtask bench`: builds the operator, the emulator and the bench driver in release mode, starts a
+//! fresh control plane (so the apiserver's counters and etcd hold only this run), runs
+//! `edgefleet-bench` against it and tears it down. Every bench option after `--` (or any unknown flag)
+//! goes to the driver: `cargo xtask bench --instances 10000 --fleets 10 --replicas 3`. See
+//! docs/benchmarks.md for what is measured and how.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::control_plane::{self, ControlPlane};
+use crate::process;
+
+/// `cargo xtask bench` arguments.
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Use the cluster named by KUBECONFIG instead of starting a fresh control plane.
+    #[arg(long)]
+    pub use_existing_cluster: bool,
+    /// Where the report and the process logs go (default: target/bench/<UTC time>).
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+    /// Options for the driver (`--instances N`, `--fleets M`, `--replicas K`, `--poll-interval S`,
+    /// `--steady-intervals I`, `--concurrency C`, `--writers W`, `--qps Q`, `--timeout S`).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub driver_args: Vec<OsString>,
+}
+
+/// Runs the benchmark.
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let root = control_plane::repo_root();
+    build_release(&root)?;
+    let release = target_dir(&root).join("release");
+    let out_dir = match &args.out_dir {
+        Some(dir) => dir.clone(),
+        None => target_dir(&root).join("bench").join(utc_stamp()?),
+    };
+    let mut driver = Command::new(release.join("edgefleet-bench"));
+    driver
+        .arg("--operator-bin")
+        .arg(release.join("edgefleet"))
+        .arg("--emulator-bin")
+        .arg(release.join("edgefleet-emulator"))
+        .arg("--out-dir")
+        .arg(&out_dir)
+        .args(&args.driver_args);
+    if args.use_existing_cluster {
+        return process::run(&mut driver);
+    }
+    let bins = control_plane::binaries()?;
+    let cp = ControlPlane::start(&bins)?;
+    eprintln!(
+        "[xtask] bench control plane {} at {}",
+        cp.state().k8s_version,
+        cp.state().server
+    );
+    for (key, value) in cp.state().env() {
+        driver.env(key, value);
+    }
+    let result = process::run(&mut driver);
+    cp.stop()?;
+    result
+}
+
+fn build_release(root: &std::path::Path) -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    process::run(Command::new(cargo).current_dir(root).args([
+        "build",
+        "--release",
+        "-p",
+        "edgefleet",
+        "-p",
+        "edgefleet-emulator",
+        "-p",
+        "edgefleet-bench",
+    ]))
+    .context("building the release binaries")
+}
+
+fn target_dir(root: &std::path::Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
+}
+
+fn utc_stamp() -> Result<String> {
+    let out = process::output(Command::new("date").args(["-u", "+%Y%m%dT%H%M%SZ"]))?;
+    let stamp = out.trim().to_string();
+    if stamp.is_empty() {
+        bail!("`date` printed nothing");
+    }
+    Ok(stamp)
+}

@@ -1,0 +1,132 @@
+//! Developer tasks behind `cargo xtask` (alias in .cargo/config.toml):
+//! - `control-plane up|down|env|status`: a real kube-apiserver + etcd + kube-controller-manager on loopback
+//!   for tests and the demo ([`control_plane`]);
+//! - `test`: the project's test command — lints, unit tests, cluster tests against one control plane
+//!   ([`suite`]);
+//! - `bench`: the scale benchmark ([`bench`], driver in the `edgefleet-bench` crate);
+//! - `demo`: control plane + emulator + operator, the samples applied and watched until Ready ([`demo`]);
+//! - `crds`: regenerate crds/ from the Rust types;
+//! - `chart render|check|helm`: the generated deploy/ files (install.yaml, chart CRDs, Argo CD config) and
+//!   the pinned Helm ([`deploy`]).
+//!
+//! xtask is a developer binary whose errors are only ever printed, so it uses `anyhow` with context on
+//! every step rather than typed errors. See docs/testing.md.
+
+mod bench;
+mod control_plane;
+mod demo;
+mod deploy;
+mod pki;
+mod process;
+mod suite;
+
+use std::path::PathBuf;
+use std::process::{Command, ExitCode};
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// edgefleet developer tasks.
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "edgefleet developer tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Manage the local Kubernetes control plane (etcd + kube-apiserver + kube-controller-manager).
+    ControlPlane {
+        #[command(subcommand)]
+        action: ControlPlaneAction,
+    },
+    /// Run the test suite: fmt, clippy, unit tests, then cluster tests against one control plane.
+    Test(suite::TestArgs),
+    /// Scale benchmark: release operator + emulator + fresh control plane; see docs/benchmarks.md.
+    Bench(bench::BenchArgs),
+    /// Local control plane + emulator + operator; apply the samples and show them until Ready (Ctrl-C stops
+    /// everything).
+    Demo(demo::DemoArgs),
+    /// Regenerate crds/ from the Rust types (`edgefleet crds --out-dir crds`).
+    Crds,
+    /// Render or check deploy/ (Helm chart CRDs, install.yaml, Argo CD config); run the pinned Helm.
+    Chart {
+        #[command(subcommand)]
+        action: deploy::ChartAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ControlPlaneAction {
+    /// Build (once, cached) and start a control plane that keeps running after this command.
+    Up,
+    /// Stop the control plane and delete its state directory.
+    Down {
+        /// Act on this state directory instead of the one `up` recorded.
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
+    /// Print `export` lines for `eval "$(cargo xtask control-plane env)"` (KUBECONFIG, PATH with kubectl).
+    Env {
+        /// Act on this state directory instead of the one `up` recorded.
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
+    /// Report each process and the API's readiness; exits non-zero unless all is well.
+    Status {
+        /// Act on this state directory instead of the one `up` recorded.
+        #[arg(long)]
+        state_dir: Option<PathBuf>,
+    },
+    /// Internal: tears the control plane in STATE_DIR down when stdin closes without a `keep` line.
+    #[command(hide = true)]
+    Watchdog {
+        #[arg(long)]
+        state_dir: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.task {
+        Task::ControlPlane { action } => match action {
+            ControlPlaneAction::Up => control_plane::up(),
+            ControlPlaneAction::Down { state_dir } => control_plane::down(state_dir.as_deref()),
+            ControlPlaneAction::Env { state_dir } => control_plane::env(state_dir.as_deref()),
+            ControlPlaneAction::Status { state_dir } => control_plane::status(state_dir.as_deref()),
+            ControlPlaneAction::Watchdog { state_dir } => control_plane::watchdog(&state_dir),
+        },
+        Task::Test(args) => match suite::run(&args) {
+            Ok(true) => Ok(()),
+            Ok(false) => return ExitCode::FAILURE,
+            Err(e) => Err(e),
+        },
+        Task::Bench(args) => bench::run(&args),
+        Task::Demo(args) => demo::run(&args),
+        Task::Crds => crds(),
+        Task::Chart { action } => deploy::run(&action),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `cargo xtask crds`: runs the operator's own generator so crds/ always matches the Rust types.
+fn crds() -> Result<()> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    process::run(Command::new(cargo).current_dir(control_plane::repo_root()).args([
+        "run",
+        "--quiet",
+        "-p",
+        "edgefleet",
+        "--",
+        "crds",
+        "--out-dir",
+        "crds",
+    ]))
+}
