@@ -22,6 +22,9 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS= GOWORK=off
 mkdir -p "$OUT"
 WORK="$OUT/.build"
 mkdir -p "$WORK/k8s" "$WORK/etcd"
+# A private module and build cache (~3 GB for Kubernetes), deleted once the binaries are in $OUT: the
+# binaries are what is cached, and a machine with little disk (CI) must not keep gigabytes of Go objects.
+export GOMODCACHE="$WORK/gomodcache" GOCACHE="$WORK/gocache"
 
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$OUT/.build.lock"
@@ -146,7 +149,15 @@ GO
   mv "$OUT/etcd.tmp" "$OUT/etcd"
 }
 
+# Frees the private caches (module files are read-only, hence `go clean -modcache`).
+clean_work() {
+  go clean -cache -modcache >/dev/null 2>&1 || true
+  rm -rf "$WORK"
+}
+
 log "Go $go_version, k8s $K8S_VERSION, etcd $ETCD_VERSION, output $OUT"
+df -h "$OUT" | tail -1 | awk '{print "[build-control-plane] disk free at " $6 ": " $4}' >&2
 build_etcd
 build_k8s
-log "control plane binaries ready in $OUT"
+(cd / && clean_work)
+log "control plane binaries ready in $OUT ($(du -sh "$OUT" | cut -f1))"
