@@ -1257,18 +1257,6 @@ async fn create(
         )));
     };
     record_identity(ei, w, &id);
-    if let Some(p) = w.status.pending_create.as_mut() {
-        p.handle = Some(id.clone());
-    }
-    let outcome = Outcome::progressing(
-        reason::CREATING,
-        reason::IN_PROGRESS,
-        format!("created cloud instance {id}; waiting for it to build"),
-    );
-    // The id write already carries this pass's end state, so `finish` writes nothing more.
-    w.persist_with_outcome(&outcome)
-        .await
-        .map_err(Error::PatchStatus)?;
     info!(instance_id = %id, name = %name, "created cloud instance");
     ctx.publish(
         ei,
@@ -1278,7 +1266,42 @@ async fn create(
         format!("created cloud instance {id} ({name}) at site {site}"),
     )
     .await;
+    // Observe it at once. The pass then goes on with the instance's first state, and its closing status
+    // write carries the id: one write where an id write plus a second pass's write were needed (and none
+    // more when the cloud builds fast). The id is made durable before any further cloud mutation
+    // (`durable_identity`); a crash before that is recovered by the intent's name lookup.
+    match api.get(&id).await {
+        Ok(o) if !is_deleted(&o) => {
+            w.status.pending_create = None;
+            return Ok(Identity::Observed(Box::new(o)));
+        }
+        Ok(_) => debug!(instance_id = %id, "the new instance is not listed yet"),
+        Err(e) => debug!(instance_id = %id, error = %e, "could not observe the new instance yet"),
+    }
+    if let Some(p) = w.status.pending_create.as_mut() {
+        p.handle = Some(id.clone());
+    }
+    let outcome = Outcome::progressing(
+        reason::CREATING,
+        reason::IN_PROGRESS,
+        format!("created cloud instance {id}; waiting for it to build"),
+    );
+    // Not observable yet: the id is written now (crash-safety step 2), with this pass's end state, so
+    // `finish` writes nothing more.
+    w.persist_with_outcome(&outcome)
+        .await
+        .map_err(Error::PatchStatus)?;
     Ok(Identity::Wait(outcome))
+}
+
+/// Writes the instance id now if this pass found or created it and has not written it yet: before a
+/// cloud mutation, so that a crash in the middle never leaves a changed instance that status does not
+/// name.
+async fn durable_identity(w: &mut Writer) -> Result<(), Error> {
+    if w.written().instance_id != w.status.instance_id {
+        persist(w).await?;
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1640,6 +1663,10 @@ async fn apply_steps(
         });
     }
     check_image_change(ei, &actions)?;
+    let mutates = sg_change.is_some() || actions.iter().any(|a| !matches!(a, InstanceAction::Wait { .. }));
+    if mutates {
+        durable_identity(w).await?;
+    }
     if let Some(sgs) = sg_change {
         api.set_security_groups(&id, &sgs)
             .await
@@ -1668,6 +1695,7 @@ async fn apply_steps(
     if actions.is_empty() {
         let nics = nic_plan(provider, &net, &observed).await?;
         if !nics.is_empty() {
+            durable_identity(w).await?;
             let what = execute_nics(ei, ctx, api, &net, &observed, &nics).await?;
             return Ok((
                 Outcome::progressing(
