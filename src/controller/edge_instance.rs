@@ -13,8 +13,10 @@
 //! of a create is the deterministic cloud name (spec.name or metadata.name, created without the `IEC-`
 //! prefix unless `spec.iec.withPrefix`) at the object's site in its VPC. A fresh create whose name is
 //! already used at that site stalls with `NameConflict` (edgefleet never adopts by accident), so a later
-//! recovery lookup can only find what this object created. The create response carries the server id,
-//! which is persisted at once; the intent stays until the instance has been observed.
+//! recovery lookup can only find what this object created. The create response carries the server id;
+//! the pass reads the instance once and its closing status write carries the id (written earlier if
+//! the pass mutates anything else, at once if the instance cannot be read yet); a crash before that is
+//! recovered by the intent's name lookup. The intent stays until the instance has been observed.
 //!
 //! Members of an EdgeCloud (label `edgefleet.io/edge-cloud`, or an EdgeCloud owner) are adopted by
 //! `spec.adoptId` and managed like any other instance, except that a member whose cloud instance has
@@ -1247,7 +1249,7 @@ async fn create(
             return Err(Error::Create { name, source });
         }
     };
-    // Step 2: the id is durable right after the call. The intent stays until the instance is observed.
+    // Step 2: the id comes back with the answer (written below, or with the pass's closing write).
     let Some(id) = op.resource_ids.first().cloned() else {
         // No id in the answer: the next pass recovers by name.
         return Ok(Identity::Wait(Outcome::progressing(
