@@ -1260,14 +1260,11 @@ async fn create(
     };
     record_identity(ei, w, &id);
     info!(instance_id = %id, name = %name, "created cloud instance");
-    ctx.publish(
-        ei,
-        EventType::Normal,
+    w.note(
         "Created",
         "Create",
         format!("created cloud instance {id} ({name}) at site {site}"),
-    )
-    .await;
+    );
     // Observe it at once. The pass then goes on with the instance's first state, and its closing status
     // write carries the id: one write where an id write plus a second pass's write were needed (and none
     // more when the cloud builds fast). The id is made durable before any further cloud mutation

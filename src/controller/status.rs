@@ -298,6 +298,18 @@ where
     /// The working copy of the status.
     pub status: S,
     deleting: bool,
+    note: Option<Note>,
+}
+
+/// A Normal event a pass announces with its closing write (see [`StatusWriter::note`]).
+#[derive(Debug, Clone)]
+pub struct Note {
+    /// Event reason, e.g. `Created`.
+    pub reason: &'static str,
+    /// Event action, e.g. `Create`.
+    pub action: &'static str,
+    /// What happened.
+    pub message: String,
 }
 
 impl<K, S> StatusWriter<K, S>
@@ -315,7 +327,21 @@ where
             status: written.clone(),
             written,
             deleting,
+            note: None,
         }
+    }
+
+    /// Announces `note` as a Normal event when the pass ends ([`StatusWriter::finish`] or
+    /// [`StatusWriter::finish_error`]). When the same pass makes the object Ready, the note and the Ready
+    /// transition are one event (reason of the note, both messages): an instance created and Ready in one
+    /// pass costs one event, not two. A crash before the end of the pass loses the note (events are
+    /// best-effort; status is the record).
+    pub fn note(&mut self, reason: &'static str, action: &'static str, message: String) {
+        self.note = Some(Note {
+            reason,
+            action,
+            message,
+        });
     }
 
     /// The object being reconciled.
@@ -350,12 +376,19 @@ where
 
     async fn write_and_announce(&mut self, ctx: &Context) -> Result<(), kube::Error> {
         let before = self.written.clone();
-        self.persist().await?;
+        let note = self.note.take();
+        if let Err(e) = self.persist().await {
+            if let Some(note) = note {
+                publish_note(ctx, self.obj.as_ref(), note).await;
+            }
+            return Err(e);
+        }
         announce_transitions(
             ctx,
             self.obj.as_ref(),
             before.conditions(),
             self.status.conditions(),
+            note,
         )
         .await;
         Ok(())
@@ -398,13 +431,20 @@ where
     }
 }
 
+async fn publish_note<K: Resource<DynamicType = ()>>(ctx: &Context, obj: &K, note: Note) {
+    ctx.publish(obj, EventType::Normal, note.reason, note.action, note.message)
+        .await;
+}
+
 /// Publishes events for condition transitions: Normal when Ready becomes True, Warning when Synced becomes
-/// False or its message changes (so a repeated identical failure is not announced again).
+/// False or its message changes (so a repeated identical failure is not announced again). A pass's `note`
+/// is published too, merged into the Ready event when Ready became True.
 pub async fn announce_transitions<K: Resource<DynamicType = ()>>(
     ctx: &Context,
     obj: &K,
     before: &[Condition],
     after: &[Condition],
+    mut note: Option<Note>,
 ) {
     let ready_before = find_condition(before, READY).is_some_and(Condition::is_true);
     if let Some(ready) = find_condition(after, READY)
@@ -417,14 +457,26 @@ pub async fn announce_transitions<K: Resource<DynamicType = ()>>(
             ctx.metrics
                 .time_to_ready(&K::kind(&()), elapsed_since(created).as_secs_f64());
         }
-        ctx.publish(
-            obj,
-            EventType::Normal,
-            &ready.reason,
-            "Reconcile",
-            ready.message.clone(),
-        )
-        .await;
+        match note.take() {
+            Some(note) => {
+                let message = format!("{}; {}", note.message, ready.message);
+                ctx.publish(obj, EventType::Normal, note.reason, note.action, message)
+                    .await;
+            }
+            None => {
+                ctx.publish(
+                    obj,
+                    EventType::Normal,
+                    &ready.reason,
+                    "Reconcile",
+                    ready.message.clone(),
+                )
+                .await;
+            }
+        }
+    }
+    if let Some(note) = note {
+        publish_note(ctx, obj, note).await;
     }
     if let Some(synced) = find_condition(after, SYNCED)
         && synced.status == ConditionStatus::False
