@@ -223,3 +223,76 @@ async fn bad_credentials_block_objects_loudly_and_recover_when_fixed() {
     assert_no_secret_anywhere(&env, &pcs).await;
     env.teardown().await;
 }
+
+/// The operator's event recorder against the real apiserver: a repeat counts into the first event
+/// (`series`), a different note is a new event, and an event deleted in the cluster (events expire) is
+/// created afresh on the next repeat.
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn events_repeat_as_a_series_and_start_again_after_expiry() {
+    use edgefleet::controller::events::{EventRecorder, EventSpec, EventType};
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use kube::Resource;
+    use kube::api::{DeleteParams, PostParams};
+
+    let client = client().await.unwrap();
+    let ns = TestNamespace::new(&client, "events").await.unwrap();
+    let cms: Api<ConfigMap> = ns.api();
+    let cm = cms
+        .create(
+            &PostParams::default(),
+            &ConfigMap {
+                metadata: kube::api::ObjectMeta {
+                    name: Some("subject".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let regarding = cm.object_ref(&());
+    let recorder = EventRecorder::new(client.clone(), "edgefleet-test", None);
+    let spec = |note| EventSpec {
+        type_: EventType::Warning,
+        reason: "Throttled",
+        action: "Reconcile",
+        note,
+    };
+    let events: Api<Event> = ns.api();
+    let listed = || async {
+        let mut items = events.list(&ListParams::default()).await.unwrap().items;
+        items.sort_by_key(|e| e.metadata.creation_timestamp.clone());
+        items
+    };
+
+    recorder.publish(&regarding, spec("slow down")).await.unwrap();
+    recorder.publish(&regarding, spec("slow down")).await.unwrap();
+    recorder.publish(&regarding, spec("slow down")).await.unwrap();
+    let items = listed().await;
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(items[0].series.as_ref().map(|s| s.count), Some(3));
+    assert_eq!(items[0].reporting_controller.as_deref(), Some("edgefleet-test"));
+    assert_eq!(items[0].type_.as_deref(), Some("Warning"));
+    assert_eq!(
+        items[0].regarding.as_ref().and_then(|r| r.uid.clone()),
+        cm.metadata.uid
+    );
+
+    recorder.publish(&regarding, spec("other")).await.unwrap();
+    assert_eq!(listed().await.len(), 2);
+
+    // The first event expires (deleted here); its next repeat starts a new one.
+    let first = items[0].metadata.name.clone().unwrap();
+    events.delete(&first, &DeleteParams::default()).await.unwrap();
+    recorder.publish(&regarding, spec("slow down")).await.unwrap();
+    let items = listed().await;
+    assert_eq!(items.len(), 2, "{items:?}");
+    assert!(
+        items
+            .iter()
+            .all(|e| e.metadata.name.as_deref() != Some(first.as_str()))
+    );
+    assert!(items.iter().all(|e| e.series.is_none()), "{items:?}");
+    ns.cleanup().await.unwrap();
+}

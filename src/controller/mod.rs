@@ -40,6 +40,7 @@
 
 pub mod edge_cloud;
 pub mod edge_instance;
+pub mod events;
 pub mod provider_config;
 pub mod runtime;
 pub mod security_group;

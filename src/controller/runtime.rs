@@ -19,7 +19,6 @@ use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::Api;
 use kube::runtime::controller::Action;
 use kube::runtime::controller::Controller;
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{self, Event as FinalizerEvent};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -32,6 +31,7 @@ use tracing::{Instrument, debug, warn};
 
 use crate::api::provider_config::ProviderConfig;
 pub use crate::api::{FIELD_MANAGER, FINALIZER};
+use crate::controller::events::{EventRecorder, EventSpec, EventType};
 use crate::operator::metrics::{ConditionStatus, Metrics};
 use crate::provider::ProviderRegistry;
 
@@ -317,7 +317,7 @@ pub struct Context {
     /// Cloud clients per ProviderConfig.
     pub providers: Arc<ProviderRegistry>,
     /// Publishes Kubernetes events.
-    pub recorder: Recorder,
+    pub recorder: EventRecorder,
     /// Reconcile metrics per kind (the operator's `/metrics` families).
     pub metrics: Metrics,
     /// Scope and timing.
@@ -347,13 +347,7 @@ impl Context {
         config: ControllerConfig,
         instance: Option<String>,
     ) -> Self {
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: REPORTING_CONTROLLER.into(),
-                instance,
-            },
-        );
+        let recorder = EventRecorder::new(client.clone(), REPORTING_CONTROLLER, instance);
         let backoff = Backoff::new(config.backoff);
         Self {
             client,
@@ -443,14 +437,13 @@ impl Context {
             }
             note.truncate(cut);
         }
-        let event = Event {
+        let event = EventSpec {
             type_,
-            reason: reason.to_owned(),
-            note: Some(note),
-            action: action.to_owned(),
-            secondary: None,
+            reason,
+            action,
+            note: &note,
         };
-        if let Err(e) = self.recorder.publish(&event, &reference).await {
+        if let Err(e) = self.recorder.publish(&reference, event).await {
             debug!(error = %e, reason, "failed to publish event");
         }
     }

@@ -19,10 +19,10 @@ use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 
+use crate::controller::events::EventType;
 use futures::StreamExt;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config as RuntimeConfig};
-use kube::runtime::events::EventType;
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
