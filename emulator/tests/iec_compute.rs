@@ -1242,3 +1242,42 @@ async fn snapshot_restores_objects_and_pending_transitions() {
         .await;
     assert_eq!(s, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn slow_builds_keep_the_named_member_building_and_its_edge_cloud_busy() {
+    let emu = start_slow().await;
+    let v = vpc(&emu, "sys", "SYSTEM").await;
+    emu.faults(json!({"slow_builds": [{"name": "web-0002", "delay_ms": 60000}]}))
+        .await;
+    let mut body = plan(Some("slow"), None, &v, "city", "xi'an", 1, 2);
+    body["edgecloud"]["stack"]["resources"][0]["with_prefix"] = json!(false);
+    let (s, p) = emu.post("/v1/deployments", body).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let (_, d) = emu
+        .post(
+            &format!("/v1/deployments/{}/deploy", p["id"].as_str().unwrap()),
+            json!(null),
+        )
+        .await;
+    let ec = d["id"].as_str().unwrap().to_string();
+    let status_of = |all: &[Value], name: &str| {
+        all.iter()
+            .find(|i| i["name"] == name)
+            .map(|i| i["status"].as_str().unwrap().to_owned())
+    };
+    // Past the usual build time only the named member is still building; the edge cloud waits for it.
+    emu.advance(10).await;
+    let all = instances(&emu, "").await;
+    assert_eq!(status_of(&all, "web-0001").as_deref(), Some("ACTIVE"), "{all:?}");
+    assert_eq!(status_of(&all, "web-0002").as_deref(), Some("BUILD"), "{all:?}");
+    let (_, e) = emu.get(&format!("/v1/edgeclouds/{ec}")).await;
+    assert_eq!(e["status"], "creating", "{e}");
+    // After its own delay it builds as usual, and the edge cloud goes inService.
+    emu.advance(60).await;
+    let all = instances(&emu, "").await;
+    assert_eq!(status_of(&all, "web-0002").as_deref(), Some("ACTIVE"), "{all:?}");
+    // (the edge cloud re-checks its members every second)
+    emu.advance(2).await;
+    let (_, e) = emu.get(&format!("/v1/edgeclouds/{ec}")).await;
+    assert_eq!(e["status"], "inService", "{e}");
+}

@@ -11,6 +11,7 @@
 //! | `stuck` | record kinds whose async jobs never finish (e.g. instances stay `BUILD`) |
 //! | `capacity_exhausted_sites` | sites where creating instances fails for lack of capacity |
 //! | `instance_failure_rate` | share of new instances (and edge-cloud members) that end `FAILED` |
+//! | `slow_builds` | new instances whose name matches stay `BUILD` for a given time (then build as usual) |
 //!
 //! Operations are named `"<METHOD> <route>"`, e.g. `"POST /v1/vpcs"` or `"GET /v1/vpcs/{vpc_id}"`
 //! (the route template, not the concrete path). A pattern is an exact name, `"*"`, or a prefix
@@ -40,6 +41,21 @@ pub struct Faults {
     pub capacity_exhausted_sites: Vec<String>,
     /// Probability that a newly built instance ends in `FAILED` instead of `ACTIVE`.
     pub instance_failure_rate: f64,
+    /// Builds slower than the configured `instance_build` delay, by instance name (first match wins).
+    pub slow_builds: Vec<SlowBuildFault>,
+}
+
+/// New instances whose name matches `name` stay `BUILD` for `delay_ms` instead of the configured
+/// `instance_build` delay, then end `ACTIVE` (or `FAILED`) as usual. The edge cloud of such a member
+/// stays `creating`/`updating` meanwhile, as for any member still building.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlowBuildFault {
+    /// Instance name pattern (exact, `*`, or `prefix*`), matched against the name the emulator gives
+    /// the instance (e.g. `web-0003`, `IEC-CS01-web-0001`).
+    pub name: String,
+    /// How long the build takes, in milliseconds of emulator time.
+    pub delay_ms: u64,
 }
 
 /// Latency for matching operations.
@@ -200,6 +216,14 @@ impl Faults {
         self.stuck.iter().any(|k| matches(k, kind))
     }
 
+    /// The build time of a new instance named `name`, when a `slow_builds` rule matches it.
+    pub fn build_delay_for(&self, name: &str) -> Option<u64> {
+        self.slow_builds
+            .iter()
+            .find(|b| matches(&b.name, name))
+            .map(|b| b.delay_ms)
+    }
+
     /// True when `site_id` has no capacity left.
     pub fn site_exhausted(&self, site_id: &str) -> bool {
         self.capacity_exhausted_sites.iter().any(|s| s == site_id)
@@ -231,5 +255,21 @@ mod tests {
         };
         assert!(bad.validate().is_err());
         assert!(serde_yaml_ng::from_str::<Faults>("nonsense: 1").is_err());
+    }
+
+    #[test]
+    fn slow_builds_match_by_name_first_rule_wins() {
+        let f: Faults = serde_yaml_ng::from_str(
+            "slow_builds: [{name: web-0003, delay_ms: 20000}, {name: 'IEC-*', delay_ms: 5000}, {name: '*', delay_ms: 1}]",
+        )
+        .unwrap();
+        assert_eq!(f.build_delay_for("web-0003"), Some(20000));
+        assert_eq!(f.build_delay_for("IEC-CS01-web-0001"), Some(5000));
+        assert_eq!(f.build_delay_for("other"), Some(1));
+        assert_eq!(Faults::default().build_delay_for("web-0003"), None);
+        assert!(
+            serde_yaml_ng::from_str::<Faults>("slow_builds: [{name: x}]").is_err(),
+            "delay_ms is required"
+        );
     }
 }

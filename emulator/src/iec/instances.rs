@@ -6,10 +6,11 @@
 //!
 //! State machine (delays from config keys, defaults in ms): create → `BUILD` (`instance_build`,
 //! 3000) → `ACTIVE` or `FAILED` (fault `instance_failure_rate`; fault `stuck: [iec.instance]` keeps
-//! `BUILD`); `os-stop` → task `powering-off` → `SHUTOFF` (`instance_power`, 1000); `os-start` →
-//! `ACTIVE`; `reboot` → `REBOOT`/`HARD_REBOOT` → `ACTIVE` (`instance_reboot`, 1000); change-os
-//! (only from `SHUTOFF`/`FAILED`, else 409 `IEC.010222`) → `REBUILD` → `ACTIVE`
-//! (`instance_change_os`, 2000); delete → `DELETED` → gone (`instance_delete`, 1000).
+//! `BUILD`; fault `slow_builds` lengthens the build of instances by name); `os-stop` → task
+//! `powering-off` → `SHUTOFF` (`instance_power`, 1000); `os-start` → `ACTIVE`; `reboot` →
+//! `REBOOT`/`HARD_REBOOT` → `ACTIVE` (`instance_reboot`, 1000); change-os (only from
+//! `SHUTOFF`/`FAILED`, else 409 `IEC.010222`) → `REBUILD` → `ACTIVE` (`instance_change_os`, 2000);
+//! delete → `DELETED` → gone (`instance_delete`, 1000).
 //!
 //! Each instance references its VPC, subnets and security groups in the store's reference index
 //! (holder kind [`kinds::INSTANCE`]), so `store.is_referenced_by(kinds::SUBNET, id, kinds::INSTANCE)`
@@ -307,6 +308,10 @@ pub fn provision(tx: &mut Tx<'_>, spec: NewInstance<'_>) -> Result<String, ApiEr
         volume_ids.push(vid);
     }
     let (ec_id, ec_name) = spec.edgecloud.clone().unwrap_or_default();
+    let build_ms = tx
+        .faults
+        .build_delay_for(&spec.name)
+        .unwrap_or_else(|| tx.delay_ms("instance_build", 3000));
     let n = tx.store.next_counter("iec.instance_name");
     let inst = Instance {
         id: id.clone(),
@@ -351,9 +356,8 @@ pub fn provision(tx: &mut Tx<'_>, spec: NewInstance<'_>) -> Result<String, ApiEr
             .add_ref(kinds::KEYPAIR, &inst.key_name, kinds::INSTANCE, &id);
     }
     tx.insert_new(inst)?;
-    let delay = tx.delay_ms("instance_build", 3000);
     tx.schedule_in(
-        delay,
+        build_ms,
         kinds::INSTANCE,
         &id,
         if spec.fail { "build-failed" } else { "build-done" },
