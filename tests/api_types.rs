@@ -312,6 +312,7 @@ fn round_trip_every_kind_with_full_status() {
         deployment_plan_ids: vec!["87b9a88c".into()],
         pending_create: None,
         pending_expand: Some(pending()),
+        members_fingerprint: Some("0123abcd".into()),
         pending_delete: vec!["a1b2c3".into()],
     });
     round_trip::<EdgeCloud>(&serde_json::to_value(&ec).unwrap(), "EdgeCloud");
@@ -729,7 +730,7 @@ const CEL_RULES: &[(&str, &str, &str)] = &[
     (
         "edgeclouds",
         "spec.remediation.buildTimeout",
-        "buildTimeout must be between 1m and 24h",
+        "buildTimeout must be between 10s and 24h",
     ),
 ];
 

@@ -2,7 +2,9 @@
 //! converges (placement in status, members mirrored as owned EdgeInstances), `kubectl scale` out and in
 //! keeps the sites balanced, site-level fleets report ScalingBlocked, paused freezes, Orphan keeps
 //! everything, deletion leaves nothing in the emulator, and lost responses / restarts in the middle of
-//! create, expand and scale-in never duplicate an edge cloud or double-delete a member.
+//! create, expand and scale-in never duplicate an edge cloud or double-delete a member; remediation
+//! (failed members, a member stuck in BUILD past buildTimeout) and rolling replacement (flavor, data
+//! disks) end at exactly `replicas` instances.
 //!
 //! Run: `cargo xtask control-plane up`, `eval "$(cargo xtask control-plane env)"`, `kubectl apply -f crds/`,
 //! `cargo test --test controller_edge_cloud -- --ignored`.
@@ -1027,5 +1029,212 @@ async fn a_member_annotated_delete_first_goes_first() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
     delete_and_expect_nothing_left(&env, &api, "pick").await;
+    env.teardown().await;
+}
+
+/// The live cloud instance named `name`, if any.
+fn instance_named(env: &Env, name: &str) -> Option<serde_json::Value> {
+    live_instances(env).into_iter().find(|i| i["name"] == name)
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn a_member_stuck_in_build_is_replaced_and_deleted_once_it_leaves_build() {
+    use edgefleet::api::edge_cloud::REPLACE_ANNOTATION;
+    use edgefleet::controller::edge_cloud::BUILD_TIMEOUT;
+    use edgefleet_emulator::core::faults::SlowBuildFault;
+    let mut env = Env::start("ec-stuck", Faults::default()).await;
+    let api: Api<EdgeCloud> = env.ns.api();
+    let vpc = system_vpc(&env).await;
+    let mut ec = fleet(&env, "stuck", &vpc, 2, vec![city("changsha", 1)]);
+    ec.spec.remediation.build_timeout = "10s".into();
+    create(&api, &ec).await;
+    converged(&api, "stuck", 2).await;
+    let expand_op = "POST /v1/deployments/{deployment_id}/expand";
+    let expansions_before = env.emu().calls().requests(expand_op);
+
+    // The next member (web-0003) builds for 35 s, far past buildTimeout (10 s); the edge cloud stays
+    // `updating` meanwhile, as IEC's does while a member builds.
+    env.set_faults(Faults {
+        slow_builds: vec![SlowBuildFault {
+            name: "web-0003".into(),
+            delay_ms: 35_000,
+        }],
+        ..Faults::default()
+    });
+    merge(&api, "stuck", serde_json::json!({"spec": {"replicas": 3}})).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let stuck_id = loop {
+        if let Some(i) = instance_named(&env, "web-0003") {
+            break i["id"].as_str().unwrap().to_owned();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "web-0003 is created");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    // Past the timeout it is reported and marked for replacement while it still builds.
+    let ec = wait_for(&api, "stuck", WAIT, |ec: &EdgeCloud| {
+        has_reason(ec, SCALING_BLOCKED, "True", BUILD_TIMEOUT)
+            && message_of(ec, SCALING_BLOCKED).contains("being replaced")
+    })
+    .await
+    .unwrap();
+    assert!(
+        message_of(&ec, SCALING_BLOCKED).contains(&stuck_id),
+        "{}",
+        message_of(&ec, SCALING_BLOCKED)
+    );
+    let marked = members(&env, "stuck")
+        .await
+        .into_iter()
+        .find(|m| m.spec.adopt_id.as_deref() == Some(stuck_id.as_str()))
+        .expect("the stuck member is mirrored");
+    assert_eq!(
+        marked.annotations().get(REPLACE_ANNOTATION).map(String::as_str),
+        Some(BUILD_TIMEOUT),
+        "the mark is durable on its EdgeInstance"
+    );
+    assert_eq!(
+        instance_named(&env, "web-0003").unwrap()["status"],
+        "BUILD",
+        "still building when it is marked"
+    );
+
+    // A restart while it waits: the mark is read back, nothing is expanded twice.
+    env.crash_controllers().await;
+    env.start_controllers();
+
+    // Once it leaves BUILD it is deleted, and exactly one replacement brings the fleet back to 3.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let live = live_instances(&env);
+        if live.len() == 3
+            && live.iter().all(|i| i["status"] == "ACTIVE")
+            && live.iter().all(|i| i["id"] != stuck_id.as_str())
+        {
+            break;
+        }
+        let ec = api.get("stuck").await.unwrap();
+        if live.iter().any(|i| i["id"] == stuck_id.as_str()) {
+            assert!(
+                !has(&ec, READY, "True"),
+                "not Ready while a member waits to be replaced: {live:?}"
+            );
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stuck member is deleted once built and replaced: {live:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    converged(&api, "stuck", 3).await;
+    let mut names: Vec<String> = live_instances(&env)
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["web-0001", "web-0002", "web-0004"],
+        "one replacement, no duplicate"
+    );
+    assert_eq!(
+        env.emu().calls().requests(expand_op) - expansions_before,
+        2,
+        "one expansion for the scale-out, one for the replacement"
+    );
+    let ms = mirrored(&env, "stuck", 3).await;
+    assert!(
+        ms.iter()
+            .all(|m| !m.annotations().contains_key(REPLACE_ANNOTATION))
+    );
+    let ec = api.get("stuck").await.unwrap();
+    assert!(has(&ec, SCALING_BLOCKED, "False"), "nothing left to report");
+    assert_quiescent(&env, &api, "stuck").await;
+    delete_and_expect_nothing_left(&env, &api, "stuck").await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn a_data_volume_change_replaces_members_within_max_unavailable() {
+    use edgefleet::api::edge_cloud::{RollingUpdate, TEMPLATE_FINGERPRINT_ANNOTATION};
+    use edgefleet::api::edge_instance::DataVolume;
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    let env = Env::start("ec-disk", Faults::default()).await;
+    let api: Api<EdgeCloud> = env.ns.api();
+    let vpc = system_vpc(&env).await;
+    let mut ec = fleet(&env, "disk", &vpc, 2, vec![city("wuhan", 1)]);
+    ec.spec.template.data_volumes = vec![DataVolume {
+        type_: "SATA".into(),
+        size: 50,
+    }];
+    ec.spec.strategy.rolling_update = RollingUpdate {
+        max_surge: Some(IntOrString::Int(0)),
+        max_unavailable: Some(IntOrString::Int(1)),
+    };
+    create(&api, &ec).await;
+    converged(&api, "disk", 2).await;
+    let before: Vec<String> = ids(&env);
+    let ms = mirrored(&env, "disk", 2).await;
+    let old_fingerprint = ms[0].annotations()[TEMPLATE_FINGERPRINT_ANNOTATION].clone();
+    assert!(
+        ms.iter()
+            .all(|m| m.annotations()[TEMPLATE_FINGERPRINT_ANNOTATION] == old_fingerprint),
+        "every member records the template it was created from"
+    );
+
+    merge(
+        &api,
+        "disk",
+        serde_json::json!({"spec": {"template": {"dataVolumes": [{"type": "SATA", "size": 100}]}}}),
+    )
+    .await;
+    // maxSurge 0 / maxUnavailable 1: never more than 2 members, never fewer than 1 Ready.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut saw_outdated = false;
+    loop {
+        let ec = api.get("disk").await.unwrap();
+        let s = ec.status.clone().unwrap_or_default();
+        assert!(s.ready_replicas >= 1, "availability kept: {s:?}");
+        assert!(s.replicas <= 2, "no surge member: {s:?}");
+        saw_outdated |= s.observed_generation == ec.metadata.generation && s.updated_replicas < 2;
+        if s.observed_generation == ec.metadata.generation
+            && s.updated_replicas == 2
+            && s.replicas == 2
+            && has(&ec, READY, "True")
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "rollout finishes: {s:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(saw_outdated, "the old members were counted as not up to date");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while live_instances(&env).len() != 2 {
+        assert!(tokio::time::Instant::now() < deadline, "old members are deleted");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let now = ids(&env);
+    assert!(
+        now.iter().all(|id| !before.contains(id)),
+        "every member was replaced: {before:?} → {now:?}"
+    );
+    // The cloud's disks of the new members have the new size.
+    let data_disks: Vec<u64> = env
+        .cloud("iec.volume")
+        .iter()
+        .filter(|v| now.iter().any(|id| v["server_id"] == id.as_str()) && v["index"] != 0)
+        .map(|v| v["size"].as_u64().unwrap())
+        .collect();
+    assert_eq!(data_disks, [100, 100], "new data disks");
+    let ms = mirrored(&env, "disk", 2).await;
+    assert!(
+        ms.iter()
+            .all(|m| m.annotations()[TEMPLATE_FINGERPRINT_ANNOTATION] != old_fingerprint),
+        "the new members record the new template"
+    );
+    assert_quiescent(&env, &api, "disk").await;
+    delete_and_expect_nothing_left(&env, &api, "disk").await;
     env.teardown().await;
 }

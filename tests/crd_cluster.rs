@@ -734,9 +734,9 @@ fn invalid_cases(pc_name: &str) -> Vec<(&'static str, Value, &'static str)> {
             "ec: buildTimeout too short",
             merged(
                 &edge_cloud(),
-                &json!({"spec": {"remediation": {"buildTimeout": "10s"}}}),
+                &json!({"spec": {"remediation": {"buildTimeout": "5s"}}}),
             ),
-            "spec.remediation.buildTimeout must be between 1m and 24h",
+            "spec.remediation.buildTimeout must be between 10s and 24h",
         ),
         (
             "ec: nine NICs",

@@ -18,6 +18,18 @@ use super::edge_instance::{Bandwidth, DataVolume, IecInstanceSpec, PowerState, R
 /// Annotation on a member EdgeInstance that makes it the first choice when the fleet scales in (any value).
 pub const DELETE_FIRST_ANNOTATION: &str = "edgefleet.io/delete-first";
 
+/// Annotation the EdgeCloud controller sets on a member it replaces because the member stayed
+/// building longer than `spec.remediation.buildTimeout` (value: the reason, `BuildTimeout`). Such a
+/// member no longer counts towards `spec.replicas` (a replacement is created where it runs) and is
+/// deleted as soon as the cloud allows it, once it leaves BUILD.
+pub const REPLACE_ANNOTATION: &str = "edgefleet.io/replace";
+
+/// Annotation the EdgeCloud controller sets on each member EdgeInstance: the fingerprint of the
+/// template fields the cloud does not report back (root and data volumes, bandwidth, key pair) that the
+/// member was created with. A member whose fingerprint differs from the current template's is replaced
+/// like one with an outdated flavor.
+pub const TEMPLATE_FINGERPRINT_ANNOTATION: &str = "edgefleet.io/template-fingerprint";
+
 /// RE2 pattern of an IEC edge cloud name: letters, digits, Chinese characters, `-`, `_`.
 pub const IEC_EDGE_CLOUD_NAME_PATTERN: &str = r"^[-_a-zA-Z0-9\p{Han}]+$";
 
@@ -256,15 +268,18 @@ pub struct FleetStrategy {
 #[serde(rename_all = "camelCase")]
 pub struct Remediation {
     /// Remediation stops (ScalingBlocked, reason TooManyUnhealthy) while more members than this are
-    /// unhealthy: a number or a percentage of replicas (default 50%).
+    /// unhealthy (failed, or building longer than buildTimeout): a number or a percentage of replicas
+    /// (default 50%).
     #[serde(default = "some_max_unhealthy", skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("type(self) == int ? self >= 0 : self.matches('^(100|[1-9]?[0-9])%$')").message("spec.remediation.maxUnhealthy must be a non-negative integer or a percentage 0%-100%"))]
     pub max_unhealthy: Option<IntOrString>,
-    /// How long a member may take to become Ready after creation before it counts as failed and is
-    /// replaced (Go duration, 1m–24h, default 30m).
+    /// How long a member may stay building (cloud status BUILD, counted from the creation time the
+    /// cloud reports) before it is replaced: a replacement is created where it runs, and it is deleted
+    /// as soon as it leaves BUILD (IEC cannot delete a building instance). Go duration, 10s–24h,
+    /// default 30m.
     #[serde(default = "default_build_timeout")]
     #[schemars(length(max = 32), pattern(DURATION_PATTERN))]
-    #[x_kube(validation = Rule::new("duration(self) >= duration('1m') && duration(self) <= duration('24h')").message("spec.remediation.buildTimeout must be between 1m and 24h"))]
+    #[x_kube(validation = Rule::new("duration(self) >= duration('10s') && duration(self) <= duration('24h')").message("spec.remediation.buildTimeout must be between 10s and 24h"))]
     pub build_timeout: String,
 }
 
@@ -474,6 +489,11 @@ pub struct EdgeCloudStatus {
     /// Crash-safety intent of an in-flight expansion (expand plan); handle = plan id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_expand: Option<PendingOperation>,
+    /// Fingerprint of the template fields the cloud does not report back (volumes, bandwidth, key
+    /// pair) that the last deploy or expansion used; members first seen since are recorded with it
+    /// (annotation `edgefleet.io/template-fingerprint` on their EdgeInstance).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub members_fingerprint: Option<String>,
     /// Crash-safety intent of member removals (scale-in, remediation, replacement, deletion): cloud
     /// instance ids chosen for removal and not yet confirmed gone. Recorded before any member is touched,
     /// so a restarted controller finishes these removals instead of choosing other victims.

@@ -17,6 +17,15 @@
 //! a second expansion for the same shortfall, never picks new victims while old ones are pending. Plans
 //! are deleted as soon as they have been executed (IEC keeps them otherwise).
 //!
+//! Replacement without the cloud's help: a member building past `spec.remediation.buildTimeout` cannot
+//! be deleted on IEC, so it is marked (annotation `edgefleet.io/replace` on its EdgeInstance, durable
+//! before anything else happens), stops counting towards `spec.replicas` (the scale plan creates its
+//! replacement where it runs, through the ordinary expansion intent), and is deleted through the
+//! removal intent as soon as it leaves BUILD. Template fields the cloud never shows back (disks,
+//! bandwidth, key pair) are compared through a fingerprint recorded on each member's EdgeInstance
+//! (`edgefleet.io/template-fingerprint`, taken from `status.membersFingerprint`, which the create and
+//! expansion intents set); a member with another fingerprint is replaced like one with another flavor.
+//!
 //! Site-level edge clouds cannot be expanded on IEC. The controller does not fall back to direct
 //! instance creation (such instances would not be members of the edge cloud, so the cloud's own view —
 //! `success_num`, deletion order, `edgecloud_id` — would disagree with the fleet); it reports
@@ -26,7 +35,7 @@
 pub mod fleet;
 pub mod members;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -52,7 +61,9 @@ use crate::api::common::{DeletionPolicy, ManagementPolicy, PendingOperation, Sec
 use crate::api::condition::{
     AVAILABLE, Condition, ConditionStatus, READY, SCALING_BLOCKED, is_condition_true, reason, set_condition,
 };
-use crate::api::edge_cloud::{DELETE_FIRST_ANNOTATION, EdgeCloud, EdgeCloudStatus};
+use crate::api::edge_cloud::{
+    DELETE_FIRST_ANNOTATION, EdgeCloud, EdgeCloudStatus, REPLACE_ANNOTATION, TEMPLATE_FINGERPRINT_ANNOTATION,
+};
 use crate::api::edge_instance::EdgeInstance;
 use crate::api::provider_config::ProviderConfig;
 use crate::api::security_group::SecurityGroup;
@@ -67,8 +78,10 @@ use crate::provider::{
 /// Stalled reason: the cloud reports the edge cloud `failed` (it can only be deleted); the message has
 /// the cloud's failure code and text.
 pub const EDGE_CLOUD_FAILED: &str = "EdgeCloudFailed";
-/// ScalingBlocked reason: members have been building longer than `spec.remediation.buildTimeout`; IEC
-/// can neither delete a building instance nor expand an edge cloud while members build.
+/// ScalingBlocked reason: members have been building longer than `spec.remediation.buildTimeout`. They
+/// are replaced (within maxUnhealthy) and deleted once they leave BUILD (IEC refuses to delete a
+/// building instance, and to expand an edge cloud that is still busy with building members); the
+/// condition stays while they wait. Also the value of the `edgefleet.io/replace` annotation.
 pub const BUILD_TIMEOUT: &str = "BuildTimeout";
 /// ScalingBlocked reason: a site has no capacity (or a quota is exhausted) for the members it should get.
 pub const CAPACITY_EXHAUSTED: &str = "CapacityExhausted";
@@ -771,13 +784,15 @@ async fn ensure_identity(
             "spec.paused is true: the edge cloud is not deployed",
         )));
     }
-    // Crash-safety step 1: the intent (token = the unique cloud name) is durable before the plan exists.
+    // Crash-safety step 1: the intent (token = the unique cloud name) is durable before the plan exists,
+    // and so is the fingerprint the members will be recorded with.
     w.status.pending_create = Some(PendingOperation {
         token: name.clone(),
         params_hash: fleet::params_hash(&request),
         started_at: now(),
         handle: None,
     });
+    w.status.members_fingerprint = Some(fleet::hidden_fingerprint(&ec.spec));
     persist(w).await?;
     let attempt = create_plan_for(fleets, &request)
         .await
@@ -942,6 +957,46 @@ async fn settle_removals(
     Ok(pending)
 }
 
+/// Marks the members `ids` (stuck in BUILD past buildTimeout) for replacement: annotation
+/// `edgefleet.io/replace` on their EdgeInstance, added to `replacing`. A member without a mirror yet is
+/// marked in a later pass.
+async fn mark_for_replacement(
+    ec: &EdgeCloud,
+    ctx: &Context,
+    ei_api: &Api<EdgeInstance>,
+    mirrors: &[EdgeInstance],
+    ids: &[String],
+    replacing: &mut BTreeSet<String>,
+) -> Result<(), Error> {
+    for stuck_id in ids {
+        let Some(ei) = mirrors
+            .iter()
+            .find(|ei| members::instance_id(ei) == Some(stuck_id.as_str()))
+        else {
+            continue;
+        };
+        members::annotate(ei_api, ei, REPLACE_ANNOTATION, BUILD_TIMEOUT)
+            .await
+            .map_err(|source| Error::Members {
+                action: "annotate",
+                source,
+            })?;
+        replacing.insert(stuck_id.clone());
+        ctx.publish(
+            ec,
+            EventType::Normal,
+            "Replacing",
+            "Remediate",
+            format!(
+                "member {stuck_id} is still building after spec.remediation.buildTimeout ({}): creating a replacement; it is deleted once it leaves BUILD",
+                ec.spec.remediation.build_timeout
+            ),
+        )
+        .await;
+    }
+    Ok(())
+}
+
 /// Records `victims` as the removal intent (durable first), then carries it out.
 #[allow(clippy::too_many_arguments)]
 async fn remove_members(
@@ -979,9 +1034,11 @@ async fn remove_members(
     Ok(())
 }
 
-/// Makes the EdgeInstance mirror match the live members: creates missing mirrors, releases mirrors whose
-/// instance is gone (never while a person's deletion of the member is in progress). Returns how many were
-/// created and released.
+/// Makes the EdgeInstance mirror match the live members: creates missing mirrors (recording
+/// `fingerprint`, see [`fleet::hidden_fingerprint`]), records `fingerprint` on mirrors that have none (made
+/// by an earlier version), releases mirrors whose instance is gone (never while a person's deletion of the
+/// member is in progress). Returns how many were created and released.
+#[allow(clippy::too_many_arguments)]
 async fn sync_mirrors(
     ec: &EdgeCloud,
     ei_api: &Api<EdgeInstance>,
@@ -990,12 +1047,23 @@ async fn sync_mirrors(
     live: &[&ObservedInstance],
     refs: &ResolvedRefs,
     pending_delete: &[String],
+    fingerprint: &str,
 ) -> Result<(usize, usize), Error> {
     let mirrored: BTreeSet<&str> = mirrors.iter().filter_map(members::instance_id).collect();
+    for ei in mirrors {
+        if members::fingerprint(ei).is_none() && ei.metadata.deletion_timestamp.is_none() {
+            members::annotate(ei_api, ei, TEMPLATE_FINGERPRINT_ANNOTATION, fingerprint)
+                .await
+                .map_err(|source| Error::Members {
+                    action: "annotate",
+                    source,
+                })?;
+        }
+    }
     let mut created = 0;
     for m in live {
         if !mirrored.contains(m.id.as_str()) {
-            let ei = members::mirror(ec, m, refs);
+            let ei = members::mirror(ec, m, refs, fingerprint);
             if members::create(ei_api, &ei)
                 .await
                 .map_err(|source| Error::Members {
@@ -1156,6 +1224,8 @@ async fn start_expansion(
         started_at: now(),
         handle: None,
     });
+    // New members are recorded with the fingerprint of the template they are created from.
+    w.status.members_fingerprint = Some(fleet::hidden_fingerprint(&ec.spec));
     persist(w).await?;
     let attempt = match create_plan_for(fleets, &request).await {
         Ok(a) => a,
@@ -1424,6 +1494,15 @@ async fn apply_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<(O
         .iter()
         .filter(|m| fleet::is_live(m, &w.status.pending_delete))
         .collect();
+    // Members are recorded with the fingerprint of the template fields the cloud does not show back
+    // (the one of the deploy or expansion that created them); a member recorded with another one than the
+    // current template's is stale and replaced like one with an outdated flavor.
+    let fingerprint = fleet::hidden_fingerprint(spec);
+    let new_members_fingerprint = w
+        .status
+        .members_fingerprint
+        .clone()
+        .unwrap_or_else(|| fingerprint.clone());
     sync_mirrors(
         ec,
         &ei_api,
@@ -1432,11 +1511,40 @@ async fn apply_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<(O
         &live,
         &refs,
         &w.status.pending_delete,
+        &new_members_fingerprint,
     )
     .await?;
+    let mut recorded: BTreeMap<String, String> = live
+        .iter()
+        .map(|m| (m.id.clone(), new_members_fingerprint.clone()))
+        .collect();
+    let mut replacing: BTreeSet<String> = BTreeSet::new();
+    for ei in &mirrors {
+        let Some(id) = members::instance_id(ei) else {
+            continue;
+        };
+        if let Some(r) = recorded.get_mut(id) {
+            if let Some(f) = members::fingerprint(ei) {
+                f.clone_into(r);
+            }
+            if members::is_replacing(ei) {
+                replacing.insert(id.to_owned());
+            }
+        }
+    }
+    let stale = fleet::stale_members(&live, &recorded, &fingerprint);
+    let build_timeout = spec
+        .remediation
+        .build_timeout()
+        .map_err(|e| Error::InvalidSpec(SpecError::BuildTimeout(e)))?;
+    let stuck = fleet::stuck_members(
+        &live,
+        k8s_openapi::jiff::Timestamp::now().as_millisecond(),
+        build_timeout,
+    );
 
     // Status counts.
-    let counts = fleet::counts(spec, &live);
+    let counts = fleet::counts(spec, &live, &stale);
     w.status.replicas = counts.replicas;
     w.status.ready_replicas = counts.ready;
     w.status.available_replicas = counts.available;
@@ -1515,6 +1623,38 @@ async fn apply_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<(O
             "spec.paused is true: no scaling, replacement or remediation".to_owned(),
         ));
     } else {
+        // Remediation budget: failed members and members building past buildTimeout are unhealthy.
+        let max_unhealthy = fleet::scaled_value(&spec.remediation.max_unhealthy(), spec.replicas, false);
+        let unhealthy = counts.failed + i32::try_from(stuck.len()).unwrap_or(i32::MAX);
+        let remediate = unhealthy <= max_unhealthy;
+        let remedy = fleet::plan_build_remediation(&live, &replacing, &stuck, remediate);
+        // Members building past buildTimeout are marked for replacement, durably, on their EdgeInstance
+        // (no cloud call, so also while an expansion is in flight — the edge cloud stays busy while they
+        // build): from now on they count as going, so the scale plan creates their replacements where
+        // they run once the edge cloud is inService.
+        mark_for_replacement(ec, ctx, &ei_api, &mirrors, &remedy.mark, &mut replacing).await?;
+        // Marked members go as soon as the cloud lets them (they left BUILD), before anything else is
+        // planned (never while an expansion runs).
+        if w.status.pending_expand.is_none() && scaling.activity.is_none() && !remedy.remove.is_empty() {
+            remove_members(
+                ec,
+                ctx,
+                instances,
+                &ei_api,
+                &mirrors,
+                &all,
+                &id,
+                &remedy.remove,
+                "they stayed building past spec.remediation.buildTimeout and were replaced",
+                w,
+            )
+            .await?;
+            scaling.activity = Some(format!(
+                "removing {} member(s) replaced after a build timeout: {}",
+                remedy.remove.len(),
+                remedy.remove.join(", ")
+            ));
+        }
         match progress_expansion(ec, ctx, fleets, &observed, &template, w).await? {
             Expansion::InFlight(m) => {
                 expanding = true;
@@ -1526,7 +1666,8 @@ async fn apply_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<(O
                 let outdated: Vec<&ObservedInstance> = live
                     .iter()
                     .copied()
-                    .filter(|m| fleet::needs_replacement(m, spec, &refs.vpc_id))
+                    .filter(|m| !replacing.contains(&m.id))
+                    .filter(|m| fleet::needs_replacement(m, spec, &refs.vpc_id) || stale.contains(&m.id))
                     .collect();
                 let mut delete_first: BTreeSet<String> = mirrors
                     .iter()
@@ -1534,16 +1675,14 @@ async fn apply_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<(O
                     .filter_map(|ei| members::instance_id(ei).map(str::to_owned))
                     .collect();
                 delete_first.extend(outdated.iter().map(|m| m.id.clone()));
-                let views = fleet::member_views(spec, &targets, &live, &delete_first);
-                let max_unhealthy =
-                    fleet::scaled_value(&spec.remediation.max_unhealthy(), spec.replicas, false);
-                let remediate = counts.failed <= max_unhealthy;
+                let views = fleet::member_views(spec, &targets, &live, &delete_first, &replacing);
                 if !remediate {
                     scaling.blocked = Some((
                         reason::TOO_MANY_UNHEALTHY,
                         format!(
-                            "{} members failed, more than spec.remediation.maxUnhealthy allows ({max_unhealthy}); failed members are not replaced",
-                            counts.failed
+                            "{unhealthy} members are unhealthy ({} failed, {} building past spec.remediation.buildTimeout), more than spec.remediation.maxUnhealthy allows ({max_unhealthy}); they are not replaced",
+                            counts.failed,
+                            stuck.len()
                         ),
                     ));
                 }
@@ -1564,7 +1703,10 @@ async fn apply_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<(O
                     .filter(|v| v.healthy)
                     .map(|v| v.id.as_str())
                     .collect();
-                let mut budget = (counts.replicas - counts.failed - spec.replicas).max(0);
+                // Members being replaced after a build timeout are not counted (they go anyway).
+                let replacing_live =
+                    i32::try_from(live.iter().filter(|m| replacing.contains(&m.id)).count()).unwrap_or(0);
+                let mut budget = (counts.replicas - counts.failed - replacing_live - spec.replicas).max(0);
                 let mut ready_budget = (counts.ready - min_available).max(0);
                 let mut victims: Vec<String> = plan
                     .remove
@@ -1628,7 +1770,8 @@ async fn apply_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<(O
                 // at most max(maxUnavailable, 1) members changing or not Ready at once.
                 let image_old: BTreeSet<&str> = live
                     .iter()
-                    .filter(|m| fleet::image_outdated(m, spec, &refs.vpc_id))
+                    .filter(|m| !replacing.contains(&m.id))
+                    .filter(|m| fleet::image_outdated(m, spec, &refs.vpc_id, &stale))
                     .map(|m| m.id.as_str())
                     .collect();
                 if !image_old.is_empty() {
@@ -1736,20 +1879,31 @@ async fn apply_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<(O
             Expansion::Idle => {}
         }
     }
-    let build_timeout = spec
-        .remediation
-        .build_timeout()
-        .map_err(|e| Error::InvalidSpec(SpecError::BuildTimeout(e)))?;
-    let stuck = fleet::stuck_members(
-        &live,
-        k8s_openapi::jiff::Timestamp::now().as_millisecond(),
-        build_timeout,
-    );
-    if scaling.blocked.is_none() && !stuck.is_empty() {
+    // Stuck members stay reported while they wait (an edge cloud busy with them says less).
+    let report_stuck = scaling
+        .blocked
+        .as_ref()
+        .is_none_or(|(r, _)| *r == reason::EDGE_CLOUD_BUSY);
+    if report_stuck && !stuck.is_empty() {
+        let replaced: Vec<&str> = stuck
+            .iter()
+            .filter(|m| replacing.contains(&m.id))
+            .map(|m| m.id.as_str())
+            .collect();
+        let what = if observe_only {
+            "managementPolicy is ObserveOnly, so they are not replaced".to_owned()
+        } else if replaced.is_empty() {
+            "they are replaced when the remediation budget allows".to_owned()
+        } else {
+            format!(
+                "being replaced: {} (a replacement is created where each runs once the edge cloud is inService; IEC cannot delete a building instance, so each is deleted as soon as it leaves BUILD)",
+                replaced.join(", ")
+            )
+        };
         scaling.blocked = Some((
             BUILD_TIMEOUT,
             format!(
-                "{} member(s) still building after spec.remediation.buildTimeout ({}): {}; IEC can neither delete a building instance nor expand the edge cloud meanwhile, so they are not replaced — check them in the cloud",
+                "{} member(s) still building after spec.remediation.buildTimeout ({}): {}; {what}",
                 stuck.len(),
                 spec.remediation.build_timeout,
                 ids_of(stuck.iter().map(|m| m.id.as_str()))
@@ -1783,7 +1937,8 @@ async fn apply_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<(O
         && counts.updated == spec.replicas
         && observed.state == FleetState::Ready
         && w.status.pending_expand.is_none()
-        && w.status.pending_delete.is_empty();
+        && w.status.pending_delete.is_empty()
+        && !live.iter().any(|m| replacing.contains(&m.id));
     let outcome = if observe_only {
         Outcome::Ready {
             reason: reason::OBSERVED,

@@ -228,6 +228,29 @@ pub fn template_hash(spec: &EdgeCloudSpec) -> String {
     short_hash(&serde_json::to_string(&spec.template).unwrap_or_default())
 }
 
+/// Fingerprint of the template fields the cloud does not report back on its instances and cannot
+/// change in place: root and data volumes (size, type), bandwidth and key pair. It is recorded on each
+/// member's EdgeInstance when the member is first seen; a member recorded with another fingerprint than
+/// the current template's is replaced ([`stale_members`]).
+pub fn hidden_fingerprint(spec: &EdgeCloudSpec) -> String {
+    let t = &spec.template;
+    let fields = (&t.root_volume, &t.data_volumes, &t.bandwidth, &t.key_name);
+    short_hash(&serde_json::to_string(&fields).unwrap_or_default())[..16].to_owned()
+}
+
+/// Ids of the members whose recorded fingerprint (`recorded`: instance id → fingerprint) differs from
+/// `current`. A member without a record is not held against.
+pub fn stale_members(
+    live: &[&ObservedInstance],
+    recorded: &BTreeMap<String, String>,
+    current: &str,
+) -> BTreeSet<String> {
+    live.iter()
+        .filter(|m| recorded.get(&m.id).is_some_and(|f| f != current))
+        .map(|m| m.id.clone())
+        .collect()
+}
+
 /// The Kubernetes name of the EdgeInstance mirroring member `instance_id` of `ec`: the EdgeCloud's name
 /// (first 39 characters, `.` → `-`) and 8 hex characters derived from the instance id — deterministic, so
 /// a restart finds it again, and at most 48 characters without `.`, as EdgeInstance names must be.
@@ -282,8 +305,8 @@ pub fn is_ready(m: &ObservedInstance, power: CrdPower) -> bool {
     }
 }
 
-/// Whether a member runs the current template, as far as the cloud shows it (flavor and image; fields
-/// the cloud never shows back are not compared).
+/// Whether a member runs the current template, as far as the cloud shows it (flavor and image; the
+/// fields the cloud never shows back are compared through [`stale_members`]).
 pub fn is_updated(m: &ObservedInstance, spec: &EdgeCloudSpec) -> bool {
     m.flavor.as_deref().is_none_or(|f| f == spec.template.flavor)
         && m.image.as_deref().is_none_or(|i| i == spec.template.image)
@@ -299,8 +322,16 @@ pub fn needs_replacement(m: &ObservedInstance, spec: &EdgeCloudSpec, vpc_id: &st
 }
 
 /// Whether only the image differs from the template (applied in place by the member's controller).
-pub fn image_outdated(m: &ObservedInstance, spec: &EdgeCloudSpec, vpc_id: &str) -> bool {
-    !needs_replacement(m, spec, vpc_id) && m.image.as_deref().is_some_and(|i| i != spec.template.image)
+/// Members that are replaced anyway (`stale`, see [`stale_members`]) are not changed in place.
+pub fn image_outdated(
+    m: &ObservedInstance,
+    spec: &EdgeCloudSpec,
+    vpc_id: &str,
+    stale: &BTreeSet<String>,
+) -> bool {
+    !needs_replacement(m, spec, vpc_id)
+        && !stale.contains(&m.id)
+        && m.image.as_deref().is_some_and(|i| i != spec.template.image)
 }
 
 /// Where up to `room` replacements for `outdated` members go: one at the placement target of each
@@ -335,8 +366,7 @@ pub fn is_failed(m: &ObservedInstance) -> bool {
 }
 
 /// Members still building more than `timeout` after the creation time the cloud reports (`now_ms`:
-/// epoch milliseconds). IEC can neither delete a building instance nor expand an edge cloud while members
-/// build, so these are reported for a person, not replaced.
+/// epoch milliseconds). Remediation replaces them ([`plan_build_remediation`]).
 pub fn stuck_members<'a>(
     live: &[&'a ObservedInstance],
     now_ms: i64,
@@ -355,6 +385,45 @@ pub fn stuck_members<'a>(
         .collect()
 }
 
+/// What build-timeout remediation does in one pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildRemediation {
+    /// Stuck members to mark for replacement now (annotation on their EdgeInstance), in id order.
+    pub mark: Vec<String>,
+    /// Marked members the cloud lets go now (they left BUILD): removed in this pass, in id order.
+    pub remove: Vec<String>,
+}
+
+/// Build-timeout remediation: members marked for replacement (`marked`) are removed once they are no
+/// longer building (IEC refuses to delete a building instance); members building past the timeout
+/// (`stuck`) that are not marked yet are marked when `remediate` (the maxUnhealthy budget allows it).
+/// Marked members stop counting towards spec.replicas ([`member_views`]), so the scale plan creates
+/// their replacements where they run.
+pub fn plan_build_remediation(
+    live: &[&ObservedInstance],
+    marked: &BTreeSet<String>,
+    stuck: &[&ObservedInstance],
+    remediate: bool,
+) -> BuildRemediation {
+    let mut remove: Vec<String> = live
+        .iter()
+        .filter(|m| marked.contains(&m.id) && m.state != InstanceState::Creating)
+        .map(|m| m.id.clone())
+        .collect();
+    remove.sort();
+    let mut mark: Vec<String> = if remediate {
+        stuck
+            .iter()
+            .filter(|m| !marked.contains(&m.id))
+            .map(|m| m.id.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    mark.sort();
+    BuildRemediation { mark, remove }
+}
+
 /// The planner's delete policy.
 pub fn delete_policy(p: FleetDeletePolicy) -> DeletePolicy {
     match p {
@@ -366,12 +435,14 @@ pub fn delete_policy(p: FleetDeletePolicy) -> DeletePolicy {
 }
 
 /// The planner's view of the live members. `delete_first` lists the instance ids whose EdgeInstance
-/// carries the delete-first annotation.
+/// carries the delete-first annotation; `replacing` the members being replaced after a build timeout
+/// (they count as going: neither counted nor chosen, so the plan adds their replacements).
 pub fn member_views(
     spec: &EdgeCloudSpec,
     targets: &[SiteTarget],
     members: &[&ObservedInstance],
     delete_first: &BTreeSet<String>,
+    replacing: &BTreeSet<String>,
 ) -> Vec<MemberView> {
     let level = level(spec);
     let power = spec.template.power_state;
@@ -384,7 +455,7 @@ pub fn member_views(
             healthy: is_ready(m, power),
             failed: is_failed(m),
             delete_first: delete_first.contains(&m.id),
-            deleting: false,
+            deleting: replacing.contains(&m.id),
         })
         .collect()
 }
@@ -411,7 +482,8 @@ pub struct Counts {
     pub ready: i32,
     /// Ready members counting towards availability (= ready).
     pub available: i32,
-    /// Live members on the current template.
+    /// Live members on the current template (flavor and image as observed, and the recorded fingerprint
+    /// of the fields the cloud does not show).
     pub updated: i32,
     /// Live members that failed.
     pub failed: i32,
@@ -421,15 +493,20 @@ fn count(n: usize) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
-/// Counts the live members.
-pub fn counts(spec: &EdgeCloudSpec, live: &[&ObservedInstance]) -> Counts {
+/// Counts the live members; `stale` lists members recorded with an outdated fingerprint
+/// ([`stale_members`]).
+pub fn counts(spec: &EdgeCloudSpec, live: &[&ObservedInstance], stale: &BTreeSet<String>) -> Counts {
     let power = spec.template.power_state;
     let ready = count(live.iter().filter(|m| is_ready(m, power)).count());
     Counts {
         replicas: count(live.len()),
         ready,
         available: ready,
-        updated: count(live.iter().filter(|m| is_updated(m, spec)).count()),
+        updated: count(
+            live.iter()
+                .filter(|m| is_updated(m, spec) && !stale.contains(&m.id))
+                .count(),
+        ),
         failed: count(live.iter().filter(|m| is_failed(m)).count()),
     }
 }

@@ -6,6 +6,11 @@
 //! Members the fleet removes itself (scale-in, remediation, replacement, deletion of the fleet) are
 //! *released* first: their `deletionPolicy` is set to `Orphan` before the EdgeInstance is deleted, so the
 //! EdgeInstance controller never deletes the cloud instance too; the EdgeCloud deletes them in one batch.
+//!
+//! Two annotations carry fleet state that the cloud cannot show (so a restarted controller reads it
+//! back): `edgefleet.io/template-fingerprint` (the fingerprint of the disks, bandwidth and key pair the
+//! member was created with) and `edgefleet.io/replace` (the member is being replaced after a build
+//! timeout).
 
 use std::collections::BTreeMap;
 
@@ -16,7 +21,7 @@ use kube::{Resource, ResourceExt};
 use super::fleet::{ResolvedRefs, member_name};
 use crate::api::EDGE_CLOUD_LABEL;
 use crate::api::common::{DeletionPolicy, ManagementPolicy};
-use crate::api::edge_cloud::EdgeCloud;
+use crate::api::edge_cloud::{EdgeCloud, REPLACE_ANNOTATION, TEMPLATE_FINGERPRINT_ANNOTATION};
 use crate::api::edge_instance::{EdgeInstance, EdgeInstanceSpec, InstanceNetwork, InstancePlacement};
 use crate::provider::ObservedInstance;
 
@@ -52,10 +57,23 @@ fn owner_reference(ec: &EdgeCloud) -> OwnerReference {
     }
 }
 
+/// The fingerprint a member was recorded with (annotation `edgefleet.io/template-fingerprint`).
+pub fn fingerprint(ei: &EdgeInstance) -> Option<&str> {
+    ei.annotations()
+        .get(TEMPLATE_FINGERPRINT_ANNOTATION)
+        .map(String::as_str)
+}
+
+/// Whether a member is being replaced after a build timeout (annotation `edgefleet.io/replace`).
+pub fn is_replacing(ei: &EdgeInstance) -> bool {
+    ei.annotations().contains_key(REPLACE_ANNOTATION)
+}
+
 /// The EdgeInstance mirroring cloud member `m`: it adopts the instance by id and describes it as it is
 /// (site, operator, flavor, image as observed; name and description left to the cloud), with the
-/// template's disks, bandwidth, key, power state and network (literal VPC and security group ids).
-pub fn mirror(ec: &EdgeCloud, m: &ObservedInstance, refs: &ResolvedRefs) -> EdgeInstance {
+/// template's disks, bandwidth, key, power state and network (literal VPC and security group ids), and
+/// `fingerprint` (see [`super::fleet::hidden_fingerprint`]) as annotation.
+pub fn mirror(ec: &EdgeCloud, m: &ObservedInstance, refs: &ResolvedRefs, fingerprint: &str) -> EdgeInstance {
     let t = &ec.spec.template;
     let mut labels: BTreeMap<String, String> = ec.labels().clone();
     labels.insert(EDGE_CLOUD_LABEL.to_owned(), ec.name_any());
@@ -65,6 +83,10 @@ pub fn mirror(ec: &EdgeCloud, m: &ObservedInstance, refs: &ResolvedRefs) -> Edge
             name: Some(member_name(ec, &m.id)),
             namespace: ec.namespace(),
             labels: Some(labels),
+            annotations: Some(BTreeMap::from([(
+                TEMPLATE_FINGERPRINT_ANNOTATION.to_owned(),
+                fingerprint.to_owned(),
+            )])),
             owner_references: Some(vec![owner_reference(ec)]),
             ..ObjectMeta::default()
         },
@@ -154,6 +176,24 @@ pub async fn orphan(api: &Api<EdgeInstance>, ei: &EdgeInstance) -> Result<(), ku
         return Ok(());
     }
     let patch = serde_json::json!({"spec": {"deletionPolicy": "Orphan"}});
+    match api
+        .patch(&ei.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Sets annotation `key` to `value` on a member. NotFound counts as done.
+pub async fn annotate(
+    api: &Api<EdgeInstance>,
+    ei: &EdgeInstance,
+    key: &str,
+    value: &str,
+) -> Result<(), kube::Error> {
+    let patch = serde_json::json!({"metadata": {"annotations": {key: value}}});
     match api
         .patch(&ei.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
         .await

@@ -1,6 +1,6 @@
 //! Unit tests of the pure fleet pieces; each case says why the expected value is right.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
@@ -181,7 +181,7 @@ fn counts_and_rows_see_only_live_members() {
     let pending = vec!["e".to_owned()];
     let live: Vec<&ObservedInstance> = all.iter().filter(|m| is_live(m, &pending)).collect();
     // d is being deleted and e is chosen for removal: neither counts.
-    let c = counts(&s, &live);
+    let c = counts(&s, &live, &BTreeSet::new());
     assert_eq!(
         c,
         Counts {
@@ -305,4 +305,130 @@ fn members_building_past_the_timeout_are_stuck() {
     // Only a member still building 31 minutes after creation; a built one, a young one and one without a
     // readable creation time are not.
     assert_eq!(stuck, ["old"]);
+}
+
+#[test]
+fn the_fingerprint_covers_exactly_the_fields_the_cloud_does_not_show() {
+    use crate::api::edge_instance::{Bandwidth, DataVolume};
+    let base = spec(CrdLevel::City, vec![city("a", None, Some(1), None)], 1);
+    let f = hidden_fingerprint(&base);
+    assert_eq!(f.len(), 16);
+    assert_eq!(f, hidden_fingerprint(&base.clone()), "deterministic");
+    // Flavor, image and network are observed on the instances (or changed in place): not in it.
+    let mut other = base.clone();
+    other.template.flavor = "c6.xlarge.2".into();
+    other.template.image = "img-2".into();
+    other.replicas = 7;
+    assert_eq!(hidden_fingerprint(&other), f);
+    // Each field the cloud never shows back changes it.
+    type Change = Box<dyn Fn(&mut EdgeCloudSpec)>;
+    let changes: Vec<(&str, Change)> = vec![
+        ("root volume size", Box::new(|s| s.template.root_volume.size = 80)),
+        (
+            "root volume type",
+            Box::new(|s| s.template.root_volume.type_ = "SAS".into()),
+        ),
+        (
+            "a data volume",
+            Box::new(|s| {
+                s.template.data_volumes = vec![
+                    serde_json::from_value::<DataVolume>(serde_json::json!({"type": "SATA", "size": 100}))
+                        .unwrap(),
+                ]
+            }),
+        ),
+        (
+            "bandwidth",
+            Box::new(|s| {
+                s.template.bandwidth =
+                    Some(serde_json::from_value::<Bandwidth>(serde_json::json!({"size": 10})).unwrap())
+            }),
+        ),
+        ("key pair", Box::new(|s| s.template.key_name = Some("ops".into()))),
+    ];
+    for (what, change) in changes {
+        let mut s = base.clone();
+        change(&mut s);
+        assert_ne!(hidden_fingerprint(&s), f, "{what} is part of the fingerprint");
+    }
+}
+
+#[test]
+fn stale_members_are_replaced_not_changed_in_place_and_not_up_to_date() {
+    let s = spec(CrdLevel::City, vec![city("a", None, Some(3), None)], 3);
+    let current = hidden_fingerprint(&s);
+    let a = member("a", "a", "x", InstanceState::Running);
+    let mut b = member("b", "a", "x", InstanceState::Running);
+    b.image = Some("img-old".into());
+    let c = member("c", "a", "x", InstanceState::Running);
+    let live = [&a, &b, &c];
+    // a: recorded with the current fingerprint; b: with an older one; c: no record (not held against).
+    let recorded = BTreeMap::from([
+        ("a".to_owned(), current.clone()),
+        ("b".to_owned(), "0000000000000000".to_owned()),
+    ]);
+    let stale = stale_members(&live, &recorded, &current);
+    assert_eq!(stale, BTreeSet::from(["b".to_owned()]));
+    assert_eq!(
+        counts(&s, &live, &stale).updated,
+        2,
+        "a stale member is not up to date"
+    );
+    assert!(
+        !image_outdated(&b, &s, "vpc-1", &stale),
+        "a member replaced anyway gets no in-place image change"
+    );
+    assert!(image_outdated(&b, &s, "vpc-1", &BTreeSet::new()));
+}
+
+#[test]
+fn build_remediation_marks_within_budget_and_removes_once_built() {
+    let building = member("building", "a", "x", InstanceState::Creating);
+    let stuck_new = member("stuck-new", "a", "x", InstanceState::Creating);
+    let left_build = member("left-build", "a", "x", InstanceState::Running);
+    let failed_after = member("failed-after", "a", "x", InstanceState::Failed);
+    let live = [&building, &stuck_new, &left_build, &failed_after];
+    let marked = BTreeSet::from([
+        "building".to_owned(),
+        "left-build".to_owned(),
+        "failed-after".to_owned(),
+    ]);
+    let stuck = [&building, &stuck_new];
+    let r = plan_build_remediation(&live, &marked, &stuck, true);
+    // Marked members that are no longer building can be deleted now (whatever they became); the one
+    // still building waits; the newly stuck one is marked.
+    assert_eq!(r.remove, ["failed-after", "left-build"]);
+    assert_eq!(r.mark, ["stuck-new"]);
+    // Over the maxUnhealthy budget nothing new is marked, but marked members still go once built.
+    let r = plan_build_remediation(&live, &marked, &stuck, false);
+    assert!(r.mark.is_empty());
+    assert_eq!(r.remove, ["failed-after", "left-build"]);
+}
+
+#[test]
+fn members_being_replaced_do_not_count_so_the_plan_adds_their_replacement() {
+    use crate::provider::plan::{DeletePolicy, plan_fleet_scale};
+    let s = spec(CrdLevel::City, vec![city("a", None, Some(2), None)], 2);
+    let t = targets(&s).unwrap();
+    let ok = member("ok", "a", "x", InstanceState::Running);
+    let stuck = member("stuck", "a", "x", InstanceState::Creating);
+    let live = [&ok, &stuck];
+    let replacing = BTreeSet::from(["stuck".to_owned()]);
+    let views = member_views(&s, &t, &live, &BTreeSet::new(), &replacing);
+    let plan = plan_fleet_scale(&t, &views, DeletePolicy::SiteBalanced, true, true);
+    assert_eq!(plan.add.len(), 1);
+    assert_eq!(
+        plan.add[0].count, 1,
+        "one replacement where the stuck member runs"
+    );
+    assert!(
+        plan.remove.is_empty(),
+        "the stuck member is not chosen by the scale plan"
+    );
+    // Once the replacement exists, nothing more is added.
+    let repl = member("repl", "a", "x", InstanceState::Running);
+    let live = [&ok, &stuck, &repl];
+    let views = member_views(&s, &t, &live, &BTreeSet::new(), &replacing);
+    let plan = plan_fleet_scale(&t, &views, DeletePolicy::SiteBalanced, true, true);
+    assert!(plan.add.is_empty() && plan.remove.is_empty(), "{plan:?}");
 }
