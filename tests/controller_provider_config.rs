@@ -296,3 +296,37 @@ async fn events_repeat_as_a_series_and_start_again_after_expiry() {
     assert!(items.iter().all(|e| e.series.is_none()), "{items:?}");
     ns.cleanup().await.unwrap();
 }
+
+/// Usage is counted page by page (so 10,000 users are never held at once): one object per page gives
+/// the same answer as one page for all.
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn users_are_counted_across_pages() {
+    use edgefleet::controller::provider_config::{users_of, users_of_paged};
+    let env = Env::start("pc-pages", Faults::default()).await;
+    let vpcs: Api<Vpc> = env.ns.api();
+    let names = ["a", "b", "c"];
+    for (i, name) in names.iter().enumerate() {
+        create(&vpcs, &vpc(&env, name, &env.pc, &format!("10.{i}.0.0/16"))).await;
+    }
+    let ns = Some(env.ns.name());
+    let one_page = users_of(&env.client, ns, &env.pc).await.unwrap();
+    let paged = users_of_paged(&env.client, ns, &env.pc, 1).await.unwrap();
+    assert_eq!(one_page.usage.vpcs, 3, "{:?}", one_page.objects);
+    assert_eq!(paged.usage.vpcs, 3, "{:?}", paged.objects);
+    assert_eq!(paged.usage.total, 3);
+    assert_eq!(paged.objects, one_page.objects);
+    assert_eq!(
+        paged.objects[0],
+        format!("Vpc {}/a", env.ns.name()),
+        "{:?}",
+        paged.objects
+    );
+    for name in names {
+        delete(&vpcs, name).await.unwrap();
+    }
+    for name in names {
+        wait_deleted(&vpcs, name, WAIT).await.unwrap();
+    }
+    env.teardown().await;
+}

@@ -328,6 +328,7 @@ async fn measure_steady(
             / (objects.max(1) as f64 * intervals.max(1e-9)),
         cloud_calls: cloud.by_operation,
         rss_mib: usage.rss_mib,
+        peak_rss_mib: usage.peak_rss_mib,
         cpu_seconds: usage.cpu_seconds - cpu_before,
     })
 }

@@ -135,6 +135,8 @@ pub struct Steady {
     pub cloud_calls: BTreeMap<String, u64>,
     /// Operator RSS at the end, MiB.
     pub rss_mib: f64,
+    /// Operator peak RSS over the whole run (kernel VmHWM at the end), MiB.
+    pub peak_rss_mib: f64,
     /// Operator CPU seconds in steady state.
     pub cpu_seconds: f64,
 }
@@ -165,10 +167,10 @@ impl Report {
                 met: c.ratio_to_baseline <= 2.0,
             },
             Target {
-                name: "operator peak RSS".into(),
+                name: "operator peak RSS (whole run)".into(),
                 target: "≤ 150 MiB".into(),
-                measured: format!("{:.1} MiB", c.peak_rss_mib),
-                met: c.peak_rss_mib <= 150.0,
+                measured: format!("{:.1} MiB", c.peak_rss_mib.max(s.peak_rss_mib)),
+                met: c.peak_rss_mib.max(s.peak_rss_mib) <= 150.0,
             },
             Target {
                 name: "steady-state Kubernetes writes".into(),
@@ -251,7 +253,10 @@ impl Report {
                 "operator CPU while converging, s",
                 format!("{:.1}", c.cpu_seconds),
             ),
-            ("operator peak RSS, MiB", format!("{:.1}", c.peak_rss_mib)),
+            (
+                "operator peak RSS while converging, MiB",
+                format!("{:.1}", c.peak_rss_mib),
+            ),
             (
                 "steady: observed, s",
                 format!("{:.0} ({:.1} intervals)", s.seconds, s.intervals),
@@ -262,7 +267,14 @@ impl Report {
                 "steady: cloud reads/object/interval",
                 format!("{:.3}", s.cloud_reads_per_object_per_interval),
             ),
-            ("steady: operator RSS, MiB", format!("{:.1}", s.rss_mib)),
+            (
+                "steady: operator RSS at the end, MiB",
+                format!("{:.1}", s.rss_mib),
+            ),
+            (
+                "operator peak RSS over the whole run, MiB",
+                format!("{:.1}", s.peak_rss_mib),
+            ),
             ("steady: operator CPU, s", format!("{:.1}", s.cpu_seconds)),
         ];
         for (name, value) in rows {
@@ -385,6 +397,7 @@ mod tests {
                 cloud_reads_per_object_per_interval: 0.2,
                 cloud_calls: BTreeMap::new(),
                 rss_mib: 38.0,
+                peak_rss_mib: 160.0,
                 cpu_seconds: 0.1,
             },
             targets: vec![],
@@ -396,7 +409,8 @@ mod tests {
         let mut report = sample();
         report.check_targets();
         let met: Vec<bool> = report.targets.iter().map(|t| t.met).collect();
-        assert_eq!(met, [false, true, true, true, true], "{:?}", report.targets);
+        // Peak RSS is judged over the whole run: 40 MiB while converging, 160 MiB later.
+        assert_eq!(met, [false, false, true, true, true], "{:?}", report.targets);
         let md = report.markdown();
         assert!(md.contains("| ratio to baseline | 3.00× |"), "{md}");
         assert!(

@@ -11,12 +11,14 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ListMeta;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::core::GroupVersionKind;
 use kube::runtime::controller::{Action, Config as RuntimeConfig};
 use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
-use kube::{Client, ResourceExt};
+use kube::{Client, Resource, ResourceExt};
+use serde::Deserialize;
 use tracing::{debug, info};
 
 use super::runtime::{
@@ -158,37 +160,100 @@ const USER_KINDS: &[(&str, &str)] = &[
     ("EdgeCloud", "edgeclouds"),
 ];
 
+/// Objects per page when counting users: bounds the memory of a count to one page, whatever the fleet.
+const USERS_PAGE: u32 = 500;
+
+/// The only fields of a user object that counting reads (the rest of each object is skipped by the
+/// parser, never materialised).
+#[derive(Debug, Deserialize)]
+struct UserPage {
+    #[serde(default)]
+    items: Vec<UserItem>,
+    #[serde(default)]
+    metadata: ListMeta,
+}
+
+#[derive(Debug, Deserialize)]
+struct UserItem {
+    #[serde(default)]
+    metadata: UserMeta,
+    #[serde(default)]
+    spec: Option<UserSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct UserMeta {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    namespace: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserSpec {
+    #[serde(default)]
+    provider_config_ref: Option<NameRef>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NameRef {
+    #[serde(default)]
+    name: String,
+}
+
 /// Lists every object (of every cloud-backed kind, in the controller's namespace scope) whose
 /// `spec.providerConfigRef.name` is `name`, terminating ones included (they still need the account).
-/// Kinds whose CRD is not installed count as none.
+/// Kinds whose CRD is not installed count as none. Pages of [`USERS_PAGE`], parsed into
+/// [`UserItem`]s only: counting 10,000 instances must not hold 10,000 parsed objects at once
+/// (docs/benchmarks.md).
 pub async fn users_of(client: &Client, namespace: Option<&str>, name: &str) -> Result<Users, kube::Error> {
+    users_of_paged(client, namespace, name, USERS_PAGE).await
+}
+
+/// [`users_of`] with pages of `page` objects.
+pub async fn users_of_paged(
+    client: &Client,
+    namespace: Option<&str>,
+    name: &str,
+    page: u32,
+) -> Result<Users, kube::Error> {
     let mut users = Users::default();
     for (kind, plural) in USER_KINDS {
         let gvk = GroupVersionKind::gvk(crate::api::GROUP, crate::api::VERSION, kind);
         let resource = ApiResource::from_gvk_with_plural(&gvk, plural);
-        let api: Api<DynamicObject> = match namespace {
-            Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-            None => Api::all_with(client.clone(), &resource),
-        };
-        let list = match api.list(&ListParams::default()).await {
-            Ok(list) => list,
-            Err(kube::Error::Api(status)) if status.code == 404 => continue,
-            Err(e) => return Err(e),
-        };
+        let url = DynamicObject::url_path(&resource, namespace);
         let mut count = 0;
-        for obj in list.items {
-            let uses = obj
-                .data
-                .pointer("/spec/providerConfigRef/name")
-                .and_then(|v| v.as_str())
-                .is_some_and(|n| n == name);
-            if uses {
-                count += 1;
-                users.objects.push(format!(
-                    "{kind} {}/{}",
-                    obj.namespace().unwrap_or_default(),
-                    obj.name_any()
-                ));
+        let mut token: Option<String> = None;
+        loop {
+            let mut params = ListParams::default().limit(page.max(1));
+            if let Some(t) = token.take() {
+                params = params.continue_token(&t);
+            }
+            let request = kube::core::Request::new(&url)
+                .list(&params)
+                .map_err(kube::Error::BuildRequest)?;
+            let page: UserPage = match client.request(request).await {
+                Ok(page) => page,
+                Err(kube::Error::Api(status)) if status.code == 404 => break,
+                Err(e) => return Err(e),
+            };
+            for item in page.items {
+                let uses = item
+                    .spec
+                    .and_then(|s| s.provider_config_ref)
+                    .is_some_and(|r| r.name == name);
+                if uses {
+                    count += 1;
+                    users.objects.push(format!(
+                        "{kind} {}/{}",
+                        item.metadata.namespace, item.metadata.name
+                    ));
+                }
+            }
+            token = page.metadata.continue_.filter(|t| !t.is_empty());
+            if token.is_none() {
+                break;
             }
         }
         match *kind {
