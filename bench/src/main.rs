@@ -14,6 +14,7 @@
 
 mod apiserver;
 mod baseline;
+use baseline::StatusWrite;
 mod cloud;
 mod operator;
 mod report;
@@ -190,17 +191,21 @@ async fn install_crds(client: &Client) -> Result<()> {
 }
 
 async fn measure_baseline(client: &Client, args: &Args) -> Result<Baseline> {
-    workload::ensure_namespace(client, baseline::NAMESPACE).await?;
     let objects = args.instances + args.fleets * args.replicas as usize;
+    for style in [StatusWrite::Merge, StatusWrite::Apply] {
+        workload::ensure_namespace(client, style.namespace()).await?;
+    }
     let before = Requests::scrape(client).await?;
-    let elapsed = baseline::run(client, objects, args.writers).await?;
+    let elapsed = baseline::run(client, objects, args.writers, StatusWrite::Merge).await?;
     let writes = Requests::scrape(client).await?.since(&before);
+    let apply = baseline::run(client, objects, args.writers, StatusWrite::Apply).await?;
     let seconds = elapsed.as_secs_f64();
     Ok(Baseline {
         objects,
         seconds,
         objects_per_second: objects as f64 / seconds.max(1e-9),
         writes_per_object: writes.writes(apiserver::is_edgefleet) as f64 / objects.max(1) as f64,
+        apply_status_seconds: apply.as_secs_f64(),
     })
 }
 
@@ -283,6 +288,8 @@ async fn measure_convergence(
         seconds,
         objects_per_second: objects as f64 / seconds.max(1e-9),
         ratio_to_baseline: seconds / baseline_seconds.max(1e-9),
+        ratio_to_apply_baseline: seconds
+            / (baseline.apply_status_seconds * objects as f64 / baseline.objects.max(1) as f64).max(1e-9),
         cloud_calls_per_object: per_object(cloud.requests),
         cloud_mutations_per_object: per_object(cloud.mutations),
         kube_writes_per_object: per_object(operator_writes),

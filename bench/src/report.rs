@@ -83,6 +83,8 @@ pub struct Baseline {
     pub objects_per_second: f64,
     /// Kubernetes writes per object, as counted by the apiserver.
     pub writes_per_object: f64,
+    /// The same writes with the status by server-side apply, wall time in seconds (attribution only).
+    pub apply_status_seconds: f64,
 }
 
 /// Convergence of the managed objects.
@@ -96,6 +98,8 @@ pub struct Convergence {
     pub objects_per_second: f64,
     /// `seconds / baseline.seconds` (scaled to the same object count).
     pub ratio_to_baseline: f64,
+    /// The same against the baseline whose status write is a server-side apply.
+    pub ratio_to_apply_baseline: f64,
     /// Cloud requests per object.
     pub cloud_calls_per_object: f64,
     /// Successful cloud mutations per object.
@@ -237,9 +241,17 @@ impl Report {
             ),
             ("baseline objects/s", format!("{:.0}", b.objects_per_second)),
             ("baseline writes/object", format!("{:.2}", b.writes_per_object)),
+            (
+                "baseline with the status by server-side apply, s",
+                format!("{:.1}", b.apply_status_seconds),
+            ),
             ("edgefleet: all Ready, s", format!("{:.1}", c.seconds)),
             ("edgefleet objects/s", format!("{:.0}", c.objects_per_second)),
             ("ratio to baseline", format!("{:.2}×", c.ratio_to_baseline)),
+            (
+                "ratio to the server-side-apply baseline",
+                format!("{:.2}×", c.ratio_to_apply_baseline),
+            ),
             (
                 "Kubernetes writes/object (operator)",
                 format!("{:.2}", c.kube_writes_per_object),
@@ -372,12 +384,14 @@ mod tests {
                 seconds: 1.0,
                 objects_per_second: 10.0,
                 writes_per_object: 3.0,
+                apply_status_seconds: 1.5,
             },
             convergence: Convergence {
                 objects: 10,
                 seconds: 3.0,
                 objects_per_second: 3.3,
                 ratio_to_baseline: 3.0,
+                ratio_to_apply_baseline: 2.0,
                 cloud_calls_per_object: 4.0,
                 cloud_mutations_per_object: 1.0,
                 kube_writes_per_object: 5.0,

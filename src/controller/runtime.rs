@@ -21,7 +21,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::controller::Controller;
 use kube::runtime::finalizer::{self, Event as FinalizerEvent};
 use kube::runtime::reflector::{self, ObjectRef, Store, reflector};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::{PredicateConfig, WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -391,7 +391,10 @@ impl Context {
                     mark_synced(&state, &synced_kind);
                 }
             })
-            .applied_objects();
+            .applied_objects()
+            // The object's own status writes (two per create, from this very controller) would each
+            // trigger a pass with nothing to do; passes are requeued explicitly instead.
+            .predicate_filter(intent_of, PredicateConfig::default());
         let census_state = self.caches.state.subscribe();
         let metrics = self.metrics.clone();
         let store = reader.clone();
@@ -447,6 +450,32 @@ impl Context {
             debug!(error = %e, reason, "failed to publish event");
         }
     }
+}
+
+/// What a change of an object must touch to trigger a reconcile of it: its spec (`generation`, which
+/// the apiserver also bumps when a deletion with finalizers starts), labels, annotations (reboot
+/// requests, EdgeCloud marks), finalizers, owners and deletion. Status is not in it: a controller's
+/// own status writes trigger nothing, and every pass ends with an explicit requeue (the poll interval,
+/// or the pending interval while work is in progress). Changes of other objects that matter (Vpcs,
+/// SecurityGroups, Secrets, ProviderConfigs, members) trigger through their own watches.
+pub fn intent_of<K: Resource>(obj: &K) -> Option<u64> {
+    use std::hash::{Hash, Hasher};
+    let meta = obj.meta();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    meta.generation.hash(&mut h);
+    meta.labels.hash(&mut h);
+    meta.annotations.hash(&mut h);
+    meta.finalizers.hash(&mut h);
+    meta.deletion_timestamp
+        .as_ref()
+        .map(|t| t.0.as_second())
+        .hash(&mut h);
+    if let Some(owners) = &meta.owner_references {
+        for o in owners {
+            (&o.uid, &o.kind, &o.name, o.controller).hash(&mut h);
+        }
+    }
+    Some(h.finish())
 }
 
 /// The caches of the controllers built with [`Context::controller`]: which have completed their first list.
@@ -693,6 +722,49 @@ where
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_spec_and_metadata_changes_trigger_a_pass() {
+        use k8s_openapi::api::apps::v1::{Deployment, DeploymentStatus};
+        let mut obj = Deployment::default();
+        obj.metadata.generation = Some(1);
+        let base = intent_of(&obj);
+        // Status and resourceVersion changes (the controller's own writes) do not.
+        obj.status = Some(DeploymentStatus {
+            ready_replicas: Some(3),
+            ..DeploymentStatus::default()
+        });
+        obj.metadata.resource_version = Some("42".into());
+        assert_eq!(intent_of(&obj), base);
+        let changed = |f: &dyn Fn(&mut Deployment)| {
+            let mut v = obj.clone();
+            f(&mut v);
+            intent_of(&v)
+        };
+        assert_ne!(changed(&|v| v.metadata.generation = Some(2)), base);
+        assert_ne!(
+            changed(&|v| v
+                .annotations_mut()
+                .insert("edgefleet.io/reboot".into(), "1".into())
+                .map_or((), |_| ())),
+            base
+        );
+        assert_ne!(
+            changed(&|v| v.labels_mut().insert("a".into(), "b".into()).map_or((), |_| ())),
+            base
+        );
+        assert_ne!(changed(&|v| v.finalizers_mut().push("f".into())), base);
+        assert_ne!(
+            changed(&|v| v.metadata.deletion_timestamp = Some(crate::controller::status::now())),
+            base
+        );
+        assert_ne!(
+            changed(&|v| {
+                v.metadata.owner_references = Some(vec![Default::default()]);
+            }),
+            base
+        );
+    }
 
     #[test]
     fn backoff_grows_caps_and_resets() {
