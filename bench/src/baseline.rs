@@ -19,6 +19,9 @@ use crate::workload::{instance, resource};
 /// How the baseline writes its one status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusWrite {
+    /// Not measured: warms a fresh apiserver and etcd up first (merge patches), so that the measured
+    /// baseline does not pay for the first requests of a cold control plane and look slower than it is.
+    WarmUp,
     /// A JSON merge patch (the cheapest write the apiserver has).
     Merge,
     /// Server-side apply, forced, as edgefleet's status helper does.
@@ -29,6 +32,7 @@ impl StatusWrite {
     /// Namespace of this baseline's objects (the operator does not watch it).
     pub fn namespace(self) -> &'static str {
         match self {
+            Self::WarmUp => "bench-warmup",
             Self::Merge => "bench-baseline",
             Self::Apply => "bench-baseline-apply",
         }
@@ -71,7 +75,7 @@ async fn one_object(api: &Api<DynamicObject>, index: usize, style: StatusWrite) 
         }],
     }});
     let written = match style {
-        StatusWrite::Merge => {
+        StatusWrite::Merge | StatusWrite::WarmUp => {
             api.patch_status(&name, &PatchParams::default(), &Patch::Merge(&status))
                 .await
         }

@@ -192,9 +192,10 @@ async fn install_crds(client: &Client) -> Result<()> {
 
 async fn measure_baseline(client: &Client, args: &Args) -> Result<Baseline> {
     let objects = args.instances + args.fleets * args.replicas as usize;
-    for style in [StatusWrite::Merge, StatusWrite::Apply] {
+    for style in [StatusWrite::WarmUp, StatusWrite::Merge, StatusWrite::Apply] {
         workload::ensure_namespace(client, style.namespace()).await?;
     }
+    baseline::run(client, objects.min(500), args.writers, StatusWrite::WarmUp).await?;
     let before = Requests::scrape(client).await?;
     let elapsed = baseline::run(client, objects, args.writers, StatusWrite::Merge).await?;
     let writes = Requests::scrape(client).await?.since(&before);
