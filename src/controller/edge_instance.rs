@@ -651,9 +651,9 @@ async fn resolve_network(ei: &EdgeInstance, ctx: &Context) -> Result<Network, Er
     let mut net = Network::default();
     let vpc_obj = match (&n.vpc_ref, &n.vpc_id) {
         (Some(r), _) => {
-            let api: Api<Vpc> = Api::namespaced(ctx.client.clone(), &ns);
-            let vpc = api
-                .get_opt(&r.name)
+            let vpc = ctx
+                .lookups
+                .get::<Vpc>(&ctx.client, &ns, &r.name)
                 .await
                 .map_err(|source| Error::ReadReference {
                     kind: "Vpc",
@@ -720,10 +720,10 @@ async fn resolve_network(ei: &EdgeInstance, ctx: &Context) -> Result<Network, Er
         }
     }
     if !n.security_group_refs.is_empty() {
-        let api: Api<SecurityGroup> = Api::namespaced(ctx.client.clone(), &ns);
         for r in &n.security_group_refs {
-            let sg = api
-                .get_opt(&r.name)
+            let sg = ctx
+                .lookups
+                .get::<SecurityGroup>(&ctx.client, &ns, &r.name)
                 .await
                 .map_err(|source| Error::ReadReference {
                     kind: "SecurityGroup",
@@ -736,7 +736,7 @@ async fn resolve_network(ei: &EdgeInstance, ctx: &Context) -> Result<Network, Er
                     field: "spec.network.securityGroupRefs",
                     what: "exist",
                 })?;
-            let status = sg.status.unwrap_or_default();
+            let status = sg.status.clone().unwrap_or_default();
             let id = status
                 .security_group_id
                 .clone()
@@ -1876,9 +1876,11 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
         )
         .with_config(RuntimeConfig::default().concurrency(ctx.config.concurrency));
     let by_vpc = controller.store();
+    let vpc_lookups = ctx.lookups.clone();
+    let sg_lookups = ctx.lookups.clone();
     let by_sg = controller.store();
     let by_secret = controller.store();
-    let trigger = provider_config_trigger(controller.store(), provider_config_of);
+    let trigger = provider_config_trigger(ctx.lookups.clone(), controller.store(), provider_config_of);
     controller
         .watches(
             Api::<ProviderConfig>::all(client.clone()),
@@ -1890,6 +1892,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             ctx.config.watcher_config(),
             move |vpc: Vpc| {
                 let (ns, name) = (vpc.namespace(), vpc.name_any());
+                vpc_lookups.forget::<Vpc>(ns.as_deref().unwrap_or_default(), &name);
                 by_vpc
                     .state()
                     .into_iter()
@@ -1906,6 +1909,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             ctx.config.watcher_config(),
             move |sg: SecurityGroup| {
                 let (ns, name) = (sg.namespace(), sg.name_any());
+                sg_lookups.forget::<SecurityGroup>(ns.as_deref().unwrap_or_default(), &name);
                 by_sg
                     .state()
                     .into_iter()

@@ -41,6 +41,7 @@
 pub mod edge_cloud;
 pub mod edge_instance;
 pub mod events;
+pub mod lookup;
 pub mod provider_config;
 pub mod runtime;
 pub mod security_group;

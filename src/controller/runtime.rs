@@ -32,6 +32,7 @@ use tracing::{Instrument, debug, warn};
 use crate::api::provider_config::ProviderConfig;
 pub use crate::api::{FIELD_MANAGER, FINALIZER};
 use crate::controller::events::{EventRecorder, EventSpec, EventType};
+use crate::controller::lookup::Lookups;
 use crate::operator::metrics::{ConditionStatus, Metrics};
 use crate::provider::ProviderRegistry;
 
@@ -328,6 +329,8 @@ pub struct Context {
     pub(crate) probes: Mutex<HashMap<String, (String, Instant)>>,
     /// The controllers' caches: synced or not, and the census tasks counting their objects.
     pub caches: Caches,
+    /// Recently read ProviderConfigs (resolved), Vpcs and SecurityGroups.
+    pub lookups: Arc<Lookups>,
 }
 
 impl Debug for Context {
@@ -358,6 +361,7 @@ impl Context {
             backoff,
             probes: Mutex::new(HashMap::new()),
             caches: Caches::default(),
+            lookups: Arc::default(),
         }
     }
 
@@ -678,6 +682,7 @@ where
 /// something that matters to those objects changed: the ProviderConfig's generation, its CredentialsValid
 /// status, or its deletion. (A change of `status.usedBy` alone would otherwise re-reconcile every user.)
 pub fn provider_config_trigger<K>(
+    lookups: Arc<Lookups>,
     store: Store<K>,
     provider_config_of: fn(&K) -> &str,
 ) -> impl Fn(ProviderConfig) -> Vec<ObjectRef<K>> + Send + Sync + 'static
@@ -687,6 +692,8 @@ where
     let seen: Mutex<HashMap<String, String>> = Mutex::new(HashMap::new());
     move |pc: ProviderConfig| {
         let name = pc.name_any();
+        // Any change (status included) drops the remembered resolution: the next pass reads it afresh.
+        lookups.forget_provider(&name);
         let credentials = pc
             .status
             .as_ref()
@@ -825,7 +832,9 @@ mod tests {
             v.metadata.namespace = Some("ns".into());
             writer.apply_watcher_event(&watcher::Event::Apply(v));
         }
-        let trigger = provider_config_trigger(store, |v: &Vpc| v.spec.provider_config_ref.name.as_str());
+        let trigger = provider_config_trigger(Arc::default(), store, |v: &Vpc| {
+            v.spec.provider_config_ref.name.as_str()
+        });
         let mut pc = ProviderConfig::new(
             "acct",
             ProviderConfigSpec {

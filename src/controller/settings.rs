@@ -247,6 +247,16 @@ pub struct ResolvedProvider {
 /// Finds the ProviderConfig `name`, refuses one whose credentials its controller found invalid (no call
 /// with known-bad credentials), reads its Secret and returns the (cached or rebuilt) client.
 pub async fn resolve_provider(ctx: &Context, name: &str) -> Result<ResolvedProvider, ResolveProviderError> {
+    if let Some(resolved) = ctx.lookups.provider(name) {
+        return Ok(resolved);
+    }
+    let resolved = read_provider(ctx, name).await?;
+    ctx.lookups.remember_provider(name, &resolved);
+    Ok(resolved)
+}
+
+/// [`resolve_provider`] from the apiserver.
+async fn read_provider(ctx: &Context, name: &str) -> Result<ResolvedProvider, ResolveProviderError> {
     let kube_err = |source| ResolveProviderError::Kube {
         name: name.to_owned(),
         source,

@@ -855,7 +855,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             ctx.config.watcher_config(),
         )
         .with_config(RuntimeConfig::default().concurrency(ctx.config.concurrency));
-    let trigger = provider_config_trigger(controller.store(), provider_config_of);
+    let trigger = provider_config_trigger(ctx.lookups.clone(), controller.store(), provider_config_of);
     controller
         .watches(
             Api::<ProviderConfig>::all(client),
