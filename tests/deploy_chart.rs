@@ -234,7 +234,7 @@ fn operator_deployment_meets_the_restricted_profile_and_runs_two_replicas() {
     assert_eq!(container["ports"][0]["containerPort"], 8080);
     assert_eq!(
         container["resources"],
-        json!({"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}})
+        json!({"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "1", "memory": "256Mi"}})
     );
 
     let pdb = one(&objects, "PodDisruptionBudget");
