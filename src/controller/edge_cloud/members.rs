@@ -176,8 +176,17 @@ pub async fn orphan(api: &Api<EdgeInstance>, ei: &EdgeInstance) -> Result<(), ku
         return Ok(());
     }
     let patch = serde_json::json!({"spec": {"deletionPolicy": "Orphan"}});
+    merge_patch(api, ei, &patch).await
+}
+
+/// Merge-patches a member; NotFound counts as done (the member is gone, which is what was wanted).
+async fn merge_patch(
+    api: &Api<EdgeInstance>,
+    ei: &EdgeInstance,
+    patch: &serde_json::Value,
+) -> Result<(), kube::Error> {
     match api
-        .patch(&ei.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .patch(&ei.name_any(), &PatchParams::default(), &Patch::Merge(patch))
         .await
     {
         Ok(_) => Ok(()),
@@ -194,14 +203,7 @@ pub async fn annotate(
     value: &str,
 ) -> Result<(), kube::Error> {
     let patch = serde_json::json!({"metadata": {"annotations": {key: value}}});
-    match api
-        .patch(&ei.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
-        Err(e) => Err(e),
-    }
+    merge_patch(api, ei, &patch).await
 }
 
 /// Asks a member's controller to change its image in place (IEC: stop → change OS → start) by setting
