@@ -2,7 +2,7 @@
 //! with IPs, power state, reboot requests, image change, security groups, out-of-band stop and delete
 //! (Manage corrects, ObserveOnly reports), references that are not Ready yet, catalog errors naming the
 //! field, restarts mid-create with lost responses, 5xx bursts, Orphan, a missing Secret, NIC add/remove,
-//! deletion while the cloud still builds, and
+//! deletion while the cloud still builds, drift polls of settled objects answered by batched lists, and
 //! EdgeCloud-member-like objects (adoptId + label). Each test owns a namespace, an emulator and a
 //! ProviderConfig; every test checks the emulator's final state (no leak, no duplicate).
 //!
@@ -422,6 +422,61 @@ async fn out_of_band_stop_is_corrected_and_delete_is_recreated() {
     assert!(events_of(&env).await.contains("ExternallyDeleted"));
     delete_and_confirm_gone(&api, "drift").await;
     assert!(live(&env).is_empty());
+    finish(env).await;
+}
+
+fn requests(env: &Env, route: &str) -> u64 {
+    env.emu().calls().requests(route)
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn settled_instances_are_polled_by_batched_lists_and_drift_is_still_seen() {
+    const GET_ONE: &str = "GET /v1/cloudservers/{server_id}";
+    const LIST: &str = "GET /v1/cloudservers";
+    let (env, api, _net) = start("ei-batch", Faults::default()).await;
+    let names = ["b0", "b1", "b2", "b3"];
+    for n in names {
+        create(&api, &instance(&env, n)).await;
+    }
+    let mut ids = Vec::new();
+    for n in names {
+        ids.push(status_id(&ready(&api, n).await));
+    }
+    // Three poll intervals (3 s) of settled objects: every poll is answered by a list.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (gets, lists, mutations) = (requests(&env, GET_ONE), requests(&env, LIST), env.mutations());
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    assert_eq!(
+        requests(&env, GET_ONE),
+        gets,
+        "no settled instance is read on its own"
+    );
+    let listed = requests(&env, LIST) - lists;
+    assert!(
+        (1..=12).contains(&listed),
+        "the polls of 4 objects over 3 intervals are answered by lists ({listed} made)"
+    );
+    assert_eq!(env.mutations(), mutations, "nothing changes while settled");
+
+    // Drift made out of band is still seen through the lists and corrected.
+    let calls = action_calls(&env);
+    env.cloud_client()
+        .instances()
+        .unwrap()
+        .power(std::slice::from_ref(&ids[1]), PowerAction::Stop { force: false })
+        .await
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !(action_calls(&env) >= calls + 2 && cloud_instance(&env, &ids[1])["status"] == "ACTIVE") {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not restarted: {}",
+            cloud_instance(&env, &ids[1])
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    ready(&api, "b1").await;
     finish(env).await;
 }
 

@@ -29,6 +29,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::controller::events::EventType;
 use base64::Engine;
@@ -50,7 +51,7 @@ use super::settings::{ResolveProviderError, resolve_provider};
 use super::status::{Intervals, Outcome, StatusWriter, elapsed_since, now};
 use super::{NAME_CONFLICT, provider_error_class};
 use crate::api::common::{DeletionPolicy, ManagementPolicy, PendingOperation, SecretKeyRef};
-use crate::api::condition::{Condition, READY, find_condition, reason};
+use crate::api::condition::{Condition, READY, RECONCILING, find_condition, reason};
 use crate::api::edge_instance::{EdgeInstance, EdgeInstanceStatus, PowerActionType, PowerState as CrdPower};
 use crate::api::provider_config::ProviderConfig;
 use crate::api::security_group::SecurityGroup;
@@ -643,6 +644,35 @@ fn is_ready(conditions: &[Condition]) -> bool {
     find_condition(conditions, READY).is_some_and(Condition::is_true)
 }
 
+/// How old the observation of this pass may be (`InstanceApi::observe`, batched list observation):
+/// half the poll interval when the pass is a drift poll of a settled object — Ready and not Reconciling
+/// for its current generation, no create in flight, no reboot request waiting, not being deleted — so
+/// drift is seen within one and a half poll intervals, and one list of the account's instances answers
+/// every settled object's poll. Zero (a direct read) for any pass with work to do: its decisions need
+/// the cloud's state now.
+pub fn observation_age(ei: &EdgeInstance, intervals: Intervals) -> Duration {
+    let Some(status) = ei.status.as_ref() else {
+        return Duration::ZERO;
+    };
+    let generation = ei.metadata.generation;
+    let settled_condition = |type_: &str, want_true: bool| {
+        find_condition(&status.conditions, type_)
+            .is_some_and(|c| c.is_true() == want_true && c.observed_generation == generation)
+    };
+    let settled = ei.metadata.deletion_timestamp.is_none()
+        && status.observed_generation == generation
+        && status.pending_create.is_none()
+        && status.instance_id.is_some()
+        && settled_condition(READY, true)
+        && !find_condition(&status.conditions, RECONCILING).is_some_and(Condition::is_true)
+        && reboot_request(ei) == status.last_reboot_request;
+    if settled {
+        intervals.poll / 2
+    } else {
+        Duration::ZERO
+    }
+}
+
 /// Resolves vpcRef/vpcId, subnets and security groups to cloud ids, waiting for referenced objects to
 /// be Ready.
 async fn resolve_network(ei: &EdgeInstance, ctx: &Context) -> Result<Network, Error> {
@@ -895,6 +925,7 @@ async fn ensure_identity(
     ctx: &Context,
     provider: &dyn Provider,
     net: &Network,
+    max_age: Duration,
     w: &mut Writer,
 ) -> Result<Identity, Error> {
     let api = provider.instances().map_err(Error::Unsupported)?;
@@ -902,7 +933,7 @@ async fn ensure_identity(
     let grace = ctx.config.recovery_grace;
     let mut drifted = false;
     if let Some(id) = w.status.instance_id.clone() {
-        match api.get(&id).await {
+        match api.observe(&id, max_age).await {
             Ok(o) if !is_deleted(&o) => {
                 w.status.pending_create = None;
                 return Ok(Identity::Observed(Box::new(o)));
@@ -1578,8 +1609,9 @@ async fn apply_steps(
     let api = provider.instances().map_err(Error::Unsupported)?;
     let caps: &Capabilities = provider.capabilities();
     let net = resolve_network(ei, ctx).await?;
+    let max_age = observation_age(ei, intervals);
 
-    let mut observed = match ensure_identity(ei, ctx, provider, &net, w).await? {
+    let mut observed = match ensure_identity(ei, ctx, provider, &net, max_age, w).await? {
         Identity::Observed(o) => *o,
         Identity::Wait(outcome) => return Ok((outcome, intervals)),
     };
@@ -1978,6 +2010,76 @@ mod tests {
             }
         }
         serde_json::from_value(base).unwrap()
+    }
+
+    /// A settled object: Ready for generation 3, its id recorded, nothing in flight.
+    fn settled() -> EdgeInstance {
+        let mut e = ei(serde_json::json!({}));
+        e.metadata.generation = Some(3);
+        e.status = Some(
+            serde_json::from_value(serde_json::json!({
+                "observedGeneration": 3,
+                "instanceId": "i-1",
+                "conditions": [
+                    {"type": "Ready", "status": "True", "reason": "Available", "message": "",
+                     "observedGeneration": 3, "lastTransitionTime": "2026-11-23T10:00:00Z"},
+                    {"type": "Reconciling", "status": "False", "reason": "Available", "message": "",
+                     "observedGeneration": 3, "lastTransitionTime": "2026-11-23T10:00:00Z"},
+                ],
+            }))
+            .unwrap(),
+        );
+        e
+    }
+
+    #[test]
+    fn only_drift_polls_of_settled_objects_accept_a_batched_observation() {
+        let intervals = Intervals {
+            poll: Duration::from_secs(300),
+            pending: Duration::from_secs(10),
+        };
+        let half = Duration::from_secs(150);
+        assert_eq!(observation_age(&settled(), intervals), half);
+
+        let mut new_generation = settled();
+        new_generation.metadata.generation = Some(4);
+        let mut reconciling = settled();
+        if let Some(st) = reconciling.status.as_mut() {
+            st.conditions[1].status = crate::api::condition::ConditionStatus::True;
+        }
+        let mut not_ready = settled();
+        if let Some(st) = not_ready.status.as_mut() {
+            st.conditions[0].status = crate::api::condition::ConditionStatus::False;
+        }
+        let mut creating = settled();
+        if let Some(st) = creating.status.as_mut() {
+            st.pending_create = Some(PendingOperation {
+                token: "web".into(),
+                params_hash: String::new(),
+                started_at: now(),
+                handle: None,
+            });
+        }
+        let mut reboot = settled();
+        reboot
+            .annotations_mut()
+            .insert(REBOOT_REQUEST_ANNOTATION.to_owned(), "now".to_owned());
+        let mut deleting = settled();
+        deleting.metadata.deletion_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::now(),
+        ));
+        let fresh = ei(serde_json::json!({}));
+        for (what, e) in [
+            ("new generation", new_generation),
+            ("reconciling", reconciling),
+            ("not ready", not_ready),
+            ("create in flight", creating),
+            ("reboot requested", reboot),
+            ("deleting", deleting),
+            ("no status", fresh),
+        ] {
+            assert_eq!(observation_age(&e, intervals), Duration::ZERO, "{what}");
+        }
     }
 
     fn observed(name: &str, groups: &[&str]) -> ObservedInstance {

@@ -38,6 +38,19 @@ pub struct ErrorLabels {
     pub category: String,
 }
 
+/// Labels of a drift-poll observation.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ObservationLabels {
+    /// Provider kind.
+    pub provider: String,
+    /// ProviderConfig name.
+    pub account: String,
+    /// Object kind (`instance`).
+    pub kind: String,
+    /// `batch` (answered by a list of the account's objects) or `direct` (read on its own).
+    pub source: String,
+}
+
 /// Labels of an account's rate limiter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 pub struct LimiterLabels {
@@ -93,6 +106,7 @@ pub struct ProviderMetrics {
     retries: Family<CallLabels, Counter>,
     latency: HistogramFamily,
     limiter_tokens: LimiterTokens,
+    observations: Family<ObservationLabels, Counter>,
 }
 
 impl Default for ProviderMetrics {
@@ -111,6 +125,7 @@ impl ProviderMetrics {
             retries: Family::default(),
             latency: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
             limiter_tokens: LimiterTokens::default(),
+            observations: Family::default(),
         }
     }
 
@@ -139,6 +154,11 @@ impl ProviderMetrics {
             "rate_limiter_tokens",
             "Tokens left in an account's rate limiter (negative: callers are queued for a token)",
             m.limiter_tokens.clone(),
+        );
+        sub.register(
+            "observations",
+            "Drift-poll observations by source: a batched list of the account's objects, or a direct read",
+            m.observations.clone(),
         );
         m
     }
@@ -172,6 +192,16 @@ impl ProviderMetrics {
     pub fn observe_call(&self, labels: &CallLabels, seconds: f64) {
         self.calls.get_or_create(labels).inc();
         self.latency.get_or_create(labels).observe(seconds);
+    }
+
+    /// Records one drift-poll observation.
+    pub fn observe_observation(&self, labels: &ObservationLabels) {
+        self.observations.get_or_create(labels).inc();
+    }
+
+    /// Observations recorded so far for these labels (for tests and diagnostics).
+    pub fn observations(&self, labels: &ObservationLabels) -> u64 {
+        self.observations.get(labels).map_or(0, |c| c.get())
     }
 
     /// Records one failed call.

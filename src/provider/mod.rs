@@ -32,6 +32,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod batch;
 pub mod cache;
 pub mod domain;
 pub mod error;
@@ -44,6 +45,7 @@ pub mod settings;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -257,6 +259,13 @@ pub trait InstanceApi: Send + Sync {
     async fn get(&self, id: &str) -> ProviderResult<ObservedInstance>;
     /// All instances matching the filter, all pages (batched observation).
     async fn list(&self, filter: &InstanceFilter) -> ProviderResult<Vec<ObservedInstance>>;
+    /// One instance for a drift poll: from a list of the account's instances no older than `max_age`
+    /// where the provider batches ([`batch::Snapshots`]: one list answers every object's poll), else
+    /// read directly. A zero `max_age` always reads directly.
+    async fn observe(&self, id: &str, max_age: Duration) -> ProviderResult<ObservedInstance> {
+        let _ = max_age;
+        self.get(id).await
+    }
     /// Changes name/description.
     async fn update(&self, id: &str, update: &InstanceUpdate) -> ProviderResult<()>;
     /// Deletes a batch (disks and EIPs go with them on IEC).

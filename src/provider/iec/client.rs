@@ -22,7 +22,7 @@ use super::errors::{ErrorBody, TOKEN_REFRESH_CODES, to_provider_error};
 use super::signer;
 use super::types::*;
 use crate::provider::error::{ErrorDetail, ProviderError};
-use crate::provider::metrics::{CallLabels, ProviderMetrics};
+use crate::provider::metrics::{CallLabels, ObservationLabels, ProviderMetrics};
 use crate::provider::ratelimit::RateLimiter;
 use crate::provider::settings::RetryPolicy;
 
@@ -176,6 +176,16 @@ impl IecClient {
     /// The shared limiter.
     pub fn limiter(&self) -> &Arc<RateLimiter> {
         &self.limiter
+    }
+
+    /// Counts one drift-poll observation of `kind` answered by `source` (`batch` or `direct`).
+    pub fn count_observation(&self, kind: &str, source: &str) {
+        self.metrics.observe_observation(&ObservationLabels {
+            provider: "iec".into(),
+            account: self.config.account.clone(),
+            kind: kind.to_owned(),
+            source: source.to_owned(),
+        });
     }
 
     fn labels(&self, op: &str) -> CallLabels {

@@ -17,6 +17,7 @@ use url::Url;
 use self::auth::{Auth, TokenSource};
 use self::client::{ClientConfig, IecClient};
 use self::types as wire;
+use super::batch::{Lookup, Snapshots};
 use super::cache::{CATALOG_TTL, TtlCache};
 use super::*;
 
@@ -96,6 +97,7 @@ pub struct IecProvider {
     sites: TtlCache<(Option<String>, Option<String>), Site>,
     flavors: TtlCache<Vec<String>, Flavor>,
     images: TtlCache<(Option<String>, Option<String>), Image>,
+    instances: Snapshots<ObservedInstance>,
 }
 
 impl IecProvider {
@@ -188,6 +190,7 @@ impl IecProvider {
             sites: TtlCache::new(CATALOG_TTL),
             flavors: TtlCache::new(CATALOG_TTL),
             images: TtlCache::new(CATALOG_TTL),
+            instances: Snapshots::default(),
         })
     }
 
@@ -750,11 +753,34 @@ impl InstanceApi for IecProvider {
             },
         };
         let resp = self.client.create_instances(&server).await?;
+        self.instances.touch(resp.server_ids.iter().map(String::as_str));
         Ok(operation(resp.job_id, resp.server_ids))
     }
 
     async fn get(&self, id: &str) -> ProviderResult<ObservedInstance> {
         Ok(instance_from(self.client.get_instance(id).await?))
+    }
+
+    async fn observe(&self, id: &str, max_age: std::time::Duration) -> ProviderResult<ObservedInstance> {
+        let list = || async {
+            let all = self.client.list_instances(&[]).await?;
+            Ok::<_, ProviderError>(
+                all.into_iter()
+                    .map(instance_from)
+                    .map(|i| (i.id.clone(), i))
+                    .collect(),
+            )
+        };
+        match self.instances.lookup(id, max_age, list).await {
+            Lookup::Hit(instance) => {
+                self.client.count_observation("instance", "batch");
+                Ok(instance)
+            }
+            Lookup::Direct => {
+                self.client.count_observation("instance", "direct");
+                InstanceApi::get(self, id).await
+            }
+        }
     }
 
     async fn list(&self, filter: &InstanceFilter) -> ProviderResult<Vec<ObservedInstance>> {
@@ -781,15 +807,18 @@ impl InstanceApi for IecProvider {
     }
 
     async fn update(&self, id: &str, update: &InstanceUpdate) -> ProviderResult<()> {
-        self.client
+        let result = self
+            .client
             .update_instance(id, update.name.as_deref(), update.description.as_deref())
-            .await
-            .map(|_| ())
+            .await;
+        self.instances.touch([id]);
+        result.map(|_| ())
     }
 
     async fn delete(&self, ids: &[String]) -> ProviderResult<Operation> {
-        let job = self.client.delete_instances(ids).await?;
-        Ok(operation(Some(job.job_id), Vec::new()))
+        let result = self.client.delete_instances(ids).await;
+        self.instances.touch(ids.iter().map(String::as_str));
+        Ok(operation(Some(result?.job_id), Vec::new()))
     }
 
     async fn power(&self, ids: &[String], action: PowerAction) -> ProviderResult<Operation> {
@@ -798,7 +827,9 @@ impl InstanceApi for IecProvider {
             PowerAction::Stop { force } => ("os-stop", Some(if force { "HARD" } else { "SOFT" })),
             PowerAction::Reboot { force } => ("reboot", Some(if force { "HARD" } else { "SOFT" })),
         };
-        let jobs = self.client.instance_action(key, ids, kind).await?;
+        let result = self.client.instance_action(key, ids, kind).await;
+        self.instances.touch(ids.iter().map(String::as_str));
+        let jobs = result?;
         Ok(Operation {
             job_ids: jobs
                 .jobs
@@ -820,18 +851,26 @@ impl InstanceApi for IecProvider {
                 request.key_name.as_deref(),
                 user_data.as_deref(),
             )
-            .await?;
-        Ok(operation(Some(job.job_id), Vec::new()))
+            .await;
+        self.instances.touch([id]);
+        Ok(operation(Some(job?.job_id), Vec::new()))
     }
 
     async fn set_security_groups(&self, id: &str, group_ids: &[String]) -> ProviderResult<()> {
         let instance = instance_from(self.client.get_instance(id).await?);
+        let mut result = Ok(());
         for nic in &instance.nics {
-            self.client
+            result = self
+                .client
                 .update_port_security_groups(&nic.id, group_ids)
-                .await?;
+                .await
+                .map(|_| ());
+            if result.is_err() {
+                break;
+            }
         }
-        Ok(())
+        self.instances.touch([id]);
+        result
     }
 
     async fn add_nics(&self, id: &str, request: &AddNics) -> ProviderResult<Operation> {
@@ -844,13 +883,15 @@ impl InstanceApi for IecProvider {
                 &request.security_group_ids,
                 request.count,
             )
-            .await?;
-        Ok(operation(Some(job.job_id), Vec::new()))
+            .await;
+        self.instances.touch([id]);
+        Ok(operation(Some(job?.job_id), Vec::new()))
     }
 
     async fn remove_nics(&self, id: &str, nic_ids: &[String]) -> ProviderResult<Operation> {
-        let job = self.client.delete_nics(id, nic_ids).await?;
-        Ok(operation(Some(job.job_id), Vec::new()))
+        let job = self.client.delete_nics(id, nic_ids).await;
+        self.instances.touch([id]);
+        Ok(operation(Some(job?.job_id), Vec::new()))
     }
 }
 

@@ -1,0 +1,233 @@
+//! Batched list observation (design.md: "poll-based drift detection with batched list observation where
+//! the API allows"): one list of an account's objects answers the drift polls of every object it names,
+//! instead of one read per object per poll interval.
+//!
+//! A [`Snapshots`] holds the last list, stamped with the moment the list *started*. A lookup is served
+//! from it only when
+//! - the caller accepts data of that age (`max_age`; zero means "read directly"),
+//! - the list started after the last mutation this process made to the object ([`Snapshots::touch`]),
+//!   so a pass never sees its own change undone by an older list, and
+//! - the list names the object (an object it does not name is new or gone: the caller reads it directly
+//!   and the direct read decides).
+//!
+//! Otherwise the caller reads the object directly. A stale snapshot is replaced by one new list, made by
+//! whichever lookup finds it stale first while the others wait for that list (single flight); a failed
+//! list leaves every caller to its direct read. The old snapshot is dropped before the new list is made,
+//! so at most one is held.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// How a lookup was answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup<V> {
+    /// From the snapshot.
+    Hit(V),
+    /// Not answerable from a snapshot: read directly.
+    Direct,
+}
+
+/// One list, stamped with the moment it started.
+#[derive(Debug)]
+struct Snapshot<V> {
+    started: Instant,
+    items: HashMap<String, V>,
+}
+
+/// The last list of one account's objects of one kind, and the objects this process changed since.
+#[derive(Debug)]
+pub struct Snapshots<V> {
+    current: Mutex<Option<Arc<Snapshot<V>>>>,
+    touched: Mutex<HashMap<String, Instant>>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl<V> Default for Snapshots<V> {
+    fn default() -> Self {
+        Self {
+            current: Mutex::new(None),
+            touched: Mutex::new(HashMap::new()),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+}
+
+impl<V: Clone> Snapshots<V> {
+    /// Records that these objects were just changed (call when the mutating call returns, whatever its
+    /// answer): lists that started before now no longer answer for them.
+    pub fn touch<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
+        let now = Instant::now();
+        let mut touched = lock(&self.touched);
+        for id in ids {
+            touched.insert(id.to_owned(), now);
+        }
+    }
+
+    /// `id` from a list no older than `max_age`, listing anew (once, for all waiting callers) when the
+    /// snapshot is older; [`Lookup::Direct`] when a list cannot answer (see the module docs).
+    pub async fn lookup<E, F, Fut>(&self, id: &str, max_age: Duration, list: F) -> Lookup<V>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<(String, V)>, E>>,
+        E: std::fmt::Display,
+    {
+        if max_age.is_zero() {
+            return Lookup::Direct;
+        }
+        if let Some(snapshot) = self.fresh(max_age) {
+            return self.answer(&snapshot, id);
+        }
+        let _single_flight = self.refresh.lock().await;
+        if let Some(snapshot) = self.fresh(max_age) {
+            return self.answer(&snapshot, id);
+        }
+        *lock(&self.current) = None;
+        let started = Instant::now();
+        let items = match list().await {
+            Ok(items) => items,
+            Err(e) => {
+                tracing::debug!(error = %e, "batched observation: the list failed; reading objects directly");
+                return Lookup::Direct;
+            }
+        };
+        let snapshot = Arc::new(Snapshot {
+            started,
+            items: items.into_iter().collect(),
+        });
+        // Touches before this list started are answered by it from now on.
+        lock(&self.touched).retain(|_, at| *at >= started);
+        *lock(&self.current) = Some(Arc::clone(&snapshot));
+        self.answer(&snapshot, id)
+    }
+
+    /// The snapshot if it is no older than `max_age`.
+    fn fresh(&self, max_age: Duration) -> Option<Arc<Snapshot<V>>> {
+        lock(&self.current)
+            .as_ref()
+            .filter(|s| s.started.elapsed() <= max_age)
+            .cloned()
+    }
+
+    fn answer(&self, snapshot: &Snapshot<V>, id: &str) -> Lookup<V> {
+        let changed_since = lock(&self.touched)
+            .get(id)
+            .is_some_and(|at| *at >= snapshot.started);
+        match snapshot.items.get(id) {
+            Some(v) if !changed_since => Lookup::Hit(v.clone()),
+            _ => Lookup::Direct,
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    const AGE: Duration = Duration::from_secs(15);
+
+    async fn list(calls: &AtomicU32, items: &[(&str, u32)]) -> Result<Vec<(String, u32)>, String> {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Ok(items.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_list_answers_every_object_until_it_is_too_old() {
+        let s = Snapshots::default();
+        let calls = AtomicU32::new(0);
+        let items = [("a", 1), ("b", 2)];
+        assert_eq!(s.lookup("a", AGE, || list(&calls, &items)).await, Lookup::Hit(1));
+        assert_eq!(s.lookup("b", AGE, || list(&calls, &items)).await, Lookup::Hit(2));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        tokio::time::advance(AGE + Duration::from_millis(1)).await;
+        let newer = [("a", 10)];
+        assert_eq!(s.lookup("a", AGE, || list(&calls, &newer)).await, Lookup::Hit(10));
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn zero_age_and_unlisted_objects_are_read_directly() {
+        let s = Snapshots::default();
+        let calls = AtomicU32::new(0);
+        let items = [("a", 1)];
+        assert_eq!(
+            s.lookup("a", Duration::ZERO, || list(&calls, &items)).await,
+            Lookup::Direct
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            s.lookup("new", AGE, || list(&calls, &items)).await,
+            Lookup::Direct
+        );
+        // The list is fresh: an unlisted object does not make another one.
+        assert_eq!(
+            s.lookup("new", AGE, || list(&calls, &items)).await,
+            Lookup::Direct
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_change_made_after_the_list_started_is_never_answered_by_it() {
+        let s = Snapshots::default();
+        let calls = AtomicU32::new(0);
+        let items = [("a", 1), ("b", 2)];
+        assert_eq!(s.lookup("a", AGE, || list(&calls, &items)).await, Lookup::Hit(1));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        s.touch(["a"]);
+        assert_eq!(s.lookup("a", AGE, || list(&calls, &items)).await, Lookup::Direct);
+        assert_eq!(s.lookup("b", AGE, || list(&calls, &items)).await, Lookup::Hit(2));
+        // A list that starts after the change answers for it again.
+        tokio::time::advance(AGE).await;
+        let after = [("a", 3)];
+        assert_eq!(s.lookup("a", AGE, || list(&calls, &after)).await, Lookup::Hit(3));
+        assert!(
+            lock(&s.touched).is_empty(),
+            "touches older than the list are forgotten"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_list_sends_callers_to_direct_reads_and_is_retried_next_time() {
+        let s: Snapshots<u32> = Snapshots::default();
+        let failing = || async { Err::<Vec<(String, u32)>, _>("boom".to_owned()) };
+        assert_eq!(s.lookup("a", AGE, failing).await, Lookup::Direct);
+        let calls = AtomicU32::new(0);
+        let items = [("a", 1)];
+        assert_eq!(s.lookup("a", AGE, || list(&calls, &items)).await, Lookup::Hit(1));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_lookups_share_one_list() {
+        let s = Arc::new(Snapshots::default());
+        let calls = Arc::new(AtomicU32::new(0));
+        let mut tasks = Vec::new();
+        for i in 0..20u32 {
+            let (s, calls) = (Arc::clone(&s), Arc::clone(&calls));
+            tasks.push(tokio::spawn(async move {
+                s.lookup(&format!("o{}", i % 4), AGE, || async {
+                    calls.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    Ok::<_, String>((0..4u32).map(|k| (format!("o{k}"), k)).collect())
+                })
+                .await
+            }));
+        }
+        for (i, t) in tasks.into_iter().enumerate() {
+            let want = u32::try_from(i).unwrap() % 4;
+            assert_eq!(t.await.unwrap(), Lookup::Hit(want));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+}
