@@ -88,7 +88,13 @@ struct Args {
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
-    match run(&args).await {
+    // A signal ends the run through the error path, so the operator and the emulator (killed when
+    // their handles drop) do not outlive the driver.
+    let outcome = tokio::select! {
+        outcome = run(&args) => outcome,
+        signal = interrupted() => Err(anyhow::anyhow!("interrupted by {signal}")),
+    };
+    match outcome {
         Ok(report) => {
             println!("{}", report.markdown());
             ExitCode::SUCCESS
@@ -97,6 +103,18 @@ async fn main() -> ExitCode {
             eprintln!("bench failed: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Waits for SIGINT or SIGTERM; names the signal.
+async fn interrupted() -> &'static str {
+    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "SIGINT";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = term.recv() => "SIGTERM",
     }
 }
 
