@@ -4,7 +4,7 @@
 //!   (client, provider registry, event recorder, metrics, per-object backoff), the [`ReconcileError`]
 //!   contract, the finalizer flow ([`runtime::run_finalizer`]), [`runtime::instrumented`] and
 //!   [`runtime::error_policy`].
-//! - [`status`]: the one status write ([`status::patch_status`], server-side apply on `/status`), the
+//! - [`status`]: the one status write ([`status::patch_status`], a patch replacing `/status`), the
 //!   per-pass [`status::StatusWriter`], outcomes → conditions, events on transitions.
 //! - [`settings`]: ProviderConfig + Secret → provider settings; [`settings::resolve_provider`].
 //! - [`provider_config`], [`vpc`], [`security_group`], [`edge_instance`], [`edge_cloud`]: the controllers.

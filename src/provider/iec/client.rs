@@ -613,6 +613,19 @@ impl IecClient {
 
     /// `GET /v1/cloudservers` (all pages; page-number offsets), filtered by the given query pairs.
     pub async fn list_instances(&self, filters: &[(&str, &str)]) -> IecResult<Vec<Instance>> {
+        self.list_instances_as(filters, PAGE_LIMIT, |i| i, |i| i.id.as_str())
+            .await
+    }
+
+    /// `GET /v1/cloudservers` in pages of `limit`, each instance turned into a `T` as its page arrives
+    /// (a list of every instance of an account then holds one page of wire shapes at a time).
+    pub async fn list_instances_as<T>(
+        &self,
+        filters: &[(&str, &str)],
+        limit: u32,
+        map: fn(Instance) -> T,
+        id: fn(&T) -> &str,
+    ) -> IecResult<Vec<T>> {
         let filters: Vec<(String, String)> = filters
             .iter()
             .filter(|(_, v)| !v.is_empty())
@@ -624,14 +637,14 @@ impl IecClient {
                 c.query.extend(filters.iter().cloned());
                 c
             },
-            PAGE_LIMIT,
+            limit,
             |v| serde_json::from_value::<InstanceList>(v).map(|l| {
                 if !l.err_sites.is_empty() {
                     tracing::warn!(sites = ?l.err_sites, "instance list is partial: some sites did not answer");
                 }
-                (l.servers, l.count)
+                (l.servers.into_iter().map(map).collect(), l.count)
             }),
-            |i: &Instance| i.id.as_str(),
+            id,
         )
         .await
     }

@@ -89,6 +89,11 @@ pub fn capabilities() -> Capabilities {
     }
 }
 
+/// Page size of the lists that answer drift polls ([`InstanceApi::observe`]). Small pages keep the
+/// operator's transient memory to one page of wire shapes (a page of 1,000 full instances is megabytes
+/// of JSON); at 10,000 instances a list is 100 requests, answering 10,000 polls.
+const OBSERVE_PAGE_LIMIT: u32 = 100;
+
 /// The IEC provider for one account.
 #[derive(Debug)]
 pub struct IecProvider {
@@ -763,13 +768,11 @@ impl InstanceApi for IecProvider {
 
     async fn observe(&self, id: &str, max_age: std::time::Duration) -> ProviderResult<ObservedInstance> {
         let list = || async {
-            let all = self.client.list_instances(&[]).await?;
-            Ok::<_, ProviderError>(
-                all.into_iter()
-                    .map(instance_from)
-                    .map(|i| (i.id.clone(), i))
-                    .collect(),
-            )
+            let all = self
+                .client
+                .list_instances_as(&[], OBSERVE_PAGE_LIMIT, instance_from, |i| i.id.as_str())
+                .await?;
+            Ok::<_, ProviderError>(all.into_iter().map(|i| (i.id.clone(), i)).collect())
         };
         match self.instances.lookup(id, max_age, list).await {
             Lookup::Hit(instance) => {
