@@ -432,7 +432,7 @@ impl InstanceSpec {
 }
 
 /// Observed instance lifecycle state (domain enum, not cloud strings).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum InstanceState {
     /// Being created.
     Creating,
@@ -486,7 +486,7 @@ impl fmt::Display for InstanceState {
 }
 
 /// Where an instance runs.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Placement {
     /// Site id, when known.
     pub site_id: Option<String>,
@@ -503,7 +503,7 @@ pub struct Placement {
 }
 
 /// A network interface of an observed instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedNic {
     /// NIC (port) id.
     pub id: String,
@@ -514,7 +514,7 @@ pub struct ObservedNic {
 }
 
 /// Observed instance.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedInstance {
     /// Cloud id.
     pub id: String,
