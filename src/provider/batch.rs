@@ -14,6 +14,11 @@
 //! whichever lookup finds it stale first while the others wait for that list (single flight); a failed
 //! list leaves every caller to its direct read. The old snapshot is dropped before the new list is made,
 //! so at most one is held.
+//!
+//! Touches are remembered only while a snapshot could still answer: once the snapshot is older than any
+//! caller has accepted (or there is none) and no list is in flight, every later list starts after the
+//! touch anyway, so the snapshot and the recorded touches are dropped. Memory stays bounded by the
+//! objects changed within one snapshot's lifetime even when no caller ever lists.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -44,6 +49,8 @@ pub struct Snapshots<V> {
     current: Mutex<Option<Arc<Snapshot<V>>>>,
     touched: Mutex<HashMap<String, Instant>>,
     refresh: tokio::sync::Mutex<()>,
+    /// The largest `max_age` any lookup has passed: a snapshot older than this answers no one.
+    widest_age: Mutex<Duration>,
 }
 
 impl<V> Default for Snapshots<V> {
@@ -52,6 +59,7 @@ impl<V> Default for Snapshots<V> {
             current: Mutex::new(None),
             touched: Mutex::new(HashMap::new()),
             refresh: tokio::sync::Mutex::new(()),
+            widest_age: Mutex::new(Duration::ZERO),
         }
     }
 }
@@ -61,10 +69,27 @@ impl<V: Clone> Snapshots<V> {
     /// answer): lists that started before now no longer answer for them.
     pub fn touch<'a>(&self, ids: impl IntoIterator<Item = &'a str>) {
         let now = Instant::now();
+        // No list in flight (holding the guard keeps one from starting while we decide): if the
+        // snapshot can answer no one, nothing needs remembering, since any later list starts after now.
+        if let Ok(_no_list) = self.refresh.try_lock() {
+            if !self.may_still_answer() {
+                *lock(&self.current) = None;
+                lock(&self.touched).clear();
+                return;
+            }
+        }
         let mut touched = lock(&self.touched);
         for id in ids {
             touched.insert(id.to_owned(), now);
         }
+    }
+
+    /// Whether the current snapshot is young enough to answer some caller's lookup.
+    fn may_still_answer(&self) -> bool {
+        let widest = *lock(&self.widest_age);
+        lock(&self.current)
+            .as_ref()
+            .is_some_and(|s| s.started.elapsed() <= widest)
     }
 
     /// `id` from a list no older than `max_age`, listing anew (once, for all waiting callers) when the
@@ -77,6 +102,10 @@ impl<V: Clone> Snapshots<V> {
     {
         if max_age.is_zero() {
             return Lookup::Direct;
+        }
+        {
+            let mut widest = lock(&self.widest_age);
+            *widest = (*widest).max(max_age);
         }
         if let Some(snapshot) = self.fresh(max_age) {
             return self.answer(&snapshot, id);
@@ -195,6 +224,30 @@ mod tests {
             lock(&s.touched).is_empty(),
             "touches older than the list are forgotten"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn touches_are_not_kept_when_no_snapshot_could_answer_for_them() {
+        let s = Snapshots::default();
+        s.touch(["a", "b"]);
+        assert!(lock(&s.touched).is_empty(), "no snapshot: nothing to remember");
+        let calls = AtomicU32::new(0);
+        let items = [("a", 1), ("b", 2)];
+        assert_eq!(s.lookup("a", AGE, || list(&calls, &items)).await, Lookup::Hit(1));
+        s.touch(["a"]);
+        assert_eq!(
+            lock(&s.touched).len(),
+            1,
+            "the fresh snapshot must not answer for a"
+        );
+        assert_eq!(s.lookup("a", AGE, || list(&calls, &items)).await, Lookup::Direct);
+        tokio::time::advance(AGE + Duration::from_millis(1)).await;
+        s.touch(["b", "c"]);
+        assert!(lock(&s.touched).is_empty(), "the stale snapshot answers no one");
+        assert!(lock(&s.current).is_none(), "and is dropped");
+        // The next list starts after every touch and answers for them.
+        assert_eq!(s.lookup("b", AGE, || list(&calls, &items)).await, Lookup::Hit(2));
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test(start_paused = true)]
