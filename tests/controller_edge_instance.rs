@@ -14,6 +14,7 @@
 #[path = "controller_harness.rs"]
 mod harness;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use edgefleet::api::common::{DeletionPolicy, ManagementPolicy, ProviderConfigRef};
@@ -21,15 +22,19 @@ use edgefleet::api::condition::{READY, RECONCILING, STALLED, SYNCED};
 use edgefleet::api::edge_instance::EdgeInstance;
 use edgefleet::api::security_group::{RuleManagement, SecurityGroup, SecurityGroupSpec};
 use edgefleet::api::vpc::{IecVpcMode, IecVpcSpec, SubnetSpec, Vpc, VpcSpec};
-use edgefleet::api::{EDGE_CLOUD_LABEL, REBOOT_REQUEST_ANNOTATION};
+use edgefleet::api::{EDGE_CLOUD_LABEL, FINALIZER, REBOOT_REQUEST_ANNOTATION};
+use edgefleet::controller::intent::CreateIntent;
 use edgefleet::provider::{CreateIdentity, InstanceSpec, PowerAction, PowerState, SecretString, VolumeSpec};
 use edgefleet_emulator::Faults;
 use edgefleet_emulator::core::faults::{ConsistencyFault, ErrorFault, LostResponseFault};
+use futures::StreamExt as _;
 use harness::*;
 use k8s_openapi::api::core::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
+use kube::runtime::{WatchStreamExt as _, watcher};
 use serde_json::{Value, json};
+use tokio::task::AbortHandle;
 
 const CENTOS: &str = "00000000-0000-0000-0000-000000000002";
 const UBUNTU: &str = "00000000-0000-0000-0000-000000000008";
@@ -278,6 +283,31 @@ async fn events_of(env: &Env) -> String {
         .join("\n")
 }
 
+/// Every version of `name` the apiserver reports from now on (one per write), until the task is aborted.
+fn record_versions(api: &Api<EdgeInstance>, name: &str) -> (Arc<Mutex<Vec<EdgeInstance>>>, AbortHandle) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let stream = watcher(api.clone(), config).applied_objects();
+    let task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(Ok(o)) = stream.next().await {
+            let mut seen = sink.lock().unwrap();
+            if seen
+                .last()
+                .is_none_or(|l: &EdgeInstance| l.resource_version() != o.resource_version())
+            {
+                seen.push(o);
+            }
+        }
+    });
+    (seen, task.abort_handle())
+}
+
+fn intent_of(e: &EdgeInstance) -> Option<CreateIntent> {
+    CreateIntent::of(e)
+}
+
 #[tokio::test]
 #[ignore = "needs cluster"]
 async fn create_ready_power_reboot_and_delete() {
@@ -285,8 +315,30 @@ async fn create_ready_power_reboot_and_delete() {
     let mut web = instance(&env, "web");
     // The site's second line is chinaunicom's; without a poolId the operator chooses the line.
     web.spec.placement.operator = Some("chinaunicom".into());
+    let (versions, watching) = record_versions(&api, "web");
     create(&api, &web).await;
     let e = ready(&api, "web").await;
+    watching.abort();
+    // Crash safety at one write before the cloud call: the first change after the create carries the
+    // finalizer and the create intent together, before any status.
+    let versions = versions.lock().unwrap().clone();
+    assert!(versions.len() >= 2, "{} versions", versions.len());
+    let first_write = &versions[1];
+    assert!(first_write.finalizers().iter().any(|f| f == FINALIZER));
+    let recorded = intent_of(first_write).expect("the intent annotation");
+    assert_eq!(recorded.token, "web", "the cloud name the create uses");
+    assert_eq!(recorded.replaces, None);
+    assert!(
+        first_write
+            .status
+            .as_ref()
+            .is_none_or(|s| s.instance_id.is_none()),
+        "the intent is durable before the id"
+    );
+    assert!(
+        versions[..1].iter().all(|v| v.finalizers().is_empty()),
+        "no separate finalizer write"
+    );
     let s = e.status.clone().unwrap();
     let id = status_id(&e);
     assert_eq!(s.state.as_deref(), Some("ACTIVE"));
@@ -422,6 +474,63 @@ async fn out_of_band_stop_is_corrected_and_delete_is_recreated() {
     assert!(events_of(&env).await.contains("ExternallyDeleted"));
     delete_and_confirm_gone(&api, "drift").await;
     assert!(live(&env).is_empty());
+    finish(env).await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn a_recreate_whose_answer_was_lost_is_recovered_not_repeated() {
+    let (env, api, _net) = start("ei-recreate", Faults::default()).await;
+    create(&api, &instance(&env, "again")).await;
+    let first = status_id(&ready(&api, "again").await);
+    // Every create answer is lost from now on (the create takes effect, the caller sees a 500), and the
+    // cloud lists new instances late.
+    env.set_faults(Faults {
+        seed: 11,
+        lost_responses: vec![LostResponseFault {
+            operation: "POST /v1/cloudservers".into(),
+            rate: 1.0,
+            mode: Default::default(),
+        }],
+        eventual_consistency: vec![ConsistencyFault {
+            kind: "iec.instance".into(),
+            delay_ms: 1500,
+        }],
+        ..Faults::default()
+    });
+    let cloud = env.cloud_client();
+    cloud
+        .instances()
+        .unwrap()
+        .delete(std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    let e = wait_for(&api, "again", WAIT, |e: &EdgeInstance| {
+        has(e, READY, "True")
+            && e.status
+                .as_ref()
+                .and_then(|s| s.instance_id.as_deref())
+                .is_some_and(|id| id != first)
+    })
+    .await
+    .unwrap();
+    // The recreate's intent named the instance it replaced, so the pass after the lost answer looked
+    // the new instance up instead of treating the old id as drift again.
+    let recorded = intent_of(&e).expect("the recreate's intent");
+    assert_eq!(recorded.replaces.as_deref(), Some(first.as_str()));
+    let cloud = live(&env);
+    assert_eq!(cloud.len(), 1, "exactly one instance: {cloud:?}");
+    assert_eq!(cloud[0]["id"], status_id(&e).as_str());
+    assert_eq!(
+        env.emu().calls().mutations("POST /v1/cloudservers"),
+        2,
+        "the first create and one recreate took effect"
+    );
+    let events = events_of(&env).await;
+    assert!(events.contains("Recovered"), "{events}");
+    assert_eq!(events.matches("ExternallyDeleted").count(), 1, "{events}");
+    env.set_faults(Faults::default());
+    delete_and_confirm_gone(&api, "again").await;
     finish(env).await;
 }
 
@@ -654,9 +763,7 @@ async fn restart_mid_create_with_lost_responses_creates_exactly_one() {
     create(&api, &instance(&env, "crash")).await;
     // The intent is recorded and the create happened, but its answer was lost.
     wait_for(&api, "crash", WAIT, |e: &EdgeInstance| {
-        e.status
-            .as_ref()
-            .is_some_and(|s| s.pending_create.is_some() && s.instance_id.is_none())
+        intent_of(e).is_some() && e.status.as_ref().is_none_or(|s| s.instance_id.is_none())
     })
     .await
     .unwrap();

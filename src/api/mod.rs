@@ -40,6 +40,11 @@ pub const EDGE_CLOUD_LABEL: &str = "edgefleet.io/edge-cloud";
 /// Annotation on an EdgeInstance requesting a reboot: any new value (e.g. a timestamp) triggers exactly
 /// one reboot; the value acted on is recorded in `status.lastRebootRequest`.
 pub const REBOOT_REQUEST_ANNOTATION: &str = "edgefleet.io/reboot-request";
+
+/// Annotation carrying the crash-safety intent of an EdgeInstance's create (`controller::intent`), written
+/// with the finalizer before the cloud call. Owned by edgefleet; not for users to set.
+pub const CREATE_INTENT_ANNOTATION: &str = "edgefleet.io/create-intent";
+
 /// The category every edgefleet CRD is in (`kubectl get edgefleet`).
 pub const CATEGORY: &str = "edgefleet";
 

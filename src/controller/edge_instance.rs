@@ -16,7 +16,11 @@
 //! recovery lookup can only find what this object created. The create response carries the server id;
 //! the pass reads the instance once and its closing status write carries the id (written earlier if
 //! the pass mutates anything else, at once if the instance cannot be read yet); a crash before that is
-//! recovered by the intent's name lookup. The intent stays until the instance has been observed.
+//! recovered by the intent's name lookup. The intent is the `edgefleet.io/create-intent` annotation,
+//! written with the finalizer in one patch before the call (`super::intent`); the finalizer is added by
+//! the pass that first needs it (`run_finalizer_in_pass`), so a create costs one metadata write, the
+//! create and the closing status write. A created instance that cannot be read yet keeps the intent in
+//! `status.pendingCreate` (with its id as the handle) until it is observed.
 //!
 //! Members of an EdgeCloud (label `edgefleet.io/edge-cloud`, or an EdgeCloud owner) are adopted by
 //! `spec.adoptId` and managed like any other instance, except that a member whose cloud instance has
@@ -43,9 +47,10 @@ use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 use tracing::{debug, info};
 
+use super::intent::{self, CreateIntent};
 use super::runtime::{
-    Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented, provider_config_trigger,
-    run_finalizer,
+    Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented,
+    intent_of_ignoring_own_metadata, provider_config_trigger, run_finalizer_in_pass,
 };
 use super::settings::{ResolveProviderError, resolve_provider};
 use super::status::{Intervals, Outcome, StatusWriter, elapsed_since, now};
@@ -277,6 +282,15 @@ pub enum Error {
     /// Writing status failed.
     #[error("failed to patch the status")]
     PatchStatus(#[source] kube::Error),
+    /// Writing the finalizer or the create intent failed (a conflict: the object changed meanwhile).
+    #[error("failed to {what}")]
+    PatchMetadata {
+        /// "record the create intent", "add the finalizer", ...
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
 }
 
 impl Error {
@@ -321,6 +335,7 @@ impl ReconcileError for Error {
             Self::ExternallyDeleted { .. } => "ExternallyDeleted",
             Self::InstanceFailed { .. } => INSTANCE_FAILED,
             Self::UnsupportedChange { .. } => "UnsupportedChange",
+            Self::PatchMetadata { .. } => "PatchMetadata",
             _ => "PatchStatus",
         }
     }
@@ -339,7 +354,8 @@ impl ReconcileError for Error {
             }
             | Self::ReadReference { .. }
             | Self::ReadSecret { .. }
-            | Self::PatchStatus(_) => ErrorClass::Transient,
+            | Self::PatchStatus(_)
+            | Self::PatchMetadata { .. } => ErrorClass::Transient,
             Self::ProviderUnavailable { .. }
             | Self::WaitingForReference { .. }
             | Self::SecretUnavailable { .. }
@@ -932,9 +948,11 @@ async fn ensure_identity(
     let observe_only = ei.spec.management_policy == ManagementPolicy::ObserveOnly;
     let grace = ctx.config.recovery_grace;
     let mut drifted = false;
+    let mut recreating = false;
     if let Some(id) = w.status.instance_id.clone() {
         match api.observe(&id, max_age).await {
             Ok(o) if !is_deleted(&o) => {
+                ensure_finalizer(ei, w).await?;
                 w.status.pending_create = None;
                 return Ok(Identity::Observed(Box::new(o)));
             }
@@ -951,33 +969,21 @@ async fn ensure_identity(
                 format!("created cloud instance {id}; waiting for the cloud to list it"),
             )));
         }
-        if observe_only {
-            return Err(Error::ExternallyDeleted {
-                id,
-                why: "managementPolicy is ObserveOnly, so it is not recreated",
-            });
+        // A recreate of this vanished instance already under way (its intent names the id it
+        // replaces) is recovered below, not started again.
+        recreating = CreateIntent::of(ei).is_some_and(|i| i.replaces.as_deref() == Some(id.as_str()));
+        if !recreating {
+            drift_away_from(ei, ctx, w, id, observe_only).await?;
+            drifted = true;
         }
-        if is_member(ei) {
-            return Err(Error::ExternallyDeleted {
-                id,
-                why: "this EdgeInstance is an EdgeCloud member, so the EdgeCloud replaces it (it is not recreated here)",
-            });
-        }
-        ctx.publish(
-            ei,
-            EventType::Warning,
-            "ExternallyDeleted",
-            "Recreate",
-            format!("cloud instance {id} was deleted outside edgefleet; recreating it"),
-        )
-        .await;
-        w.status.instance_id = None;
-        w.status.pending_create = None;
-        drifted = true;
     }
-    if !drifted && let Some(adopt) = ei.spec.adopt_id.clone() {
+    if !drifted
+        && !recreating
+        && let Some(adopt) = ei.spec.adopt_id.clone()
+    {
         return match api.get(&adopt).await {
             Ok(o) if !is_deleted(&o) => {
+                ensure_finalizer(ei, w).await?;
                 record_identity(ei, w, &o.id);
                 persist(w).await?;
                 ctx.publish(
@@ -1001,10 +1007,21 @@ async fn ensure_identity(
     let site = site_of(ei)?;
     let name = cloud_name(ei);
     let prefixed = with_prefix(ei);
-    if let Some(pending) = w.status.pending_create.clone() {
+    // After drift the last intent is the vanished instance's own: a new create is checked by name.
+    let pending = (!drifted)
+        .then(|| {
+            intent::pending_create(
+                ei,
+                w.status.instance_id.as_deref(),
+                w.status.pending_create.as_ref(),
+            )
+        })
+        .flatten();
+    if let Some(pending) = pending {
         let found = find_by_identity(api, &site, &pending.token, prefixed).await?;
         match found.as_slice() {
             [one] => {
+                ensure_finalizer(ei, w).await?;
                 record_identity(ei, w, &one.id);
                 w.status.pending_create = None;
                 persist(w).await?;
@@ -1048,6 +1065,52 @@ async fn ensure_identity(
         }
     }
     create(ei, ctx, provider, api, net, &site, w).await
+}
+
+/// The recorded instance `id` is gone from the cloud: an error for objects that may not recreate it
+/// (ObserveOnly, EdgeCloud members); otherwise a warning event and the id forgotten, so a new instance
+/// is created.
+async fn drift_away_from(
+    ei: &EdgeInstance,
+    ctx: &Context,
+    w: &mut Writer,
+    id: String,
+    observe_only: bool,
+) -> Result<(), Error> {
+    if observe_only {
+        return Err(Error::ExternallyDeleted {
+            id,
+            why: "managementPolicy is ObserveOnly, so it is not recreated",
+        });
+    }
+    if is_member(ei) {
+        return Err(Error::ExternallyDeleted {
+            id,
+            why: "this EdgeInstance is an EdgeCloud member, so the EdgeCloud replaces it (it is not recreated here)",
+        });
+    }
+    ctx.publish(
+        ei,
+        EventType::Warning,
+        "ExternallyDeleted",
+        "Recreate",
+        format!("cloud instance {id} was deleted outside edgefleet; recreating it"),
+    )
+    .await;
+    w.status.instance_id = None;
+    w.status.pending_create = None;
+    Ok(())
+}
+
+/// Adds the finalizer before this pass records an instance it may have to delete (a create adds it with
+/// its intent instead, `intent::record`).
+async fn ensure_finalizer(ei: &EdgeInstance, w: &Writer) -> Result<(), Error> {
+    intent::ensure_finalizer(w.api(), ei)
+        .await
+        .map_err(|source| Error::PatchMetadata {
+            what: "add the finalizer",
+            source,
+        })
 }
 
 /// The line to create the instance's public IP in: `poolId` when given, otherwise the site's first line
@@ -1251,14 +1314,20 @@ async fn create(
     let mut spec = create_spec(ei, ctx, net, site, subnets).await?;
     spec.pool_id = line;
     let name = spec.name.clone();
-    // Crash-safety step 1: the intent is durable before the cloud call.
-    w.status.pending_create = Some(PendingOperation {
+    // Crash-safety step 1: the intent is durable before the cloud call (with the finalizer, one patch).
+    let created_intent = CreateIntent {
         token: name.clone(),
         params_hash: params_hash(ei, net),
         started_at: now(),
-        handle: None,
-    });
-    persist(w).await?;
+        uid: ei.uid().unwrap_or_default(),
+        replaces: w.written().instance_id.clone(),
+    };
+    intent::record(w.api(), ei, &created_intent)
+        .await
+        .map_err(|source| Error::PatchMetadata {
+            what: "record the create intent (with the finalizer)",
+            source,
+        })?;
     let identity = CreateIdentity {
         name: name.clone(),
         ..CreateIdentity::default()
@@ -1274,8 +1343,12 @@ async fn create(
                     | ProviderError::QuotaExceeded { .. }
                     | ProviderError::Unauthorized { .. }
             ) {
-                w.status.pending_create = None;
-                persist(w).await?;
+                intent::clear(w.api(), ei)
+                    .await
+                    .map_err(|source| Error::PatchMetadata {
+                        what: "clear the create intent",
+                        source,
+                    })?;
             }
             return Err(Error::Create { name, source });
         }
@@ -1308,9 +1381,12 @@ async fn create(
         Ok(_) => debug!(instance_id = %id, "the new instance is not listed yet"),
         Err(e) => debug!(instance_id = %id, error = %e, "could not observe the new instance yet"),
     }
-    if let Some(p) = w.status.pending_create.as_mut() {
-        p.handle = Some(id.clone());
-    }
+    // Status names the new id from now on, so the annotation's intent no longer counts as pending; the
+    // intent moves into status with the id as its handle, bounding the wait for the cloud to list it.
+    w.status.pending_create = Some(PendingOperation {
+        handle: Some(id.clone()),
+        ..created_intent.to_pending()
+    });
     let outcome = Outcome::progressing(
         reason::CREATING,
         reason::IN_PROGRESS,
@@ -1787,7 +1863,12 @@ async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writer) -> Resu
         }
         return Ok(());
     }
-    if w.status.instance_id.is_none() && w.status.pending_create.is_none() {
+    let pending = intent::pending_create(
+        ei,
+        w.status.instance_id.as_deref(),
+        w.status.pending_create.as_ref(),
+    );
+    if w.status.instance_id.is_none() && pending.is_none() {
         return Ok(());
     }
     let resolved = resolve_provider(ctx, &ei.spec.provider_config_ref.name)
@@ -1797,19 +1878,21 @@ async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writer) -> Resu
             source,
         })?;
     let api = resolved.provider.instances().map_err(Error::Unsupported)?;
-    let id = match (w.status.instance_id.clone(), w.status.pending_create.clone()) {
-        (Some(id), _) => id,
-        (None, Some(pending)) => {
-            let Some(site) = ei.spec.placement.site_id.clone() else {
-                return Ok(());
-            };
+    // A create that may still be in flight (status does not name its instance yet, or names only the
+    // vanished instance it replaces) is looked up by its identity first; the id in status otherwise.
+    let recorded = w.status.instance_id.clone();
+    let id = match (pending, ei.spec.placement.site_id.clone()) {
+        (Some(pending), Some(site)) => {
             let found = find_by_identity(api, &site, &pending.token, with_prefix(ei)).await?;
             match found.as_slice() {
                 [one] => one.id.clone(),
                 [] if elapsed_since(&pending.started_at) < ctx.config.recovery_grace => {
                     return Err(Error::DeletionPending { name: pending.token });
                 }
-                [] => return Ok(()),
+                [] => match recorded {
+                    Some(id) => id,
+                    None => return Ok(()),
+                },
                 many => {
                     return Err(Error::AmbiguousRecovery {
                         name: pending.token,
@@ -1819,7 +1902,10 @@ async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writer) -> Resu
                 }
             }
         }
-        (None, None) => return Ok(()),
+        (_, _) => match recorded {
+            Some(id) => id,
+            None => return Ok(()),
+        },
     };
     let observed = match api.get(&id).await {
         Ok(o) => o,
@@ -1887,7 +1973,7 @@ fn api_for(ctx: &Context, ei: &EdgeInstance) -> Api<EdgeInstance> {
 
 async fn reconcile(ei: Arc<EdgeInstance>, ctx: Arc<Context>) -> Result<Action, PassError<Error>> {
     let api = api_for(&ctx, &ei);
-    let pass = run_finalizer(&api, ei.clone(), |o| apply(o, &ctx), |o| cleanup(o, &ctx));
+    let pass = run_finalizer_in_pass(&api, ei.clone(), |o| apply(o, &ctx), |o| cleanup(o, &ctx));
     instrumented(ei.as_ref(), &ctx, pass).await
 }
 
@@ -1902,9 +1988,10 @@ fn provider_config_of(ei: &EdgeInstance) -> &str {
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let client = ctx.client.clone();
     let controller = ctx
-        .controller(
+        .controller_triggered_by(
             ctx.config.namespaced_api::<EdgeInstance>(&client),
             ctx.config.watcher_config(),
+            intent_of_ignoring_own_metadata,
         )
         .with_config(RuntimeConfig::default().concurrency(ctx.config.concurrency));
     let by_vpc = controller.store();

@@ -7,6 +7,8 @@
 //! - [`status`]: the one status write ([`status::patch_status`], a patch replacing `/status`), the
 //!   per-pass [`status::StatusWriter`], outcomes → conditions, events on transitions.
 //! - [`settings`]: ProviderConfig + Secret → provider settings; [`settings::resolve_provider`].
+//! - [`intent`]: a create's crash-safety intent as an annotation, written with the finalizer in one
+//!   patch (the EdgeInstance controller, [`runtime::run_finalizer_in_pass`]).
 //! - [`provider_config`], [`vpc`], [`security_group`], [`edge_instance`], [`edge_cloud`]: the controllers.
 //!
 //! [`run_all`] starts every controller listed in [`CONTROLLERS`]; the operator (`edgefleet run`) calls
@@ -41,6 +43,7 @@
 pub mod edge_cloud;
 pub mod edge_instance;
 pub mod events;
+pub mod intent;
 pub mod lookup;
 pub mod provider_config;
 pub mod runtime;

@@ -29,6 +29,7 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tracing::{Instrument, debug, warn};
 
+use crate::api::CREATE_INTENT_ANNOTATION;
 use crate::api::provider_config::ProviderConfig;
 pub use crate::api::{FIELD_MANAGER, FINALIZER};
 use crate::controller::events::{EventRecorder, EventSpec, EventType};
@@ -311,6 +312,32 @@ where
     })
 }
 
+/// Like [`run_finalizer`], for a controller that adds the finalizer itself, in the pass that first needs
+/// it ([`super::intent`]: with the create intent, in one patch): an object without the finalizer that is
+/// not being deleted goes straight to `apply` (no separate finalizer write and no second pass); deletion
+/// goes through kube's helper as usual (cleanup, then the finalizer's removal; nothing to clean up without
+/// it).
+pub async fn run_finalizer_in_pass<K, E, A, AF, C, CF>(
+    api: &Api<K>,
+    obj: Arc<K>,
+    apply: A,
+    cleanup: C,
+) -> Result<Action, PassError<E>>
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + Debug,
+    E: ReconcileError,
+    A: FnOnce(Arc<K>) -> AF,
+    AF: Future<Output = Result<Action, E>>,
+    C: FnOnce(Arc<K>) -> CF,
+    CF: Future<Output = Result<Action, E>>,
+{
+    let ours = obj.finalizers().iter().any(|f| f == FINALIZER);
+    if !ours && obj.meta().deletion_timestamp.is_none() {
+        return apply(obj).await.map_err(PassError::Reconcile);
+    }
+    run_finalizer(api, obj, apply, cleanup).await
+}
+
 /// Everything a reconcile needs, shared by all controllers of one operator (or one test).
 pub struct Context {
     /// The Kubernetes client.
@@ -381,6 +408,20 @@ impl Context {
     where
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static,
     {
+        self.controller_triggered_by(api, wc, intent_of)
+    }
+
+    /// [`Context::controller`] with another predicate than [`intent_of`] deciding which changes of an
+    /// object trigger a pass (the EdgeInstance controller: [`intent_of_ignoring_own_metadata`]).
+    pub fn controller_triggered_by<K>(
+        &self,
+        api: Api<K>,
+        wc: watcher::Config,
+        triggers: fn(&K) -> Option<u64>,
+    ) -> Controller<K>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static,
+    {
         let kind = K::kind(&()).to_string();
         self.caches.register(&kind);
         let (reader, writer) = reflector::store::<K>();
@@ -398,7 +439,7 @@ impl Context {
             .applied_objects()
             // The object's own status writes (two per create, from this very controller) would each
             // trigger a pass with nothing to do; passes are requeued explicitly instead.
-            .predicate_filter(intent_of, PredicateConfig::default());
+            .predicate_filter(triggers, PredicateConfig::default());
         let census_state = self.caches.state.subscribe();
         let metrics = self.metrics.clone();
         let store = reader.clone();
@@ -463,13 +504,34 @@ impl Context {
 /// or the pending interval while work is in progress). Changes of other objects that matter (Vpcs,
 /// SecurityGroups, Secrets, ProviderConfigs, members) trigger through their own watches.
 pub fn intent_of<K: Resource>(obj: &K) -> Option<u64> {
+    Some(metadata_hash(obj, false))
+}
+
+/// [`intent_of`] without edgefleet's own finalizer and create-intent annotation, for a controller whose
+/// pass writes them and goes on ([`run_finalizer_in_pass`], [`super::intent`]): its own write must not
+/// trigger a second pass (which could read a cache holding the intent but not yet the pass's closing
+/// status write). A deletion still triggers (the deletion timestamp and the generation).
+pub fn intent_of_ignoring_own_metadata<K: Resource>(obj: &K) -> Option<u64> {
+    Some(metadata_hash(obj, true))
+}
+
+fn metadata_hash<K: Resource>(obj: &K, ignore_own: bool) -> u64 {
     use std::hash::{Hash, Hasher};
     let meta = obj.meta();
     let mut h = std::collections::hash_map::DefaultHasher::new();
     meta.generation.hash(&mut h);
     meta.labels.hash(&mut h);
-    meta.annotations.hash(&mut h);
-    meta.finalizers.hash(&mut h);
+    let own_annotation = |k: &String| ignore_own && k == CREATE_INTENT_ANNOTATION;
+    for (k, v) in meta.annotations.iter().flatten() {
+        if !own_annotation(k) {
+            (k, v).hash(&mut h);
+        }
+    }
+    for f in meta.finalizers.iter().flatten() {
+        if !(ignore_own && f == FINALIZER) {
+            f.hash(&mut h);
+        }
+    }
     meta.deletion_timestamp
         .as_ref()
         .map(|t| t.0.as_second())
@@ -479,7 +541,7 @@ pub fn intent_of<K: Resource>(obj: &K) -> Option<u64> {
             (&o.uid, &o.kind, &o.name, o.controller).hash(&mut h);
         }
     }
-    Some(h.finish())
+    h.finish()
 }
 
 /// The caches of the controllers built with [`Context::controller`]: which have completed their first list.

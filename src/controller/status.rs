@@ -347,6 +347,11 @@ where
         });
     }
 
+    /// The API of the object being reconciled (for writes besides status: its finalizer, an intent).
+    pub fn api(&self) -> &Api<K> {
+        &self.api
+    }
+
     /// The object being reconciled.
     pub fn object(&self) -> &K {
         &self.obj

@@ -71,12 +71,12 @@ impl<V: Clone> Snapshots<V> {
         let now = Instant::now();
         // No list in flight (holding the guard keeps one from starting while we decide): if the
         // snapshot can answer no one, nothing needs remembering, since any later list starts after now.
-        if let Ok(_no_list) = self.refresh.try_lock() {
-            if !self.may_still_answer() {
-                *lock(&self.current) = None;
-                lock(&self.touched).clear();
-                return;
-            }
+        if let Ok(_no_list) = self.refresh.try_lock()
+            && !self.may_still_answer()
+        {
+            *lock(&self.current) = None;
+            lock(&self.touched).clear();
+            return;
         }
         let mut touched = lock(&self.touched);
         for id in ids {
