@@ -304,6 +304,19 @@ where
         }
     })
     .await;
+    if let Err(finalizer::Error::AddFinalizer(kube::Error::Api(status))) = &result
+        && (status.code == 409 || status.code == 422)
+    {
+        // kube adds the finalizer by a JSON patch that tests the finalizers the cached object had; it
+        // fails when the server's object is newer than the cache (typically: this very finalizer was
+        // added moments ago and another watch triggered a pass first). The newer object's watch event is
+        // on its way and triggers the pass that goes on: wait for it rather than report a failure.
+        debug!(
+            code = status.code,
+            "the cached object is older than the server's; waiting for its watch event"
+        );
+        return Ok(Action::await_change());
+    }
     result.map_err(|e| match e {
         finalizer::Error::ApplyFailed(e) | finalizer::Error::CleanupFailed(e) => PassError::Reconcile(e),
         finalizer::Error::AddFinalizer(e) => PassError::AddFinalizer(e),
