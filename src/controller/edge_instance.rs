@@ -983,17 +983,16 @@ async fn ensure_identity(
     {
         return match api.get(&adopt).await {
             Ok(o) if !is_deleted(&o) => {
+                // The id is already durable in the spec: the closing status write records the
+                // adoption (`durable_identity` writes it first if the pass goes on to mutate), and the
+                // event merges with the Ready transition when the pass ends Ready.
                 ensure_finalizer(ei, w).await?;
                 record_identity(ei, w, &o.id);
-                persist(w).await?;
-                ctx.publish(
-                    ei,
-                    EventType::Normal,
+                w.note(
                     "Adopted",
                     "Adopt",
                     format!("adopted cloud instance {adopt} ({})", o.name),
-                )
-                .await;
+                );
                 Ok(Identity::Observed(Box::new(o)))
             }
             Ok(_) => Err(Error::AdoptTargetNotFound { id: adopt }),

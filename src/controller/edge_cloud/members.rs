@@ -1,7 +1,8 @@
 //! The member mirror: every cloud instance of an edge cloud appears as an EdgeInstance owned by the
 //! EdgeCloud (controller ownerReference, the EdgeCloud's labels plus `edgefleet.io/edge-cloud=<name>`),
 //! created with `spec.adoptId` = the instance id so the EdgeInstance controller adopts it (day-2 actions,
-//! deletion of the cloud instance when a person deletes the member).
+//! deletion of the cloud instance when a person deletes the member). Members are created carrying the
+//! EdgeInstance finalizer, as that controller would add it on adoption anyway.
 //!
 //! Members the fleet removes itself (scale-in, remediation, replacement, deletion of the fleet) are
 //! *released* first: their `deletionPolicy` is set to `Orphan` before the EdgeInstance is deleted, so the
@@ -19,10 +20,10 @@ use kube::api::{Api, DeleteParams, ListParams, ObjectMeta, Patch, PatchParams, P
 use kube::{Resource, ResourceExt};
 
 use super::fleet::{ResolvedRefs, member_name};
-use crate::api::EDGE_CLOUD_LABEL;
 use crate::api::common::{DeletionPolicy, ManagementPolicy};
 use crate::api::edge_cloud::{EdgeCloud, REPLACE_ANNOTATION, TEMPLATE_FINGERPRINT_ANNOTATION};
 use crate::api::edge_instance::{EdgeInstance, EdgeInstanceSpec, InstanceNetwork, InstancePlacement};
+use crate::api::{EDGE_CLOUD_LABEL, FINALIZER};
 use crate::provider::ObservedInstance;
 
 /// The member EdgeInstances of `ec` in its namespace: labelled with its name and owned by this very
@@ -88,6 +89,9 @@ pub fn mirror(ec: &EdgeCloud, m: &ObservedInstance, refs: &ResolvedRefs, fingerp
                 fingerprint.to_owned(),
             )])),
             owner_references: Some(vec![owner_reference(ec)]),
+            // Created with the finalizer the EdgeInstance controller would add on adopting it (one
+            // write less per member).
+            finalizers: Some(vec![FINALIZER.to_owned()]),
             ..ObjectMeta::default()
         },
         spec: EdgeInstanceSpec {

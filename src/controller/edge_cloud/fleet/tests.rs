@@ -432,3 +432,24 @@ fn members_being_replaced_do_not_count_so_the_plan_adds_their_replacement() {
     let plan = plan_fleet_scale(&t, &views, DeletePolicy::SiteBalanced, true, true);
     assert!(plan.add.is_empty() && plan.remove.is_empty(), "{plan:?}");
 }
+
+#[test]
+fn members_are_created_with_the_finalizer_and_adopt_their_instance() {
+    // The EdgeInstance controller would add the finalizer when it adopts the member; carrying it from
+    // the create saves a write per member.
+    let mut ec = EdgeCloud::new("fleet", spec(CrdLevel::City, vec![], 1));
+    ec.metadata.namespace = Some("ns".into());
+    ec.metadata.uid = Some("uid-1".into());
+    let m = member("i-1", "shanghai", "chinatelecom", InstanceState::Running);
+    let refs = ResolvedRefs {
+        vpc_id: "vpc-1".into(),
+        ..ResolvedRefs::default()
+    };
+    let ei = crate::controller::edge_cloud::members::mirror(&ec, &m, &refs, "fp");
+    assert_eq!(
+        ei.metadata.finalizers,
+        Some(vec![crate::api::FINALIZER.to_owned()])
+    );
+    assert_eq!(ei.spec.adopt_id.as_deref(), Some("i-1"));
+    assert_eq!(ei.metadata.namespace.as_deref(), Some("ns"));
+}
