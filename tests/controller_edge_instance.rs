@@ -745,6 +745,50 @@ async fn unknown_flavor_image_or_site_stalls_naming_the_field() {
 
 #[tokio::test]
 #[ignore = "needs cluster"]
+async fn a_create_the_cloud_rejects_leaves_no_intent_and_the_fixed_spec_creates() {
+    let (env, api, _net) = start("ei-rejected", Faults::default()).await;
+    let mut ei = instance(&env, "nokey");
+    ei.spec.key_name = Some("no-such-key".into());
+    create(&api, &ei).await;
+    let e = wait_for(&api, "nokey", WAIT, |e: &EdgeInstance| {
+        has(e, STALLED, "True") && e.status.as_ref().is_some_and(|s| s.instance_id.is_none())
+    })
+    .await
+    .unwrap();
+    assert!(
+        message_of(&e, STALLED).contains("no-such-key"),
+        "{}",
+        message_of(&e, STALLED)
+    );
+    // The cloud created nothing, so no intent may stay behind (it would make the next pass wait for a
+    // create that never happened); the finalizer written with it stays, harmlessly.
+    assert!(env.cloud("iec.instance").is_empty());
+    let creates = env.emu().calls().requests("POST /v1/cloudservers");
+    let refused = env
+        .emu()
+        .calls()
+        .operations
+        .get("POST /v1/cloudservers")
+        .and_then(|o| o.statuses.get(&404).copied())
+        .unwrap_or(0);
+    assert!(
+        creates >= 1 && refused == creates,
+        "{creates} creates, {refused} refused"
+    );
+    let e = api.get("nokey").await.unwrap();
+    assert_eq!(intent_of(&e), None, "{:?}", e.metadata.annotations);
+    merge(&api, "nokey", json!({"spec": {"keyName": null}})).await;
+    let e = ready(&api, "nokey").await;
+    assert_eq!(live(&env).len(), 1);
+    assert_eq!(intent_of(&e).map(|i| i.token), Some("nokey".to_owned()));
+    let events = events_of(&env).await;
+    assert!(!events.contains("Recovered"), "{events}");
+    delete_and_confirm_gone(&api, "nokey").await;
+    finish(env).await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
 async fn restart_mid_create_with_lost_responses_creates_exactly_one() {
     let faults = Faults {
         seed: 7,

@@ -129,18 +129,11 @@ where
 }
 
 /// Removes the intent from `obj` (after the cloud rejected the create outright: nothing was created).
+/// Always patches: the intent was typically recorded by this very pass, after `obj` was read.
 pub async fn clear<K>(api: &Api<K>, obj: &K) -> Result<(), kube::Error>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug,
 {
-    let present = obj
-        .meta()
-        .annotations
-        .as_ref()
-        .is_some_and(|a| a.contains_key(CREATE_INTENT_ANNOTATION));
-    if !present {
-        return Ok(());
-    }
     let metadata = json!({"annotations": {CREATE_INTENT_ANNOTATION: null}});
     patch_metadata(api, obj, metadata).await
 }
