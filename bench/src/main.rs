@@ -83,11 +83,30 @@ struct Args {
     /// Directory for the report (`bench-<N>.json`, `bench-<N>.md`) and the process logs.
     #[arg(long)]
     out_dir: PathBuf,
+    /// The functional check CI runs: 200 EdgeInstances and one EdgeCloud of 5 replicas, a 10 s poll
+    /// interval and 2 steady intervals (these replace the options above). Fails when not everything
+    /// becomes Ready or the steady state writes to Kubernetes or mutates the cloud; never on timing.
+    #[arg(long)]
+    smoke: bool,
+}
+
+impl Args {
+    /// The smoke run's fixed workload (see `--smoke`).
+    fn smoke(mut self) -> Self {
+        self.instances = 200;
+        self.fleets = 1;
+        self.replicas = 5;
+        self.poll_interval = 10;
+        self.steady_intervals = 2;
+        self.timeout = 600;
+        self
+    }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
+    let args = if args.smoke { args.smoke() } else { args };
     // A signal ends the run through the error path, so the operator and the emulator (killed when
     // their handles drop) do not outlive the driver.
     let outcome = tokio::select! {
@@ -97,6 +116,11 @@ async fn main() -> ExitCode {
     match outcome {
         Ok(report) => {
             println!("{}", report.markdown());
+            let failures = report.functional_failures();
+            if args.smoke && !failures.is_empty() {
+                eprintln!("bench smoke failed: {}", failures.join("; "));
+                return ExitCode::FAILURE;
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -197,6 +197,24 @@ impl Report {
         ];
     }
 
+    /// What `--smoke` fails on: functional problems of the steady state (Kubernetes writes, cloud
+    /// mutations). Not everything Ready fails the run before a report exists. Timing and memory
+    /// never count here.
+    pub fn functional_failures(&self) -> Vec<String> {
+        let s = &self.steady;
+        let mut failures = Vec::new();
+        if s.kube_object_writes > 0 {
+            failures.push(format!(
+                "{} Kubernetes writes in steady state: {:?}",
+                s.kube_object_writes, s.kube_writes
+            ));
+        }
+        if s.cloud_mutations > 0 {
+            failures.push(format!("{} cloud mutations in steady state", s.cloud_mutations));
+        }
+        failures
+    }
+
     /// The markdown section for docs/benchmarks.md.
     pub fn markdown(&self) -> String {
         let p = &self.parameters;
@@ -416,6 +434,22 @@ mod tests {
             },
             targets: vec![],
         }
+    }
+
+    #[test]
+    fn the_smoke_fails_on_steady_writes_and_mutations_never_on_timing_or_memory() {
+        let mut report = sample();
+        // 3.00× and 160 MiB miss their targets, but they are not functional failures.
+        assert!(report.functional_failures().is_empty());
+        report.steady.kube_object_writes = 2;
+        report
+            .steady
+            .kube_writes
+            .insert("PATCH edgeinstances/status".into(), 2);
+        report.steady.cloud_mutations = 1;
+        let failures = report.functional_failures();
+        assert_eq!(failures.len(), 2, "{failures:?}");
+        assert!(failures[0].contains("PATCH edgeinstances/status"), "{failures:?}");
     }
 
     #[test]

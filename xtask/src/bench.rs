@@ -2,7 +2,8 @@
 //! fresh control plane (so the apiserver's counters and etcd hold only this run), runs
 //! `edgefleet-bench` against it and tears it down. Every bench option after `--` (or any unknown flag)
 //! goes to the driver: `cargo xtask bench --instances 10000 --fleets 10 --replicas 3`. See
-//! docs/benchmarks.md for what is measured and how.
+//! docs/benchmarks.md for what is measured and how. `cargo xtask bench --smoke` is the functional check
+//! `cargo xtask test` runs as its last phase (dev-profile binaries; fails only on functional problems).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -22,6 +23,11 @@ pub struct BenchArgs {
     /// Where the report and the process logs go (default: target/bench/<UTC time>).
     #[arg(long)]
     pub out_dir: Option<PathBuf>,
+    /// The functional check of CI (driver `--smoke`: 200 EdgeInstances + one EdgeCloud of 5, fails only
+    /// when something is not Ready or the steady state writes or mutates). Built in the dev profile,
+    /// which the test phases have already built: timing is not judged.
+    #[arg(long)]
+    pub smoke: bool,
     /// Options for the driver (`--instances N`, `--fleets M`, `--replicas K`, `--poll-interval S`,
     /// `--steady-intervals I`, `--concurrency C`, `--writers W`, `--qps Q`, `--timeout S`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -31,8 +37,8 @@ pub struct BenchArgs {
 /// Runs the benchmark.
 pub fn run(args: &BenchArgs) -> Result<()> {
     let root = control_plane::repo_root();
-    build_release(&root)?;
-    let release = target_dir(&root).join("release");
+    build(&root, !args.smoke)?;
+    let release = target_dir(&root).join(if args.smoke { "debug" } else { "release" });
     let out_dir = match &args.out_dir {
         Some(dir) => dir.clone(),
         None => target_dir(&root).join("bench").join(utc_stamp()?),
@@ -46,6 +52,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         .arg("--out-dir")
         .arg(&out_dir)
         .args(&args.driver_args);
+    if args.smoke {
+        driver.arg("--smoke");
+    }
     if args.use_existing_cluster {
         return process::run(&mut driver);
     }
@@ -64,19 +73,22 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     result
 }
 
-fn build_release(root: &std::path::Path) -> Result<()> {
+fn build(root: &std::path::Path, release: bool) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    process::run(Command::new(cargo).current_dir(root).args([
-        "build",
-        "--release",
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(root).arg("build");
+    if release {
+        cmd.arg("--release");
+    }
+    cmd.args([
         "-p",
         "edgefleet",
         "-p",
         "edgefleet-emulator",
         "-p",
         "edgefleet-bench",
-    ]))
-    .context("building the release binaries")
+    ]);
+    process::run(&mut cmd).context("building the operator, the emulator and the bench driver")
 }
 
 fn target_dir(root: &std::path::Path) -> PathBuf {

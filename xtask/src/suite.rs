@@ -82,6 +82,11 @@ const PHASES: &[Phase] = &[
         stage: Stage::Cluster,
         run: demo,
     },
+    Phase {
+        name: "bench smoke",
+        stage: Stage::Cluster,
+        run: bench_smoke,
+    },
 ];
 
 /// What a phase gets: where the repo is, how to call cargo, and the environment that points at the cluster.
@@ -162,6 +167,18 @@ fn demo(ctx: &Context) -> Result<()> {
             kubectl: ctx.kubectl.clone(),
         }),
     )
+}
+
+/// `cargo xtask bench --smoke`: 200 EdgeInstances and an EdgeCloud of 5 on a fresh control plane of its
+/// own (the bench reads the apiserver's global counters, which the other phases' leftovers would
+/// disturb), failing only when something does not become Ready or the steady state writes or mutates.
+fn bench_smoke(_ctx: &Context) -> Result<()> {
+    crate::bench::run(&crate::bench::BenchArgs {
+        use_existing_cluster: false,
+        out_dir: None,
+        smoke: true,
+        driver_args: Vec::new(),
+    })
 }
 
 /// How a phase ended.
