@@ -304,8 +304,22 @@ fn record_versions(api: &Api<EdgeInstance>, name: &str) -> (Arc<Mutex<Vec<EdgeIn
     (seen, task.abort_handle())
 }
 
-fn intent_of(e: &EdgeInstance) -> Option<CreateIntent> {
-    CreateIntent::of(e)
+/// Every instance create takes effect but its answer is lost (the caller sees a 500), and the cloud
+/// lists new instances 1.5 s late.
+fn lost_creates(seed: u64) -> Faults {
+    Faults {
+        seed,
+        lost_responses: vec![LostResponseFault {
+            operation: "POST /v1/cloudservers".into(),
+            rate: 1.0,
+            mode: Default::default(),
+        }],
+        eventual_consistency: vec![ConsistencyFault {
+            kind: "iec.instance".into(),
+            delay_ms: 1500,
+        }],
+        ..Faults::default()
+    }
 }
 
 #[tokio::test]
@@ -325,7 +339,7 @@ async fn create_ready_power_reboot_and_delete() {
     assert!(versions.len() >= 2, "{} versions", versions.len());
     let first_write = &versions[1];
     assert!(first_write.finalizers().iter().any(|f| f == FINALIZER));
-    let recorded = intent_of(first_write).expect("the intent annotation");
+    let recorded = CreateIntent::of(first_write).expect("the intent annotation");
     assert_eq!(recorded.token, "web", "the cloud name the create uses");
     assert_eq!(recorded.replaces, None);
     assert!(
@@ -485,19 +499,7 @@ async fn a_recreate_whose_answer_was_lost_is_recovered_not_repeated() {
     let first = status_id(&ready(&api, "again").await);
     // Every create answer is lost from now on (the create takes effect, the caller sees a 500), and the
     // cloud lists new instances late.
-    env.set_faults(Faults {
-        seed: 11,
-        lost_responses: vec![LostResponseFault {
-            operation: "POST /v1/cloudservers".into(),
-            rate: 1.0,
-            mode: Default::default(),
-        }],
-        eventual_consistency: vec![ConsistencyFault {
-            kind: "iec.instance".into(),
-            delay_ms: 1500,
-        }],
-        ..Faults::default()
-    });
+    env.set_faults(lost_creates(11));
     let cloud = env.cloud_client();
     cloud
         .instances()
@@ -516,7 +518,7 @@ async fn a_recreate_whose_answer_was_lost_is_recovered_not_repeated() {
     .unwrap();
     // The recreate's intent named the instance it replaced, so the pass after the lost answer looked
     // the new instance up instead of treating the old id as drift again.
-    let recorded = intent_of(&e).expect("the recreate's intent");
+    let recorded = CreateIntent::of(&e).expect("the recreate's intent");
     assert_eq!(recorded.replaces.as_deref(), Some(first.as_str()));
     let cloud = live(&env);
     assert_eq!(cloud.len(), 1, "exactly one instance: {cloud:?}");
@@ -776,11 +778,11 @@ async fn a_create_the_cloud_rejects_leaves_no_intent_and_the_fixed_spec_creates(
         "{creates} creates, {refused} refused"
     );
     let e = api.get("nokey").await.unwrap();
-    assert_eq!(intent_of(&e), None, "{:?}", e.metadata.annotations);
+    assert_eq!(CreateIntent::of(&e), None, "{:?}", e.metadata.annotations);
     merge(&api, "nokey", json!({"spec": {"keyName": null}})).await;
     let e = ready(&api, "nokey").await;
     assert_eq!(live(&env).len(), 1);
-    assert_eq!(intent_of(&e).map(|i| i.token), Some("nokey".to_owned()));
+    assert_eq!(CreateIntent::of(&e).map(|i| i.token), Some("nokey".to_owned()));
     let events = events_of(&env).await;
     assert!(!events.contains("Recovered"), "{events}");
     delete_and_confirm_gone(&api, "nokey").await;
@@ -790,24 +792,12 @@ async fn a_create_the_cloud_rejects_leaves_no_intent_and_the_fixed_spec_creates(
 #[tokio::test]
 #[ignore = "needs cluster"]
 async fn restart_mid_create_with_lost_responses_creates_exactly_one() {
-    let faults = Faults {
-        seed: 7,
-        lost_responses: vec![LostResponseFault {
-            operation: "POST /v1/cloudservers".into(),
-            rate: 1.0,
-            mode: Default::default(),
-        }],
-        eventual_consistency: vec![ConsistencyFault {
-            kind: "iec.instance".into(),
-            delay_ms: 1500,
-        }],
-        ..Faults::default()
-    };
+    let faults = lost_creates(7);
     let (mut env, api, _net) = start("ei-restart", faults).await;
     create(&api, &instance(&env, "crash")).await;
     // The intent is recorded and the create happened, but its answer was lost.
     wait_for(&api, "crash", WAIT, |e: &EdgeInstance| {
-        intent_of(e).is_some() && e.status.as_ref().is_none_or(|s| s.instance_id.is_none())
+        CreateIntent::of(e).is_some() && e.status.as_ref().is_none_or(|s| s.instance_id.is_none())
     })
     .await
     .unwrap();
