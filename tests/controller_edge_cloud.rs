@@ -28,7 +28,7 @@ use edgefleet::api::edge_cloud::{
 use edgefleet::api::edge_instance::{EdgeInstance, PowerState, RootVolume};
 use edgefleet::provider::{VpcMode, VpcSpec as CloudVpcSpec};
 use edgefleet_emulator::Faults;
-use edgefleet_emulator::core::faults::{LostMode, LostResponseFault};
+use edgefleet_emulator::core::faults::{LatencyFault, LostMode, LostResponseFault};
 use harness::*;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
@@ -724,6 +724,124 @@ async fn a_member_deleted_by_hand_is_replaced() {
             .all(|m| m.spec.adopt_id.as_deref() != Some(victim_id.as_str()))
     );
     delete_and_expect_nothing_left(&env, &api, "pool").await;
+    env.teardown().await;
+}
+
+/// Every version of the fleet that says Ready=True also has every member it wants, ready and up to date.
+fn assert_never_ready_while_short(versions: &[EdgeCloud]) {
+    for v in versions {
+        let s = v.status.clone().unwrap_or_default();
+        if has(v, READY, "True") {
+            assert!(
+                s.replicas == v.spec.replicas
+                    && s.ready_replicas == v.spec.replicas
+                    && s.pending_expand.is_none(),
+                "a write says Ready=True at {} of {} ready members (replicas {}, expansion pending: {}): {}",
+                s.ready_replicas,
+                v.spec.replicas,
+                s.replicas,
+                s.pending_expand.is_some(),
+                message_of(v, READY)
+            );
+        }
+    }
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn a_fleet_short_of_a_member_is_never_ready_while_expanding() {
+    let env = Env::start("ec-short", Faults::default()).await;
+    let api: Api<EdgeCloud> = env.ns.api();
+    let vpc = system_vpc(&env).await;
+    create(&api, &fleet(&env, "short", &vpc, 3, vec![city("xi'an", 1)])).await;
+    converged(&api, "short", 3).await;
+    let ms = mirrored(&env, "short", 3).await;
+    let eis: Api<EdgeInstance> = env.ns.api();
+    for m in &ms {
+        wait_for_condition(&eis, &m.name_any(), READY, "True", WAIT)
+            .await
+            .unwrap();
+    }
+    // Plans take 4 s to create, as a slow cloud's do: the pass that starts the expansion writes its
+    // intent, with the counts it observed, long before the pass ends.
+    env.set_faults(Faults {
+        latency: vec![LatencyFault {
+            operation: "POST /v1/deployments".into(),
+            fixed_ms: 4000,
+            jitter_ms: 0,
+        }],
+        ..Faults::default()
+    });
+    let (versions, watching) = record_versions(&api, "short");
+    let victim = ms[0].name_any();
+    delete(&eis, &victim).await.unwrap();
+    wait_deleted(&eis, &victim, WAIT).await.unwrap();
+    // The fleet dips to 2 members, expands and is whole again.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !versions
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|v| v.status.as_ref().is_some_and(|s| s.pending_expand.is_some()))
+    {
+        assert!(tokio::time::Instant::now() < deadline, "an expansion starts");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    converged(&api, "short", 3).await;
+    watching.abort();
+    let versions = versions.lock().unwrap().clone();
+    assert!(
+        versions.iter().any(|v| v
+            .status
+            .as_ref()
+            .is_some_and(|s| s.ready_replicas < 3 && s.pending_expand.is_some())),
+        "the expansion intent was written with the short count"
+    );
+    assert_never_ready_while_short(&versions);
+    env.set_faults(Faults::default());
+    delete_and_expect_nothing_left(&env, &api, "short").await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn a_fleet_delete_waits_for_the_cloud_as_progress_not_as_an_error() {
+    let env = Env::start("ec-delwait", Faults::default()).await;
+    let api: Api<EdgeCloud> = env.ns.api();
+    let vpc = system_vpc(&env).await;
+    create(&api, &fleet(&env, "gone", &vpc, 2, vec![city("xi'an", 1)])).await;
+    converged(&api, "gone", 2).await;
+    let (versions, watching) = record_versions(&api, "gone");
+    delete_and_expect_nothing_left(&env, &api, "gone").await;
+    watching.abort();
+    let versions = versions.lock().unwrap().clone();
+    let deleting: Vec<&EdgeCloud> = versions
+        .iter()
+        .filter(|v| v.metadata.deletion_timestamp.is_some() && v.status.is_some())
+        .collect();
+    assert!(
+        deleting.iter().any(|v| reason_of(*v, READY) == reason::DELETING),
+        "the deletion is reported while it waits for the cloud"
+    );
+    for v in deleting {
+        // Waiting for members and the edge cloud to go is progress: never a failed pass (which would
+        // retry on the error backoff and log a warning).
+        assert!(!has(v, SYNCED, "False"), "{}", message_of(v, SYNCED));
+        if has(v, READY, "False") {
+            assert_eq!(reason_of(v, READY), reason::DELETING);
+        }
+    }
+    let events: Api<k8s_openapi::api::core::v1::Event> = env.ns.api();
+    let warnings: Vec<String> = events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.type_.as_deref() == Some("Warning"))
+        .map(|e| format!("{:?}: {:?}", e.reason, e.message))
+        .collect();
+    assert!(warnings.is_empty(), "{warnings:?}");
     env.teardown().await;
 }
 

@@ -14,7 +14,6 @@
 #[path = "controller_harness.rs"]
 mod harness;
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use edgefleet::api::common::{DeletionPolicy, ManagementPolicy, ProviderConfigRef};
@@ -27,14 +26,11 @@ use edgefleet::controller::intent::CreateIntent;
 use edgefleet::provider::{CreateIdentity, InstanceSpec, PowerAction, PowerState, SecretString, VolumeSpec};
 use edgefleet_emulator::Faults;
 use edgefleet_emulator::core::faults::{ConsistencyFault, ErrorFault, LostResponseFault};
-use futures::StreamExt as _;
 use harness::*;
 use k8s_openapi::api::core::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
-use kube::runtime::{WatchStreamExt as _, watcher};
 use serde_json::{Value, json};
-use tokio::task::AbortHandle;
 
 const CENTOS: &str = "00000000-0000-0000-0000-000000000002";
 const UBUNTU: &str = "00000000-0000-0000-0000-000000000008";
@@ -281,27 +277,6 @@ async fn events_of(env: &Env) -> String {
         })
         .collect::<Vec<_>>()
         .join("\n")
-}
-
-/// Every version of `name` the apiserver reports from now on (one per write), until the task is aborted.
-fn record_versions(api: &Api<EdgeInstance>, name: &str) -> (Arc<Mutex<Vec<EdgeInstance>>>, AbortHandle) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&seen);
-    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let stream = watcher(api.clone(), config).applied_objects();
-    let task = tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(Ok(o)) = stream.next().await {
-            let mut seen = sink.lock().unwrap();
-            if seen
-                .last()
-                .is_none_or(|l: &EdgeInstance| l.resource_version() != o.resource_version())
-            {
-                seen.push(o);
-            }
-        }
-    });
-    (seen, task.abort_handle())
 }
 
 /// Every instance create takes effect but its answer is lost (the caller sees a 500), and the cloud
@@ -786,6 +761,56 @@ async fn a_create_the_cloud_rejects_leaves_no_intent_and_the_fixed_spec_creates(
     let events = events_of(&env).await;
     assert!(!events.contains("Recovered"), "{events}");
     delete_and_confirm_gone(&api, "nokey").await;
+    finish(env).await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn no_capacity_is_reported_and_retried_until_capacity_returns_without_an_edit() {
+    let faults = Faults {
+        capacity_exhausted_sites: vec![site()],
+        ..Faults::default()
+    };
+    let (env, api, _net) = start("ei-capacity", faults).await;
+    create(&api, &instance(&env, "full")).await;
+    let e = wait_for(&api, "full", WAIT, |e: &EdgeInstance| {
+        reason_of(e, STALLED) == "CapacityExhausted"
+    })
+    .await
+    .unwrap();
+    assert!(has(&e, STALLED, "True"));
+    assert!(has(&e, READY, "False"));
+    assert!(
+        message_of(&e, STALLED).contains("IEC.011018"),
+        "{}",
+        message_of(&e, STALLED)
+    );
+    // Nothing was created, so no intent stays behind.
+    assert!(env.cloud("iec.instance").is_empty());
+    assert_eq!(CreateIntent::of(&api.get("full").await.unwrap()), None);
+    // It keeps trying on the recheck interval (5 s in the harness), not only after an edit.
+    let refused = || {
+        env.emu()
+            .calls()
+            .operations
+            .get("POST /v1/cloudservers")
+            .and_then(|o| o.statuses.get(&400).copied())
+            .unwrap_or(0)
+    };
+    let first = refused();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while refused() <= first {
+        assert!(tokio::time::Instant::now() < deadline, "the create is retried");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Capacity returns: the same, unedited object becomes Ready.
+    let generation = api.get("full").await.unwrap().metadata.generation;
+    env.set_faults(Faults::default());
+    let e = ready(&api, "full").await;
+    assert_eq!(e.metadata.generation, generation, "no edit was needed");
+    assert!(has(&e, STALLED, "False"));
+    assert_eq!(live(&env).len(), 1);
+    delete_and_confirm_gone(&api, "full").await;
     finish(env).await;
 }
 

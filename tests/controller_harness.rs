@@ -13,7 +13,8 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::fmt::Debug;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use edgefleet::api::common::SecretRef;
@@ -29,15 +30,17 @@ use edgefleet::provider::{
     ProviderSettings,
 };
 use edgefleet_emulator::{Config as EmulatorConfig, Faults, ServerHandle};
+use futures::StreamExt as _;
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ObjectMeta, Patch, PatchParams, PostParams};
-use kube::{Client, Resource};
+use kube::runtime::{WatchStreamExt as _, watcher};
+use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 pub use support::*;
 use tokio::sync::watch;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 /// Label key selecting one test's objects.
 pub const RUN_LABEL: &str = "edgefleet.io/test-run";
@@ -332,4 +335,28 @@ pub fn has<K: Serialize>(obj: &K, t: &str, status: &str) -> bool {
 /// Whether the condition has this status and reason.
 pub fn has_reason<K: Serialize>(obj: &K, t: &str, status: &str, reason: &str) -> bool {
     has(obj, t, status) && reason_of(obj, t) == reason
+}
+
+/// Every version of `name` the apiserver reports from now on (one per write), until the task is aborted.
+pub fn record_versions<K>(api: &Api<K>, name: &str) -> (Arc<Mutex<Vec<K>>>, AbortHandle)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+{
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&seen);
+    let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+    let stream = watcher(api.clone(), config).applied_objects();
+    let task = tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(Ok(o)) = stream.next().await {
+            let mut seen = sink.lock().unwrap();
+            if seen
+                .last()
+                .is_none_or(|l: &K| l.resource_version() != o.resource_version())
+            {
+                seen.push(o);
+            }
+        }
+    });
+    (seen, task.abort_handle())
 }

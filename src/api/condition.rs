@@ -89,6 +89,10 @@ pub mod reason {
     pub const UNAUTHORIZED: &str = "Unauthorized";
     /// Stalled=True: a cloud quota is exhausted and there is no fallback.
     pub const QUOTA_EXCEEDED: &str = "QuotaExceeded";
+    /// Stalled=True (EdgeInstance) / ScalingBlocked=True (EdgeCloud): the cloud has no capacity where the
+    /// spec places the object (nothing is wrong with the spec); retried on the stalled-recheck interval
+    /// (EdgeInstance) or every pass (EdgeCloud, which falls back to other locations) until capacity returns.
+    pub const CAPACITY_EXHAUSTED: &str = "CapacityExhausted";
     /// Stalled=True: recovery found more than one cloud object carrying this object's identity; the message
     /// lists their ids. Delete the extra ones in the cloud (or set spec.adoptId to the right one).
     pub const AMBIGUOUS_RECOVERY: &str = "AmbiguousRecovery";
@@ -156,6 +160,7 @@ pub mod reason {
         NOT_IN_CATALOG,
         UNAUTHORIZED,
         QUOTA_EXCEEDED,
+        CAPACITY_EXHAUSTED,
         AMBIGUOUS_RECOVERY,
         ADOPT_TARGET_NOT_FOUND,
         UNSUPPORTED_CHANGE,

@@ -43,6 +43,7 @@ use crate::controller::events::EventType;
 use base64::Engine;
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config as RuntimeConfig};
 use kube::runtime::watcher;
@@ -55,11 +56,12 @@ use super::runtime::{
     run_finalizer,
 };
 use super::settings::{ResolveProviderError, resolve_provider};
-use super::status::{Intervals, Outcome, StatusWriter, elapsed_since, now};
+use super::status::{Intervals, Outcome, StatusWriter, conditions_for_outcome, elapsed_since, now};
 use super::{NAME_CONFLICT, provider_error_class};
 use crate::api::common::{DeletionPolicy, ManagementPolicy, PendingOperation, SecretKeyRef};
 use crate::api::condition::{
-    AVAILABLE, Condition, ConditionStatus, READY, SCALING_BLOCKED, is_condition_true, reason, set_condition,
+    AVAILABLE, Condition, ConditionStatus, READY, SCALING_BLOCKED, find_condition, is_condition_true, reason,
+    set_condition,
 };
 use crate::api::edge_cloud::{
     DELETE_FIRST_ANNOTATION, EdgeCloud, EdgeCloudStatus, REPLACE_ANNOTATION, TEMPLATE_FINGERPRINT_ANNOTATION,
@@ -84,7 +86,7 @@ pub const EDGE_CLOUD_FAILED: &str = "EdgeCloudFailed";
 /// condition stays while they wait. Also the value of the `edgefleet.io/replace` annotation.
 pub const BUILD_TIMEOUT: &str = "BuildTimeout";
 /// ScalingBlocked reason: a site has no capacity (or a quota is exhausted) for the members it should get.
-pub const CAPACITY_EXHAUSTED: &str = "CapacityExhausted";
+pub const CAPACITY_EXHAUSTED: &str = reason::CAPACITY_EXHAUSTED;
 
 /// Errors of the EdgeCloud controller, one variant per step.
 #[derive(Debug, thiserror::Error)]
@@ -199,13 +201,16 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
-    /// Deletion waits for the cloud.
+    /// Deletion waits for the cloud to reach a state it reaches by itself (not a failure: retried after
+    /// the pending poll interval).
     #[error("deletion of edge cloud {id} waits: {what}")]
     DeletionWaits {
         /// Edge cloud id or name.
         id: String,
         /// What it waits for.
         what: String,
+        /// The pending poll interval of the object's ProviderConfig.
+        after: std::time::Duration,
     },
     /// An edge cloud with the desired name exists and this object never created it.
     #[error(
@@ -305,9 +310,8 @@ impl ReconcileError for Error {
             | Self::ReadDependency { .. }
             | Self::Members { .. }
             | Self::PatchStatus(_) => ErrorClass::Transient,
-            Self::ProviderUnavailable { .. } | Self::Dependency { .. } | Self::DeletionWaits { .. } => {
-                ErrorClass::Waiting
-            }
+            Self::DeletionWaits { after, .. } => ErrorClass::Pending(*after),
+            Self::ProviderUnavailable { .. } | Self::Dependency { .. } => ErrorClass::Waiting,
             Self::ExternallyDeleted { .. } | Self::EdgeCloudFailed { .. } => {
                 ErrorClass::Stalled { recheck: true }
             }
@@ -344,8 +348,51 @@ impl ReconcileError for Error {
 
 type Writer = StatusWriter<EdgeCloud, EdgeCloudStatus>;
 
+/// Writes the working copy now: a durable step in the middle of a pass (an intent before a cloud call,
+/// an id right after it). The working copy already holds this pass's counts but still the previous
+/// pass's conditions, so a stale Ready=True is withdrawn first ([`withdraw_stale_ready`]): every status
+/// write carries conditions consistent with the counts it writes, also when the operator dies before
+/// the pass's closing write.
 async fn persist(w: &mut Writer) -> Result<(), Error> {
+    let ec = w.object();
+    let (wanted, generation) = (ec.spec.replicas, ec.metadata.generation);
+    let applies = ec.spec.management_policy != ManagementPolicy::ObserveOnly
+        && ec.metadata.deletion_timestamp.is_none();
+    if applies {
+        withdraw_stale_ready(&mut w.status, wanted, generation, &now());
+    }
     w.persist().await.map_err(Error::PatchStatus)
+}
+
+/// Withdraws a Ready=True that the counts in `status` contradict: fewer members than `wanted` (or more,
+/// while scaling in), members not ready or not up to date, or a scale operation pending. It becomes
+/// Ready=False `Updating` with Reconciling=True `Scaling` (or `RollingUpdate`); the pass's closing write
+/// sets the final conditions as usual. Conditions that are not Ready=True are left as they are.
+fn withdraw_stale_ready(status: &mut EdgeCloudStatus, wanted: i32, generation: Option<i64>, at: &Time) {
+    let ready = find_condition(&status.conditions, READY).is_some_and(Condition::is_true);
+    let settled = status.replicas == wanted
+        && status.ready_replicas == wanted
+        && status.updated_replicas == wanted
+        && status.pending_expand.is_none()
+        && status.pending_delete.is_empty();
+    if !ready || settled {
+        return;
+    }
+    let reconciling = if status.updated_replicas < status.replicas && status.replicas >= wanted {
+        reason::ROLLING_UPDATE
+    } else {
+        reason::SCALING
+    };
+    let message = format!(
+        "{} of {wanted} members ready, {} up to date; scaling in progress",
+        status.ready_replicas, status.updated_replicas
+    );
+    conditions_for_outcome(
+        &mut status.conditions,
+        generation,
+        &Outcome::progressing(reason::UPDATING, reconciling, message),
+        at,
+    );
 }
 
 fn ids_of<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
@@ -359,11 +406,6 @@ fn describe_targets(targets: &[SiteTarget]) -> String {
         .map(|t| format!("{} +{}", t.key(), t.count))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Whether the cloud refused for lack of capacity at a site or an exhausted quota.
-fn is_capacity(e: &ProviderError) -> bool {
-    matches!(e, ProviderError::QuotaExceeded { .. }) || e.code() == Some("IEC.011018")
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -500,7 +542,7 @@ async fn create_plan_for(
                 blocked: Vec::new(),
             });
         }
-        Err(e) if is_capacity(&e) => e,
+        Err(e) if e.is_capacity() => e,
         Err(e) => return Err(e),
     };
     if request.targets.len() < 2 {
@@ -524,7 +566,7 @@ async fn create_plan_for(
                     blocked,
                 });
             }
-            Err(e) if is_capacity(&e) => blocked.push(format!("{}: {e}", t.key())),
+            Err(e) if e.is_capacity() => blocked.push(format!("{}: {e}", t.key())),
             Err(e) => return Err(e),
         }
     }
@@ -2038,6 +2080,7 @@ async fn cleanup_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<
             deleting: true,
             source,
         })?;
+    let pending_interval = resolved.intervals.pending;
     let provider = resolved.provider.clone();
     let fleets = provider.fleets().map_err(Error::Unsupported)?;
     let instances = provider.instances().map_err(Error::Unsupported)?;
@@ -2057,6 +2100,7 @@ async fn cleanup_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<
                     return Err(Error::DeletionWaits {
                         id: name,
                         what: "a create may still become visible".to_owned(),
+                        after: pending_interval,
                     });
                 }
                 [] => None,
@@ -2081,12 +2125,14 @@ async fn cleanup_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<
                 return Err(Error::DeletionWaits {
                     id,
                     what: format!("the cloud is still deploying it ({})", observed.raw_status),
+                    after: pending_interval,
                 });
             }
             if observed.state == FleetState::Deleting {
                 return Err(Error::DeletionWaits {
                     id,
                     what: "the cloud is deleting it".to_owned(),
+                    after: pending_interval,
                 });
             }
             let all = fleets.list_members(&id).await.map_err(|source| Error::Observe {
@@ -2132,12 +2178,14 @@ async fn cleanup_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<
                 return Err(Error::DeletionWaits {
                     id,
                     what: format!("{} member(s) are being deleted", left.len()),
+                    after: pending_interval,
                 });
             }
             if going {
                 return Err(Error::DeletionWaits {
                     id,
                     what: "members are being deleted".to_owned(),
+                    after: pending_interval,
                 });
             }
             // Mirrors of deleted members (released already) may still be listed: release again (no-op).
@@ -2156,6 +2204,7 @@ async fn cleanup_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<
                     return Err(Error::DeletionWaits {
                         id,
                         what: "the cloud refused the delete for now; retrying".to_owned(),
+                        after: pending_interval,
                     });
                 }
                 Err(source) => return Err(Error::Delete { id, source }),
@@ -2173,6 +2222,7 @@ async fn cleanup_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<
             return Err(Error::DeletionWaits {
                 id,
                 what: "waiting for the cloud to delete it".to_owned(),
+                after: pending_interval,
             });
         }
         info!(edge_cloud_id = %id, "edge cloud deleted");
@@ -2260,4 +2310,98 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
             }
         })
         .await;
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::api::condition::RECONCILING;
+
+    fn at(s: i64) -> Time {
+        Time(k8s_openapi::jiff::Timestamp::from_second(s).unwrap())
+    }
+
+    /// A status written by a converged pass of a fleet of `n` (Ready=True), then given new counts.
+    fn ready_status(n: i32) -> EdgeCloudStatus {
+        let mut status = EdgeCloudStatus {
+            replicas: n,
+            ready_replicas: n,
+            updated_replicas: n,
+            ..EdgeCloudStatus::default()
+        };
+        conditions_for_outcome(
+            &mut status.conditions,
+            Some(1),
+            &Outcome::available("all members ready"),
+            &at(100),
+        );
+        status
+    }
+
+    fn ready(status: &EdgeCloudStatus) -> &Condition {
+        find_condition(&status.conditions, READY).unwrap()
+    }
+
+    #[test]
+    fn an_interim_write_never_says_ready_with_counts_that_contradict_it() {
+        let expanding = PendingOperation {
+            token: "expand:ec-1".into(),
+            params_hash: "h".into(),
+            started_at: at(150),
+            handle: None,
+        };
+        // (reason, wanted, replicas, ready, updated, pending expand, pending delete, Ready stays True)
+        let cases = [
+            ("settled: nothing to withdraw", 3, 3, 3, 3, false, false, true),
+            (
+                "a member was lost: short of replicas",
+                3,
+                2,
+                2,
+                2,
+                false,
+                false,
+                false,
+            ),
+            ("a member is not ready", 3, 3, 2, 3, false, false, false),
+            ("an expansion is pending", 3, 3, 3, 3, true, false, false),
+            ("members are being removed", 3, 3, 3, 3, false, true, false),
+            ("scaling in: more than wanted", 2, 3, 3, 3, false, false, false),
+            ("a rollout is under way", 3, 3, 3, 1, false, false, false),
+        ];
+        for (why, wanted, replicas, ready_n, updated, expand, delete, stays) in cases {
+            let mut status = ready_status(3);
+            status.replicas = replicas;
+            status.ready_replicas = ready_n;
+            status.updated_replicas = updated;
+            status.pending_expand = expand.then(|| expanding.clone());
+            if delete {
+                status.pending_delete = vec!["i-1".into()];
+            }
+            withdraw_stale_ready(&mut status, wanted, Some(2), &at(200));
+            assert_eq!(ready(&status).is_true(), stays, "{why}");
+            if !stays {
+                assert_eq!(ready(&status).reason, reason::UPDATING, "{why}");
+                assert_eq!(ready(&status).observed_generation, Some(2), "{why}");
+                let reconciling = find_condition(&status.conditions, RECONCILING).unwrap();
+                assert!(reconciling.is_true(), "{why}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_ready_false_left_by_an_earlier_pass_is_kept() {
+        let mut status = ready_status(3);
+        conditions_for_outcome(
+            &mut status.conditions,
+            Some(1),
+            &Outcome::progressing(reason::UNAVAILABLE, reason::SCALING, "no capacity at zhongshan"),
+            &at(120),
+        );
+        status.ready_replicas = 2;
+        let before = status.conditions.clone();
+        withdraw_stale_ready(&mut status, 3, Some(1), &at(200));
+        assert_eq!(status.conditions, before);
+    }
 }

@@ -1335,13 +1335,7 @@ async fn create(
         Ok(op) => op,
         Err(source) => {
             // A definite rejection created nothing: drop the intent so a fixed spec creates at once.
-            if matches!(
-                source,
-                ProviderError::Invalid { .. }
-                    | ProviderError::NotFound { .. }
-                    | ProviderError::QuotaExceeded { .. }
-                    | ProviderError::Unauthorized { .. }
-            ) {
+            if source.created_nothing() {
                 intent::clear(w.api(), ei)
                     .await
                     .map_err(|source| Error::PatchMetadata {

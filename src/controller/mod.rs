@@ -81,6 +81,11 @@ pub fn provider_error_class(err: &ProviderError) -> (ErrorClass, Option<&'static
             ErrorClass::Stalled { recheck: true },
             Some(reason::QUOTA_EXCEEDED),
         ),
+        // No capacity is not the spec's fault and returns without a human: recheck slowly, no edit needed.
+        ProviderError::CapacityExhausted { .. } => (
+            ErrorClass::Stalled { recheck: true },
+            Some(reason::CAPACITY_EXHAUSTED),
+        ),
         ProviderError::Invalid { .. } | ProviderError::Configuration { .. } => {
             (ErrorClass::Stalled { recheck: false }, Some(reason::INVALID_SPEC))
         }

@@ -205,6 +205,11 @@ pub enum ErrorClass {
     /// Waiting on something that changes without a human (a dependency not ready, a cloud object still in
     /// use during deletion): retry with backoff; the condition names what is awaited.
     Waiting,
+    /// Waiting for a state the cloud reaches by itself and is expected to (an edge cloud the cloud is
+    /// deleting): not a failure. Retried after the given pending poll interval, without backoff; logged
+    /// at debug, not counted as a reconcile error, and Synced stays True. It is an error only because a
+    /// cleanup that returns `Ok` lets the finalizer go.
+    Pending(Duration),
     /// Only a human can fix it. `recheck: true` when the fix happens outside Kubernetes (credentials,
     /// quota) and is polled slowly; `false` when the spec must change (the object waits for a change).
     Stalled {
@@ -730,9 +735,19 @@ where
     E: ReconcileError,
 {
     let kind = K::kind(&());
-    ctx.metrics.reconcile_error(&kind, err.category());
     let key = object_key(obj.as_ref());
     let action = match err.class() {
+        ErrorClass::Pending(after) => {
+            // Not a failure: no error count, no backoff, no warning.
+            debug!(
+                kind = %kind,
+                namespace = obj.namespace().unwrap_or_default(),
+                name = %obj.name_any(),
+                wait = %error_chain(err),
+                "waiting for the cloud"
+            );
+            return Action::requeue(with_jitter(after));
+        }
         ErrorClass::Transient | ErrorClass::Waiting => Action::requeue(ctx.backoff.next_delay(&key)),
         ErrorClass::Throttled(retry_after) => {
             let backoff = ctx.backoff.next_delay(&key);
@@ -742,6 +757,7 @@ where
         ErrorClass::Stalled { recheck: true } => Action::requeue(with_jitter(ctx.config.stalled_recheck)),
         ErrorClass::Stalled { recheck: false } => Action::await_change(),
     };
+    ctx.metrics.reconcile_error(&kind, err.category());
     warn!(
         kind = %kind,
         namespace = obj.namespace().unwrap_or_default(),

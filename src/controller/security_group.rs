@@ -597,13 +597,17 @@ async fn ensure_identity(
         handle: None,
     });
     persist(w).await?;
-    let created = api
-        .create(&name, description)
-        .await
-        .map_err(|source| Error::Create {
-            name: name.clone(),
-            source,
-        })?;
+    let created = match api.create(&name, description).await {
+        Ok(created) => created,
+        Err(source) => {
+            // A definite rejection created nothing: the pass's closing write drops the intent, so a fixed
+            // spec creates at once instead of waiting out the recovery grace.
+            if source.created_nothing() {
+                w.status.pending_create = None;
+            }
+            return Err(Error::Create { name, source });
+        }
+    };
     w.status.security_group_id = Some(created.id.clone());
     if let Some(p) = w.status.pending_create.as_mut() {
         p.handle = Some(created.id.clone());

@@ -233,6 +233,17 @@ pub fn conditions_for_error<E: ReconcileError>(
     let message = stable_message(&error_chain(err));
     let cond = |t: &str, s: ConditionStatus, r: &str, m: &str| Condition::new(t, s, r, m, generation);
     let class = err.class();
+    if let ErrorClass::Pending(_) = class {
+        // Waiting for the cloud is progress, not a failure: Synced stays True.
+        let ready_reason = if deleting {
+            reason::DELETING
+        } else {
+            reason::UPDATING
+        };
+        let outcome = Outcome::progressing(ready_reason, reason::IN_PROGRESS, message);
+        conditions_for_outcome(conditions, generation, &outcome, at);
+        return;
+    }
     let synced_reason = match class {
         ErrorClass::Throttled(_) => reason::THROTTLED,
         _ => reason::RECONCILE_ERROR,

@@ -484,10 +484,20 @@ async fn ensure_identity(
         handle: None,
     });
     persist(w).await?;
-    let created = api.create(want).await.map_err(|source| Error::Create {
-        name: want.name.clone(),
-        source,
-    })?;
+    let created = match api.create(want).await {
+        Ok(created) => created,
+        Err(source) => {
+            // A definite rejection created nothing: the pass's closing write drops the intent, so a fixed
+            // spec creates at once instead of waiting out the recovery grace.
+            if source.created_nothing() {
+                w.status.pending_create = None;
+            }
+            return Err(Error::Create {
+                name: want.name.clone(),
+                source,
+            });
+        }
+    };
     // Step 2: the id is durable right after the call. The intent stays until the VPC is observed once,
     // so a VPC not yet listed by an eventually consistent cloud is not mistaken for a deleted one.
     w.status.vpc_id = Some(created.id.clone());

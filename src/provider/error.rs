@@ -85,6 +85,14 @@ pub enum ProviderError {
         /// What the cloud said.
         detail: ErrorDetail,
     },
+    /// The cloud has no capacity for the request where it was asked to place it (no available location,
+    /// sold-out flavor). Nothing is wrong with the spec: the same call may succeed once capacity returns,
+    /// so callers retry on a slow recheck instead of waiting for an edit.
+    #[error("capacity exhausted: {detail}")]
+    CapacityExhausted {
+        /// What the cloud said.
+        detail: ErrorDetail,
+    },
     /// The cloud rejected the request as invalid (bad spec, unknown flavor/site/image); retrying won't help.
     #[error("invalid request: {detail}")]
     Invalid {
@@ -132,6 +140,7 @@ impl ProviderError {
             Self::InUse { .. } => "InUse",
             Self::Throttled { .. } => "Throttled",
             Self::QuotaExceeded { .. } => "QuotaExceeded",
+            Self::CapacityExhausted { .. } => "CapacityExhausted",
             Self::Invalid { .. } => "Invalid",
             Self::Unauthorized { .. } => "Unauthorized",
             Self::Transient { .. } => "Transient",
@@ -158,6 +167,33 @@ impl ProviderError {
         )
     }
 
+    /// True when the cloud refused for lack of capacity or an exhausted quota: the request itself may be
+    /// fine elsewhere or later (fleets fall back to other locations).
+    pub fn is_capacity(&self) -> bool {
+        matches!(self, Self::QuotaExceeded { .. } | Self::CapacityExhausted { .. })
+    }
+
+    /// True when a failed create certainly made nothing in the cloud: the cloud rejected it outright (or it
+    /// was never sent), so a create intent recorded for it can be dropped and a fixed spec creates at once.
+    /// False where the call may have taken effect (lost answers, timeouts, 5xx, throttling after the fact)
+    /// or where the answer is ambiguous (a conflict may be our own earlier create).
+    pub fn created_nothing(&self) -> bool {
+        match self {
+            Self::Invalid { .. }
+            | Self::NotFound { .. }
+            | Self::QuotaExceeded { .. }
+            | Self::CapacityExhausted { .. }
+            | Self::Unauthorized { .. }
+            | Self::Unsupported { .. }
+            | Self::Configuration { .. } => true,
+            Self::Conflict { .. }
+            | Self::InUse { .. }
+            | Self::Throttled { .. }
+            | Self::Transient { .. }
+            | Self::Protocol { .. } => false,
+        }
+    }
+
     /// True for [`ProviderError::NotFound`].
     pub fn is_not_found(&self) -> bool {
         matches!(self, Self::NotFound { .. })
@@ -171,6 +207,7 @@ impl ProviderError {
             | Self::InUse { detail }
             | Self::Throttled { detail, .. }
             | Self::QuotaExceeded { detail }
+            | Self::CapacityExhausted { detail }
             | Self::Invalid { detail }
             | Self::Unauthorized { detail }
             | Self::Transient { detail }
@@ -281,6 +318,12 @@ mod tests {
                 true,
             ),
             (ProviderError::InUse { detail: d.clone() }, "InUse", false, false),
+            (
+                ProviderError::CapacityExhausted { detail: d.clone() },
+                "CapacityExhausted",
+                false,
+                false,
+            ),
         ];
         for (e, cat, retry, human) in cases {
             assert_eq!(e.category(), cat);

@@ -21,6 +21,8 @@ pub enum Class {
     Throttled,
     /// Quota exhausted.
     Quota,
+    /// No capacity where the request asked for it (comes back without a human).
+    Capacity,
     /// Bad request / bad spec.
     Invalid,
     /// Auth failure (token missing/invalid/expired, no permission, bad signature).
@@ -39,7 +41,7 @@ pub const CODE_TABLE: &[(&str, Class)] = &[
     ("IEC.010203", Class::Conflict),  // instance still creating cannot be deleted
     ("IEC.010406", Class::Conflict),  // resource not running: cannot update
     ("IEC.010910", Class::Quota),     // quota is not enough to deploy
-    ("IEC.011018", Class::Invalid),   // no available location
+    ("IEC.011018", Class::Capacity),  // no available location
     ("IEC.020008", Class::InUse),     // subnet used by compute / LB
     ("IEC.020009", Class::InUse),     // subnet used by VIP
     ("IEC.020014", Class::InUse),     // subnet used by private IP
@@ -227,6 +229,7 @@ pub fn to_provider_error(
         Class::InUse => ProviderError::InUse { detail },
         Class::Throttled => ProviderError::Throttled { retry_after, detail },
         Class::Quota => ProviderError::QuotaExceeded { detail },
+        Class::Capacity => ProviderError::CapacityExhausted { detail },
         Class::Invalid => ProviderError::Invalid { detail },
         Class::Unauthorized => ProviderError::Unauthorized { detail },
         Class::Transient => ProviderError::Transient { detail },
@@ -272,7 +275,7 @@ mod tests {
         (400, "IEC.010800", Class::Invalid),
         (400, "IEC.010900", Class::Invalid),
         (400, "IEC.010910", Class::Quota),
-        (400, "IEC.011018", Class::Invalid),
+        (400, "IEC.011018", Class::Capacity),
         (400, "IEC.020000", Class::Transient),
         (400, "IEC.020004", Class::Transient),
         (400, "IEC.020006", Class::Transient),
