@@ -271,6 +271,11 @@ impl Env {
         settings.endpoints.api = Some(self.emu().url());
         settings.endpoints.iam = Some(self.emu().url());
         settings.domain_id = Some(DOMAIN.to_owned());
+        // A person at the console is not held to the operator's budget (tests fill quotas with it).
+        settings.rate = edgefleet::provider::RateBudget {
+            qps: 1000.0,
+            burst: 1000,
+        };
         ProviderRegistry::new(ProviderMetrics::new())
             .get_or_build(&settings)
             .unwrap()
@@ -359,4 +364,22 @@ where
         }
     });
     (seen, task.abort_handle())
+}
+
+/// Fills one of the account's quotas out of band: calls `create(i)` for i = 0, 1, ... until the cloud
+/// answers QuotaExceeded, and returns the ids made (to free quota later). At most `limit` creates.
+pub async fn fill_quota<F, Fut>(limit: usize, mut create: F) -> Vec<String>
+where
+    F: FnMut(usize) -> Fut,
+    Fut: std::future::Future<Output = edgefleet::provider::ProviderResult<String>>,
+{
+    let mut ids = Vec::new();
+    for i in 0..limit {
+        match create(i).await {
+            Ok(id) => ids.push(id),
+            Err(edgefleet::provider::ProviderError::QuotaExceeded { .. }) => return ids,
+            Err(e) => panic!("filling the quota: {e}"),
+        }
+    }
+    panic!("the quota was not reached after {limit} creates")
 }

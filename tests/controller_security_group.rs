@@ -105,6 +105,44 @@ async fn ready(api: &Api<SecurityGroup>, name: &str) -> SecurityGroup {
 
 #[tokio::test]
 #[ignore = "needs cluster"]
+async fn a_create_the_cloud_rejects_leaves_no_intent_and_creates_once_it_can() {
+    let env = Env::start("sg-rejected", Faults::default()).await;
+    let cloud = env.cloud_client();
+    let groups = cloud.security_groups().unwrap();
+    let fillers = fill_quota(400, |i| async move {
+        groups
+            .create(&format!("filler-{i}"), "quota filler")
+            .await
+            .map(|g| g.id)
+    })
+    .await;
+    let api: Api<SecurityGroup> = env.ns.api();
+    create(&api, &sg(&env, "late", vec![])).await;
+    let g = wait_for(&api, "late", WAIT, |g: &SecurityGroup| {
+        reason_of(g, STALLED) == "QuotaExceeded"
+    })
+    .await
+    .unwrap();
+    // The cloud created nothing, so no intent may stay behind.
+    let status = g.status.clone().unwrap();
+    assert_eq!(status.pending_create, None);
+    assert_eq!(status.security_group_id, None);
+    assert_eq!(groups_named(&env, "late"), 0);
+    // Quota freed: the stalled recheck creates it, as a first create (nothing to recover).
+    groups.delete(&fillers[0]).await.unwrap();
+    ready(&api, "late").await;
+    assert_eq!(groups_named(&env, "late"), 1);
+    for id in &fillers[1..] {
+        groups.delete(id).await.unwrap();
+    }
+    delete(&api, "late").await.unwrap();
+    wait_deleted(&api, "late", WAIT).await.unwrap();
+    assert_eq!(groups_named(&env, "late"), 0);
+    env.teardown().await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
 async fn authoritative_rules_drift_and_idempotence() {
     let env = Env::start("sg-rules", Faults::default()).await;
     let api: Api<SecurityGroup> = env.ns.api();

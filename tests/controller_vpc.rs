@@ -160,6 +160,53 @@ async fn create_update_idempotence_and_delete() {
 
 #[tokio::test]
 #[ignore = "needs cluster"]
+async fn a_create_the_cloud_rejects_leaves_no_intent_and_creates_once_it_can() {
+    let env = Env::start("vpc-rejected", Faults::default()).await;
+    let cloud = env.cloud_client();
+    let vpcs = cloud.vpcs().unwrap();
+    let fillers = fill_quota(100, |i| async move {
+        vpcs.create(&CloudVpcSpec {
+            name: format!("filler-{i}"),
+            cidr: "192.168.0.0/16".into(),
+            mode: VpcMode::System,
+            subnets: vec![],
+        })
+        .await
+        .map(|v| v.id)
+    })
+    .await;
+    let api: Api<Vpc> = env.ns.api();
+    create(&api, &vpc(&env, "late", "10.40.0.0/16")).await;
+    let v = wait_for(&api, "late", WAIT, |v: &Vpc| {
+        reason_of(v, STALLED) == "QuotaExceeded"
+    })
+    .await
+    .unwrap();
+    // The cloud created nothing, so no intent may stay behind: with one, the next pass would wait out
+    // the recovery grace for a create that never happened.
+    let status = v.status.clone().unwrap();
+    assert_eq!(status.pending_create, None);
+    assert_eq!(status.vpc_id, None);
+    assert!(cloud_vpcs_named(&env, "late").is_empty());
+    // Quota freed: the stalled recheck creates it, as a first create (nothing to recover).
+    vpcs.delete(&fillers[0]).await.unwrap();
+    let v = ready(&api, "late").await;
+    assert_eq!(cloud_vpcs_named(&env, "late").len(), 1);
+    assert_eq!(
+        v.status.unwrap().vpc_id.as_deref(),
+        cloud_vpcs_named(&env, "late")[0]["id"].as_str()
+    );
+    for id in &fillers[1..] {
+        vpcs.delete(id).await.unwrap();
+    }
+    delete(&api, "late").await.unwrap();
+    wait_deleted(&api, "late", WAIT).await.unwrap();
+    assert!(cloud_vpcs_named(&env, "late").is_empty());
+    env.teardown().await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
 async fn out_of_band_delete_is_recreated() {
     let env = Env::start("vpc-drift", Faults::default()).await;
     let api: Api<Vpc> = env.ns.api();
