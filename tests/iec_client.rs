@@ -185,6 +185,19 @@ async fn keypair_list_is_a_bare_array() {
     );
 }
 
+/// Every emulator answer carries an `X-Request-Id` (32 hex chars); the client puts it in its errors
+/// and their message (support tickets quote it).
+fn assert_request_id(err: &ProviderError) {
+    let id = err
+        .request_id()
+        .unwrap_or_else(|| panic!("no request id in {err}"));
+    assert!(
+        id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()),
+        "{id}"
+    );
+    assert!(err.to_string().contains(id), "{err}");
+}
+
 #[tokio::test]
 async fn bad_signature_is_rejected_as_unauthorized_and_not_retried() {
     let emu = Emu::start().await;
@@ -206,6 +219,7 @@ async fn bad_signature_is_rejected_as_unauthorized_and_not_retried() {
         !err.to_string().contains("wrong-secret"),
         "the error never shows the secret"
     );
+    assert_request_id(&err);
     let labels = CallLabels {
         provider: "iec".into(),
         account: "contract".into(),
@@ -262,6 +276,7 @@ async fn wrong_password_is_unauthorized() {
         .expect_err("wrong password");
     assert_eq!(err.category(), "Unauthorized", "{err}");
     assert!(!err.to_string().contains("not-the-password"));
+    assert_request_id(&err);
 }
 
 #[tokio::test]
@@ -409,6 +424,7 @@ async fn vpc_lifecycle_with_documented_errors() {
         ("NotFound", "IEC.020104"),
         "{gone}"
     );
+    assert_request_id(&gone);
     let again = api.delete(&v.id).await.expect_err("second delete");
     assert!(
         again.is_not_found(),

@@ -83,6 +83,7 @@ pub fn default_account() -> Account {
             access_key: DEFAULT_AK.into(),
             secret_key: DEFAULT_SK.into(),
         }],
+        projects: vec![],
     }
 }
 

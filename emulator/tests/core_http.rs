@@ -475,6 +475,7 @@ async fn accounts_are_isolated() {
             password: "Secret@123".into(),
         }],
         access_keys: vec![],
+        projects: vec![],
     });
     let emu = start_with(cfg).await;
     emu.post(
@@ -494,4 +495,229 @@ async fn accounts_are_isolated() {
         .await
         .unwrap();
     assert_eq!(v["count"], 0);
+}
+
+/// The IAM calls the official SDKs make before their first API call: `GET /v3/auth/domains` (global
+/// credentials without a domain id) and `GET /v3/projects?name=<region>` (basic credentials without a
+/// project id), signed with AK/SK or authenticated with a token, in IAM's documented shapes.
+#[tokio::test]
+async fn iam_domain_and_project_discovery() {
+    let emu = start().await;
+    let now = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let (s, d) = body(
+        signed(
+            &emu.http,
+            &emu.base,
+            "GET",
+            "/v3/auth/domains",
+            b"",
+            DEFAULT_AK,
+            DEFAULT_SK,
+            &now,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{d}");
+    assert_eq!(d["domains"].as_array().unwrap().len(), 1);
+    let domain = &d["domains"][0];
+    assert_eq!(domain["id"], edgefleet_emulator::config::DEFAULT_DOMAIN_ID);
+    assert_eq!(domain["name"], DEFAULT_DOMAIN_NAME);
+    assert_eq!(domain["enabled"], true);
+    assert!(domain["links"]["self"].as_str().unwrap().ends_with(&format!(
+        "/v3/domains/{}",
+        edgefleet_emulator::config::DEFAULT_DOMAIN_ID
+    )));
+    assert!(d["links"]["self"].as_str().unwrap().ends_with("/v3/auth/domains"));
+
+    let path = "/v3/projects?name=cn-north-4";
+    let resp = signed(
+        &emu.http, &emu.base, "GET", path, b"", DEFAULT_AK, DEFAULT_SK, &now,
+    )
+    .send()
+    .await
+    .unwrap();
+    assert!(resp.headers().contains_key("x-iam-trace-id"));
+    let (s, p) = body(resp).await;
+    assert_eq!(s, StatusCode::OK, "{p}");
+    let projects = p["projects"].as_array().unwrap();
+    assert_eq!(projects.len(), 1, "{p}");
+    let project = &projects[0];
+    assert_eq!(project["name"], "cn-north-4");
+    assert_eq!(
+        project["domain_id"],
+        edgefleet_emulator::config::DEFAULT_DOMAIN_ID
+    );
+    assert_eq!(
+        project["parent_id"],
+        edgefleet_emulator::config::DEFAULT_DOMAIN_ID
+    );
+    assert_eq!(
+        (project["enabled"].clone(), project["is_domain"].clone()),
+        (json!(true), json!(false))
+    );
+    let project_id = project["id"].as_str().unwrap().to_string();
+    assert_eq!(project_id.len(), 32);
+    assert!(p["links"]["next"].is_null());
+    // another region's name matches nothing
+    let (_, none) = body(
+        signed(
+            &emu.http,
+            &emu.base,
+            "GET",
+            "/v3/projects?name=ap-southeast-1",
+            b"",
+            DEFAULT_AK,
+            DEFAULT_SK,
+            &now,
+        )
+        .send()
+        .await
+        .unwrap(),
+    )
+    .await;
+    assert_eq!(none["projects"], json!([]));
+
+    // A token of any scope may list; a project-scoped token names the listed project.
+    let proj = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": DEFAULT_USER, "password": DEFAULT_PASSWORD, "domain": {"name": DEFAULT_DOMAIN_NAME}}}},
+        "scope": {"project": {"name": "cn-north-4"}}}});
+    let (s, t) = body(
+        emu.http
+            .post(format!("{}/v3/auth/tokens", emu.base))
+            .json(&proj)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert_eq!(t["token"]["project"]["id"], project_id.as_str());
+    for path in ["/v3/auth/projects", "/v3/projects"] {
+        let (s, l) = body(
+            emu.http
+                .get(format!("{}{path}", emu.base))
+                .header("X-Auth-Token", &emu.token)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s, StatusCode::OK, "{l}");
+        assert_eq!(l["projects"][0]["id"], project_id.as_str(), "{path}");
+    }
+    let unknown_project = json!({"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": DEFAULT_USER, "password": DEFAULT_PASSWORD, "domain": {"name": DEFAULT_DOMAIN_NAME}}}},
+        "scope": {"project": {"name": "ap-southeast-1"}}}});
+    let (s, _) = body(
+        emu.http
+            .post(format!("{}/v3/auth/tokens", emu.base))
+            .json(&unknown_project)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "a project the account does not have");
+
+    // Without valid credentials: 401 in both IAM error shapes.
+    for req in [
+        emu.http.get(format!("{}/v3/auth/domains", emu.base)),
+        emu.http
+            .get(format!("{}/v3/auth/domains", emu.base))
+            .header("X-Auth-Token", "bogus"),
+        signed(
+            &emu.http,
+            &emu.base,
+            "GET",
+            "/v3/auth/domains",
+            b"",
+            DEFAULT_AK,
+            "wrong",
+            &now,
+        ),
+        signed(
+            &emu.http,
+            &emu.base,
+            "GET",
+            "/v3/projects",
+            b"",
+            "UNKNOWNAK",
+            DEFAULT_SK,
+            &now,
+        ),
+    ] {
+        let (s, e) = body(req.send().await.unwrap()).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{e}");
+        assert_eq!(e["error"]["code"], 401, "{e}");
+        assert_eq!(e["error_code"], "IAM.0001", "{e}");
+    }
+    let (s, e) = body(
+        emu.http
+            .get(format!("{}/v3/projects?per_page=0", emu.base))
+            .header("X-Auth-Token", &emu.token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+}
+
+/// Every answer carries an `X-Request-Id`: successes, IEC errors, gateway errors (where it equals the
+/// body's `request_id`), IAM, the admin API and unknown routes; each request gets its own.
+#[tokio::test]
+async fn every_answer_carries_a_request_id() {
+    let emu = start().await;
+    let id_of = |r: &reqwest::Response| {
+        let id = r
+            .headers()
+            .get("x-request-id")
+            .unwrap_or_else(|| panic!("no X-Request-Id on {} {}", r.status(), r.url()))
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()),
+            "{id}"
+        );
+        id
+    };
+    let get = |path: &str, token: bool| {
+        let mut req = emu.http.get(format!("{}{path}", emu.base));
+        if token {
+            req = req.header("X-Auth-Token", &emu.token);
+        }
+        req
+    };
+    let mut seen = std::collections::HashSet::new();
+    for (req, status) in [
+        (get("/v1/vpcs", true), 200),
+        (get("/v1/vpcs/d88eb9ef-0000-4000-8000-000000000000", true), 404),
+        (get("/v1/vpcs", false), 401),
+        (get("/v1/no-such-api", true), 404),
+        (get("/_emulator/healthz", false), 200),
+        (get("/v3/auth/domains", true), 200),
+        (
+            emu.http
+                .delete(format!("{}/v1/sites", emu.base))
+                .header("X-Auth-Token", &emu.token),
+            404,
+        ),
+    ] {
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{}", resp.url());
+        assert!(seen.insert(id_of(&resp)), "request ids are unique");
+    }
+    let resp = get("/v1/no-such-api", true).send().await.unwrap();
+    let header = id_of(&resp);
+    let (_, e) = body(resp).await;
+    assert_eq!(e["error_code"], "APIGW.0101");
+    assert_eq!(
+        e["request_id"],
+        header.as_str(),
+        "header and body name the same request"
+    );
 }

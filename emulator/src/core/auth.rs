@@ -39,6 +39,61 @@ pub struct Account {
     /// AK/SK pairs accepted for signed requests.
     #[serde(default)]
     pub access_keys: Vec<AccessKey>,
+    /// IAM projects (one per region in Huawei Cloud); empty = one project named
+    /// [`DEFAULT_PROJECT_NAME`] with an id derived from the domain id (see [`Account::projects`]).
+    #[serde(default)]
+    pub projects: Vec<Project>,
+}
+
+/// The region whose project every account has when its config lists none.
+pub const DEFAULT_PROJECT_NAME: &str = "cn-north-4";
+
+/// An IAM project (Huawei: one per region, named after it).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Project {
+    /// Project id, 32 hex chars (derived from the domain id and the name when empty).
+    #[serde(default)]
+    pub id: String,
+    /// Project name, e.g. `cn-north-4`.
+    pub name: String,
+}
+
+impl Account {
+    /// The account's projects with their ids filled in: the configured ones, or the default
+    /// [`DEFAULT_PROJECT_NAME`] project. A missing id is `uuid5(OID, "<domain_id>/<name>")` as 32 hex
+    /// chars, so it is stable across restarts and equal to what a project-scoped token carries.
+    pub fn projects(&self) -> Vec<Project> {
+        let configured = if self.projects.is_empty() {
+            vec![Project {
+                id: String::new(),
+                name: DEFAULT_PROJECT_NAME.into(),
+            }]
+        } else {
+            self.projects.clone()
+        };
+        configured
+            .into_iter()
+            .map(|p| Project {
+                id: if p.id.is_empty() {
+                    derived_project_id(&self.domain_id, &p.name)
+                } else {
+                    p.id
+                },
+                name: p.name,
+            })
+            .collect()
+    }
+}
+
+/// The id of project `name` of domain `domain_id` when the config gives none.
+pub fn derived_project_id(domain_id: &str, name: &str) -> String {
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("{domain_id}/{name}").as_bytes(),
+    )
+    .simple()
+    .to_string()
 }
 
 /// An IAM user.
@@ -123,6 +178,20 @@ impl TokenStore {
             },
         );
         (token, expires_ms)
+    }
+
+    /// Checks a presented token of any scope (IAM accepts project-scoped and unscoped tokens too).
+    pub fn check_any(&self, token: Option<&str>, now_ms: u64) -> Result<Principal, TokenError> {
+        let token = token
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or(TokenError::Missing)?;
+        let map = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        let info = map.get(token).ok_or(TokenError::Invalid)?;
+        if info.expires_ms <= now_ms {
+            return Err(TokenError::Expired);
+        }
+        Ok(info.principal.clone())
     }
 
     /// Checks a presented token.
@@ -463,6 +532,7 @@ mod tests {
                 access_key: "AK1".into(),
                 secret_key: "SK1".into(),
             }],
+            projects: vec![],
         }
     }
 

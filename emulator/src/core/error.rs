@@ -104,13 +104,18 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let request_id = self.with_request_id.then(crate::core::ids::request_id);
         let body = ErrorBody {
             error_code: &self.code,
             error_msg: &self.message,
-            request_id: self.with_request_id.then(crate::core::ids::request_id),
+            request_id: request_id.clone(),
         };
         let bytes = serde_json::to_vec(&body).unwrap_or_default();
         let mut resp = Response::new(Body::from(bytes));
+        // The header and the body's `request_id` name the same request.
+        if let Some(v) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+            resp.headers_mut().insert(crate::core::server::REQUEST_ID, v);
+        }
         *resp.status_mut() = self.status;
         resp.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

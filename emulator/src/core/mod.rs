@@ -11,6 +11,7 @@ pub mod clock;
 pub mod error;
 pub mod extract;
 pub mod faults;
+pub mod iam;
 pub mod ids;
 pub mod net;
 pub mod paging;

@@ -1,5 +1,5 @@
-//! HTTP plumbing: the ingress middleware every cloud route runs through, the IAM token endpoint,
-//! [`serve`] (the embed API) and [`ServerHandle`].
+//! HTTP plumbing: the ingress middleware every cloud route runs through, the `X-Request-Id` every
+//! answer carries, [`serve`] (the embed API) and [`ServerHandle`]. IAM is `crate::core::iam`.
 //!
 //! Ingress order for a cloud request: count the request → read the body (≤ `body_limit_bytes`,
 //! else 413) → authenticate (AK/SK signature or IAM token) → throttle (429) → injected latency →
@@ -9,15 +9,12 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -25,9 +22,7 @@ use crate::config::Config;
 use crate::core::app::AppState;
 use crate::core::auth::{self, Principal, SignInput, TokenError};
 use crate::core::calls::CallsSnapshot;
-use crate::core::clock::rfc3339_micros;
 use crate::core::error::{ApiError, Error};
-use crate::core::extract::parse_json;
 use crate::core::faults::LostMode;
 use crate::core::state::{StateError, Store, TimerFn, World};
 
@@ -82,18 +77,19 @@ fn header_pairs(req: &axum::http::request::Parts) -> Vec<(String, String)> {
     v
 }
 
-fn authenticate_request(
+/// Verifies an AK/SK `SDK-HMAC-SHA256` signature; `None` when the request carries none (no
+/// `Authorization` header of that algorithm).
+pub(crate) fn verify_signature(
     app: &AppState,
-    profile: &Profile,
     parts: &axum::http::request::Parts,
     body: &[u8],
-) -> Result<Principal, ApiError> {
+) -> Option<Result<Principal, ApiError>> {
     let authorization = parts
         .headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    if let Some(parsed) = authorization.and_then(auth::parse_authorization) {
-        let parsed = parsed.map_err(ApiError::aksk)?;
+    let parsed = authorization.and_then(auth::parse_authorization)?;
+    Some(parsed.map_err(ApiError::aksk).and_then(|parsed| {
         let headers = header_pairs(parts);
         let input = SignInput {
             method: parts.method.as_str(),
@@ -103,7 +99,18 @@ fn authenticate_request(
             body,
         };
         let now = chrono::Utc::now().timestamp();
-        return auth::verify_aksk(&app.config().accounts, &parsed, &input, now);
+        auth::verify_aksk(&app.config().accounts, &parsed, &input, now)
+    }))
+}
+
+fn authenticate_request(
+    app: &AppState,
+    profile: &Profile,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+) -> Result<Principal, ApiError> {
+    if let Some(signed) = verify_signature(app, parts, body) {
+        return signed;
     }
     let token = parts
         .headers
@@ -113,6 +120,21 @@ fn authenticate_request(
         .check(token, app.clock().now_ms())
         .map_err(profile.token_error)
 }
+
+/// Puts an `X-Request-Id` on every answer (API, IAM, admin and unknown routes) that has none yet;
+/// gateway errors already carry one, equal to the `request_id` in their body.
+async fn request_id(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    if !resp.headers().contains_key(REQUEST_ID)
+        && let Ok(v) = HeaderValue::from_str(&crate::core::ids::request_id())
+    {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
+    resp
+}
+
+/// The request id header every answer carries.
+pub const REQUEST_ID: &str = "x-request-id";
 
 async fn ingress(
     State((app, profile, authenticate)): State<(AppState, Profile, bool)>,
@@ -219,167 +241,6 @@ async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
         buf.extend_from_slice(&chunk);
     }
     Ok(buf.freeze())
-}
-
-// ---- IAM --------------------------------------------------------------------------------------
-
-#[derive(Deserialize)]
-struct AuthRequest {
-    auth: AuthBody,
-}
-#[derive(Deserialize)]
-struct AuthBody {
-    identity: Identity,
-    #[serde(default)]
-    scope: Option<Scope>,
-}
-#[derive(Deserialize)]
-struct Identity {
-    methods: Vec<String>,
-    #[serde(default)]
-    password: Option<PasswordIdentity>,
-}
-#[derive(Deserialize)]
-struct PasswordIdentity {
-    user: PasswordUser,
-}
-#[derive(Deserialize)]
-struct PasswordUser {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    id: Option<String>,
-    password: String,
-    #[serde(default)]
-    domain: Option<NameOrId>,
-}
-#[derive(Deserialize, Default)]
-struct NameOrId {
-    #[serde(default)]
-    name: Option<String>,
-    #[serde(default)]
-    id: Option<String>,
-}
-#[derive(Deserialize)]
-struct Scope {
-    #[serde(default)]
-    domain: Option<NameOrId>,
-    #[serde(default)]
-    project: Option<NameOrId>,
-}
-
-fn iam_error(status: StatusCode, code: &str, message: &str) -> Response {
-    let title = status.canonical_reason().unwrap_or("Error");
-    let body = json!({
-        "error": {"code": status.as_u16(), "message": message, "title": title},
-        "error_code": code,
-        "error_msg": message,
-    });
-    (status, Json(body)).into_response()
-}
-
-fn matches_ref(r: &NameOrId, id: &str, name: &str) -> bool {
-    r.id.as_deref().is_none_or(|x| x == id)
-        && r.name.as_deref().is_none_or(|x| x == name)
-        && (r.id.is_some() || r.name.is_some())
-}
-
-async fn issue_token(State(app): State<AppState>, body: Bytes) -> Response {
-    let req: AuthRequest = match parse_json(&body) {
-        Ok(r) => r,
-        Err(_) => {
-            return iam_error(
-                StatusCode::BAD_REQUEST,
-                "IAM.0001",
-                "The request body is invalid.",
-            );
-        }
-    };
-    let AuthBody { identity, scope } = req.auth;
-    let Some(pw) = identity
-        .password
-        .filter(|_| identity.methods.iter().any(|m| m == "password"))
-    else {
-        return iam_error(
-            StatusCode::BAD_REQUEST,
-            "IAM.0001",
-            "Only the password method is supported by the emulator.",
-        );
-    };
-    let user_domain = pw.user.domain.unwrap_or_default();
-    let found = app.config().accounts.iter().find_map(|a| {
-        if !matches_ref(&user_domain, &a.domain_id, &a.domain_name) {
-            return None;
-        }
-        a.users
-            .iter()
-            .find(|u| {
-                pw.user.name.as_deref().is_some_and(|n| n == u.name)
-                    || pw.user.id.as_deref().is_some_and(|i| i == u.id)
-            })
-            .map(|u| (a, u))
-    });
-    let Some((account, user)) = found.filter(|(_, u)| u.password == pw.user.password) else {
-        return iam_error(
-            StatusCode::UNAUTHORIZED,
-            "IAM.0007",
-            "The username or password is wrong.",
-        );
-    };
-    let principal = Principal {
-        domain_id: account.domain_id.clone(),
-        domain_name: account.domain_name.clone(),
-        user_id: user.id.clone(),
-        user_name: user.name.clone(),
-    };
-    let now = app.clock().now_ms();
-    let domain = json!({"id": account.domain_id, "name": account.domain_name});
-    let mut token = json!({
-        "methods": ["password"],
-        "issued_at": rfc3339_micros(now),
-        "user": {"id": user.id, "name": user.name, "domain": domain.clone(), "password_expires_at": ""},
-        "roles": [{"id": "0", "name": "te_admin"}],
-        "catalog": [],
-    });
-    let domain_scoped = match &scope {
-        Some(Scope { domain: Some(d), .. }) => {
-            if !matches_ref(d, &account.domain_id, &account.domain_name) {
-                return iam_error(
-                    StatusCode::UNAUTHORIZED,
-                    "IAM.0004",
-                    "The domain scope does not match the user's domain.",
-                );
-            }
-            token["domain"] = domain.clone();
-            true
-        }
-        Some(Scope { project: Some(p), .. }) => {
-            let name = p.name.clone().unwrap_or_else(|| "cn-north-4".into());
-            let id = p.id.clone().unwrap_or_else(|| {
-                uuid::Uuid::new_v5(
-                    &uuid::Uuid::NAMESPACE_OID,
-                    format!("{}/{name}", account.domain_id).as_bytes(),
-                )
-                .simple()
-                .to_string()
-            });
-            token["project"] = json!({"id": id, "name": name, "domain": domain.clone()});
-            false
-        }
-        _ => false,
-    };
-    let (value, expires) = app.tokens().issue(principal, domain_scoped, now);
-    token["expires_at"] = json!(rfc3339_micros(expires));
-    let mut resp = (StatusCode::CREATED, Json(json!({"token": token}))).into_response();
-    if let Ok(h) = HeaderValue::from_str(&value) {
-        resp.headers_mut().insert("x-subject-token", h);
-    }
-    resp
-}
-
-/// The IAM router (`POST /v3/auth/tokens`).
-pub fn iam_routes() -> Router<AppState> {
-    Router::new().route("/v3/auth/tokens", post(issue_token))
 }
 
 // ---- serve ------------------------------------------------------------------------------------
@@ -491,13 +352,19 @@ pub fn build(config: Config) -> Result<(Router, AppState), Error> {
         cloud = cloud.merge((fam.routes)());
     }
     let cloud = with_ingress(cloud, app.clone(), crate::iec::PROFILE, true);
-    let iam = with_ingress(iam_routes(), app.clone(), crate::iec::PROFILE, false);
+    let iam = with_ingress(
+        crate::core::iam::routes(),
+        app.clone(),
+        crate::iec::PROFILE,
+        false,
+    );
     let router = Router::new()
         .merge(cloud)
         .merge(iam)
         .merge(crate::core::admin::routes())
         .fallback(|| async { ApiError::no_such_api() })
         .method_not_allowed_fallback(|| async { ApiError::no_such_api() })
+        .layer(middleware::from_fn(request_id))
         .with_state(app.clone());
     Ok((router, app))
 }
