@@ -45,7 +45,9 @@ async fn security_group_lifecycle_with_default_rules() {
     let rule = v["security_group_rule"].clone();
     assert_eq!(rule["protocol"], "tcp");
     assert_eq!(rule["ethertype"], "IPv4", "ethertype defaults to IPv4");
-    assert_eq!(rule["port_range_min"], 22);
+    // The response tables type the ports as String (doc §4.10); the SDK's model is *string.
+    assert_eq!(rule["port_range_min"], "22");
+    assert_eq!(rule["port_range_max"], "22");
     assert_eq!(rule["priority"], 5);
     assert_eq!(rule["action"], "deny");
     let rule_id = rule["id"].as_str().unwrap().to_string();
@@ -61,6 +63,11 @@ async fn security_group_lifecycle_with_default_rules() {
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["security_group_rule"]["action"], "allow");
     assert_eq!(v["security_group_rule"]["priority"], 1);
+    assert_eq!(
+        v["security_group_rule"]["port_range_min"], "",
+        "empty = all ports"
+    );
+    assert_eq!(v["security_group_rule"]["port_range_max"], "");
 
     let (s, v) = emu.get(&format!("/v1/security-groups/{sg}")).await;
     assert_eq!(s, StatusCode::OK);
@@ -92,6 +99,23 @@ async fn security_group_lifecycle_with_default_rules() {
     let (s, v) = emu.get(&format!("/v1/security-group-rules/{rule_id}")).await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v["security_group_rule"]["remote_ip_prefix"], "10.0.0.0/8");
+    assert_eq!(v["security_group_rule"]["port_range_min"], "22");
+    // Every rendering of a rule (group GET, group list, rule list) types the ports as strings.
+    let (_, group) = emu.get(&format!("/v1/security-groups/{sg}")).await;
+    let (_, groups) = emu.get("/v1/security-groups").await;
+    let (_, rules) = emu.get("/v1/security-group-rules").await;
+    for listed in [
+        &group["security_group"]["security_group_rules"],
+        &groups["security_groups"][0]["security_group_rules"],
+        &rules["security_group_rules"],
+    ] {
+        for r in listed.as_array().unwrap() {
+            assert!(
+                r["port_range_min"].is_string() && r["port_range_max"].is_string(),
+                "{r}"
+            );
+        }
+    }
 
     let (s, _) = emu.delete(&format!("/v1/security-group-rules/{rule_id}")).await;
     assert_eq!(s, StatusCode::NO_CONTENT);

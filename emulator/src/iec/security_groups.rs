@@ -112,6 +112,12 @@ impl SecurityGroupRule {
     }
 }
 
+/// A port bound as the API answers it: the response tables type `port_range_min`/`port_range_max`
+/// as String (doc §4.10), `""` meaning all ports (the create-rule example).
+fn port_text(port: Option<u16>) -> String {
+    port.map(|p| p.to_string()).unwrap_or_default()
+}
+
 /// The API form of a rule.
 pub fn render_rule(r: &SecurityGroupRule) -> Value {
     json!({
@@ -121,8 +127,8 @@ pub fn render_rule(r: &SecurityGroupRule) -> Value {
         "direction": r.direction,
         "ethertype": r.ethertype,
         "protocol": r.protocol,
-        "port_range_min": r.port_range_min,
-        "port_range_max": r.port_range_max,
+        "port_range_min": port_text(r.port_range_min),
+        "port_range_max": port_text(r.port_range_max),
         "remote_group_id": r.remote_group_id,
         "remote_ip_prefix": r.remote_ip_prefix,
         "action": r.action,
