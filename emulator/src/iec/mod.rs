@@ -52,6 +52,7 @@ pub mod errors;
 pub mod firewalls;
 pub mod instances;
 pub mod keypairs;
+pub mod metrics;
 pub mod misc;
 pub mod netutil;
 pub mod ports;
@@ -146,5 +147,6 @@ pub fn families() -> Vec<Family> {
         volumes::family(),
         firewalls::family(),
         routetables::family(),
+        metrics::family(),
     ]
 }
