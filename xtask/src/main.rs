@@ -5,6 +5,8 @@
 //!   ([`suite`]);
 //! - `bench`: the scale benchmark ([`bench`], driver in the `edgefleet-bench` crate);
 //! - `demo`: control plane + emulator + operator, the samples applied and watched until Ready ([`demo`]);
+//! - `sdk-contract [--write-docs]`: the emulator driven by the clouds' official SDKs (Go programs under
+//!   sdk-contract/, built from the Go module proxy and cached) ([`sdk_contract`]);
 //! - `crds`: regenerate crds/ from the Rust types;
 //! - `chart render|check|helm`: the generated deploy/ files (install.yaml, chart CRDs, Argo CD config) and
 //!   the pinned Helm ([`deploy`]).
@@ -18,6 +20,7 @@ mod demo;
 mod deploy;
 mod pki;
 mod process;
+mod sdk_contract;
 mod suite;
 
 use std::path::PathBuf;
@@ -48,6 +51,8 @@ enum Task {
     /// Local control plane + emulator + operator; apply the samples and show them until Ready (Ctrl-C stops
     /// everything).
     Demo(demo::DemoArgs),
+    /// Drive the emulator with the official SDKs (sdk-contract/) and check docs/emulator.md's coverage table.
+    SdkContract(sdk_contract::SdkArgs),
     /// Regenerate crds/ from the Rust types (`edgefleet crds --out-dir crds`).
     Crds,
     /// Render or check deploy/ (Helm chart CRDs, install.yaml, Argo CD config); run the pinned Helm.
@@ -104,6 +109,7 @@ fn main() -> ExitCode {
         },
         Task::Bench(args) => bench::run(&args),
         Task::Demo(args) => demo::run(&args),
+        Task::SdkContract(args) => sdk_contract::run(&args),
         Task::Crds => crds(),
         Task::Chart { action } => deploy::run(&action),
     };

@@ -68,6 +68,11 @@ const PHASES: &[Phase] = &[
         run: clippy,
     },
     Phase {
+        name: "sdk contract",
+        stage: Stage::Unit,
+        run: sdk_contract,
+    },
+    Phase {
         name: "unit tests",
         stage: Stage::Unit,
         run: unit_tests,
@@ -135,6 +140,12 @@ fn unit_tests(ctx: &Context) -> Result<()> {
     // Unit tests must not reach a cluster by accident.
     cmd.env_remove("KUBECONFIG");
     process::run(&mut cmd)
+}
+
+/// `cargo xtask sdk-contract`: the emulator driven by the official SDKs (no Kubernetes needed), and the
+/// SDK coverage table of docs/emulator.md checked against what the run measured.
+fn sdk_contract(_ctx: &Context) -> Result<()> {
+    crate::sdk_contract::run(&crate::sdk_contract::SdkArgs { write_docs: false })
 }
 
 fn cluster_tests(ctx: &Context) -> Result<()> {
