@@ -105,24 +105,21 @@ fn build_config(cli: &Cli) -> Result<Config, Error> {
     Ok(config)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Resolves on Ctrl-C or SIGTERM. The handlers are installed when this is called (not when the future is
+/// first polled), so a signal sent right after the URL is printed is never lost to the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
-                }
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let ctrl_c = tokio::signal::ctrl_c();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
             }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = ctrl_c.await;
     }
 }
@@ -137,10 +134,11 @@ async fn main() -> std::process::ExitCode {
     let run = async {
         let config = build_config(&cli)?;
         let (addr, handle) = edgefleet_emulator::serve(config).await?;
+        let stop = shutdown_signal();
         let mut out = std::io::stdout();
         let _ = writeln!(out, "http://{addr}");
         let _ = out.flush();
-        shutdown_signal().await;
+        stop.await;
         tracing::info!("shutting down");
         handle.shutdown().await
     };
