@@ -867,9 +867,24 @@ async fn deletion_while_building_waits_and_leaves_nothing() {
     .unwrap();
     let id = status_id(&e);
     assert_eq!(cloud_instance(&env, &id)["status"], "BUILD");
+    let (versions, watching) = record_versions(&api, "early");
     delete(&api, "early").await.unwrap();
     wait_deleted(&api, "early", WAIT).await.unwrap();
+    watching.abort();
     assert!(live(&env).is_empty(), "{:?}", live(&env));
+    // Waiting for the build to end and for the cloud to delete is progress, not a failed pass.
+    let versions = versions.lock().unwrap().clone();
+    let deleting: Vec<&EdgeInstance> = versions
+        .iter()
+        .filter(|v| v.metadata.deletion_timestamp.is_some())
+        .collect();
+    assert!(
+        deleting.iter().any(|v| reason_of(*v, READY) == "Deleting"),
+        "the wait is reported"
+    );
+    for v in deleting {
+        assert!(!has(v, SYNCED, "False"), "{}", message_of(v, SYNCED));
+    }
     let refused = env
         .emu()
         .calls()

@@ -204,19 +204,24 @@ pub enum Error {
         #[source]
         source: ProviderError,
     },
-    /// Deletion waits for the cloud (still building, or deleting).
+    /// Deletion waits for the cloud (still building, or deleting): not a failure, retried after the
+    /// pending poll interval.
     #[error("deletion of cloud instance {id} waits: {what}")]
     DeletionWaits {
         /// Cloud id.
         id: String,
         /// Why.
         what: String,
+        /// The pending poll interval of the object's ProviderConfig.
+        after: std::time::Duration,
     },
-    /// Deletion waits for a create that may still become visible.
+    /// Deletion waits for a create that may still become visible (not a failure either).
     #[error("deletion waits: the create of cloud instance {name:?} may still become visible")]
     DeletionPending {
         /// Cloud name.
         name: String,
+        /// The pending poll interval of the object's ProviderConfig.
+        after: std::time::Duration,
     },
     /// An instance with the desired name exists at the site and this object never created it.
     #[error(
@@ -358,9 +363,10 @@ impl ReconcileError for Error {
             | Self::PatchMetadata { .. } => ErrorClass::Transient,
             Self::ProviderUnavailable { .. }
             | Self::WaitingForReference { .. }
-            | Self::SecretUnavailable { .. }
-            | Self::DeletionWaits { .. }
-            | Self::DeletionPending { .. } => ErrorClass::Waiting,
+            | Self::SecretUnavailable { .. } => ErrorClass::Waiting,
+            Self::DeletionWaits { after, .. } | Self::DeletionPending { after, .. } => {
+                ErrorClass::Pending(*after)
+            }
             Self::ExternallyDeleted { .. } | Self::InstanceFailed { .. } | Self::NotInCatalog { .. } => {
                 ErrorClass::Stalled { recheck: true }
             }
@@ -1871,6 +1877,7 @@ async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writer) -> Resu
             source,
         })?;
     let api = resolved.provider.instances().map_err(Error::Unsupported)?;
+    let after = resolved.intervals.pending;
     // A create that may still be in flight (status does not name its instance yet, or names only the
     // vanished instance it replaces) is looked up by its identity first; the id in status otherwise.
     let recorded = w.status.instance_id.clone();
@@ -1880,7 +1887,10 @@ async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writer) -> Resu
             match found.as_slice() {
                 [one] => one.id.clone(),
                 [] if elapsed_since(&pending.started_at) < ctx.config.recovery_grace => {
-                    return Err(Error::DeletionPending { name: pending.token });
+                    return Err(Error::DeletionPending {
+                        name: pending.token,
+                        after,
+                    });
                 }
                 [] => match recorded {
                     Some(id) => id,
@@ -1922,12 +1932,14 @@ async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writer) -> Resu
             return Err(Error::DeletionWaits {
                 id,
                 what: "the cloud cannot delete an instance while it is being built (IEC.010203); deleting it once the build ends".to_owned(),
+                after,
             });
         }
         InstanceState::Deleting => {
             return Err(Error::DeletionWaits {
                 id,
                 what: "the cloud is deleting it".to_owned(),
+                after,
             });
         }
         _ => {}
@@ -1942,6 +1954,7 @@ async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writer) -> Resu
                     "the cloud refused while the instance is {}; retrying",
                     observed.raw_status
                 ),
+                after,
             });
         }
         Err(source) => return Err(Error::Delete { id, source }),
@@ -1949,6 +1962,7 @@ async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writer) -> Resu
     Err(Error::DeletionWaits {
         id,
         what: "delete requested; waiting for the cloud to report it DELETED".to_owned(),
+        after,
     })
 }
 
@@ -2336,11 +2350,12 @@ mod tests {
         let building = Error::DeletionWaits {
             id: "i".into(),
             what: "building".into(),
+            after: std::time::Duration::from_secs(10),
         };
         assert_eq!(
             building.class(),
-            ErrorClass::Waiting,
-            "no error storm while IEC builds"
+            ErrorClass::Pending(std::time::Duration::from_secs(10)),
+            "no error storm (nor error backoff) while the cloud builds"
         );
         assert_eq!(building.stalled_reason(), None);
         let failed = Error::InstanceFailed {
