@@ -676,22 +676,29 @@ fn ids(env: &Env) -> Vec<String> {
     v
 }
 
-#[tokio::test]
-#[ignore = "needs cluster"]
-async fn a_member_deleted_by_hand_is_replaced() {
-    let env = Env::start("ec-member", Faults::default()).await;
-    let api: Api<EdgeCloud> = env.ns.api();
-    let vpc = system_vpc(&env).await;
-    create(&api, &fleet(&env, "pool", &vpc, 2, vec![city("xi'an", 1)])).await;
-    converged(&api, "pool", 2).await;
-    let ms = mirrored(&env, "pool", 2).await;
-    // The EdgeInstance controller adopts the members.
+/// A fleet `name` of `n` members at xi'an, converged, whose member EdgeInstances the EdgeInstance
+/// controller has adopted (each Ready). Returns the members.
+async fn fleet_with_ready_members(env: &Env, api: &Api<EdgeCloud>, name: &str, n: i32) -> Vec<EdgeInstance> {
+    let vpc = system_vpc(env).await;
+    create(api, &fleet(env, name, &vpc, n, vec![city("xi'an", 1)])).await;
+    converged(api, name, n).await;
+    let ms = mirrored(env, name, usize::try_from(n).unwrap()).await;
     let eis: Api<EdgeInstance> = env.ns.api();
     for m in &ms {
         wait_for_condition(&eis, &m.name_any(), READY, "True", WAIT)
             .await
             .unwrap();
     }
+    ms
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn a_member_deleted_by_hand_is_replaced() {
+    let env = Env::start("ec-member", Faults::default()).await;
+    let api: Api<EdgeCloud> = env.ns.api();
+    let ms = fleet_with_ready_members(&env, &api, "pool", 2).await;
+    let eis: Api<EdgeInstance> = env.ns.api();
     let victim = ms[0].clone();
     let victim_id = victim.spec.adopt_id.clone().unwrap();
     delete(&eis, &victim.name_any()).await.unwrap();
@@ -752,16 +759,8 @@ fn assert_never_ready_while_short(versions: &[EdgeCloud]) {
 async fn a_fleet_short_of_a_member_is_never_ready_while_expanding() {
     let env = Env::start("ec-short", Faults::default()).await;
     let api: Api<EdgeCloud> = env.ns.api();
-    let vpc = system_vpc(&env).await;
-    create(&api, &fleet(&env, "short", &vpc, 3, vec![city("xi'an", 1)])).await;
-    converged(&api, "short", 3).await;
-    let ms = mirrored(&env, "short", 3).await;
+    let ms = fleet_with_ready_members(&env, &api, "short", 3).await;
     let eis: Api<EdgeInstance> = env.ns.api();
-    for m in &ms {
-        wait_for_condition(&eis, &m.name_any(), READY, "True", WAIT)
-            .await
-            .unwrap();
-    }
     // Plans take 4 s to create, as a slow cloud's do: the pass that starts the expansion writes its
     // intent, with the counts it observed, long before the pass ends.
     env.set_faults(Faults {
