@@ -149,7 +149,8 @@ fn build(suite: &SdkSuite) -> Result<PathBuf> {
         log.display()
     );
     let started = Instant::now();
-    let tmp = bin.with_extension("tmp");
+    // Per-process temporary name: concurrent runs (other worktrees) may build into the same cache.
+    let tmp = bin.with_extension(format!("tmp{}", std::process::id()));
     let log_file = fs::File::create(&log).with_context(|| format!("failed to create {}", log.display()))?;
     let status = Command::new(&go)
         .current_dir(&src)
@@ -180,12 +181,18 @@ fn build(suite: &SdkSuite) -> Result<PathBuf> {
         );
     }
     fs::rename(&tmp, &bin).with_context(|| format!("failed to move {} into place", bin.display()))?;
-    // Binaries of earlier sources of this suite are dead weight.
+    // Binaries of earlier sources of this suite are dead weight once a day old (younger ones may belong
+    // to another worktree's run that is about to start them).
     let prefix = format!("{}-sdk-contract-", suite.name);
+    let day = Duration::from_secs(24 * 3600);
     for entry in fs::read_dir(&cache).into_iter().flatten().flatten() {
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with(&prefix) && path != bin {
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > day));
+        if name.starts_with(&prefix) && path != bin && old {
             let _ = fs::remove_file(path);
         }
     }
