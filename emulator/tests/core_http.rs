@@ -413,6 +413,14 @@ async fn injected_faults() {
     assert!(saw_429, "more than 3 requests per second must be throttled");
     emu.advance(1).await;
     assert_eq!(emu.get("/v1/vpcs").await.0, StatusCode::OK);
+    // that request came 1 s (emulator time) after a 429 that asked for 2: recorded as early
+    let (s, early) = emu.get("/_emulator/retry-after").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(early["throttled"], 1, "{early}");
+    let last = &early["early"][early["early"].as_array().unwrap().len() - 1];
+    assert_eq!(last["operation"], "GET /v1/vpcs", "{early}");
+    assert_eq!(last["retry_after_ms"], 2000, "{early}");
+    assert!(last["after_ms"].as_u64().unwrap() >= 1000, "{early}");
     // eventual consistency: invisible for 5 s of emulator time
     emu.faults(json!({"eventual_consistency": [{"kind": "iec.vpc", "delay_ms": 5000}]}))
         .await;

@@ -8,6 +8,7 @@
 //! | POST | `/_emulator/reset` | delete every object of every account |
 //! | GET / DELETE | `/_emulator/calls` | per-operation request/mutation counters / reset them |
 //! | GET / PUT | `/_emulator/faults` | read / replace the active faults |
+//! | GET / DELETE | `/_emulator/retry-after` | requests sent before a 429's Retry-After had passed / reset |
 //! | GET | `/_emulator/config` | the configuration with secrets redacted |
 //! | GET | `/_emulator/clock` | emulator time |
 //! | POST | `/_emulator/clock/advance` | move time forward: `{"seconds": 30}` or `{"ms": 500}` |
@@ -60,6 +61,15 @@ async fn get_calls(State(app): State<AppState>) -> Response {
 
 async fn delete_calls(State(app): State<AppState>) -> Response {
     app.calls().reset();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn get_retry_after(State(app): State<AppState>) -> Response {
+    Json(app.retry_after().report()).into_response()
+}
+
+async fn delete_retry_after(State(app): State<AppState>) -> Response {
+    app.retry_after().reset();
     StatusCode::NO_CONTENT.into_response()
 }
 
@@ -122,6 +132,10 @@ pub fn routes() -> Router<AppState> {
         .route("/_emulator/reset", post(reset))
         .route("/_emulator/calls", get(get_calls).delete(delete_calls))
         .route("/_emulator/faults", get(get_faults).put(put_faults))
+        .route(
+            "/_emulator/retry-after",
+            get(get_retry_after).delete(delete_retry_after),
+        )
         .route("/_emulator/config", get(get_config))
         .route("/_emulator/clock", get(get_clock))
         .route("/_emulator/clock/advance", post(advance_clock))

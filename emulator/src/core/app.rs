@@ -14,6 +14,7 @@ use crate::core::clock::Clock;
 use crate::core::error::ApiError;
 use crate::core::faults::Faults;
 use crate::core::ids::Rng;
+use crate::core::retry_after::RetryAfterLog;
 use crate::core::state::{Record, StateError, Store, TimerFn, World, run_due};
 
 struct Locked {
@@ -28,6 +29,7 @@ struct Inner {
     clock: Clock,
     tokens: TokenStore,
     calls: Calls,
+    retry_after: RetryAfterLog,
     throttle: Mutex<HashMap<String, (u64, u32)>>,
     timers: HashMap<String, TimerFn>,
 }
@@ -90,6 +92,7 @@ impl AppState {
                 clock,
                 tokens: TokenStore::default(),
                 calls: Calls::default(),
+                retry_after: RetryAfterLog::default(),
                 throttle: Mutex::new(HashMap::new()),
                 timers,
             }),
@@ -152,6 +155,11 @@ impl AppState {
         &self.inner.calls
     }
 
+    /// Requests that arrived before a 429's Retry-After had passed.
+    pub fn retry_after(&self) -> &RetryAfterLog {
+        &self.inner.retry_after
+    }
+
     /// The active faults.
     pub fn faults(&self) -> Arc<Faults> {
         self.inner
@@ -185,19 +193,30 @@ impl AppState {
         self.lock().rng.below(n)
     }
 
-    /// Counts a request against the account's throttle budget; `Err` is the 429 answer.
-    pub fn throttle(&self, domain_id: &str) -> Result<(), ApiError> {
+    /// Counts a request of `operation` against the account's throttle budget; `Err` is the 429 answer.
+    /// Requests arriving before an earlier 429's Retry-After has passed are recorded
+    /// ([`RetryAfterLog`]).
+    pub fn throttle(&self, domain_id: &str, operation: &str) -> Result<(), ApiError> {
         let faults = self.faults();
         let Some(rule) = faults.throttle_for(domain_id) else {
             return Ok(());
         };
-        let second = self.inner.clock.window_ms() / 1000;
+        let window_ms = self.inner.clock.window_ms();
+        self.inner
+            .retry_after
+            .arrived(domain_id, operation, window_ms, self.inner.clock.now_ms());
+        let second = window_ms / 1000;
         let mut map = self.inner.throttle.lock().unwrap_or_else(|e| e.into_inner());
         let entry = map.entry(domain_id.to_string()).or_insert((second, 0));
         if entry.0 != second {
             *entry = (second, 0);
         }
         if entry.1 >= rule.limit_per_second {
+            self.inner.retry_after.throttled(
+                domain_id,
+                window_ms,
+                rule.retry_after_secs.saturating_mul(1000),
+            );
             return Err(ApiError::throttled(rule.limit_per_second, rule.retry_after_secs));
         }
         entry.1 += 1;

@@ -15,6 +15,7 @@ pub mod iam;
 pub mod ids;
 pub mod net;
 pub mod paging;
+pub mod retry_after;
 pub mod server;
 pub mod shared;
 pub mod state;

@@ -162,7 +162,7 @@ async fn ingress(
     if authenticate {
         match authenticate_request(&app, &profile, &parts, &bytes) {
             Ok(principal) => {
-                if let Err(e) = app.throttle(&principal.domain_id) {
+                if let Err(e) = app.throttle(&principal.domain_id, &op) {
                     app.calls().finished(&op, e.status.as_u16(), false);
                     return e.into_response();
                 }
