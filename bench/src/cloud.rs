@@ -1,5 +1,7 @@
-//! The cloud side of the bench: an `edgefleet-emulator` process with zero delays and quotas large enough
-//! for the run, and its per-operation call counters (`GET /_emulator/calls`).
+//! The cloud side of the drivers: an `edgefleet-emulator` process with quotas large enough for the run
+//! (zero delays for the bench, the emulator's own transition delays plus per-call latency for the chaos
+//! campaign), and its admin API: per-operation call counters (`GET /_emulator/calls`), the state
+//! snapshot, faults, and the requests sent before a Retry-After had passed.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
@@ -9,6 +11,8 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use edgefleet_emulator::config::Config;
 use edgefleet_emulator::core::calls::CallsSnapshot;
+use edgefleet_emulator::core::faults::Faults;
+use edgefleet_emulator::core::retry_after::RetryAfterReport;
 use edgefleet_emulator::iec::catalog::{Catalog, QuotaLimit};
 use tokio::process::{Child, Command};
 
@@ -44,12 +48,33 @@ fn free_port() -> Result<SocketAddr> {
     listener.local_addr().context("reading the free port")
 }
 
+/// How the emulator runs.
+#[derive(Debug, Clone, Default)]
+pub struct EmulatorOptions {
+    /// Every transition instant (`--zero-delays`); otherwise the emulator's defaults (an instance builds
+    /// in 3 s, deletes in 1 s, ...).
+    pub zero_delays: bool,
+    /// Faults active from the start (a latency rule gives every call a realistic round trip).
+    pub faults: Faults,
+}
+
+impl EmulatorOptions {
+    /// The bench's emulator: no delays, no faults.
+    pub fn zero_delays() -> Self {
+        Self {
+            zero_delays: true,
+            faults: Faults::default(),
+        }
+    }
+}
+
 impl Emulator {
-    /// Starts `bin` with zero delays, bench quotas and its log in `work_dir`, and waits until it answers.
-    pub async fn start(bin: &Path, work_dir: &Path) -> Result<Self> {
+    /// Starts `bin` with bench quotas and its log in `work_dir`, and waits until it answers.
+    pub async fn start(bin: &Path, work_dir: &Path, options: &EmulatorOptions) -> Result<Self> {
         let addr = free_port()?;
         let config = Config {
             catalog: bench_catalog(),
+            faults: options.faults.clone(),
             ..Config::default()
         };
         let config_path = work_dir.join("emulator.json");
@@ -58,12 +83,17 @@ impl Emulator {
         let log_path = work_dir.join("emulator.log");
         let log =
             std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-        let child = Command::new(bin)
+        let mut command = Command::new(bin);
+        command
             .arg("--iec-addr")
             .arg(addr.to_string())
             .arg("--config")
             .arg(&config_path)
-            .args(["--zero-delays", "--log", "warn"])
+            .args(["--log", "warn"]);
+        if options.zero_delays {
+            command.arg("--zero-delays");
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -106,6 +136,42 @@ impl Emulator {
             .await
             .context("parsing the emulator's call counters")?;
         Ok(snapshot)
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
+        let url = format!("{}{path}", self.url);
+        self.http
+            .get(&url)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .with_context(|| format!("GET {url}"))?
+            .json()
+            .await
+            .with_context(|| format!("parsing the answer of GET {url}"))
+    }
+
+    /// The whole state (`GET /_emulator/state`: `{"accounts": {<domain>: {"tables": {<kind>: [rows]}}}}`).
+    pub async fn state(&self) -> Result<serde_json::Value> {
+        self.get_json("/_emulator/state").await
+    }
+
+    /// Requests that arrived before a 429's Retry-After had passed (`GET /_emulator/retry-after`).
+    pub async fn retry_after(&self) -> Result<RetryAfterReport> {
+        self.get_json("/_emulator/retry-after").await
+    }
+
+    /// Replaces the active faults (`PUT /_emulator/faults`; re-seeds the emulator's RNG).
+    pub async fn set_faults(&self, faults: &Faults) -> Result<()> {
+        let url = format!("{}/_emulator/faults", self.url);
+        self.http
+            .put(&url)
+            .json(faults)
+            .send()
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .with_context(|| format!("PUT {url}"))?;
+        Ok(())
     }
 
     /// Stops the process.

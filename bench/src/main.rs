@@ -1,24 +1,18 @@
 //! edgefleet-bench: the scale benchmark driver behind `cargo xtask bench` (docs/benchmarks.md).
 //!
 //! Against the control plane named by KUBECONFIG (xtask starts a fresh one), in one run:
-//! 1. installs the CRDs and starts the emulator with zero delays ([`cloud`]);
-//! 2. runs the physical-limit client ([`baseline`]) in its own namespace;
-//! 3. creates the shared objects, starts `edgefleet run` as its own process ([`operator`]) and waits for them;
+//! 1. installs the CRDs and starts the emulator with zero delays (`cloud`);
+//! 2. runs the physical-limit client (`baseline`) in its own namespace;
+//! 3. creates the shared objects, starts `edgefleet run` as its own process (`operator`) and waits for them;
 //! 4. creates N EdgeInstances (and M EdgeClouds of K replicas) and waits until all are Ready
-//!    ([`workload`]), sampling the operator's RSS and CPU;
+//!    (`workload`), sampling the operator's RSS and CPU;
 //! 5. watches a few poll intervals with nothing changing;
-//! 6. reports Kubernetes writes from kube-apiserver's own counters ([`apiserver`]), cloud calls from the
-//!    emulator's counters, and the targets, as markdown and JSON ([`report`]).
+//! 6. reports Kubernetes writes from kube-apiserver's own counters (`apiserver`), cloud calls from the
+//!    emulator's counters, and the targets, as markdown and JSON (`report`).
 //!
-//! A developer tool whose errors are printed, so `anyhow` with context on every step (as in xtask).
-
-mod apiserver;
-mod baseline;
-use baseline::StatusWrite;
-mod cloud;
-mod operator;
-mod report;
-mod workload;
+//! A developer tool whose errors are printed, so `anyhow` with context on every step (as in xtask). The
+//! pieces live in the `edgefleet_bench` library, which the crash-and-fault campaign (`edgefleet-chaos`)
+//! shares.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -30,15 +24,15 @@ use edgefleet::api::edge_cloud::EdgeCloud;
 use edgefleet::api::edge_instance::EdgeInstance;
 use edgefleet::api::security_group::SecurityGroup;
 use edgefleet::api::vpc::Vpc;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams};
 
-use crate::apiserver::{Requests, is_lease, is_object_traffic};
-use crate::cloud::{CloudCalls, Emulator};
-use crate::operator::{Operator, OperatorOptions};
-use crate::report::{Baseline, Convergence, Parameters, Report, Steady, Versions};
-use crate::workload::{ROLE_LABEL, resource};
+use edgefleet_bench::apiserver::{self, Requests, is_lease, is_object_traffic};
+use edgefleet_bench::baseline::{self, StatusWrite};
+use edgefleet_bench::cloud::{CloudCalls, Emulator, EmulatorOptions};
+use edgefleet_bench::operator::{Operator, OperatorOptions};
+use edgefleet_bench::report::{self, Baseline, Convergence, Parameters, Report, Steady, Versions};
+use edgefleet_bench::setup::{install_crds, interrupted};
+use edgefleet_bench::workload::{self, ROLE_LABEL, resource};
 
 /// Namespace of the managed objects.
 const NAMESPACE: &str = "bench";
@@ -130,18 +124,6 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Waits for SIGINT or SIGTERM; names the signal.
-async fn interrupted() -> &'static str {
-    let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return "SIGINT";
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "SIGINT",
-        _ = term.recv() => "SIGTERM",
-    }
-}
-
 async fn run(args: &Args) -> Result<Report> {
     std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -154,7 +136,8 @@ async fn run(args: &Args) -> Result<Report> {
         .context("reading /version")?
         .git_version;
     install_crds(&client).await?;
-    let emulator = Emulator::start(&args.emulator_bin, &args.out_dir).await?;
+    let emulator =
+        Emulator::start(&args.emulator_bin, &args.out_dir, &EmulatorOptions::zero_delays()).await?;
     eprintln!("[bench] emulator at {}", emulator.url);
 
     let baseline = measure_baseline(&client, args).await?;
@@ -171,6 +154,7 @@ async fn run(args: &Args) -> Result<Report> {
         concurrency: args.concurrency,
         poll_interval: Duration::from_secs(args.poll_interval),
         work_dir: &args.out_dir,
+        ..OperatorOptions::defaults(&args.operator_bin, &args.out_dir)
     })
     .await?;
     wait_shared(&client, args.fleets > 0).await?;
@@ -211,25 +195,6 @@ async fn run(args: &Args) -> Result<Report> {
     report.check_targets();
     write_report(&report, args)?;
     Ok(report)
-}
-
-async fn install_crds(client: &Client) -> Result<()> {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let params = PatchParams::apply("edgefleet-bench").force();
-    for crd in edgefleet::api::all_crds() {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        api.patch(&name, &params, &Patch::Apply(&crd))
-            .await
-            .with_context(|| format!("installing CRD {name}"))?;
-    }
-    for crd in edgefleet::api::all_crds() {
-        let name = crd.metadata.name.clone().unwrap_or_default();
-        let established = kube::runtime::conditions::is_crd_established();
-        kube::runtime::wait::await_condition(api.clone(), &name, established)
-            .await
-            .with_context(|| format!("waiting for CRD {name}"))?;
-    }
-    Ok(())
 }
 
 async fn measure_baseline(client: &Client, args: &Args) -> Result<Baseline> {

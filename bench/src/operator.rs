@@ -1,5 +1,6 @@
-//! The system under test: `edgefleet run` (release build) as its own process, and a sampler that reads
-//! its resident memory and CPU time from `/proc` (Linux) every few hundred milliseconds.
+//! The system under test: `edgefleet run` as its own process (without leader election, or with a Lease and
+//! chosen timings), and a sampler that reads its resident memory and CPU time from `/proc` (Linux) every
+//! few hundred milliseconds.
 
 use std::path::Path;
 use std::process::Stdio;
@@ -22,6 +23,46 @@ pub struct OperatorOptions<'a> {
     pub poll_interval: Duration,
     /// Directory for its log.
     pub work_dir: &'a Path,
+    /// File name of its log in `work_dir` (created anew).
+    pub log_name: &'a str,
+    /// Its `RUST_LOG`.
+    pub log_filter: &'a str,
+    /// Leader election; `None` runs with `--leader-elect false`.
+    pub leader_election: Option<LeaderElection<'a>>,
+}
+
+impl<'a> OperatorOptions<'a> {
+    /// The bench's operator: concurrency 64, 20 s poll interval, `operator.log` at level `warn`, no
+    /// leader election.
+    pub fn defaults(bin: &'a Path, work_dir: &'a Path) -> Self {
+        Self {
+            bin,
+            namespace: "default",
+            concurrency: 64,
+            poll_interval: Duration::from_secs(20),
+            work_dir,
+            log_name: "operator.log",
+            log_filter: "warn",
+            leader_election: None,
+        }
+    }
+}
+
+/// `edgefleet run`'s leader-election flags.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaderElection<'a> {
+    /// Namespace of the Lease.
+    pub namespace: &'a str,
+    /// Name of the Lease.
+    pub lease: &'a str,
+    /// This replica's identity (the Lease's holderIdentity while it leads).
+    pub identity: &'a str,
+    /// `--lease-duration`.
+    pub lease_duration: Duration,
+    /// `--renew-deadline`.
+    pub renew_deadline: Duration,
+    /// `--retry-period`.
+    pub retry_period: Duration,
 }
 
 /// A running operator, killed on drop.
@@ -55,14 +96,30 @@ pub struct Usage {
 }
 
 impl Operator {
-    /// Starts `edgefleet run` without leader election, scoped to one namespace.
+    /// Starts `edgefleet run` scoped to one namespace.
     pub async fn start(options: &OperatorOptions<'_>) -> Result<Self> {
-        let log_path = options.work_dir.join("operator.log");
+        let log_path = options.work_dir.join(options.log_name);
         let log =
             std::fs::File::create(&log_path).with_context(|| format!("creating {}", log_path.display()))?;
-        let child = Command::new(options.bin)
-            .arg("run")
-            .args(["--leader-elect", "false"])
+        let mut command = Command::new(options.bin);
+        command.arg("run");
+        match &options.leader_election {
+            None => {
+                command.args(["--leader-elect", "false"]);
+            }
+            Some(le) => {
+                let secs = |d: Duration| format!("{}ms", d.as_millis());
+                command
+                    .args(["--leader-elect", "true"])
+                    .args(["--leader-election-namespace", le.namespace])
+                    .args(["--leader-election-id", le.lease])
+                    .args(["--leader-election-identity", le.identity])
+                    .args(["--lease-duration", &secs(le.lease_duration)])
+                    .args(["--renew-deadline", &secs(le.renew_deadline)])
+                    .args(["--retry-period", &secs(le.retry_period)]);
+            }
+        }
+        let child = command
             .args(["--http-addr", "127.0.0.1:0"])
             .args(["--watch-namespace", options.namespace])
             .args(["--concurrency", &options.concurrency.to_string()])
@@ -71,7 +128,7 @@ impl Operator {
                 &format!("{}s", options.poll_interval.as_secs()),
             ])
             .args(["--log-format", "json"])
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", options.log_filter)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)
@@ -106,7 +163,12 @@ impl Operator {
         }
     }
 
-    /// SIGTERM-free stop: the bench is done with it.
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// SIGKILL, then waits for the exit: no shutdown path runs (what a crash or an OOM kill does).
     pub async fn stop(mut self) -> Result<()> {
         self.sampler.stop.store(true, Ordering::Relaxed);
         self.child.kill().await.context("stopping the operator")

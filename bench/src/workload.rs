@@ -45,7 +45,8 @@ pub async fn ensure_namespace(client: &Client, namespace: &str) -> Result<()> {
     }
 }
 
-async fn create_dynamic(
+/// Creates one object given as JSON (`namespace` `None` for cluster-scoped kinds).
+pub async fn create_dynamic(
     client: &Client,
     ar: &ApiResource,
     namespace: Option<&str>,

@@ -73,7 +73,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     result
 }
 
-fn build(root: &std::path::Path, release: bool) -> Result<()> {
+pub(crate) fn build(root: &std::path::Path, release: bool) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root).arg("build");
@@ -91,11 +91,11 @@ fn build(root: &std::path::Path, release: bool) -> Result<()> {
     process::run(&mut cmd).context("building the operator, the emulator and the bench driver")
 }
 
-fn target_dir(root: &std::path::Path) -> PathBuf {
+pub(crate) fn target_dir(root: &std::path::Path) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from)
 }
 
-fn utc_stamp() -> Result<String> {
+pub(crate) fn utc_stamp() -> Result<String> {
     let out = process::output(Command::new("date").args(["-u", "+%Y%m%dT%H%M%SZ"]))?;
     let stamp = out.trim().to_string();
     if stamp.is_empty() {

@@ -4,6 +4,7 @@
 //! - `test`: the project's test command — lints, unit tests, cluster tests against one control plane
 //!   ([`suite`]);
 //! - `bench`: the scale benchmark ([`bench`], driver in the `edgefleet-bench` crate);
+//! - `chaos`: the crash-and-fault campaign ([`chaos`], driver `edgefleet-chaos` in the same crate);
 //! - `demo`: control plane + emulator + operator, the samples applied and watched until Ready ([`demo`]);
 //! - `sdk-contract [--write-docs]`: the emulator driven by the clouds' official SDKs (Go programs under
 //!   sdk-contract/, built from the Go module proxy and cached) ([`sdk_contract`]);
@@ -15,6 +16,7 @@
 //! every step rather than typed errors. See docs/testing.md.
 
 mod bench;
+mod chaos;
 mod control_plane;
 mod demo;
 mod deploy;
@@ -48,6 +50,9 @@ enum Task {
     Test(suite::TestArgs),
     /// Scale benchmark: release operator + emulator + fresh control plane; see docs/benchmarks.md.
     Bench(bench::BenchArgs),
+    /// Crash and fault safety: mutations, SIGKILLs of the operator, emulator faults, then an audit of the
+    /// cloud against Kubernetes (leaks, duplicates, lost deletions); see docs/reliability.md.
+    Chaos(chaos::ChaosArgs),
     /// Local control plane + emulator + operator; apply the samples and show them until Ready (Ctrl-C stops
     /// everything).
     Demo(demo::DemoArgs),
@@ -108,6 +113,7 @@ fn main() -> ExitCode {
             Err(e) => Err(e),
         },
         Task::Bench(args) => bench::run(&args),
+        Task::Chaos(args) => chaos::run(&args),
         Task::Demo(args) => demo::run(&args),
         Task::SdkContract(args) => sdk_contract::run(&args),
         Task::Crds => crds(),

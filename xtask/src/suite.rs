@@ -92,6 +92,11 @@ const PHASES: &[Phase] = &[
         stage: Stage::Cluster,
         run: bench_smoke,
     },
+    Phase {
+        name: "chaos smoke",
+        stage: Stage::Cluster,
+        run: chaos_smoke,
+    },
 ];
 
 /// What a phase gets: where the repo is, how to call cargo, and the environment that points at the cluster.
@@ -190,6 +195,13 @@ fn bench_smoke(_ctx: &Context) -> Result<()> {
         smoke: true,
         driver_args: Vec::new(),
     })
+}
+
+/// `cargo xtask chaos --smoke`: seed 1, 10 rounds of 5 mutations with emulator faults, the operator
+/// SIGKILLed once per round, on a fresh control plane of its own (the campaign audits the whole cloud and
+/// namespace, which other phases' leftovers would disturb); fails on any leak, duplicate or lost deletion.
+fn chaos_smoke(_ctx: &Context) -> Result<()> {
+    crate::chaos::run(&crate::chaos::ChaosArgs::smoke())
 }
 
 /// How a phase ended.

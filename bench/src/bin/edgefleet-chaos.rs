@@ -1,0 +1,35 @@
+//! edgefleet-chaos: the crash-and-fault campaign behind `cargo xtask chaos` (docs/reliability.md; the
+//! driver is `edgefleet_bench::chaos`). Prints the report as markdown, writes it as JSON and markdown
+//! to the out dir, and exits non-zero on any leak, duplicate or lost deletion.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use edgefleet_bench::chaos::{self, ChaosArgs};
+use edgefleet_bench::setup::interrupted;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = ChaosArgs::parse();
+    let outcome = tokio::select! {
+        outcome = chaos::run(&args) => outcome,
+        signal = interrupted() => Err(anyhow::anyhow!("interrupted by {signal}")),
+    };
+    match outcome {
+        Ok(report) => {
+            println!("{}", report.markdown());
+            let failures = report.failures();
+            if failures.is_empty() {
+                return ExitCode::SUCCESS;
+            }
+            for failure in failures {
+                eprintln!("chaos failed: {failure}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("chaos failed: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
