@@ -12,6 +12,24 @@ use kube::core::Rule;
 
 use super::condition::Condition;
 
+/// The `status.observedGeneration` an object reads with before the operator has written its status.
+///
+/// Every edgefleet CRD gives `status` the structural-schema default `{observedGeneration: -1}`
+/// ([`UNOBSERVED_STATUS`]). The apiserver applies it whenever an object without status is read — the
+/// create response, get, list and watch, with or without the operator running — so Flux's kstatus and
+/// Argo CD see "generation 1, observed -1" (in progress) instead of an object without conditions
+/// (which they take as healthy). The operator's first status write replaces it (docs/conditions.md).
+pub const UNOBSERVED_GENERATION: i64 = -1;
+
+/// Marks a status struct's schema with the default `{observedGeneration: -1}` (see
+/// [`UNOBSERVED_GENERATION`]); a schemars `transform` on every status struct.
+pub fn unobserved_status_default(schema: &mut schemars::Schema) {
+    schema.insert(
+        "default".to_owned(),
+        serde_json::json!({ "observedGeneration": UNOBSERVED_GENERATION }),
+    );
+}
+
 /// RE2 pattern of a Kubernetes object name (DNS-1123 subdomain).
 pub const OBJECT_NAME_PATTERN: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 /// RE2 pattern of a namespace name (DNS-1123 label).

@@ -290,10 +290,14 @@ pub struct ProviderConfigUsage {
 }
 
 /// Observed state of a ProviderConfig.
+///
+/// Reads as `{observedGeneration: -1}` (the schema default) until the operator writes it, so a new
+/// object is in progress for GitOps tools from its first read.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = crate::api::common::unobserved_status_default)]
 pub struct ProviderConfigStatus {
-    /// The metadata.generation last acted on.
+    /// The metadata.generation last acted on; -1 until the operator has written status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Ready, Synced and CredentialsValid (reasons in docs/conditions.md).

@@ -176,10 +176,14 @@ pub struct SubnetStatus {
 }
 
 /// Observed state of a Vpc.
+///
+/// Reads as `{observedGeneration: -1}` (the schema default) until the operator writes it, so a new
+/// object is in progress for GitOps tools from its first read.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(transform = crate::api::common::unobserved_status_default)]
 pub struct VpcStatus {
-    /// The metadata.generation last acted on.
+    /// The metadata.generation last acted on; -1 until the operator has written status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// Ready, Synced, Reconciling, Stalled (reasons in docs/conditions.md).
