@@ -40,14 +40,19 @@ pub fn repo_root() -> PathBuf {
     manifest.parent().unwrap_or(manifest).to_path_buf()
 }
 
-/// `$XDG_CACHE_HOME/edgefleet/control-plane` (default `~/.cache/...`): binaries and the `current` pointer.
-fn cache_root() -> Result<PathBuf> {
+/// `$XDG_CACHE_HOME/edgefleet` (default `~/.cache/edgefleet`): every heavy output the project caches.
+pub fn edgefleet_cache() -> Result<PathBuf> {
     let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
         None => PathBuf::from(std::env::var_os("HOME").context("neither XDG_CACHE_HOME nor HOME is set")?)
             .join(".cache"),
     };
-    Ok(base.join("edgefleet").join("control-plane"))
+    Ok(base.join("edgefleet"))
+}
+
+/// `$XDG_CACHE_HOME/edgefleet/control-plane` (default `~/.cache/...`): binaries and the `current` pointer.
+fn cache_root() -> Result<PathBuf> {
+    Ok(edgefleet_cache()?.join("control-plane"))
 }
 
 /// The per-version binary cache directory, e.g. `~/.cache/edgefleet/control-plane/k8s-v1.33.13-etcd-v3.6.14`.

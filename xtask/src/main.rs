@@ -9,6 +9,7 @@
 //! - `sdk-contract [--write-docs]`: the emulator driven by the clouds' official SDKs (Go programs under
 //!   sdk-contract/, built from the Go module proxy and cached) ([`sdk_contract`]);
 //! - `crds`: regenerate crds/ from the Rust types;
+//! - `kstatus`: build (once, cached) the kstatus conformance program and print its path ([`kstatus`]);
 //! - `chart render|check|helm`: the generated deploy/ files (install.yaml, chart CRDs, Argo CD config) and
 //!   the pinned Helm ([`deploy`]).
 //!
@@ -20,6 +21,7 @@ mod chaos;
 mod control_plane;
 mod demo;
 mod deploy;
+mod kstatus;
 mod pki;
 mod process;
 mod sdk_contract;
@@ -60,6 +62,9 @@ enum Task {
     SdkContract(sdk_contract::SdkArgs),
     /// Regenerate crds/ from the Rust types (`edgefleet crds --out-dir crds`).
     Crds,
+    /// Build (once, cached) the Go program that runs Flux's kstatus on objects (tests/kstatus) and print
+    /// its path, for `EDGEFLEET_KSTATUS=$(cargo xtask kstatus) cargo test --test gitops_health -- --ignored`.
+    Kstatus,
     /// Render or check deploy/ (Helm chart CRDs, install.yaml, Argo CD config); run the pinned Helm.
     Chart {
         #[command(subcommand)]
@@ -117,6 +122,7 @@ fn main() -> ExitCode {
         Task::Demo(args) => demo::run(&args),
         Task::SdkContract(args) => sdk_contract::run(&args),
         Task::Crds => crds(),
+        Task::Kstatus => kstatus::print_path(),
         Task::Chart { action } => deploy::run(&action),
     };
     match result {

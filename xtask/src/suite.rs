@@ -154,7 +154,10 @@ fn sdk_contract(_ctx: &Context) -> Result<()> {
 }
 
 fn cluster_tests(ctx: &Context) -> Result<()> {
+    // The GitOps health conformance test (tests/gitops_health.rs) runs Flux's kstatus through this binary.
+    let kstatus = crate::kstatus::binary()?;
     let mut cmd = ctx.cluster_cargo(["test", "--workspace", "--no-fail-fast", "--", "--ignored"]);
+    cmd.env("EDGEFLEET_KSTATUS", &kstatus);
     cmd.args(&ctx.test_args);
     process::run(&mut cmd)
 }
