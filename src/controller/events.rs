@@ -195,9 +195,7 @@ impl EventRecorder {
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, SeriesCache> {
-        self.cache
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::locks::lock(&self.cache)
     }
 
     /// Publishes `ev` about `regarding`: a new event, or a count on the same event published within

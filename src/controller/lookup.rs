@@ -12,7 +12,7 @@
 use std::any::Any;
 use std::collections::HashMap;
 use std::fmt::Debug;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use kube::api::Api;
@@ -20,6 +20,7 @@ use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
 use super::settings::ResolvedProvider;
+use crate::locks::lock;
 
 /// How long an entry is used without being read again.
 pub const LOOKUP_TTL: Duration = Duration::from_secs(30);
@@ -41,10 +42,6 @@ impl Debug for Lookups {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lookups").finish_non_exhaustive()
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 fn key<K: Resource<DynamicType = ()>>(namespace: &str, name: &str) -> ObjectKey {

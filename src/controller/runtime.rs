@@ -147,10 +147,7 @@ impl Backoff {
     /// spread out while the delay still grows.
     pub fn next_delay(&self, key: &str) -> Duration {
         let n = {
-            let mut map = self
-                .failures
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut map = crate::locks::lock(&self.failures);
             let n = map.entry(key.to_owned()).or_insert(0);
             *n = n.saturating_add(1);
             *n
@@ -163,20 +160,12 @@ impl Backoff {
 
     /// Failures recorded for `key` since its last success.
     pub fn failures(&self, key: &str) -> u32 {
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(key)
-            .copied()
-            .unwrap_or(0)
+        crate::locks::lock(&self.failures).get(key).copied().unwrap_or(0)
     }
 
     /// Forgets the failures of `key` (after a success).
     pub fn reset(&self, key: &str) {
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(key);
+        crate::locks::lock(&self.failures).remove(key);
     }
 }
 
@@ -476,11 +465,7 @@ impl Context {
                 tokio::time::sleep(CENSUS_INTERVAL).await;
             }
         });
-        self.caches
-            .tasks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(task.abort_handle());
+        crate::locks::lock(&self.caches.tasks).push(task.abort_handle());
         Controller::for_stream(stream, reader)
     }
 
@@ -606,12 +591,7 @@ impl Caches {
 
     /// Stops the census tasks and forgets the registrations (the controllers stopped).
     pub fn stop(&self) {
-        for task in self
-            .tasks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .drain(..)
-        {
+        for task in crate::locks::lock(&self.tasks).drain(..) {
             task.abort();
         }
         self.state.send_modify(std::collections::BTreeMap::clear);
@@ -620,12 +600,7 @@ impl Caches {
 
 impl Drop for Caches {
     fn drop(&mut self) {
-        for task in self
-            .tasks
-            .get_mut()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .drain(..)
-        {
+        for task in crate::locks::get_mut(&mut self.tasks).drain(..) {
             task.abort();
         }
     }
@@ -800,7 +775,7 @@ where
             pc.metadata.deletion_timestamp.is_some()
         );
         let changed = {
-            let mut map = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut map = crate::locks::lock(&seen);
             map.insert(name.clone(), fingerprint.clone())
                 .is_none_or(|old| old != fingerprint)
         };

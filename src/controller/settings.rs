@@ -301,29 +301,20 @@ async fn read_provider(ctx: &Context, name: &str) -> Result<ResolvedProvider, Re
 /// Whether the credentials of `settings` were probed successfully within `max_age` (a fresh probe is
 /// needed when the settings changed or the last success is older).
 pub fn probe_is_fresh(ctx: &Context, settings: &ProviderSettings, max_age: Duration) -> bool {
-    let map = ctx
-        .probes
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let map = crate::locks::lock(&ctx.probes);
     map.get(&settings.account)
         .is_some_and(|(fp, at)| *fp == settings.fingerprint() && at.elapsed() < max_age)
 }
 
 /// Records a successful probe of `settings`.
 pub fn record_probe(ctx: &Context, settings: &ProviderSettings) {
-    let mut map = ctx
-        .probes
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut map = crate::locks::lock(&ctx.probes);
     map.insert(settings.account.clone(), (settings.fingerprint(), Instant::now()));
 }
 
 /// Forgets the probe of `account` (credentials failed or the ProviderConfig is gone).
 pub fn forget_probe(ctx: &Context, account: &str) {
-    ctx.probes
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .remove(account);
+    crate::locks::lock(&ctx.probes).remove(account);
 }
 
 #[cfg(test)]

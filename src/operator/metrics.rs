@@ -6,7 +6,7 @@
 //! `edgefleet_`; docs/operations.md lists them with their labels.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue};
@@ -210,7 +210,7 @@ impl Metrics {
     /// Replace the per-site replica gauges of one EdgeCloud; sites not listed any more are removed.
     pub fn set_fleet(&self, namespace: &str, edge_cloud: &str, sites: &[SiteReplicas]) {
         let key = (namespace.to_owned(), edge_cloud.to_owned());
-        let mut known = self.fleet_sites.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut known = crate::locks::lock(&self.fleet_sites);
         let previous = known.remove(&key).unwrap_or_default();
         let current: BTreeSet<String> = sites.iter().map(|site| site.site.clone()).collect();
         for gone in previous.difference(&current) {

@@ -22,9 +22,10 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::locks::lock;
 use tokio::time::Instant;
 
 /// How a lookup was answered.
@@ -150,10 +151,6 @@ impl<V: Clone> Snapshots<V> {
             _ => Lookup::Direct,
         }
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 #[cfg(test)]

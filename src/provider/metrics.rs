@@ -69,10 +69,7 @@ pub struct LimiterTokens {
 
 impl EncodeMetric for LimiterTokens {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
-        let live: Vec<(LimiterLabels, f64)> = self
-            .limiters
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let live: Vec<(LimiterLabels, f64)> = crate::locks::read(&self.limiters)
             .iter()
             .filter_map(|(labels, limiter)| Some((labels.clone(), limiter.upgrade()?.available())))
             .collect();
@@ -166,26 +163,18 @@ impl ProviderMetrics {
     /// Reports `limiter`'s tokens under `edgefleet_provider_rate_limiter_tokens{provider, account}` from now
     /// on (until it is dropped or [`ProviderMetrics::forget_limiter`]).
     pub fn track_limiter(&self, provider: &str, account: &str, limiter: &Arc<RateLimiter>) {
-        self.limiter_tokens
-            .limiters
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(
-                LimiterLabels {
-                    provider: provider.to_owned(),
-                    account: account.to_owned(),
-                },
-                Arc::downgrade(limiter),
-            );
+        crate::locks::write(&self.limiter_tokens.limiters).insert(
+            LimiterLabels {
+                provider: provider.to_owned(),
+                account: account.to_owned(),
+            },
+            Arc::downgrade(limiter),
+        );
     }
 
     /// Stops reporting the limiter of `account` (its ProviderConfig was deleted).
     pub fn forget_limiter(&self, account: &str) {
-        self.limiter_tokens
-            .limiters
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .retain(|labels, _| labels.account != account);
+        crate::locks::write(&self.limiter_tokens.limiters).retain(|labels, _| labels.account != account);
     }
 
     /// Records one finished HTTP attempt.

@@ -397,10 +397,7 @@ impl ProviderRegistry {
             }
             return l.clone();
         }
-        let mut map = self
-            .limiters
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = crate::locks::write(&self.limiters);
         map.entry(account.to_owned())
             .or_insert_with(|| Arc::new(RateLimiter::new(budget)))
             .clone()
@@ -416,10 +413,7 @@ impl ProviderRegistry {
             return Ok(e.provider.clone());
         }
         let provider = self.build(settings)?;
-        let mut map = self
-            .entries
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = crate::locks::write(&self.entries);
         map.insert(
             settings.account.clone(),
             Entry {

@@ -48,9 +48,7 @@ impl RateLimiter {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // A poisoned lock only means another task panicked mid-update of plain numbers; keep going.
-        self.state
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        crate::locks::lock(&self.state)
     }
 
     /// Changes the budget (a ProviderConfig edit) without losing the current balance or pause.
