@@ -9,8 +9,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use edgefleet::provider::huawei::auth::Auth;
 use edgefleet::provider::iec::IecProvider;
-use edgefleet::provider::iec::auth::Auth;
 use edgefleet::provider::metrics::CallLabels;
 use edgefleet::provider::plan::{SgAction, plan_security_group};
 use edgefleet::provider::*;

@@ -36,6 +36,8 @@ pub mod batch;
 pub mod cache;
 pub mod domain;
 pub mod error;
+pub mod http;
+pub mod huawei;
 pub mod iec;
 pub mod metrics;
 pub mod plan;

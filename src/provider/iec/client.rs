@@ -1,28 +1,21 @@
-//! The IEC HTTP client: one typed method per API the controllers need, over a request pipeline that
-//! authenticates (AK/SK signature or token), waits on the shared rate limiter, times out, retries only what
-//! is safe (idempotent calls on transient errors; any call the gateway throttled, since a 429 was never
-//! processed), refreshes a rejected token once, traces each attempt and records metrics. Pagination follows
-//! each list API's own semantics (item offset, page number, bare arrays).
+//! The IEC HTTP client: one typed method per API the controllers need, over the shared request pipeline
+//! ([`crate::provider::http`]: limiter, timeout, safe retries, Retry-After, metrics, paging) with Huawei
+//! authentication ([`crate::provider::huawei`]) and IEC's error table. Each list method uses its API's own
+//! pagination (item offset, page number, bare arrays).
 
-use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
-use reqwest::Method;
-use reqwest::header::HeaderMap;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::time::Instant;
-use tracing::Instrument;
 use url::Url;
 
-use super::auth::{Auth, transport_message};
-use super::errors::{ErrorBody, TOKEN_REFRESH_CODES, to_provider_error};
-use super::signer;
+use super::errors::{TOKEN_REFRESH_CODES, from_failure};
 use super::types::*;
-use crate::provider::error::{ErrorDetail, ProviderError};
-use crate::provider::metrics::{CallLabels, ObservationLabels, ProviderMetrics};
+use crate::provider::error::ProviderError;
+use crate::provider::http::{Call, Pipeline, PipelineConfig, Reply, decode_or_default, encode, protocol};
+use crate::provider::huawei::auth::{Auth, Authenticator};
+use crate::provider::metrics::ProviderMetrics;
 use crate::provider::ratelimit::RateLimiter;
 use crate::provider::settings::RetryPolicy;
 
@@ -31,99 +24,6 @@ pub type IecResult<T> = Result<T, ProviderError>;
 
 /// Largest page size the list APIs accept.
 const PAGE_LIMIT: u32 = 1000;
-/// Safety bound on pages per listing (a server that keeps returning data must not spin us forever).
-const MAX_PAGES: u32 = 10_000;
-/// Throttle pause when a 429 carries no Retry-After (the gateway doc says retry after 2–5 s).
-const DEFAULT_THROTTLE_PAUSE: Duration = Duration::from_secs(2);
-
-/// The request id header the response carries, if any.
-pub fn request_id(headers: &HeaderMap) -> Option<String> {
-    ["X-Request-Id", "X-Openstack-Request-Id", "X-Compute-Request-Id"]
-        .iter()
-        .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()).map(str::to_owned))
-}
-
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get("Retry-After")?.to_str().ok()?.trim().to_owned();
-    if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs));
-    }
-    let when = chrono::DateTime::parse_from_rfc2822(&v).ok()?;
-    (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
-        .to_std()
-        .ok()
-}
-
-/// One API call.
-#[derive(Debug)]
-struct Call {
-    op: &'static str,
-    method: Method,
-    path: String,
-    query: Vec<(String, String)>,
-    body: Option<Value>,
-    idempotent: bool,
-}
-
-impl Call {
-    fn get(op: &'static str, path: impl Into<String>) -> Self {
-        Self {
-            op,
-            method: Method::GET,
-            path: path.into(),
-            query: Vec::new(),
-            body: None,
-            idempotent: true,
-        }
-    }
-    fn delete(op: &'static str, path: impl Into<String>) -> Self {
-        Self {
-            op,
-            method: Method::DELETE,
-            path: path.into(),
-            query: Vec::new(),
-            body: None,
-            idempotent: true,
-        }
-    }
-    fn post(op: &'static str, path: impl Into<String>, body: Option<Value>) -> Self {
-        Self {
-            op,
-            method: Method::POST,
-            path: path.into(),
-            query: Vec::new(),
-            body,
-            idempotent: false,
-        }
-    }
-    fn put(op: &'static str, path: impl Into<String>, body: Value) -> Self {
-        // A PUT of a full name/description is idempotent.
-        Self {
-            op,
-            method: Method::PUT,
-            path: path.into(),
-            query: Vec::new(),
-            body: Some(body),
-            idempotent: true,
-        }
-    }
-    fn query(mut self, k: &str, v: impl ToString) -> Self {
-        self.query.push((k.to_owned(), v.to_string()));
-        self
-    }
-    fn query_opt(self, k: &str, v: Option<&str>) -> Self {
-        match v {
-            Some(v) if !v.is_empty() => self.query(k, v),
-            _ => self,
-        }
-    }
-}
-
-/// A successful response.
-#[derive(Debug)]
-struct Reply {
-    body: Value,
-}
 
 /// Settings the client needs (a subset of provider settings, resolved).
 #[derive(Debug, Clone)]
@@ -143,11 +43,8 @@ pub struct ClientConfig {
 /// The IEC API client.
 #[derive(Debug)]
 pub struct IecClient {
-    http: reqwest::Client,
-    config: ClientConfig,
-    auth: Arc<Auth>,
-    limiter: Arc<RateLimiter>,
-    metrics: ProviderMetrics,
+    http: Pipeline,
+    auth: Arc<Authenticator>,
 }
 
 impl IecClient {
@@ -155,285 +52,44 @@ impl IecClient {
     pub fn new(
         http: reqwest::Client,
         config: ClientConfig,
-        auth: Arc<Auth>,
+        auth: Auth,
         limiter: Arc<RateLimiter>,
         metrics: ProviderMetrics,
     ) -> Self {
+        let auth = Arc::new(Authenticator::new(auth, config.project_id, TOKEN_REFRESH_CODES));
+        let pipeline = PipelineConfig {
+            provider: "iec",
+            base: config.base,
+            account: config.account,
+            retry: config.retry,
+        };
         Self {
-            http,
-            config,
+            http: Pipeline::new(http, pipeline, auth.clone(), from_failure, limiter, metrics),
             auth,
-            limiter,
-            metrics,
         }
     }
 
     /// The authentication in use.
     pub fn auth(&self) -> &Auth {
-        &self.auth
+        self.auth.auth()
     }
 
     /// The shared limiter.
     pub fn limiter(&self) -> &Arc<RateLimiter> {
-        &self.limiter
+        self.http.limiter()
     }
 
     /// Counts one drift-poll observation of `kind` answered by `source` (`batch` or `direct`).
     pub fn count_observation(&self, kind: &str, source: &str) {
-        self.metrics.observe_observation(&ObservationLabels {
-            provider: "iec".into(),
-            account: self.config.account.clone(),
-            kind: kind.to_owned(),
-            source: source.to_owned(),
-        });
-    }
-
-    fn labels(&self, op: &str) -> CallLabels {
-        CallLabels {
-            provider: "iec".into(),
-            account: self.config.account.clone(),
-            operation: op.to_owned(),
-        }
-    }
-
-    fn url(&self, call: &Call) -> IecResult<Url> {
-        let mut url = self
-            .config
-            .base
-            .join(call.path.trim_start_matches('/'))
-            .map_err(|e| ProviderError::configuration(call.op, format!("bad url path {}: {e}", call.path)))?;
-        if !call.query.is_empty() {
-            // RFC 3986 encoding (spaces as %20, never '+'), so the signed canonical query and the wire
-            // query agree however the server decodes '+'.
-            let q: Vec<String> = call
-                .query
-                .iter()
-                .map(|(k, v)| format!("{}={}", signer::encode(k), signer::encode(v)))
-                .collect();
-            url.set_query(Some(&q.join("&")));
-        }
-        Ok(url)
+        self.http.count_observation(kind, source);
     }
 
     async fn execute(&self, call: Call) -> IecResult<Reply> {
-        let labels = self.labels(call.op);
-        let max_attempts = self.config.retry.max_attempts.max(1);
-        let mut attempt = 0u32;
-        let mut refreshed = false;
-        loop {
-            attempt += 1;
-            self.limiter.acquire().await;
-            let (token, result) = self.attempt(&call, &labels).await;
-            let err = match result {
-                Ok(reply) => return Ok(reply),
-                Err(e) => e,
-            };
-            match &err {
-                ProviderError::Unauthorized { detail }
-                    if !refreshed
-                        && detail
-                            .code
-                            .as_deref()
-                            .is_some_and(|c| TOKEN_REFRESH_CODES.contains(&c))
-                        && token.is_some()
-                        && matches!(*self.auth, Auth::Password(_)) =>
-                {
-                    // IEC rejected a cached token (IEC.000003/000004): drop it, log in once more.
-                    if let (Auth::Password(src), Some(tok)) = (&*self.auth, token.as_ref()) {
-                        src.invalidate(tok).await;
-                    }
-                    refreshed = true;
-                    attempt -= 1; // a token refresh is not a retry of the call
-                    tracing::debug!(operation = call.op, "token rejected; logging in again");
-                    continue;
-                }
-                ProviderError::Throttled { retry_after, .. } => {
-                    self.metrics.observe_throttle(&labels);
-                    let pause = retry_after
-                        .unwrap_or(DEFAULT_THROTTLE_PAUSE)
-                        .min(self.config.retry.max_delay);
-                    self.limiter.pause_for(pause);
-                    if attempt < max_attempts {
-                        self.metrics.observe_retry(&labels);
-                        tracing::debug!(
-                            operation = call.op,
-                            pause_ms = pause.as_millis() as u64,
-                            "throttled; waiting"
-                        );
-                        continue;
-                    }
-                }
-                ProviderError::Transient { .. } if call.idempotent && attempt < max_attempts => {
-                    self.metrics.observe_retry(&labels);
-                    let delay = self.backoff(attempt);
-                    tracing::debug!(operation = call.op, delay_ms = delay.as_millis() as u64, error = %err, "retrying");
-                    tokio::time::sleep(delay).await;
-                    continue;
-                }
-                _ => {}
-            }
-            self.metrics.observe_error(&labels, err.category());
-            return Err(err);
-        }
-    }
-
-    fn backoff(&self, attempt: u32) -> Duration {
-        let base = self.config.retry.base_delay.as_millis() as u64;
-        let cap = self.config.retry.max_delay.as_millis() as u64;
-        let exp = base
-            .saturating_mul(1u64 << attempt.saturating_sub(1).min(20))
-            .min(cap)
-            .max(1);
-        Duration::from_millis(rand::random_range(exp / 2..=exp))
-    }
-
-    async fn attempt(
-        &self,
-        call: &Call,
-        labels: &CallLabels,
-    ) -> (Option<crate::provider::SecretString>, IecResult<Reply>) {
-        let span = tracing::info_span!(
-            "provider_call",
-            provider = "iec",
-            account = %self.config.account,
-            operation = call.op,
-            method = %call.method,
-            status = tracing::field::Empty,
-            request_id = tracing::field::Empty,
-        );
-        let fut = async {
-            let url = match self.url(call) {
-                Ok(u) => u,
-                Err(e) => return (None, Err(e)),
-            };
-            let body = match &call.body {
-                Some(v) => match serde_json::to_vec(v) {
-                    Ok(b) => b,
-                    Err(e) => {
-                        return (
-                            None,
-                            Err(ProviderError::configuration(call.op, format!("encode body: {e}"))),
-                        );
-                    }
-                },
-                None => Vec::new(),
-            };
-            let mut req = self
-                .http
-                .request(call.method.clone(), url.clone())
-                .header("Content-Type", "application/json");
-            let mut used_token = None;
-            match &*self.auth {
-                Auth::AkSk {
-                    access_key,
-                    secret_key,
-                    security_token,
-                } => {
-                    let date = chrono::Utc::now().format(signer::DATE_FORMAT).to_string();
-                    let host = host_header(&url);
-                    let mut headers: Vec<(&str, &str)> = vec![("host", &host), ("x-sdk-date", &date)];
-                    if let Some(p) = &self.config.project_id {
-                        headers.push(("x-project-id", p));
-                    }
-                    if let Some(t) = security_token {
-                        headers.push(("x-security-token", t.expose()));
-                    }
-                    let input = signer::SignInput {
-                        method: call.method.as_str(),
-                        path: url.path(),
-                        query: url.query(),
-                        headers: &headers,
-                        body: &body,
-                    };
-                    let authorization = signer::authorization(&input, &date, access_key, secret_key.expose());
-                    req = req
-                        .header(signer::DATE_HEADER, &date)
-                        .header("Authorization", authorization);
-                    if let Some(p) = &self.config.project_id {
-                        req = req.header("X-Project-Id", p);
-                    }
-                    if let Some(t) = security_token {
-                        req = req.header("X-Security-Token", t.expose());
-                    }
-                }
-                Auth::Password(src) => match src.token().await {
-                    Ok(t) => {
-                        req = req.header("X-Auth-Token", t.expose());
-                        used_token = Some(t);
-                    }
-                    Err(e) => return (None, Err(e)),
-                },
-                Auth::Token(t) => {
-                    req = req.header("X-Auth-Token", t.expose());
-                }
-            }
-            if call.body.is_some() {
-                req = req.body(body);
-            }
-            let started = Instant::now();
-            let sent = req.send().await;
-            let result = match sent {
-                Err(e) => Err(ProviderError::Transient {
-                    detail: ErrorDetail::local(call.op, transport_message(&e)),
-                }),
-                Ok(resp) => self.read(call, resp).await,
-            };
-            self.metrics.observe_call(labels, started.elapsed().as_secs_f64());
-            (used_token, result)
-        };
-        fut.instrument(span).await
-    }
-
-    async fn read(&self, call: &Call, resp: reqwest::Response) -> IecResult<Reply> {
-        let status = resp.status().as_u16();
-        let rid = request_id(resp.headers());
-        let span = tracing::Span::current();
-        span.record("status", status);
-        if let Some(r) = &rid {
-            span.record("request_id", r.as_str());
-        }
-        let ra = retry_after(resp.headers());
-        let bytes = resp.bytes().await.map_err(|e| ProviderError::Transient {
-            detail: ErrorDetail {
-                operation: call.op.into(),
-                status: Some(status),
-                message: transport_message(&e),
-                request_id: rid.clone(),
-                code: None,
-            },
-        })?;
-        if (200..300).contains(&status) {
-            let body = if bytes.iter().all(u8::is_ascii_whitespace) {
-                Value::Null
-            } else {
-                serde_json::from_slice(&bytes).map_err(|e| ProviderError::Protocol {
-                    detail: ErrorDetail {
-                        operation: call.op.into(),
-                        status: Some(status),
-                        code: None,
-                        message: format!("response is not JSON: {e}"),
-                        request_id: rid.clone(),
-                    },
-                })?
-            };
-            tracing::debug!(status, "ok");
-            return Ok(Reply { body });
-        }
-        let (code, message) = ErrorBody::parse(&bytes);
-        let err = to_provider_error(status, code, message, rid, call.op, ra);
-        tracing::debug!(
-            status,
-            category = err.category(),
-            code = err.code().unwrap_or(""),
-            "failed"
-        );
-        Err(err)
+        self.http.execute(call).await
     }
 
     async fn json<T: DeserializeOwned>(&self, call: Call) -> IecResult<T> {
-        let op = call.op;
-        let reply = self.execute(call).await?;
-        decode(op, reply.body)
+        self.http.json(call).await
     }
 
     async fn json_key<T: DeserializeOwned>(&self, call: Call, key: &str) -> IecResult<T> {
@@ -443,70 +99,7 @@ impl IecClient {
     }
 
     async fn empty(&self, call: Call) -> IecResult<()> {
-        self.execute(call).await.map(|_| ())
-    }
-
-    /// Lists with an item offset: `offset` = items to skip; stops at `count`/`total` or a short page.
-    async fn list_item_offset<T, F>(&self, make: impl Fn() -> Call, limit: u32, parse: F) -> IecResult<Vec<T>>
-    where
-        F: Fn(Value) -> Result<(Vec<T>, Option<u64>), serde_json::Error>,
-    {
-        let mut out = Vec::new();
-        let mut offset: u64 = 0;
-        for _ in 0..MAX_PAGES {
-            let call = make().query("limit", limit).query("offset", offset);
-            let op = call.op;
-            let reply = self.execute(call).await?;
-            let (items, total) = parse(reply.body).map_err(|e| protocol(op, e))?;
-            let n = items.len() as u64;
-            out.extend(items);
-            offset += n;
-            let done = match total {
-                Some(t) => offset >= t || n == 0,
-                None => n < u64::from(limit) || n == 0,
-            };
-            if done {
-                return Ok(out);
-            }
-        }
-        Ok(out)
-    }
-
-    /// Lists with a page-number `offset` (instances, flavors). The doc is ambiguous whether pages are
-    /// 0- or 1-based ("0 returns page 1", "default 1"), so: fetch offset 0, 1, 2, ... deduplicating by id;
-    /// a repeat of page 1 at offset 1 (1-based server) is skipped, not taken as the end.
-    async fn list_page_number<T, F>(
-        &self,
-        make: impl Fn() -> Call,
-        limit: u32,
-        parse: F,
-        id: fn(&T) -> &str,
-    ) -> IecResult<Vec<T>>
-    where
-        F: Fn(Value) -> Result<(Vec<T>, Option<u64>), serde_json::Error>,
-    {
-        let mut out: Vec<T> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
-        for page in 0..MAX_PAGES {
-            let call = make().query("limit", limit).query("offset", page);
-            let op = call.op;
-            let reply = self.execute(call).await?;
-            let (items, total) = parse(reply.body).map_err(|e| protocol(op, e))?;
-            let n = items.len();
-            let mut new = 0usize;
-            for item in items {
-                if seen.insert(id(&item).to_owned()) {
-                    out.push(item);
-                    new += 1;
-                }
-            }
-            let complete = total.is_some_and(|t| out.len() as u64 >= t);
-            let short = n < limit as usize;
-            if n == 0 || complete || (total.is_none() && short) || (new == 0 && page != 1) {
-                return Ok(out);
-            }
-        }
-        Ok(out)
+        self.http.empty(call).await
     }
 
     // -----------------------------------------------------------------------------------------------------
@@ -532,16 +125,17 @@ impl IecClient {
         edgecloud_id: Option<&str>,
         status: Option<&str>,
     ) -> IecResult<Vec<Deployment>> {
-        self.list_item_offset(
-            || {
-                Call::get("iec.deployment.list", "/v1/deployments")
-                    .query_opt("edgecloud_id", edgecloud_id)
-                    .query_opt("status", status)
-            },
-            PAGE_LIMIT,
-            |v| serde_json::from_value::<DeploymentList>(v).map(|l| (l.deployments, l.count)),
-        )
-        .await
+        self.http
+            .list_item_offset(
+                || {
+                    Call::get("iec.deployment.list", "/v1/deployments")
+                        .query_opt("edgecloud_id", edgecloud_id)
+                        .query_opt("status", status)
+                },
+                PAGE_LIMIT,
+                |v| serde_json::from_value::<DeploymentList>(v).map(|l| (l.deployments, l.count)),
+            )
+            .await
     }
 
     /// `DELETE /v1/deployments/{id}`.
@@ -575,16 +169,17 @@ impl IecClient {
 
     /// `GET /v1/edgeclouds` (all pages), optionally by exact name or id.
     pub async fn list_edge_clouds(&self, name: Option<&str>, id: Option<&str>) -> IecResult<Vec<EdgeCloud>> {
-        self.list_item_offset(
-            || {
-                Call::get("iec.edgecloud.list", "/v1/edgeclouds")
-                    .query_opt("name", name)
-                    .query_opt("id", id)
-            },
-            PAGE_LIMIT,
-            |v| serde_json::from_value::<EdgeCloudList>(v).map(|l| (l.edgeclouds, l.count)),
-        )
-        .await
+        self.http
+            .list_item_offset(
+                || {
+                    Call::get("iec.edgecloud.list", "/v1/edgeclouds")
+                        .query_opt("name", name)
+                        .query_opt("id", id)
+                },
+                PAGE_LIMIT,
+                |v| serde_json::from_value::<EdgeCloudList>(v).map(|l| (l.edgeclouds, l.count)),
+            )
+            .await
     }
 
     /// `GET /v1/edgeclouds/{id}` (unwrapped; a wrapped `edgecloud` is tolerated).
@@ -631,7 +226,7 @@ impl IecClient {
             .filter(|(_, v)| !v.is_empty())
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
-        self.list_page_number(
+        self.http.list_page_number(
             || {
                 let mut c = Call::get("iec.instance.list", "/v1/cloudservers");
                 c.query.extend(filters.iter().cloned());
@@ -808,41 +403,47 @@ impl IecClient {
     /// `GET /v1/cloudservers/flavors` (page-number offsets), optionally for sites (comma-separated).
     pub async fn list_flavors(&self, site_ids: &[String]) -> IecResult<Vec<IecFlavor>> {
         let sites = site_ids.join(",");
-        self.list_page_number(
-            || Call::get("iec.flavor.list", "/v1/cloudservers/flavors").query_opt("site_ids", Some(&sites)),
-            PAGE_LIMIT,
-            |v| serde_json::from_value::<FlavorList>(v).map(|l| (l.flavors, l.count)),
-            |f: &IecFlavor| f.id.as_str(),
-        )
-        .await
+        self.http
+            .list_page_number(
+                || {
+                    Call::get("iec.flavor.list", "/v1/cloudservers/flavors")
+                        .query_opt("site_ids", Some(&sites))
+                },
+                PAGE_LIMIT,
+                |v| serde_json::from_value::<FlavorList>(v).map(|l| (l.flavors, l.count)),
+                |f: &IecFlavor| f.id.as_str(),
+            )
+            .await
     }
 
     /// `GET /v1/sites`.
     pub async fn list_sites(&self, flavor: Option<&str>, id: Option<&str>) -> IecResult<Vec<IecSite>> {
-        self.list_item_offset(
-            || {
-                Call::get("iec.site.list", "/v1/sites")
-                    .query_opt("flavor", flavor)
-                    .query_opt("id", id)
-            },
-            PAGE_LIMIT,
-            |v| serde_json::from_value::<SiteList>(v).map(|l| (l.sites, l.count)),
-        )
-        .await
+        self.http
+            .list_item_offset(
+                || {
+                    Call::get("iec.site.list", "/v1/sites")
+                        .query_opt("flavor", flavor)
+                        .query_opt("id", id)
+                },
+                PAGE_LIMIT,
+                |v| serde_json::from_value::<SiteList>(v).map(|l| (l.sites, l.count)),
+            )
+            .await
     }
 
     /// `GET /v1/images` (item offset, `total`, limit ≤ 500).
     pub async fn list_images(&self, id: Option<&str>, name: Option<&str>) -> IecResult<Vec<IecImage>> {
-        self.list_item_offset(
-            || {
-                Call::get("iec.image.list", "/v1/images")
-                    .query_opt("id", id)
-                    .query_opt("name", name)
-            },
-            500,
-            |v| serde_json::from_value::<ImageList>(v).map(|l| (l.images, l.total)),
-        )
-        .await
+        self.http
+            .list_item_offset(
+                || {
+                    Call::get("iec.image.list", "/v1/images")
+                        .query_opt("id", id)
+                        .query_opt("name", name)
+                },
+                500,
+                |v| serde_json::from_value::<ImageList>(v).map(|l| (l.images, l.total)),
+            )
+            .await
     }
 
     /// `GET /v1/edgeclouds/quotas`.
@@ -865,12 +466,13 @@ impl IecClient {
 
     /// `GET /v1/vpcs` (all pages), optionally by name.
     pub async fn list_vpcs(&self, name: Option<&str>) -> IecResult<Vec<Vpc>> {
-        self.list_item_offset(
-            || Call::get("iec.vpc.list", "/v1/vpcs").query_opt("name", name),
-            PAGE_LIMIT,
-            |v| serde_json::from_value::<VpcList>(v).map(|l| (l.vpcs, l.count)),
-        )
-        .await
+        self.http
+            .list_item_offset(
+                || Call::get("iec.vpc.list", "/v1/vpcs").query_opt("name", name),
+                PAGE_LIMIT,
+                |v| serde_json::from_value::<VpcList>(v).map(|l| (l.vpcs, l.count)),
+            )
+            .await
     }
 
     /// `POST /v1/vpcs`.
@@ -907,16 +509,17 @@ impl IecClient {
 
     /// `GET /v1/subnets` (all pages), optionally by VPC and site.
     pub async fn list_subnets(&self, vpc_id: Option<&str>, site_id: Option<&str>) -> IecResult<Vec<Subnet>> {
-        self.list_item_offset(
-            || {
-                Call::get("iec.subnet.list", "/v1/subnets")
-                    .query_opt("vpc_id", vpc_id)
-                    .query_opt("site_id", site_id)
-            },
-            PAGE_LIMIT,
-            |v| serde_json::from_value::<SubnetList>(v).map(|l| (l.subnets, l.count)),
-        )
-        .await
+        self.http
+            .list_item_offset(
+                || {
+                    Call::get("iec.subnet.list", "/v1/subnets")
+                        .query_opt("vpc_id", vpc_id)
+                        .query_opt("site_id", site_id)
+                },
+                PAGE_LIMIT,
+                |v| serde_json::from_value::<SubnetList>(v).map(|l| (l.subnets, l.count)),
+            )
+            .await
     }
 
     /// `POST /v1/subnets`.
@@ -969,12 +572,13 @@ impl IecClient {
 
     /// `GET /v1/security-groups` (all pages; no server-side filters exist).
     pub async fn list_security_groups(&self) -> IecResult<Vec<SecurityGroup>> {
-        self.list_item_offset(
-            || Call::get("iec.security_group.list", "/v1/security-groups"),
-            PAGE_LIMIT,
-            |v| serde_json::from_value::<SecurityGroupList>(v).map(|l| (l.security_groups, l.count)),
-        )
-        .await
+        self.http
+            .list_item_offset(
+                || Call::get("iec.security_group.list", "/v1/security-groups"),
+                PAGE_LIMIT,
+                |v| serde_json::from_value::<SecurityGroupList>(v).map(|l| (l.security_groups, l.count)),
+            )
+            .await
     }
 
     /// `POST /v1/security-groups`.
@@ -1010,15 +614,19 @@ impl IecClient {
 
     /// `GET /v1/security-group-rules` (all pages), optionally for one group.
     pub async fn list_rules(&self, group_id: Option<&str>) -> IecResult<Vec<SecurityGroupRule>> {
-        self.list_item_offset(
-            || {
-                Call::get("iec.security_group_rule.list", "/v1/security-group-rules")
-                    .query_opt("security_group_id", group_id)
-            },
-            PAGE_LIMIT,
-            |v| serde_json::from_value::<SecurityGroupRuleList>(v).map(|l| (l.security_group_rules, l.count)),
-        )
-        .await
+        self.http
+            .list_item_offset(
+                || {
+                    Call::get("iec.security_group_rule.list", "/v1/security-group-rules")
+                        .query_opt("security_group_id", group_id)
+                },
+                PAGE_LIMIT,
+                |v| {
+                    serde_json::from_value::<SecurityGroupRuleList>(v)
+                        .map(|l| (l.security_group_rules, l.count))
+                },
+            )
+            .await
     }
 
     /// `POST /v1/security-group-rules`.
@@ -1056,43 +664,13 @@ impl IecClient {
     }
 }
 
-/// `Host` as the server sees it: host, plus `:port` when the port is not the scheme default.
-pub fn host_header(url: &Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_owned(),
-    }
-}
-
 /// One path segment, percent-encoded so ids cannot change the path.
 fn seg(s: &str) -> String {
-    signer::encode(s)
+    encode(s)
 }
 
 fn to_value<T: Serialize>(v: &T) -> IecResult<Value> {
     serde_json::to_value(v).map_err(|e| ProviderError::configuration("iec.encode", e.to_string()))
-}
-
-fn protocol(op: &str, e: serde_json::Error) -> ProviderError {
-    ProviderError::Protocol {
-        detail: ErrorDetail::local(op, format!("unexpected response shape: {e}")),
-    }
-}
-
-fn decode<T: DeserializeOwned>(op: &str, v: Value) -> IecResult<T> {
-    serde_json::from_value(v).map_err(|e| protocol(op, e))
-}
-
-/// For responses whose body is informational (job ids): a missing or odd body is not an error.
-fn decode_or_default<T: DeserializeOwned + Default>(op: &str, v: Value) -> T {
-    if v.is_null() {
-        return T::default();
-    }
-    serde_json::from_value(v).unwrap_or_else(|e| {
-        tracing::debug!(operation = op, error = %e, "ignoring unexpected job body");
-        T::default()
-    })
 }
 
 #[cfg(test)]
@@ -1148,7 +726,7 @@ mod tests {
                 domain_id: None,
                 retry: RetryPolicy::default(),
             },
-            Arc::new(Auth::Token(SecretString::new("t"))),
+            Auth::Token(SecretString::new("t")),
             Arc::new(RateLimiter::new(RateBudget {
                 qps: 1000.0,
                 burst: 100,
@@ -1170,28 +748,5 @@ mod tests {
                 .collect();
             assert_eq!(ids, vec!["i0", "i1", "i2", "i3", "i4"], "one_based={one_based}");
         }
-    }
-
-    #[test]
-    fn retry_after_parses_seconds_and_http_dates() {
-        let mut h = HeaderMap::new();
-        h.insert("Retry-After", "3".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
-        h.insert("Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
-        assert_eq!(retry_after(&h), None, "a date in the past means no wait");
-        h.insert("Retry-After", "soon".parse().unwrap());
-        assert_eq!(retry_after(&h), None);
-    }
-
-    #[test]
-    fn host_header_keeps_non_default_ports() {
-        assert_eq!(
-            host_header(&Url::parse("https://iecs.myhuaweicloud.com/v1").unwrap()),
-            "iecs.myhuaweicloud.com"
-        );
-        assert_eq!(
-            host_header(&Url::parse("http://127.0.0.1:8080/").unwrap()),
-            "127.0.0.1:8080"
-        );
     }
 }

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
-
 use crate::provider::error::{ErrorDetail, ProviderError};
+use crate::provider::http::Failure;
+pub use crate::provider::huawei::errors::ErrorBody;
 
 /// Where a code lands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -168,44 +168,6 @@ pub fn classify(status: u16, code: Option<&str>) -> Class {
     class_for_status(status)
 }
 
-/// Error body: `{"error_code","error_msg"}`; tolerates `code`/`message` and a nested `error` object.
-#[derive(Debug, Default, Deserialize)]
-pub struct ErrorBody {
-    /// Code.
-    #[serde(default, alias = "code")]
-    pub error_code: Option<serde_json::Value>,
-    /// Message.
-    #[serde(default, alias = "message")]
-    pub error_msg: Option<String>,
-    /// Nested `{"error": {...}}` form.
-    #[serde(default)]
-    pub error: Option<Box<ErrorBody>>,
-}
-
-impl ErrorBody {
-    /// Parses leniently; an unparsable body yields no code and the raw text (truncated) as message.
-    pub fn parse(bytes: &[u8]) -> (Option<String>, String) {
-        match serde_json::from_slice::<ErrorBody>(bytes) {
-            Ok(b) => {
-                let b = match b.error {
-                    Some(inner) if b.error_code.is_none() => *inner,
-                    _ => b,
-                };
-                let code = b.error_code.and_then(|v| match v {
-                    serde_json::Value::String(s) if !s.is_empty() => Some(s),
-                    serde_json::Value::Number(n) => Some(n.to_string()),
-                    _ => None,
-                });
-                (code, b.error_msg.unwrap_or_default())
-            }
-            Err(_) => {
-                let text = String::from_utf8_lossy(bytes);
-                (None, text.chars().take(200).collect())
-            }
-        }
-    }
-}
-
 /// Builds the [`ProviderError`] for a failed response.
 pub fn to_provider_error(
     status: u16,
@@ -234,6 +196,13 @@ pub fn to_provider_error(
         Class::Unauthorized => ProviderError::Unauthorized { detail },
         Class::Transient => ProviderError::Transient { detail },
     }
+}
+
+/// The [`ProviderError`] for a failed IEC (or IAM) response: the Huawei error body read against
+/// [`CODE_TABLE`].
+pub fn from_failure(f: Failure<'_>) -> ProviderError {
+    let (code, message) = ErrorBody::parse(f.body);
+    to_provider_error(f.status, code, message, f.request_id, f.operation, f.retry_after)
 }
 
 #[cfg(test)]
@@ -437,28 +406,6 @@ mod tests {
         for (status, code, want, reason) in cases {
             assert_eq!(classify(status, code), want, "{reason}");
         }
-    }
-
-    #[test]
-    fn error_body_parsing_is_lenient() {
-        assert_eq!(
-            ErrorBody::parse(br#"{"error_code":"IEC.020104","error_msg":"the vpc is not found"}"#),
-            (Some("IEC.020104".into()), "the vpc is not found".into())
-        );
-        assert_eq!(
-            ErrorBody::parse(
-                br#"{"error":{"code":"APIGW.0301","message":"Incorrect IAM authentication information"}}"#
-            ),
-            (
-                Some("APIGW.0301".into()),
-                "Incorrect IAM authentication information".into()
-            )
-        );
-        assert_eq!(
-            ErrorBody::parse(b"<html>bad gateway</html>"),
-            (None, "<html>bad gateway</html>".into())
-        );
-        assert_eq!(ErrorBody::parse(b""), (None, String::new()));
     }
 
     #[test]

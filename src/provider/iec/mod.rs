@@ -1,11 +1,10 @@
 //! Huawei Cloud IEC: the provider implementation behind the boundary traits. `client` speaks the HTTP API
-//! (`types` are its wire shapes, `errors` its error table, `signer`/`auth` its authentication); this file
-//! holds IEC's [`Capabilities`] and the mapping between domain types and IEC wire types.
+//! (`types` are its wire shapes, `errors` its error table; signing, IAM login and the error body are the
+//! shared [`crate::provider::huawei`] ones); this file holds IEC's [`Capabilities`] and the mapping
+//! between domain types and IEC wire types.
 
-pub mod auth;
 pub mod client;
 pub mod errors;
-pub mod signer;
 pub mod types;
 
 use std::collections::{BTreeMap, HashMap};
@@ -14,11 +13,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use url::Url;
 
-use self::auth::{Auth, TokenSource};
 use self::client::{ClientConfig, IecClient};
 use self::types as wire;
 use super::batch::{Lookup, Snapshots};
 use super::cache::{CATALOG_TTL, TtlCache};
+use super::huawei::auth::Auth;
+use super::huawei::iam::TokenSource;
 use super::*;
 
 /// Default IEC endpoint (IEC is a global service; Huawei's SDK region table lists this host for cn-north-4).
@@ -188,6 +188,7 @@ impl IecProvider {
                     password.clone(),
                     user_domain,
                     scope,
+                    errors::from_failure,
                 ))
             }
             Credentials::Token { token } => Auth::Token(token.clone()),
@@ -200,7 +201,7 @@ impl IecProvider {
             retry: settings.retry,
         };
         Ok(Self {
-            client: IecClient::new(http, config, Arc::new(auth), limiter, metrics),
+            client: IecClient::new(http, config, auth, limiter, metrics),
             caps: capabilities(),
             sites: TtlCache::new(CATALOG_TTL),
             flavors: TtlCache::new(CATALOG_TTL),

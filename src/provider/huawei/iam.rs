@@ -1,7 +1,7 @@
-//! IEC authentication: AK/SK signing material, a fixed token, or IAM password login producing a
-//! domain-scoped token (`POST {iam}/v3/auth/tokens`, token in `X-Subject-Token`, valid 24 h). The token is
-//! cached, refreshed before expiry, fetched single-flight (one login in flight; concurrent callers await
-//! it) and invalidated when IEC rejects it. No credential ever reaches a log line or an error message.
+//! Huawei IAM password login producing a domain-scoped token (`POST {iam}/v3/auth/tokens`, token in
+//! `X-Subject-Token`, valid 24 h). The token is cached, refreshed before expiry, fetched single-flight (one
+//! login in flight; concurrent callers await it) and invalidated when the cloud rejects it. No credential
+//! ever reaches a log line or an error message.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,41 +11,14 @@ use serde_json::json;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::errors::{ErrorBody, to_provider_error};
 use crate::provider::error::{ErrorDetail, ProviderError};
+use crate::provider::http::{ErrorMapper, Failure, request_id, transport_message};
 use crate::provider::settings::SecretString;
 
 /// Documented token lifetime when the IAM response carries no `expires_at`.
 pub const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 /// Refresh this long before expiry (or half the lifetime for short-lived tokens).
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(3600);
-
-/// How requests are authenticated.
-pub enum Auth {
-    /// Sign every request with `SDK-HMAC-SHA256`.
-    AkSk {
-        /// Access key.
-        access_key: String,
-        /// Secret key.
-        secret_key: SecretString,
-        /// Temporary-credential session token.
-        security_token: Option<SecretString>,
-    },
-    /// IAM password login with a cached token.
-    Password(TokenSource),
-    /// A fixed token.
-    Token(SecretString),
-}
-
-impl fmt::Debug for Auth {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::AkSk { .. } => f.write_str("Auth::AkSk(***)"),
-            Self::Password(_) => f.write_str("Auth::Password(***)"),
-            Self::Token(_) => f.write_str("Auth::Token(***)"),
-        }
-    }
-}
 
 #[derive(Clone)]
 struct Cached {
@@ -61,6 +34,7 @@ pub struct TokenSource {
     password: SecretString,
     user_domain: String,
     scope_domain: String,
+    errors: ErrorMapper,
     cached: Mutex<Option<Cached>>,
     logins: AtomicU64,
 }
@@ -75,7 +49,8 @@ impl fmt::Debug for TokenSource {
 }
 
 impl TokenSource {
-    /// A token source logging in at `{iam_base}/v3/auth/tokens` as `username@user_domain`, scoped to `scope_domain`.
+    /// A token source logging in at `{iam_base}/v3/auth/tokens` as `username@user_domain`, scoped to
+    /// `scope_domain`; a refused login is read by `errors` (the cloud's error mapping).
     pub fn new(
         http: reqwest::Client,
         iam_base: &str,
@@ -83,6 +58,7 @@ impl TokenSource {
         password: SecretString,
         user_domain: String,
         scope_domain: String,
+        errors: ErrorMapper,
     ) -> Self {
         Self {
             http,
@@ -91,6 +67,7 @@ impl TokenSource {
             password,
             user_domain,
             scope_domain,
+            errors,
             cached: Mutex::new(None),
             logins: AtomicU64::new(0),
         }
@@ -141,7 +118,7 @@ impl TokenSource {
                     detail: ErrorDetail::local(OP, transport_message(&e)),
                 })?;
         let status = resp.status().as_u16();
-        let request_id = super::client::request_id(resp.headers());
+        let request_id = request_id(resp.headers());
         let token = resp
             .headers()
             .get("X-Subject-Token")
@@ -151,8 +128,13 @@ impl TokenSource {
             detail: ErrorDetail::local(OP, transport_message(&e)),
         })?;
         if !(200..300).contains(&status) {
-            let (code, message) = ErrorBody::parse(&bytes);
-            let err = to_provider_error(status, code, message, request_id, OP, None);
+            let err = (self.errors)(Failure {
+                operation: OP,
+                status,
+                request_id,
+                retry_after: None,
+                body: &bytes,
+            });
             // IAM says 401 for a wrong password and 400 for a malformed identity; both need a human to
             // fix the credentials. Other statuses (404 wrong endpoint, 5xx) keep their own meaning.
             return Err(match err {
@@ -190,24 +172,4 @@ impl TokenSource {
             refresh_at: Instant::now() + lifetime.saturating_sub(margin),
         })
     }
-}
-
-/// A transport error's message without the URL query (which never holds secrets here, but stays short).
-pub fn transport_message(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
-        "timeout"
-    } else if e.is_connect() {
-        "connection failed"
-    } else if e.is_body() || e.is_decode() {
-        "response body error"
-    } else {
-        "request failed"
-    };
-    let mut msg = format!("{kind}: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(&format!(": {s}"));
-        source = s.source();
-    }
-    msg
 }

@@ -12,18 +12,9 @@ pub const DATE_HEADER: &str = "X-Sdk-Date";
 /// `X-Sdk-Date` format (UTC).
 pub const DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 
-/// Percent-encodes per the APIG rules: unreserved `A-Za-z0-9-_.~`, everything else `%XX` upper-case.
-pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
+/// Percent-encodes per the APIG rules: unreserved `A-Za-z0-9-_.~`, everything else `%XX` upper-case (the
+/// pipeline's RFC 3986 encoding, so a wire query and its canonical form agree).
+pub use crate::provider::http::encode;
 
 fn decode(s: &str) -> String {
     // Query strings arrive already percent-encoded from `url`; decode so we re-encode canonically.
