@@ -48,7 +48,7 @@ pub struct ChaosArgs {
     #[arg(long)]
     pub dev: bool,
     /// The CI check: seed 1, 10 rounds of 5 mutations, faults on, dev profile (replaces the options
-    /// above). About two minutes.
+    /// above). About three minutes.
     #[arg(long)]
     pub smoke: bool,
     /// Use the cluster named by KUBECONFIG instead of starting a fresh control plane.

@@ -474,10 +474,10 @@ impl CloudWorkload for Iec {
     fn extra_step(&self, object: &DynamicObject) -> Option<&'static str> {
         let status = &object.data["status"];
         if status["pendingDelete"].as_array().is_some_and(|a| !a.is_empty()) {
-            return Some("member removals recorded, not confirmed");
+            return Some("fleet: member removals recorded, not confirmed");
         }
         if !status["pendingExpand"].is_null() {
-            return Some("expansion intent recorded");
+            return Some("fleet: expansion intent recorded");
         }
         None
     }

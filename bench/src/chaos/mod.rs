@@ -140,7 +140,7 @@ impl<'a> Operators<'a> {
             args,
             slots: (0..count).map(|_| None).collect(),
             incarnations: vec![0; count],
-            identities: (0..count).map(|i| format!("chaos-operator-{i}")).collect(),
+            identities: vec![String::new(); count],
         };
         for slot in 0..count {
             ops.start_slot(slot).await?;
@@ -152,9 +152,13 @@ impl<'a> Operators<'a> {
         format!("operator-{slot}#{}", self.incarnations[slot])
     }
 
+    /// Each incarnation has an identity of its own, as a restarted pod has a new name: a process
+    /// restarted under its predecessor's identity would simply resume its Lease, and no takeover would
+    /// happen.
     async fn start_slot(&mut self, slot: usize) -> Result<()> {
         self.incarnations[slot] += 1;
         let log_name = format!("operator-{slot}-{:03}.log", self.incarnations[slot]);
+        self.identities[slot] = format!("chaos-operator-{slot}-{}", self.incarnations[slot]);
         let identity = self.identities[slot].clone();
         let leader_election = self.args.two_operators.then_some(LeaderElection {
             namespace: NAMESPACE,
@@ -176,6 +180,19 @@ impl<'a> Operators<'a> {
         .await?;
         self.slots[slot] = Some(operator);
         Ok(())
+    }
+
+    /// The slot whose running process holds the Lease, waiting up to 10 s for one (a takeover takes up
+    /// to the lease duration); `None` when none does by then. Always 0 with one operator.
+    async fn wait_leader(&self, client: &Client) -> Result<Option<usize>> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let leader = self.leader(client).await?;
+            if leader.is_some() || Instant::now() >= deadline {
+                return Ok(leader);
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// The slot holding the Lease (always 0 with one operator); `None` while nobody holds it.
@@ -440,7 +457,7 @@ pub async fn run(args: &ChaosArgs) -> Result<ChaosReport> {
         let delay_ms = rng.below(args.max_kill_delay_ms);
         tokio::time::sleep(Duration::from_millis(delay_ms)).await;
         operators.check_alive()?;
-        let (slot, leader) = match operators.leader(&client).await? {
+        let (slot, leader) = match operators.wait_leader(&client).await? {
             Some(slot) => (slot, true),
             None => (rng.below(operators.slots.len() as u64) as usize, false),
         };
