@@ -11,8 +11,9 @@
 //! # let _ = (addr, calls); Ok(()) }
 //! ```
 //!
-//! Modules: [`core`] (cloud-neutral state, clock, auth, faults, admin API, server) and [`iec`]
-//! (the IEC resource families). `docs/emulator.md` lists endpoints, quirks, faults and figures.
+//! Modules: [`core`] (cloud-neutral state, clock, auth, faults, admin API, server; a cloud is a
+//! [`core::cloud::Cloud`] descriptor) and [`iec`] (the IEC resource families). This file is the only
+//! one that names the clouds ([`clouds`]). `docs/emulator.md` lists endpoints, quirks, faults and figures.
 #![recursion_limit = "512"]
 
 pub mod config;
@@ -24,4 +25,24 @@ pub use crate::core::app::AppState;
 pub use crate::core::calls::CallsSnapshot;
 pub use crate::core::error::{ApiError, Error};
 pub use crate::core::faults::Faults;
-pub use crate::core::server::{ServerHandle, build, serve};
+pub use crate::core::server::ServerHandle;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+
+/// The clouds the emulator serves: the one place that names them. Each gets a listener of its own.
+pub fn clouds() -> Vec<core::cloud::Cloud> {
+    vec![iec::cloud()]
+}
+
+/// Builds the IEC router and state without binding (useful for in-process tests).
+pub fn build(config: Config) -> Result<(Router, AppState), Error> {
+    core::server::build(config, &iec::cloud())
+}
+
+/// Starts the IEC emulator on `config.iec_addr` and returns the bound address and a handle.
+pub async fn serve(config: Config) -> Result<(SocketAddr, ServerHandle), Error> {
+    let addr = config.iec_addr;
+    core::server::serve(config, &iec::cloud(), addr).await
+}

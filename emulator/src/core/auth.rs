@@ -16,6 +16,9 @@ use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use axum::http::header;
+
+use crate::core::app::AppState;
 use crate::core::error::ApiError;
 
 /// Token lifetime: 24 hours.
@@ -440,6 +443,66 @@ pub fn verify_aksk(
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn header_pairs(req: &axum::http::request::Parts) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = req
+        .headers
+        .iter()
+        .filter_map(|(k, val)| val.to_str().ok().map(|s| (k.as_str().to_string(), s.to_string())))
+        .collect();
+    if !v.iter().any(|(k, _)| k == "host")
+        && let Some(a) = req.uri.authority()
+    {
+        v.push(("host".into(), a.to_string()));
+    }
+    v
+}
+
+/// Verifies an AK/SK `SDK-HMAC-SHA256` signature; `None` when the request carries none (no
+/// `Authorization` header of that algorithm).
+pub fn verify_signature(
+    app: &AppState,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+) -> Option<Result<Principal, ApiError>> {
+    let authorization = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let parsed = authorization.and_then(parse_authorization)?;
+    Some(parsed.map_err(ApiError::aksk).and_then(|parsed| {
+        let headers = header_pairs(parts);
+        let input = SignInput {
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query().unwrap_or(""),
+            headers: &headers,
+            body,
+        };
+        let now = chrono::Utc::now().timestamp();
+        verify_aksk(&app.config().accounts, &parsed, &input, now)
+    }))
+}
+
+/// Authenticates a Huawei API request (IEC, ModelArts, Workspace): an AK/SK signature if it carries
+/// one, else the `X-Auth-Token` from IAM; `token_error` gives the cloud's answer for a bad token.
+pub fn authenticate(
+    app: &AppState,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    token_error: fn(TokenError) -> ApiError,
+) -> Result<Principal, ApiError> {
+    if let Some(signed) = verify_signature(app, parts, body) {
+        return signed;
+    }
+    let token = parts
+        .headers
+        .get("x-auth-token")
+        .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
+    app.tokens()
+        .check(token, app.clock().now_ms())
+        .map_err(token_error)
 }
 
 #[cfg(test)]

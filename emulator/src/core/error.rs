@@ -114,7 +114,7 @@ impl IntoResponse for ApiError {
         let mut resp = Response::new(Body::from(bytes));
         // The header and the body's `request_id` name the same request.
         if let Some(v) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-            resp.headers_mut().insert(crate::core::server::REQUEST_ID, v);
+            resp.headers_mut().insert(crate::core::ids::REQUEST_ID, v);
         }
         *resp.status_mut() = self.status;
         resp.headers_mut()

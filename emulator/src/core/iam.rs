@@ -24,10 +24,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::core::app::AppState;
-use crate::core::auth::{Account, Principal};
+use crate::core::auth::{Account, Principal, verify_signature};
 use crate::core::clock::rfc3339_micros;
 use crate::core::extract::parse_json;
-use crate::core::server::verify_signature;
 
 #[derive(Deserialize)]
 struct AuthRequest {

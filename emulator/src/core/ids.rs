@@ -68,6 +68,9 @@ impl Rng {
     }
 }
 
+/// The request id header every answer carries (`X-Request-Id`).
+pub const REQUEST_ID: &str = "x-request-id";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,13 +1,15 @@
 //! The cloud-neutral core of the emulator: state store, clock, ids, errors, request extraction,
 //! authentication (IAM tokens and AK/SK signatures), fault injection, call counters, the admin API
-//! under `/_emulator/` and the HTTP server plumbing. Nothing in here knows about IEC resources;
-//! cloud families live in sibling modules (`crate::iec`) and build on these pieces.
+//! under `/_emulator/` and the HTTP server plumbing. Nothing in here names a cloud: a cloud is a
+//! [`cloud::Cloud`] descriptor (families, open routes, ingress profile) built by its sibling module
+//! (`crate::iec`) and picked in `lib.rs`.
 
 pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod calls;
 pub mod clock;
+pub mod cloud;
 pub mod error;
 pub mod extract;
 pub mod faults;

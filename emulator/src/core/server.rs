@@ -1,8 +1,10 @@
 //! HTTP plumbing: the ingress middleware every cloud route runs through, the `X-Request-Id` every
-//! answer carries, [`serve`] (the embed API) and [`ServerHandle`]. IAM is `crate::core::iam`.
+//! answer carries, [`build`]/[`serve`] of one [`Cloud`](crate::core::cloud::Cloud) and
+//! [`ServerHandle`]. Nothing here names a cloud: authentication, error bodies and routes come from the
+//! cloud's descriptor (`crate::lib` picks the clouds).
 //!
 //! Ingress order for a cloud request: count the request → read the body (≤ `body_limit_bytes`,
-//! else 413) → authenticate (AK/SK signature or IAM token) → throttle (429) → injected latency →
+//! else 413) → authenticate (the cloud's [`Profile::authenticate`]) → throttle (429) → injected latency →
 //! injected 500/503 → handler → count the mutation → lost-response fault.
 
 use std::collections::HashMap;
@@ -12,7 +14,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::oneshot;
@@ -20,33 +22,11 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::core::app::AppState;
-use crate::core::auth::{self, Principal, SignInput, TokenError};
 use crate::core::calls::CallsSnapshot;
+use crate::core::cloud::{Cloud, Profile};
 use crate::core::error::{ApiError, Error};
 use crate::core::faults::LostMode;
-use crate::core::state::{StateError, Store, TimerFn, World};
-
-/// Cloud-specific answers the ingress middleware needs.
-#[derive(Clone, Copy)]
-pub struct Profile {
-    /// Maps a rejected token to the cloud's 401/403 answer.
-    pub token_error: fn(TokenError) -> ApiError,
-    /// The cloud's answer for an injected server error (500 or 503) or a lost response (500).
-    pub server_error: fn(u16) -> ApiError,
-}
-
-/// A cloud family's contribution to the server (see `crate::iec` for how to write one).
-#[derive(Clone, Copy)]
-pub struct Family {
-    /// Short name for logs and docs.
-    pub name: &'static str,
-    /// The family's routes.
-    pub routes: fn() -> Router<AppState>,
-    /// Decodes the family's tables from a loaded snapshot so errors surface at start-up.
-    pub register: fn(&mut Store) -> Result<(), StateError>,
-    /// Timer handlers by record kind.
-    pub timers: &'static [(&'static str, TimerFn)],
-}
+use crate::core::state::{TimerFn, World};
 
 /// Builds the ingress middleware layer for a cloud router.
 pub fn with_ingress(
@@ -63,64 +43,6 @@ pub fn with_ingress(
         .layer(DefaultBodyLimit::disable())
 }
 
-fn header_pairs(req: &axum::http::request::Parts) -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = req
-        .headers
-        .iter()
-        .filter_map(|(k, val)| val.to_str().ok().map(|s| (k.as_str().to_string(), s.to_string())))
-        .collect();
-    if !v.iter().any(|(k, _)| k == "host")
-        && let Some(a) = req.uri.authority()
-    {
-        v.push(("host".into(), a.to_string()));
-    }
-    v
-}
-
-/// Verifies an AK/SK `SDK-HMAC-SHA256` signature; `None` when the request carries none (no
-/// `Authorization` header of that algorithm).
-pub(crate) fn verify_signature(
-    app: &AppState,
-    parts: &axum::http::request::Parts,
-    body: &[u8],
-) -> Option<Result<Principal, ApiError>> {
-    let authorization = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let parsed = authorization.and_then(auth::parse_authorization)?;
-    Some(parsed.map_err(ApiError::aksk).and_then(|parsed| {
-        let headers = header_pairs(parts);
-        let input = SignInput {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query().unwrap_or(""),
-            headers: &headers,
-            body,
-        };
-        let now = chrono::Utc::now().timestamp();
-        auth::verify_aksk(&app.config().accounts, &parsed, &input, now)
-    }))
-}
-
-fn authenticate_request(
-    app: &AppState,
-    profile: &Profile,
-    parts: &axum::http::request::Parts,
-    body: &[u8],
-) -> Result<Principal, ApiError> {
-    if let Some(signed) = verify_signature(app, parts, body) {
-        return signed;
-    }
-    let token = parts
-        .headers
-        .get("x-auth-token")
-        .map(|v| v.to_str().unwrap_or("\u{0}invalid"));
-    app.tokens()
-        .check(token, app.clock().now_ms())
-        .map_err(profile.token_error)
-}
-
 /// Puts an `X-Request-Id` on every answer (API, IAM, admin and unknown routes) that has none yet;
 /// gateway errors already carry one, equal to the `request_id` in their body.
 async fn request_id(req: Request, next: Next) -> Response {
@@ -134,7 +56,7 @@ async fn request_id(req: Request, next: Next) -> Response {
 }
 
 /// The request id header every answer carries.
-pub const REQUEST_ID: &str = "x-request-id";
+pub use crate::core::ids::REQUEST_ID;
 
 async fn ingress(
     State((app, profile, authenticate)): State<(AppState, Profile, bool)>,
@@ -160,7 +82,7 @@ async fn ingress(
         }
     };
     if authenticate {
-        match authenticate_request(&app, &profile, &parts, &bytes) {
+        match (profile.authenticate)(&app, &parts, &bytes) {
             Ok(principal) => {
                 if let Err(e) = app.throttle(&principal.domain_id, &op) {
                     app.calls().finished(&op, e.status.as_u16(), false);
@@ -330,49 +252,49 @@ fn load_state(config: &Config) -> Result<World, Error> {
     }
 }
 
-/// Builds the full router and state without binding (useful for in-process tests).
-pub fn build(config: Config) -> Result<(Router, AppState), Error> {
+/// Builds the router and state of one cloud without binding (useful for in-process tests): the
+/// cloud's families behind the ingress with its [`Profile`], its open routes (no authentication),
+/// the admin API, and the cloud's answer for unknown routes.
+pub fn build(config: Config, cloud: &Cloud) -> Result<(Router, AppState), Error> {
     let mut world = load_state(&config)?;
-    let families = crate::iec::families();
     let mut timers: HashMap<String, TimerFn> = HashMap::new();
-    for fam in &families {
+    for fam in &cloud.families {
         for (kind, f) in fam.timers {
             timers.insert((*kind).to_string(), *f);
         }
     }
     for id in world.account_ids() {
         let store = world.account(&id);
-        for fam in &families {
+        for fam in &cloud.families {
             (fam.register)(store).map_err(Error::State)?;
         }
     }
     let app = AppState::new(config, world, timers);
-    let mut cloud: Router<AppState> = Router::new();
-    for fam in &families {
-        cloud = cloud.merge((fam.routes)());
+    let mut routes: Router<AppState> = Router::new();
+    for fam in &cloud.families {
+        routes = routes.merge((fam.routes)());
     }
-    let cloud = with_ingress(cloud, app.clone(), crate::iec::PROFILE, true);
-    let iam = with_ingress(
-        crate::core::iam::routes(),
-        app.clone(),
-        crate::iec::PROFILE,
-        false,
-    );
-    let router = Router::new()
-        .merge(cloud)
-        .merge(iam)
+    let mut router = Router::new().merge(with_ingress(routes, app.clone(), cloud.profile, true));
+    for open in &cloud.open_routes {
+        router = router.merge(with_ingress(open(), app.clone(), cloud.profile, false));
+    }
+    let unknown = cloud.profile.no_such_api;
+    let router = router
         .merge(crate::core::admin::routes())
-        .fallback(|| async { ApiError::no_such_api() })
-        .method_not_allowed_fallback(|| async { ApiError::no_such_api() })
+        .fallback(move || async move { unknown() })
+        .method_not_allowed_fallback(move || async move { unknown() })
         .layer(middleware::from_fn(request_id))
         .with_state(app.clone());
     Ok((router, app))
 }
 
-/// Starts the emulator on `config.iec_addr` and returns the bound address and a handle.
-pub async fn serve(config: Config) -> Result<(SocketAddr, ServerHandle), Error> {
-    let addr = config.iec_addr;
-    let (router, app) = build(config)?;
+/// Starts `cloud` on `addr` and returns the bound address and a handle.
+pub async fn serve(
+    config: Config,
+    cloud: &Cloud,
+    addr: SocketAddr,
+) -> Result<(SocketAddr, ServerHandle), Error> {
+    let (router, app) = build(config, cloud)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|source| Error::Bind { addr, source })?;

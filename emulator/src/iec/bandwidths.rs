@@ -24,10 +24,10 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
 use crate::core::app::{AppState, Tx};
+use crate::core::cloud::Family;
 use crate::core::error::ApiError;
 use crate::core::extract::Caller;
 use crate::core::paging::{PageRule, QueryParams};
-use crate::core::server::Family;
 use crate::core::state::{Record, StateError, Store};
 use crate::iec::catalog::{Pool, Site};
 use crate::iec::common::{Json, page};

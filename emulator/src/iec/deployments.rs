@@ -30,11 +30,11 @@ use serde_json::{Value, json};
 
 use crate::core::app::{AppState, Tx};
 use crate::core::clock::rfc3339_micros;
+use crate::core::cloud::Family;
 use crate::core::error::ApiError;
 use crate::core::extract::Caller;
 use crate::core::ids;
 use crate::core::paging::{PageRule, QueryParams};
-use crate::core::server::Family;
 use crate::core::shared::Shared;
 use crate::core::state::{Record, StateError, Store, Timer};
 use crate::iec::catalog::{Catalog, Site};

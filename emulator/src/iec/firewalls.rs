@@ -36,11 +36,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::core::app::{AppState, Tx};
+use crate::core::cloud::Family;
 use crate::core::error::ApiError;
 use crate::core::extract::Caller;
 use crate::core::net::Ipv4Cidr;
 use crate::core::paging::{PageRule, QueryParams};
-use crate::core::server::Family;
 use crate::core::state::{Record, StateError, Store};
 use crate::iec::common::{Json, page, valid_description, valid_name};
 use crate::iec::errors::Code;

@@ -33,12 +33,12 @@ use serde_json::{Value, json};
 
 use crate::core::app::{AppState, Tx};
 use crate::core::clock::{nova_time, rfc3339_seconds};
+use crate::core::cloud::Family;
 use crate::core::error::ApiError;
 use crate::core::extract::Caller;
 use crate::core::ids;
 use crate::core::net::Ipv4Cidr;
 use crate::core::paging::{OffsetKind, PageRule, QueryParams};
-use crate::core::server::Family;
 use crate::core::shared::Shared;
 use crate::core::state::{IpError, Record, StateError, Store, Timer};
 use crate::iec::catalog::{Flavor, Site};

@@ -17,10 +17,10 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::core::app::AppState;
+use crate::core::cloud::Family;
 use crate::core::error::ApiError;
 use crate::core::extract::Caller;
 use crate::core::paging::{PageRule, QueryParams};
-use crate::core::server::Family;
 use crate::core::state::{Record, Store};
 use crate::iec::common::{Json, bad_field, page};
 use crate::iec::errors::Code;

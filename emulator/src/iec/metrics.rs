@@ -28,9 +28,9 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::core::cloud::Family;
 use crate::core::error::ApiError;
 use crate::core::extract::Caller;
-use crate::core::server::Family;
 use crate::core::state::{StateError, Store};
 use crate::iec::common::{Json, bad_field};
 use crate::iec::instances::Instance;

@@ -24,7 +24,7 @@
 //!    subnet id as scope too, so ports and instances never collide).
 //! 6. Asynchronous transitions: `tx.schedule_in(tx.delay_ms("<key>", default), KIND, id, "action")`
 //!    and register a [`TimerFn`](crate::core::state::TimerFn) for the kind in your `Family`.
-//! 7. Expose `pub fn family() -> Family` and add it to [`families`]. Routes with fixed segments
+//! 7. Expose `pub fn family() -> Family` and add it to [`cloud`]. Routes with fixed segments
 //!    (`/v1/cloudservers/flavors`) and parameter segments (`/v1/cloudservers/{server_id}`) may
 //!    coexist: axum prefers the static segment, which is the ordering the digest §1.7 asks for.
 //! 8. Contract tests over real HTTP go in `emulator/tests/iec_<family>.rs` using `tests/common`.
@@ -64,8 +64,8 @@ pub mod volumes;
 pub mod vpc;
 
 use crate::core::auth::TokenError;
+use crate::core::cloud::{Cloud, Profile};
 use crate::core::error::ApiError;
-use crate::core::server::{Family, Profile};
 use errors::Code;
 
 /// Record kinds used as table names and in the reference index.
@@ -125,28 +125,44 @@ fn server_error(status: u16) -> ApiError {
     }
 }
 
+/// Huawei request authentication with IEC's answers for a bad token.
+fn authenticate(
+    app: &crate::core::app::AppState,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+) -> Result<crate::core::auth::Principal, ApiError> {
+    crate::core::auth::authenticate(app, parts, body, token_error)
+}
+
 /// IEC's answers for the ingress middleware.
 pub const PROFILE: Profile = Profile {
-    token_error,
+    authenticate,
     server_error,
+    no_such_api: ApiError::no_such_api,
 };
 
-/// Every IEC family served by the emulator.
-pub fn families() -> Vec<Family> {
-    vec![
-        vpc::family(),
-        deployments::family(),
-        instances::family(),
-        misc::family(),
-        security_groups::family(),
-        keypairs::family(),
-        subnets::family(),
-        ports::family(),
-        bandwidths::family(),
-        publicips::family(),
-        volumes::family(),
-        firewalls::family(),
-        routetables::family(),
-        metrics::family(),
-    ]
+/// IEC as the emulator serves it: every family below, Huawei IAM beside them (token issue and
+/// domain/project discovery, no authentication), IEC's ingress answers.
+pub fn cloud() -> Cloud {
+    Cloud {
+        name: "iec",
+        families: vec![
+            vpc::family(),
+            deployments::family(),
+            instances::family(),
+            misc::family(),
+            security_groups::family(),
+            keypairs::family(),
+            subnets::family(),
+            ports::family(),
+            bandwidths::family(),
+            publicips::family(),
+            volumes::family(),
+            firewalls::family(),
+            routetables::family(),
+            metrics::family(),
+        ],
+        open_routes: vec![crate::core::iam::routes],
+        profile: PROFILE,
+    }
 }

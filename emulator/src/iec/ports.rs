@@ -40,11 +40,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::core::app::{AppState, Tx};
+use crate::core::cloud::Family;
 use crate::core::error::ApiError;
 use crate::core::extract::Caller;
 use crate::core::net::Ipv4Cidr;
 use crate::core::paging::{PageRule, QueryParams};
-use crate::core::server::Family;
 use crate::core::state::{IpError, Record, StateError, Store};
 use crate::iec::catalog::Catalog;
 use crate::iec::common::{Json, bad_field, bad_query, page};

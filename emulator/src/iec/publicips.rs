@@ -33,10 +33,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::core::app::{AppState, Tx};
+use crate::core::cloud::Family;
 use crate::core::error::ApiError;
 use crate::core::extract::Caller;
 use crate::core::paging::{PageRule, QueryParams};
-use crate::core::server::Family;
 use crate::core::state::{Record, StateError, Store, Timer};
 use crate::iec::bandwidths::{Bandwidth, find_or_create, get_bandwidth, operator_json, pool_of};
 use crate::iec::common::{Json, page};

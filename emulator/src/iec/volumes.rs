@@ -17,10 +17,10 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::core::app::{AppState, Tx};
+use crate::core::cloud::Family;
 use crate::core::error::ApiError;
 use crate::core::extract::Caller;
 use crate::core::paging::{PageRule, QueryParams};
-use crate::core::server::Family;
 use crate::core::state::{StateError, Store};
 use crate::iec::common::page;
 use crate::iec::errors::Code;

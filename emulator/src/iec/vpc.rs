@@ -16,11 +16,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::core::app::{AppState, Tx};
+use crate::core::cloud::Family;
 use crate::core::error::ApiError;
 use crate::core::extract::Caller;
 use crate::core::net::Ipv4Cidr;
 use crate::core::paging::{PageRule, QueryParams};
-use crate::core::server::Family;
 use crate::core::state::{Record, Store};
 use crate::iec::common::{Json, bad_field, page, valid_name};
 use crate::iec::errors::Code;
