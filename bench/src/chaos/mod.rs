@@ -29,6 +29,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context as _, Result, bail};
 use edgefleet_emulator::core::faults::{Faults, LatencyFault};
+use edgefleet_emulator::core::retry_after::RetryAfterReport;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Client;
 use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
@@ -569,7 +570,12 @@ pub async fn run(args: &ChaosArgs) -> Result<ChaosReport> {
 
 /// Reads the emulator's early requests and splits them by whether a kill came in between.
 async fn early_requests(emulator: &Emulator, kill_times: &[u64]) -> Result<RetryAfter> {
-    let record = emulator.retry_after().await?;
+    Ok(classify_early(&emulator.retry_after().await?, kill_times))
+}
+
+/// Early requests after the grace, split by whether a kill (at `kill_times`, epoch ms) came between
+/// the 429 and the request.
+fn classify_early(record: &RetryAfterReport, kill_times: &[u64]) -> RetryAfter {
     let mut out = RetryAfter {
         throttled: record.throttled,
         grace_ms: RETRY_AFTER_GRACE_MS,
@@ -588,7 +594,7 @@ async fn early_requests(emulator: &Emulator, kill_times: &[u64]) -> Result<Retry
         }
     }
     out.early_same_process += record.unrecorded;
-    Ok(out)
+    out
 }
 
 /// Deletes every object of the workload's kinds, waits (bounded) until Kubernetes has none left, then
@@ -651,4 +657,34 @@ fn write_report(report: &ChaosReport, args: &ChaosArgs) -> Result<()> {
     std::fs::write(&md, report.markdown()).with_context(|| format!("writing {}", md.display()))?;
     eprintln!("[chaos] report: {} and {}", json.display(), md.display());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgefleet_emulator::core::retry_after::EarlyRequest;
+
+    fn early(at_ms: u64, after_ms: u64) -> EarlyRequest {
+        EarlyRequest {
+            account: "a".into(),
+            operation: "GET /v1/vpcs".into(),
+            at_ms,
+            after_ms,
+            retry_after_ms: 1000,
+        }
+    }
+
+    #[test]
+    fn early_requests_in_flight_or_after_a_kill_are_not_the_process_s_fault() {
+        let record = RetryAfterReport {
+            throttled: 3,
+            early: vec![early(10_010, 10), early(10_600, 600), early(20_700, 700)],
+            unrecorded: 0,
+        };
+        // A kill at 20_500 lies between the third request's 429 (20_000) and its arrival.
+        let r = classify_early(&record, &[5_000, 20_500]);
+        assert_eq!(r.throttled, 3);
+        assert_eq!((r.early_same_process, r.early_after_kill), (1, 1), "{r:?}");
+        assert_eq!(r.examples, ["GET /v1/vpcs +600/1000 ms"]);
+    }
 }
