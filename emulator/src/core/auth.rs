@@ -185,20 +185,19 @@ impl TokenStore {
 
     /// Checks a presented token of any scope (IAM accepts project-scoped and unscoped tokens too).
     pub fn check_any(&self, token: Option<&str>, now_ms: u64) -> Result<Principal, TokenError> {
-        let token = token
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or(TokenError::Missing)?;
-        let map = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
-        let info = map.get(token).ok_or(TokenError::Invalid)?;
-        if info.expires_ms <= now_ms {
-            return Err(TokenError::Expired);
-        }
-        Ok(info.principal.clone())
+        self.live(token, now_ms).map(|(principal, _)| principal)
     }
 
-    /// Checks a presented token.
+    /// Checks a presented token: it must be domain-scoped (what the IEC API accepts).
     pub fn check(&self, token: Option<&str>, now_ms: u64) -> Result<Principal, TokenError> {
+        match self.live(token, now_ms)? {
+            (principal, true) => Ok(principal),
+            (_, false) => Err(TokenError::NotDomainScoped),
+        }
+    }
+
+    /// The principal of a presented, known and unexpired token, and whether it is domain-scoped.
+    fn live(&self, token: Option<&str>, now_ms: u64) -> Result<(Principal, bool), TokenError> {
         let token = token
             .map(str::trim)
             .filter(|t| !t.is_empty())
@@ -208,10 +207,7 @@ impl TokenStore {
         if info.expires_ms <= now_ms {
             return Err(TokenError::Expired);
         }
-        if !info.domain_scoped {
-            return Err(TokenError::NotDomainScoped);
-        }
-        Ok(info.principal.clone())
+        Ok((info.principal.clone(), info.domain_scoped))
     }
 }
 
