@@ -578,7 +578,7 @@ async fn new_objects_read_in_progress_from_the_first_read() {
     let mut written = status.clone();
     written.observed_generation = typed.metadata.generation;
     written.vpc_id = Some("v-42".into());
-    let after = edgefleet::controller::status::patch_status(&vpcs, "net", &written)
+    let after = edgefleet::controller::runtime::patch_status(&vpcs, "net", &written)
         .await
         .unwrap();
     assert_eq!(
@@ -629,7 +629,7 @@ async fn new_objects_read_in_progress_from_the_first_read() {
         "test",
         web.metadata.generation,
     ));
-    edgefleet::controller::status::patch_status(&groups, "web", &status)
+    edgefleet::controller::runtime::patch_status(&groups, "web", &status)
         .await
         .unwrap();
     ready_wait("securitygroup/web", "30s").await.unwrap();

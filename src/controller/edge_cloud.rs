@@ -55,8 +55,8 @@ use super::runtime::{
     Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented, provider_config_trigger,
     run_finalizer,
 };
-use super::settings::{ResolveProviderError, resolve_provider};
-use super::status::{Intervals, Outcome, StatusWriter, conditions_for_outcome, elapsed_since, now};
+use super::runtime::{Intervals, Outcome, StatusWriter, conditions_for_outcome, elapsed_since, now};
+use super::runtime::{ResolveProviderError, resolve_provider};
 use super::{NAME_CONFLICT, provider_error_class};
 use crate::api::common::{DeletionPolicy, ManagementPolicy, PendingOperation, SecretKeyRef};
 use crate::api::condition::{

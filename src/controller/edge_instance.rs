@@ -52,8 +52,8 @@ use super::runtime::{
     Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented,
     intent_of_ignoring_own_metadata, provider_config_trigger, run_finalizer_in_pass,
 };
-use super::settings::{ResolveProviderError, resolve_provider};
-use super::status::{Intervals, Outcome, StatusWriter, elapsed_since, now};
+use super::runtime::{Intervals, Outcome, StatusWriter, elapsed_since, now};
+use super::runtime::{ResolveProviderError, resolve_provider};
 use super::{NAME_CONFLICT, provider_error_class};
 use crate::api::common::{DeletionPolicy, ManagementPolicy, PendingOperation, SecretKeyRef};
 use crate::api::condition::{Condition, READY, RECONCILING, find_condition, reason};

@@ -1,12 +1,13 @@
 //! The reconcilers, one file per kind, and the shared reconcile runtime.
 //!
-//! - [`runtime`]: [`ControllerConfig`] (namespace/label scope, concurrency, intervals, backoff), [`Context`]
-//!   (client, provider registry, event recorder, metrics, per-object backoff), the [`ReconcileError`]
-//!   contract, the finalizer flow ([`runtime::run_finalizer`]), [`runtime::instrumented`] and
-//!   [`runtime::error_policy`].
-//! - [`status`]: the one status write ([`status::patch_status`], a patch replacing `/status`), the
-//!   per-pass [`status::StatusWriter`], outcomes → conditions, events on transitions.
-//! - [`settings`]: ProviderConfig + Secret → provider settings; [`settings::resolve_provider`].
+//! - [`runtime`]: the shared runtime, modules importing downward only — [`runtime::config`]
+//!   ([`ControllerConfig`]: namespace/label scope, concurrency, intervals, backoff), [`runtime::error`]
+//!   (the [`ReconcileError`] contract), [`runtime::context`] ([`Context`]: client, provider registry, event
+//!   recorder, metrics, per-object backoff), [`runtime::status`] (the one status write, the per-pass
+//!   [`runtime::StatusWriter`], outcomes → conditions, events on transitions), [`runtime::account`]
+//!   (ProviderConfig + Secret → provider settings; [`runtime::resolve_provider`]), [`runtime::watch`]
+//!   (the controller builder, trigger predicates, census) and [`runtime::policy`] (the finalizer flow
+//!   [`runtime::run_finalizer`], [`runtime::instrumented`], [`runtime::error_policy`]).
 //! - [`intent`]: a create's crash-safety intent as an annotation, written with the finalizer in one
 //!   patch (the EdgeInstance controller, [`runtime::run_finalizer_in_pass`]).
 //! - [`provider_config`], [`vpc`], [`security_group`], [`edge_instance`], [`edge_cloud`]: the controllers.
@@ -23,7 +24,7 @@
 //!    [`provider_error_class`] maps a `ProviderError` to a class and a Stalled reason.
 //! 2. `reconcile(obj, ctx)` is only
 //!    `instrumented(&obj, &ctx, run_finalizer(&api, obj, |o| apply(o, &ctx), |o| cleanup(o, &ctx)))`.
-//! 3. `apply` makes a [`status::StatusWriter`] from the object's status, runs the named pipeline
+//! 3. `apply` makes a [`runtime::StatusWriter`] from the object's status, runs the named pipeline
 //!    (resolve provider and references → validate → observe → plan → execute) on `writer.status`, and
 //!    ends with `writer.finish(&ctx, outcome, intervals)` or `Err(writer.finish_error(&ctx, err).await)`.
 //!    Call `writer.persist()` before a create (crash-safety intent) and right after it (the cloud id).
@@ -44,12 +45,9 @@ pub mod edge_cloud;
 pub mod edge_instance;
 pub mod events;
 pub mod intent;
-pub mod lookup;
 pub mod provider_config;
 pub mod runtime;
 pub mod security_group;
-pub mod settings;
-pub mod status;
 pub mod vpc;
 
 use std::future::Future;

@@ -24,10 +24,10 @@ use tracing::{debug, info};
 use super::runtime::{
     Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented, run_finalizer,
 };
-use super::settings::{
+use super::runtime::{Outcome, StatusWriter, stable_message};
+use super::runtime::{
     SettingsError, forget_probe, intervals_for, probe_is_fresh, read_secret, record_probe, settings_from,
 };
-use super::status::{Outcome, StatusWriter, stable_message};
 use crate::api::condition::{CREDENTIALS_VALID, Condition, ConditionStatus, reason, set_condition};
 use crate::api::provider_config::{ProviderConfig, ProviderConfigStatus, ProviderConfigUsage};
 use crate::api::security_group::SecurityGroup;
@@ -278,7 +278,7 @@ fn credentials_condition(
     set_condition(
         &mut status.conditions,
         Condition::new(CREDENTIALS_VALID, s, r, m, generation),
-        &super::status::now(),
+        &super::runtime::now(),
     );
 }
 

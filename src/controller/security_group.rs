@@ -34,8 +34,8 @@ use super::runtime::{
     Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented, provider_config_trigger,
     run_finalizer,
 };
-use super::settings::{ResolveProviderError, resolve_provider};
-use super::status::{Intervals, Outcome, StatusWriter, elapsed_since, now};
+use super::runtime::{Intervals, Outcome, StatusWriter, elapsed_since, now};
+use super::runtime::{ResolveProviderError, resolve_provider};
 use crate::api::common::{DeletionPolicy, ManagementPolicy, PendingOperation};
 use crate::api::condition::reason;
 use crate::api::provider_config::ProviderConfig;

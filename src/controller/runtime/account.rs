@@ -8,17 +8,16 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 
-use super::runtime::Context;
-use super::status::Intervals;
+use super::config::Intervals;
+use super::context::Context;
+use super::lookup::ResolvedProvider;
 use crate::api::condition::{CREDENTIALS_VALID, ConditionStatus, find_condition};
 use crate::api::provider_config::{
     CredentialsType, InvalidDuration, ProviderConfig, ProviderType, SECRET_KEY_ACCESS_KEY,
     SECRET_KEY_PASSWORD, SECRET_KEY_SECRET_KEY, SECRET_KEY_SECURITY_TOKEN, SECRET_KEY_TOKEN,
     SECRET_KEY_USERNAME,
 };
-use crate::provider::{
-    Credentials, Provider, ProviderError, ProviderKind, ProviderSettings, RateBudget, SecretString,
-};
+use crate::provider::{Credentials, ProviderError, ProviderKind, ProviderSettings, RateBudget, SecretString};
 
 /// Why settings could not be built from a ProviderConfig and its Secret.
 #[derive(Debug, thiserror::Error)]
@@ -231,17 +230,6 @@ pub enum ResolveProviderError {
         #[source]
         source: kube::Error,
     },
-}
-
-/// The provider client of one object, with its ProviderConfig and requeue intervals.
-#[derive(Clone)]
-pub struct ResolvedProvider {
-    /// The cloud client.
-    pub provider: Arc<dyn Provider>,
-    /// The ProviderConfig.
-    pub config: Arc<ProviderConfig>,
-    /// Requeue intervals.
-    pub intervals: Intervals,
 }
 
 /// Finds the ProviderConfig `name`, refuses one whose credentials its controller found invalid (no call

@@ -4,7 +4,7 @@
 //! Reading them from the apiserver on every pass cost four GETs per pass: at 10,000 EdgeInstances polled
 //! every 30 s that is ~1,300 GETs/s, more than a small apiserver's whole budget, and it starved the
 //! creates (docs/benchmarks.md). An entry is dropped as soon as a watch sees its object change
-//! ([`super::runtime::provider_config_trigger`] for ProviderConfigs, the EdgeInstance controller's
+//! ([`super::watch::provider_config_trigger`] for ProviderConfigs, the EdgeInstance controller's
 //! Vpc and SecurityGroup watches), and expires after [`LOOKUP_TTL`] regardless: that bounds what a
 //! missed event can leave stale, and how long a rotated credentials Secret that changes nothing on its
 //! ProviderConfig takes to be used (the ProviderConfig controller re-probes it at once).
@@ -19,8 +19,10 @@ use kube::api::Api;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
 
-use super::settings::ResolvedProvider;
+use super::config::Intervals;
+use crate::api::provider_config::ProviderConfig;
 use crate::locks::lock;
+use crate::provider::Provider;
 
 /// How long an entry is used without being read again.
 pub const LOOKUP_TTL: Duration = Duration::from_secs(30);
@@ -31,7 +33,7 @@ const PRUNE_ABOVE: usize = 1_000;
 type ObjectKey = (String, String, String);
 type Shared = Arc<dyn Any + Send + Sync>;
 
-/// The memory; one per [`super::Context`].
+/// The memory; one per [`super::context::Context`].
 #[derive(Default)]
 pub struct Lookups {
     providers: Mutex<HashMap<String, (ResolvedProvider, Instant)>>,
@@ -117,6 +119,17 @@ impl Lookups {
     pub fn forget<K: Resource<DynamicType = ()>>(&self, namespace: &str, name: &str) {
         lock(&self.objects).remove(&key::<K>(namespace, name));
     }
+}
+
+/// The provider client of one object, with its ProviderConfig and requeue intervals.
+#[derive(Clone)]
+pub struct ResolvedProvider {
+    /// The cloud client.
+    pub provider: Arc<dyn Provider>,
+    /// The ProviderConfig.
+    pub config: Arc<ProviderConfig>,
+    /// Requeue intervals.
+    pub intervals: Intervals,
 }
 
 #[cfg(test)]

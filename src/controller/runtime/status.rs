@@ -12,7 +12,6 @@ use std::fmt::Debug;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::controller::events::EventType;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::Action;
@@ -21,12 +20,16 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tracing::warn;
 
-use super::runtime::{Context, ErrorClass, FIELD_MANAGER, ReconcileError, error_chain, with_jitter};
+use super::config::{Intervals, with_jitter};
+use super::context::Context;
+use super::error::{ErrorClass, ReconcileError, error_chain};
+use crate::api::FIELD_MANAGER;
 use crate::api::common::ManagedStatus;
 use crate::api::condition::{
     Condition, ConditionStatus, READY, RECONCILING, STALLED, SYNCED, find_condition, reason, set_condition,
 };
 use crate::api::provider_config::ProviderConfigStatus;
+use crate::controller::events::EventType;
 
 /// Status types whose conditions and observedGeneration the runtime maintains.
 pub trait HasConditions {
@@ -136,24 +139,6 @@ impl Outcome {
             ready_reason,
             reconciling_reason,
             message: message.into(),
-        }
-    }
-}
-
-/// The requeue intervals of one object (from its ProviderConfig, overridable by the ControllerConfig).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Intervals {
-    /// Drift-detection poll of Ready objects.
-    pub poll: Duration,
-    /// Re-check of objects with work in progress.
-    pub pending: Duration,
-}
-
-impl Default for Intervals {
-    fn default() -> Self {
-        Self {
-            poll: Duration::from_secs(300),
-            pending: Duration::from_secs(10),
         }
     }
 }
