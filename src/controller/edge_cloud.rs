@@ -280,10 +280,15 @@ impl Error {
 
 impl ReconcileError for Error {
     fn category(&self) -> &'static str {
-        if let Some(p) = self.provider_error() {
-            return p.category();
-        }
         match self {
+            Self::Unsupported(source)
+            | Self::Observe { source, .. }
+            | Self::Lookup { source, .. }
+            | Self::Plan { source, .. }
+            | Self::Execute { source, .. }
+            | Self::DeleteMembers { source, .. }
+            | Self::Delete { source, .. }
+            | Self::DeletePlan { source, .. } => source.category(),
             Self::ProviderUnavailable { .. } => "ProviderConfigUnavailable",
             Self::InvalidSpec(_) | Self::NothingToObserve => "InvalidSpec",
             Self::Dependency { .. } => "WaitingForDependency",
@@ -294,15 +299,20 @@ impl ReconcileError for Error {
             Self::AdoptTargetNotFound { .. } => "AdoptTargetNotFound",
             Self::ExternallyDeleted { .. } => "ExternallyDeleted",
             Self::EdgeCloudFailed { .. } => EDGE_CLOUD_FAILED,
-            _ => "PatchStatus",
+            Self::PatchStatus(..) => "PatchStatus",
         }
     }
 
     fn class(&self) -> ErrorClass {
-        if let Some(p) = self.provider_error() {
-            return provider_error_class(p).0;
-        }
         match self {
+            Self::Unsupported(source)
+            | Self::Observe { source, .. }
+            | Self::Lookup { source, .. }
+            | Self::Plan { source, .. }
+            | Self::Execute { source, .. }
+            | Self::DeleteMembers { source, .. }
+            | Self::Delete { source, .. }
+            | Self::DeletePlan { source, .. } => provider_error_class(source).0,
             Self::ProviderUnavailable {
                 source: ResolveProviderError::Kube { .. },
                 ..
@@ -315,7 +325,11 @@ impl ReconcileError for Error {
             Self::ExternallyDeleted { .. } | Self::EdgeCloudFailed { .. } => {
                 ErrorClass::Stalled { recheck: true }
             }
-            _ => ErrorClass::Stalled { recheck: false },
+            Self::InvalidSpec(..)
+            | Self::NameConflict { .. }
+            | Self::AmbiguousRecovery { .. }
+            | Self::AdoptTargetNotFound { .. }
+            | Self::NothingToObserve => ErrorClass::Stalled { recheck: false },
         }
     }
 

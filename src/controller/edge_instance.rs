@@ -323,10 +323,14 @@ impl ReconcileError for Error {
         if self.create_reference_missing() {
             return "InvalidSpec";
         }
-        if let Some(p) = self.provider_error() {
-            return p.category();
-        }
         match self {
+            Self::Unsupported(source)
+            | Self::Catalog { source, .. }
+            | Self::Observe { source, .. }
+            | Self::Lookup { source, .. }
+            | Self::Create { source, .. }
+            | Self::Operate { source, .. }
+            | Self::Delete { source, .. } => source.category(),
             Self::ProviderUnavailable { .. } => "ProviderConfigUnavailable",
             Self::WaitingForReference { .. } => "WaitingForReference",
             Self::ReadReference { .. } | Self::ReadSecret { .. } => "KubernetesApi",
@@ -341,7 +345,7 @@ impl ReconcileError for Error {
             Self::InstanceFailed { .. } => INSTANCE_FAILED,
             Self::UnsupportedChange { .. } => "UnsupportedChange",
             Self::PatchMetadata { .. } => "PatchMetadata",
-            _ => "PatchStatus",
+            Self::PatchStatus(..) => "PatchStatus",
         }
     }
 
@@ -349,10 +353,14 @@ impl ReconcileError for Error {
         if self.create_reference_missing() {
             return ErrorClass::Stalled { recheck: true };
         }
-        if let Some(p) = self.provider_error() {
-            return provider_error_class(p).0;
-        }
         match self {
+            Self::Unsupported(source)
+            | Self::Catalog { source, .. }
+            | Self::Observe { source, .. }
+            | Self::Lookup { source, .. }
+            | Self::Create { source, .. }
+            | Self::Operate { source, .. }
+            | Self::Delete { source, .. } => provider_error_class(source).0,
             Self::ProviderUnavailable {
                 source: ResolveProviderError::Kube { .. },
                 ..
@@ -370,7 +378,12 @@ impl ReconcileError for Error {
             Self::ExternallyDeleted { .. } | Self::InstanceFailed { .. } | Self::NotInCatalog { .. } => {
                 ErrorClass::Stalled { recheck: true }
             }
-            _ => ErrorClass::Stalled { recheck: false },
+            Self::InvalidSpec { .. }
+            | Self::NameConflict { .. }
+            | Self::AmbiguousRecovery { .. }
+            | Self::AdoptTargetNotFound { .. }
+            | Self::NothingToObserve
+            | Self::UnsupportedChange { .. } => ErrorClass::Stalled { recheck: false },
         }
     }
 

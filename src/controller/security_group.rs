@@ -210,10 +210,13 @@ impl Error {
 
 impl ReconcileError for Error {
     fn category(&self) -> &'static str {
-        if let Some(p) = self.provider_error() {
-            return p.category();
-        }
         match self {
+            Self::Unsupported(source)
+            | Self::Observe { source, .. }
+            | Self::Lookup { source, .. }
+            | Self::Create { source, .. }
+            | Self::Rule { source, .. }
+            | Self::Delete { source, .. } => source.category(),
             Self::ProviderUnavailable { .. } => "ProviderConfigUnavailable",
             Self::WaitingForReference { .. } => "WaitingForReference",
             Self::ReadReference { .. } => "KubeApi",
@@ -223,15 +226,18 @@ impl ReconcileError for Error {
             Self::AmbiguousRecovery { .. } => "AmbiguousRecovery",
             Self::AdoptTargetNotFound { .. } => "AdoptTargetNotFound",
             Self::ExternallyDeleted { .. } => "ExternallyDeleted",
-            _ => "PatchStatus",
+            Self::PatchStatus(..) => "PatchStatus",
         }
     }
 
     fn class(&self) -> ErrorClass {
-        if let Some(p) = self.provider_error() {
-            return provider_error_class(p).0;
-        }
         match self {
+            Self::Unsupported(source)
+            | Self::Observe { source, .. }
+            | Self::Lookup { source, .. }
+            | Self::Create { source, .. }
+            | Self::Rule { source, .. }
+            | Self::Delete { source, .. } => provider_error_class(source).0,
             Self::ProviderUnavailable {
                 source: ResolveProviderError::Kube { .. },
                 ..
@@ -243,7 +249,10 @@ impl ReconcileError for Error {
             | Self::InUse { .. }
             | Self::DeletionPending { .. } => ErrorClass::Waiting,
             Self::ExternallyDeleted { .. } => ErrorClass::Stalled { recheck: true },
-            _ => ErrorClass::Stalled { recheck: false },
+            Self::DescriptionTooLong { .. }
+            | Self::AmbiguousRecovery { .. }
+            | Self::AdoptTargetNotFound { .. }
+            | Self::NothingToObserve => ErrorClass::Stalled { recheck: false },
         }
     }
 

@@ -195,10 +195,14 @@ impl Error {
 
 impl ReconcileError for Error {
     fn category(&self) -> &'static str {
-        if let Some(p) = self.provider_error() {
-            return p.category();
-        }
         match self {
+            Self::Unsupported(source)
+            | Self::Observe { source, .. }
+            | Self::Lookup { source, .. }
+            | Self::Create { source, .. }
+            | Self::Update { source, .. }
+            | Self::Subnet { source, .. }
+            | Self::Delete { source, .. } => source.category(),
             Self::ProviderUnavailable { .. } => "ProviderConfigUnavailable",
             Self::InUse { .. } => "InUse",
             Self::DeletionPending { .. } => "DeletionPending",
@@ -208,15 +212,19 @@ impl ReconcileError for Error {
             Self::ExternallyDeleted { .. } => "ExternallyDeleted",
             Self::NothingToObserve => "InvalidSpec",
             Self::UnsupportedChange { .. } => "UnsupportedChange",
-            _ => "PatchStatus",
+            Self::PatchStatus(..) => "PatchStatus",
         }
     }
 
     fn class(&self) -> ErrorClass {
-        if let Some(p) = self.provider_error() {
-            return provider_error_class(p).0;
-        }
         match self {
+            Self::Unsupported(source)
+            | Self::Observe { source, .. }
+            | Self::Lookup { source, .. }
+            | Self::Create { source, .. }
+            | Self::Update { source, .. }
+            | Self::Subnet { source, .. }
+            | Self::Delete { source, .. } => provider_error_class(source).0,
             Self::ProviderUnavailable {
                 source: ResolveProviderError::Kube { .. },
                 ..
@@ -226,7 +234,11 @@ impl ReconcileError for Error {
                 ErrorClass::Waiting
             }
             Self::ExternallyDeleted { .. } => ErrorClass::Stalled { recheck: true },
-            _ => ErrorClass::Stalled { recheck: false },
+            Self::NameConflict { .. }
+            | Self::AmbiguousRecovery { .. }
+            | Self::AdoptTargetNotFound { .. }
+            | Self::NothingToObserve
+            | Self::UnsupportedChange { .. } => ErrorClass::Stalled { recheck: false },
         }
     }
 
