@@ -25,7 +25,6 @@ pub fn write<T: ?Sized>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
 }
 
 #[cfg(test)]
-#[allow(clippy::panic)]
 mod tests {
     use std::sync::Arc;
 

@@ -321,7 +321,6 @@ pub fn conditions_equal_ignoring_time(a: &[Condition], b: &[Condition]) -> bool 
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // test code
 mod tests {
     use super::*;
 

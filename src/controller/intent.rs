@@ -164,7 +164,6 @@ where
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use kube::api::ObjectMeta;
     use kube::core::DynamicObject;

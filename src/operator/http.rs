@@ -210,7 +210,6 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -291,7 +291,6 @@ impl Drop for ReconcileTimer {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use prometheus_client::encoding::text::encode;
 

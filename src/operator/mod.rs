@@ -400,7 +400,6 @@ async fn mirror_role(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use clap::Parser;
 

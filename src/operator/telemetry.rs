@@ -157,7 +157,6 @@ impl<T> fmt::Display for Redacted<T> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use std::sync::{Arc, Mutex};
 

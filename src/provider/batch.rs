@@ -154,7 +154,6 @@ impl<V: Clone> Snapshots<V> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 

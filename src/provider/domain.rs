@@ -974,7 +974,6 @@ pub struct Quota {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -227,7 +227,6 @@ impl ProviderMetrics {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use prometheus_client::encoding::text::encode;
 

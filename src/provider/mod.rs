@@ -461,7 +461,6 @@ impl ProviderRegistry {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -598,5 +598,4 @@ fn order_victims(ms: &mut [&MemberView], policy: DeletePolicy) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests;

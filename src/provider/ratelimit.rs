@@ -140,7 +140,6 @@ fn refill(s: &mut State, now: Instant) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use std::sync::Arc;
 

@@ -445,7 +445,6 @@ fn version_less(a: &str, b: &str) -> bool {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)] // test code: failing loudly is the point
 mod tests {
     use super::*;
 

@@ -233,7 +233,6 @@ pub fn steps_at_kill(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::chaos::iec::Iec;

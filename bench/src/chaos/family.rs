@@ -245,7 +245,6 @@ pub fn workload_for(name: &str) -> Result<Box<dyn CloudWorkload>> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -484,7 +484,6 @@ impl CloudWorkload for Iec {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -551,5 +551,4 @@ pub fn min_available(spec: &EdgeCloudSpec) -> i32 {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests;

@@ -306,7 +306,6 @@ pub fn forget_probe(ctx: &Context, account: &str) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use std::collections::BTreeMap;
 

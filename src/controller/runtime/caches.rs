@@ -80,7 +80,6 @@ pub(super) fn mark_synced(state: &watch::Sender<std::collections::BTreeMap<Strin
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

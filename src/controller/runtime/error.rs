@@ -98,7 +98,6 @@ impl<E: ReconcileError> PassError<E> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

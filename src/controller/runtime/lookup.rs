@@ -133,7 +133,6 @@ pub struct ResolvedProvider {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
     use k8s_openapi::api::core::v1::ConfigMap;

@@ -502,7 +502,6 @@ pub async fn announce_transitions<K: Resource<DynamicType = ()>>(
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 

@@ -518,7 +518,6 @@ pub fn decode_or_default<T: DeserializeOwned + Default>(op: &str, v: Value) -> T
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

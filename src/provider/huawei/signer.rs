@@ -158,7 +158,6 @@ pub fn authorization(input: &SignInput<'_>, sdk_date: &str, access_key: &str, se
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

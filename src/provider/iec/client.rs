@@ -674,7 +674,6 @@ fn to_value<T: Serialize>(v: &T) -> IecResult<Value> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     //! One-off pipeline paths the emulator cannot show both ways (the doc's page-number ambiguity),
     //! against a tiny hand-written HTTP server.

@@ -206,7 +206,6 @@ pub fn from_failure(f: Failure<'_>) -> ProviderError {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -1290,7 +1290,6 @@ impl CatalogApi for IecProvider {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

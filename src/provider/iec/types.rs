@@ -1189,7 +1189,6 @@ pub struct CreateRuleOption {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
 mod tests {
     use serde_json::json;
 
