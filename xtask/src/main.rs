@@ -10,6 +10,8 @@
 //!   sdk-contract/, built from the Go module proxy and cached) ([`sdk_contract`]);
 //! - `crds`: regenerate crds/ from the Rust types;
 //! - `kstatus`: build (once, cached) the kstatus conformance program and print its path ([`kstatus`]);
+//! - `imports`: prove that the crates' modules import each other without circles ([`imports`]; also a lint
+//!   phase of `test`);
 //! - `chart render|check|helm`: the generated deploy/ files (install.yaml, chart CRDs, Argo CD config) and
 //!   the pinned Helm ([`deploy`]).
 //!
@@ -21,6 +23,7 @@ mod chaos;
 mod control_plane;
 mod demo;
 mod deploy;
+mod imports;
 mod kstatus;
 mod pki;
 mod process;
@@ -65,6 +68,8 @@ enum Task {
     /// Build (once, cached) the Go program that runs Flux's kstatus on objects (tests/kstatus) and print
     /// its path, for `EDGEFLEET_KSTATUS=$(cargo xtask kstatus) cargo test --test gitops_health -- --ignored`.
     Kstatus,
+    /// Check that the modules of src/ and xtask/src import each other without circles.
+    Imports,
     /// Render or check deploy/ (Helm chart CRDs, install.yaml, Argo CD config); run the pinned Helm.
     Chart {
         #[command(subcommand)]
@@ -123,6 +128,7 @@ fn main() -> ExitCode {
         Task::SdkContract(args) => sdk_contract::run(&args),
         Task::Crds => crds(),
         Task::Kstatus => kstatus::print_path(),
+        Task::Imports => imports::check(&control_plane::repo_root(), imports::CHECKED),
         Task::Chart { action } => deploy::run(&action),
     };
     match result {

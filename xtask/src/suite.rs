@@ -68,6 +68,11 @@ const PHASES: &[Phase] = &[
         run: clippy,
     },
     Phase {
+        name: "imports",
+        stage: Stage::Lint,
+        run: imports,
+    },
+    Phase {
         name: "sdk contract",
         stage: Stage::Unit,
         run: sdk_contract,
@@ -135,6 +140,12 @@ fn fmt(ctx: &Context) -> Result<()> {
 
 fn clippy(ctx: &Context) -> Result<()> {
     process::run(&mut ctx.cargo(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
+}
+
+/// No import circles among the modules of the checked crates ([`crate::imports`]; reads the sources,
+/// builds nothing: well under a second).
+fn imports(ctx: &Context) -> Result<()> {
+    crate::imports::check(&ctx.root, crate::imports::CHECKED)
 }
 
 fn unit_tests(ctx: &Context) -> Result<()> {

@@ -19,7 +19,7 @@ pub struct Caches {
 impl Default for Caches {
     fn default() -> Self {
         Self {
-            pub(super) state: watch::Sender::new(std::collections::BTreeMap::new()),
+            state: watch::Sender::new(std::collections::BTreeMap::new()),
             tasks: Mutex::new(Vec::new()),
         }
     }
