@@ -9,6 +9,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
+#[path = "support/gitops.rs"]
+mod gitops;
+
 use std::collections::BTreeSet;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -539,27 +542,6 @@ fn operator_pod_is_admitted_under_enforced_restricted_pod_security() {
     );
 }
 
-/// A JSON value as a Lua table constructor expression.
-fn lua_literal(value: &Value) -> String {
-    match value {
-        Value::Null => "nil".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => format!("{s:?}"), // Rust escapes (\" \\ \n) are valid in Lua strings
-        Value::Array(items) => format!(
-            "{{{}}}",
-            items.iter().map(lua_literal).collect::<Vec<_>>().join(", ")
-        ),
-        Value::Object(map) => format!(
-            "{{{}}}",
-            map.iter()
-                .map(|(k, v)| format!("[{k:?}] = {}", lua_literal(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
-}
-
 fn cond(type_: &str, status: &str, reason: &str, message: &str, generation: i64) -> Value {
     json!({"type": type_, "status": status, "reason": reason, "message": message, "observedGeneration": generation})
 }
@@ -719,7 +701,7 @@ fn argocd_health_script_maps_conditions_to_statuses() {
         // Argo CD hands the object to the script as the global `obj`.
         harness.push_str(&format!(
             "obj = {}\nlocal hs = check()\nprint(hs.status .. \"\\t\" .. string.gsub(hs.message or \"\", \"\\n\", \" \"))\n",
-            lua_literal(obj)
+            gitops::lua_literal(obj)
         ));
     }
     let mut child = Command::new("lua5.4")
