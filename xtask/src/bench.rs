@@ -11,7 +11,7 @@ use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::control_plane::{self, ControlPlane};
+use crate::control_plane;
 use crate::process;
 
 /// `cargo xtask bench` arguments.
@@ -58,19 +58,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.use_existing_cluster {
         return process::run(&mut driver);
     }
-    let bins = control_plane::binaries()?;
-    let cp = ControlPlane::start(&bins)?;
-    eprintln!(
-        "[xtask] bench control plane {} at {}",
-        cp.state().k8s_version,
-        cp.state().server
-    );
-    for (key, value) in cp.state().env() {
-        driver.env(key, value);
-    }
-    let result = process::run(&mut driver);
-    cp.stop()?;
-    result
+    control_plane::run_on_fresh(&mut driver, "bench")
 }
 
 pub(crate) fn build(root: &std::path::Path, release: bool) -> Result<()> {

@@ -11,7 +11,7 @@ use std::process::Command;
 use anyhow::Result;
 
 use crate::bench::{build, target_dir, utc_stamp};
-use crate::control_plane::{self, ControlPlane};
+use crate::control_plane;
 use crate::process;
 
 /// `cargo xtask chaos` arguments.
@@ -122,17 +122,5 @@ pub fn run(args: &ChaosArgs) -> Result<()> {
     if args.use_existing_cluster {
         return process::run(&mut driver);
     }
-    let bins = control_plane::binaries()?;
-    let cp = ControlPlane::start(&bins)?;
-    eprintln!(
-        "[xtask] chaos control plane {} at {}",
-        cp.state().k8s_version,
-        cp.state().server
-    );
-    for (key, value) in cp.state().env() {
-        driver.env(key, value);
-    }
-    let result = process::run(&mut driver);
-    cp.stop()?;
-    result
+    control_plane::run_on_fresh(&mut driver, "chaos")
 }

@@ -764,6 +764,25 @@ fn spawn_watchdog(state_dir: &Path) -> Result<Child> {
         .context("failed to start the control plane watchdog")
 }
 
+/// Runs `driver` against a control plane of its own (started for it, pointed at by the driver's
+/// environment, stopped afterwards whatever the driver's outcome): the bench and chaos drivers read the
+/// apiserver's global counters, which other users' leftovers would disturb. `label` names it in the log.
+pub fn run_on_fresh(driver: &mut Command, label: &str) -> Result<()> {
+    let bins = binaries()?;
+    let cp = ControlPlane::start(&bins)?;
+    eprintln!(
+        "[xtask] {label} control plane {} at {}",
+        cp.state().k8s_version,
+        cp.state().server
+    );
+    for (key, value) in cp.state().env() {
+        driver.env(key, value);
+    }
+    let result = process::run(driver);
+    cp.stop()?;
+    result
+}
+
 /// The watchdog's body: waits for stdin to close; unless it read `keep`, tears down `state_dir`.
 pub fn watchdog(state_dir: &Path) -> Result<()> {
     let mut input = String::new();
