@@ -138,6 +138,10 @@ pub trait ManagedSpec {
 pub trait ManagedStatus {
     /// The cloud id recorded for this object, if any.
     fn cloud_id(&self) -> Option<&str>;
+    /// Records (or clears) the cloud id.
+    fn set_cloud_id(&mut self, id: Option<String>);
+    /// Forgets what was recorded about a cloud object that disappeared, before it is recreated.
+    fn forget_observed(&mut self);
     /// The conditions.
     fn conditions(&self) -> &[Condition];
     /// The conditions, mutably (use [`super::condition::set_condition`]).
@@ -173,12 +177,22 @@ macro_rules! impl_managed_spec {
 }
 
 /// Implements [`ManagedStatus`] for a status struct with `conditions`, `observed_generation`,
-/// `pending_create` and the named cloud-id field.
+/// `pending_create` and the named cloud-id field; `forget: a, b` names the observed fields (with a
+/// `Default`) that are reset when the cloud object disappears.
 macro_rules! impl_managed_status {
     ($status:ty, $id:ident) => {
+        $crate::api::common::impl_managed_status!($status, $id, forget:);
+    };
+    ($status:ty, $id:ident, forget: $($observed:ident),*) => {
         impl $crate::api::common::ManagedStatus for $status {
             fn cloud_id(&self) -> Option<&str> {
                 self.$id.as_deref()
+            }
+            fn set_cloud_id(&mut self, id: Option<String>) {
+                self.$id = id;
+            }
+            fn forget_observed(&mut self) {
+                $(self.$observed = Default::default();)*
             }
             fn conditions(&self) -> &[$crate::api::condition::Condition] {
                 &self.conditions

@@ -251,4 +251,4 @@ pub struct SecurityGroupStatus {
     pub pending_create: Option<PendingOperation>,
 }
 
-impl_managed_status!(SecurityGroupStatus, security_group_id);
+impl_managed_status!(SecurityGroupStatus, security_group_id, forget: rules);

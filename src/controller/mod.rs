@@ -8,6 +8,9 @@
 //!   (ProviderConfig + Secret → provider settings; [`runtime::resolve_provider`]), [`runtime::watch`]
 //!   (the controller builder, trigger predicates, census) and [`runtime::policy`] (the finalizer flow
 //!   [`runtime::run_finalizer`], [`runtime::instrumented`], [`runtime::error_policy`]).
+//! - [`managed`]: the one crash-safe identity lifecycle (observe by id, adopt `spec.adoptId`, recover an
+//!   interrupted create by its token, refuse a taken unique name, create with the intent first, the
+//!   deletion target); a kind implements only [`managed::CloudSteps`] (get, find, create).
 //! - [`intent`]: a create's crash-safety intent as an annotation, written with the finalizer in one
 //!   patch (the EdgeInstance controller, [`runtime::run_finalizer_in_pass`]).
 //! - [`provider_config`], [`vpc`], [`security_group`], [`edge_instance`], [`edge_cloud`]: the controllers.
@@ -45,6 +48,7 @@ pub mod edge_cloud;
 pub mod edge_instance;
 pub mod events;
 pub mod intent;
+pub mod managed;
 pub mod provider_config;
 pub mod runtime;
 pub mod security_group;

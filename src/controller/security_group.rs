@@ -20,6 +20,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::controller::events::EventType;
+use async_trait::async_trait;
 use futures::StreamExt;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config as RuntimeConfig};
@@ -29,14 +30,17 @@ use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 use tracing::{debug, info};
 
+use super::managed::{
+    self, CloudSteps, DeletionTarget, Identity, Intent, LifecycleError, keeps_cloud_object, publish_orphaned,
+};
 use super::provider_error_class;
 use super::runtime::{
     Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented, provider_config_trigger,
     run_finalizer,
 };
-use super::runtime::{Intervals, Outcome, StatusWriter, elapsed_since, now};
+use super::runtime::{Intervals, Outcome, StatusWriter};
 use super::runtime::{ResolveProviderError, resolve_provider};
-use crate::api::common::{DeletionPolicy, ManagementPolicy, PendingOperation};
+use crate::api::common::ManagementPolicy;
 use crate::api::condition::reason;
 use crate::api::provider_config::ProviderConfig;
 use crate::api::security_group::{
@@ -45,8 +49,8 @@ use crate::api::security_group::{
 };
 use crate::provider::plan::{SgAction, plan_security_group};
 use crate::provider::{
-    Direction, EtherType, ObservedSecurityGroup, ProviderError, RuleAction, RuleMode, RuleRemote, RuleSpec,
-    SecurityGroupApi, SecurityGroupSpec,
+    Direction, EtherType, ObservedSecurityGroup, ProviderError, ProviderResult, RuleAction, RuleMode,
+    RuleRemote, RuleSpec, SecurityGroupApi, SecurityGroupSpec,
 };
 
 /// Longest IEC security-group description.
@@ -103,24 +107,9 @@ pub enum Error {
         #[source]
         source: ProviderError,
     },
-    /// Listing groups for recovery failed.
-    #[error("failed to list cloud security groups to find marker {marker}")]
-    Lookup {
-        /// The marker.
-        marker: String,
-        /// Why.
-        #[source]
-        source: ProviderError,
-    },
-    /// Creating the group failed (the intent stays; the next pass recovers by marker).
-    #[error("failed to create cloud security group {name:?}")]
-    Create {
-        /// Cloud name.
-        name: String,
-        /// Why.
-        #[source]
-        source: ProviderError,
-    },
+    /// The identity lifecycle (observe, adopt, recover, create; deletion target) failed.
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
     /// A rule operation failed.
     #[error("failed to {action} rule {rule} of cloud security group {id}")]
     Rule {
@@ -154,58 +143,9 @@ pub enum Error {
         #[source]
         source: ProviderError,
     },
-    /// Deletion waits for a create that may still become visible.
-    #[error(
-        "deletion waits: the create of the cloud security group with marker {marker} may still become visible"
-    )]
-    DeletionPending {
-        /// The marker.
-        marker: String,
-    },
-    /// Recovery found several groups carrying this object's marker.
-    #[error(
-        "recovery found several cloud security groups carrying marker {marker}: {ids}; delete the extra ones in the cloud"
-    )]
-    AmbiguousRecovery {
-        /// The marker.
-        marker: String,
-        /// Their ids.
-        ids: String,
-    },
-    /// spec.adoptId names no group.
-    #[error("spec.adoptId {id} names no cloud security group")]
-    AdoptTargetNotFound {
-        /// The id.
-        id: String,
-    },
-    /// ObserveOnly and the group disappeared.
-    #[error(
-        "cloud security group {id} was deleted outside edgefleet; managementPolicy is ObserveOnly, so it is not recreated"
-    )]
-    ExternallyDeleted {
-        /// Cloud id.
-        id: String,
-    },
-    /// ObserveOnly without an id to observe.
-    #[error("managementPolicy ObserveOnly needs spec.adoptId (or a cloud id already in status)")]
-    NothingToObserve,
     /// Writing status failed.
     #[error("failed to patch the status")]
     PatchStatus(#[source] kube::Error),
-}
-
-impl Error {
-    fn provider_error(&self) -> Option<&ProviderError> {
-        match self {
-            Self::Unsupported(source)
-            | Self::Observe { source, .. }
-            | Self::Lookup { source, .. }
-            | Self::Create { source, .. }
-            | Self::Rule { source, .. }
-            | Self::Delete { source, .. } => Some(source),
-            _ => None,
-        }
-    }
 }
 
 impl ReconcileError for Error {
@@ -213,19 +153,14 @@ impl ReconcileError for Error {
         match self {
             Self::Unsupported(source)
             | Self::Observe { source, .. }
-            | Self::Lookup { source, .. }
-            | Self::Create { source, .. }
             | Self::Rule { source, .. }
             | Self::Delete { source, .. } => source.category(),
+            Self::Lifecycle(e) => e.category(),
             Self::ProviderUnavailable { .. } => "ProviderConfigUnavailable",
             Self::WaitingForReference { .. } => "WaitingForReference",
             Self::ReadReference { .. } => "KubeApi",
-            Self::DescriptionTooLong { .. } | Self::NothingToObserve => "InvalidSpec",
+            Self::DescriptionTooLong { .. } => "InvalidSpec",
             Self::InUse { .. } => "InUse",
-            Self::DeletionPending { .. } => "DeletionPending",
-            Self::AmbiguousRecovery { .. } => "AmbiguousRecovery",
-            Self::AdoptTargetNotFound { .. } => "AdoptTargetNotFound",
-            Self::ExternallyDeleted { .. } => "ExternallyDeleted",
             Self::PatchStatus(..) => "PatchStatus",
         }
     }
@@ -234,41 +169,37 @@ impl ReconcileError for Error {
         match self {
             Self::Unsupported(source)
             | Self::Observe { source, .. }
-            | Self::Lookup { source, .. }
-            | Self::Create { source, .. }
             | Self::Rule { source, .. }
             | Self::Delete { source, .. } => provider_error_class(source).0,
+            Self::Lifecycle(e) => e.class(),
             Self::ProviderUnavailable {
                 source: ResolveProviderError::Kube { .. },
                 ..
             }
             | Self::ReadReference { .. }
             | Self::PatchStatus(_) => ErrorClass::Transient,
-            Self::ProviderUnavailable { .. }
-            | Self::WaitingForReference { .. }
-            | Self::InUse { .. }
-            | Self::DeletionPending { .. } => ErrorClass::Waiting,
-            Self::ExternallyDeleted { .. } => ErrorClass::Stalled { recheck: true },
-            Self::DescriptionTooLong { .. }
-            | Self::AmbiguousRecovery { .. }
-            | Self::AdoptTargetNotFound { .. }
-            | Self::NothingToObserve => ErrorClass::Stalled { recheck: false },
+            Self::ProviderUnavailable { .. } | Self::WaitingForReference { .. } | Self::InUse { .. } => {
+                ErrorClass::Waiting
+            }
+            Self::DescriptionTooLong { .. } => ErrorClass::Stalled { recheck: false },
         }
     }
 
     fn stalled_reason(&self) -> Option<&'static str> {
-        if let Some(p) = self.provider_error() {
-            return provider_error_class(p).1;
-        }
         match self {
             Self::ProviderUnavailable { deleting: true, .. } | Self::InUse { .. } => {
                 Some(reason::DELETION_BLOCKED)
             }
-            Self::DescriptionTooLong { .. } | Self::NothingToObserve => Some(reason::INVALID_SPEC),
-            Self::AmbiguousRecovery { .. } => Some(reason::AMBIGUOUS_RECOVERY),
-            Self::AdoptTargetNotFound { .. } => Some(reason::ADOPT_TARGET_NOT_FOUND),
-            Self::ExternallyDeleted { .. } => Some(reason::EXTERNALLY_DELETED),
-            _ => None,
+            Self::Unsupported(source)
+            | Self::Observe { source, .. }
+            | Self::Rule { source, .. }
+            | Self::Delete { source, .. } => provider_error_class(source).1,
+            Self::Lifecycle(e) => e.stalled_reason(),
+            Self::DescriptionTooLong { .. } => Some(reason::INVALID_SPEC),
+            Self::ProviderUnavailable { deleting: false, .. }
+            | Self::WaitingForReference { .. }
+            | Self::ReadReference { .. }
+            | Self::PatchStatus(_) => None,
         }
     }
 
@@ -277,7 +208,16 @@ impl ReconcileError for Error {
             Self::ProviderUnavailable { deleting: false, .. } | Self::WaitingForReference { .. } => {
                 Some(reason::WAITING_FOR_DEPENDENCY)
             }
-            _ => None,
+            Self::Lifecycle(e) => e.ready_reason(),
+            Self::ProviderUnavailable { deleting: true, .. }
+            | Self::Unsupported(_)
+            | Self::ReadReference { .. }
+            | Self::DescriptionTooLong { .. }
+            | Self::Observe { .. }
+            | Self::Rule { .. }
+            | Self::Delete { .. }
+            | Self::InUse { .. }
+            | Self::PatchStatus(_) => None,
         }
     }
 }
@@ -474,168 +414,46 @@ fn record_observed(status: &mut SecurityGroupStatus, observed: &ObservedSecurity
 
 type Writer = StatusWriter<SecurityGroup, SecurityGroupStatus>;
 
-enum Identity {
-    Observed(ObservedSecurityGroup),
-    Wait(Outcome),
+/// The cloud-facing identity steps of a SecurityGroup (the lifecycle itself is [`managed`]). Group names
+/// need not be unique, so the recovery token is the ownership marker carried in the description.
+struct GroupCloud<'a> {
+    api: &'a dyn SecurityGroupApi,
+    name: &'a str,
+    description: &'a str,
 }
 
-async fn persist(w: &mut Writer) -> Result<(), Error> {
-    w.persist().await.map_err(Error::PatchStatus)
+#[async_trait]
+impl CloudSteps for GroupCloud<'_> {
+    type Observed = ObservedSecurityGroup;
+    const NOUN: &'static str = "cloud security group";
+
+    fn id_of(observed: &ObservedSecurityGroup) -> &str {
+        &observed.id
+    }
+
+    async fn get(&self, id: &str) -> ProviderResult<ObservedSecurityGroup> {
+        self.api.get(id).await
+    }
+
+    async fn find(&self, marker: &str) -> ProviderResult<Vec<ObservedSecurityGroup>> {
+        let all = self.api.list_all().await?;
+        Ok(all
+            .into_iter()
+            .filter(|g| g.description.contains(marker))
+            .collect())
+    }
+
+    async fn create(&self) -> ProviderResult<String> {
+        Ok(self.api.create(self.name, self.description).await?.id)
+    }
 }
 
-fn with_marker<'a>(groups: &'a [ObservedSecurityGroup], marker: &str) -> Vec<&'a ObservedSecurityGroup> {
-    groups.iter().filter(|g| g.description.contains(marker)).collect()
-}
-
-async fn ensure_identity(
-    sg: &SecurityGroup,
-    ctx: &Context,
-    api: &dyn SecurityGroupApi,
-    description: &str,
-    w: &mut Writer,
-) -> Result<Identity, Error> {
-    let observe_only = sg.spec.management_policy == ManagementPolicy::ObserveOnly;
-    let grace = ctx.config.recovery_grace;
-    let token = marker(&sg.uid().unwrap_or_default());
-    let mut drifted = false;
-    if let Some(id) = w.status.security_group_id.clone() {
-        match api.get(&id).await {
-            Ok(observed) => {
-                w.status.pending_create = None;
-                return Ok(Identity::Observed(observed));
-            }
-            Err(e) if e.is_not_found() => {
-                if let Some(p) = &w.status.pending_create
-                    && elapsed_since(&p.started_at) < grace
-                {
-                    return Ok(Identity::Wait(Outcome::progressing(
-                        reason::CREATING,
-                        reason::IN_PROGRESS,
-                        format!("created cloud security group {id}; waiting for the cloud to list it"),
-                    )));
-                }
-                if observe_only {
-                    return Err(Error::ExternallyDeleted { id });
-                }
-                ctx.publish(
-                    sg,
-                    EventType::Warning,
-                    "ExternallyDeleted",
-                    "Recreate",
-                    format!("cloud security group {id} was deleted outside edgefleet; recreating it"),
-                )
-                .await;
-                w.status.security_group_id = None;
-                w.status.pending_create = None;
-                w.status.rules.clear();
-                drifted = true;
-            }
-            Err(source) => return Err(Error::Observe { id, source }),
-        }
-    }
-    if !drifted && let Some(adopt) = sg.spec.adopt_id.clone() {
-        return match api.get(&adopt).await {
-            Ok(observed) => {
-                w.status.security_group_id = Some(observed.id.clone());
-                persist(w).await?;
-                ctx.publish(
-                    sg,
-                    EventType::Normal,
-                    "Adopted",
-                    "Adopt",
-                    format!("adopted cloud security group {adopt}"),
-                )
-                .await;
-                Ok(Identity::Observed(observed))
-            }
-            Err(e) if e.is_not_found() => Err(Error::AdoptTargetNotFound { id: adopt }),
-            Err(source) => Err(Error::Observe { id: adopt, source }),
-        };
-    }
-    if observe_only {
-        return Err(Error::NothingToObserve);
-    }
-    if let Some(pending) = w.status.pending_create.clone() {
-        let all = api.list_all().await.map_err(|source| Error::Lookup {
-            marker: pending.token.clone(),
-            source,
-        })?;
-        match with_marker(&all, &pending.token).as_slice() {
-            [one] => {
-                w.status.security_group_id = Some(one.id.clone());
-                w.status.pending_create = None;
-                persist(w).await?;
-                ctx.publish(
-                    sg,
-                    EventType::Normal,
-                    "Recovered",
-                    "Recover",
-                    format!(
-                        "found cloud security group {} created by an interrupted pass",
-                        one.id
-                    ),
-                )
-                .await;
-                return Ok(Identity::Observed((*one).clone()));
-            }
-            [] if elapsed_since(&pending.started_at) < grace => {
-                return Ok(Identity::Wait(Outcome::progressing(
-                    reason::CREATING,
-                    reason::RECOVERING,
-                    format!(
-                        "a create of the cloud security group with marker {} was interrupted; waiting for the cloud to list it",
-                        pending.token
-                    ),
-                )));
-            }
-            [] => {}
-            many => {
-                let ids = many.iter().map(|g| g.id.as_str()).collect::<Vec<_>>().join(", ");
-                return Err(Error::AmbiguousRecovery {
-                    marker: pending.token,
-                    ids,
-                });
-            }
-        }
-    }
-    let name = cloud_name(sg);
-    w.status.pending_create = Some(PendingOperation {
-        token: token.clone(),
+fn intent(sg: &SecurityGroup, name: &str, description: &str) -> Intent {
+    Intent {
+        token: marker(&sg.uid().unwrap_or_default()),
         params_hash: hex::encode(&Sha256::digest(format!("{name}|{description}").as_bytes())[..16]),
-        started_at: now(),
-        handle: None,
-    });
-    persist(w).await?;
-    let created = match api.create(&name, description).await {
-        Ok(created) => created,
-        Err(source) => {
-            // A definite rejection created nothing: the pass's closing write drops the intent, so a fixed
-            // spec creates at once instead of waiting out the recovery grace.
-            if source.created_nothing() {
-                w.status.pending_create = None;
-            }
-            return Err(Error::Create { name, source });
-        }
-    };
-    w.status.security_group_id = Some(created.id.clone());
-    if let Some(p) = w.status.pending_create.as_mut() {
-        p.handle = Some(created.id.clone());
+        name: name.to_owned(),
     }
-    persist(w).await?;
-    info!(security_group_id = %created.id, name = %name, "created cloud security group");
-    ctx.publish(
-        sg,
-        EventType::Normal,
-        "Created",
-        "Create",
-        format!("created cloud security group {} ({name})", created.id),
-    )
-    .await;
-    Ok(Identity::Wait(Outcome::progressing(
-        reason::CREATING,
-        reason::IN_PROGRESS,
-        format!("created cloud security group {}", created.id),
-    )))
 }
 
 fn rule_mode(sg: &SecurityGroup) -> RuleMode {
@@ -695,7 +513,14 @@ async fn apply_steps(
     // a partial rule set because of a missing reference.
     resolve_rules(sg, ctx, w.status.security_group_id.as_deref()).await?;
 
-    let observed = match ensure_identity(sg, ctx, api, &description, w).await? {
+    let name = cloud_name(sg);
+    let cloud = GroupCloud {
+        api,
+        name: &name,
+        description: &description,
+    };
+    let intent = intent(sg, &name, &description);
+    let observed = match managed::ensure_identity(sg, &sg.spec, ctx, &cloud, &intent, w).await? {
         Identity::Observed(o) => o,
         Identity::Wait(outcome) => return Ok((outcome, intervals)),
     };
@@ -812,18 +637,9 @@ async fn apply(sg: Arc<SecurityGroup>, ctx: &Context) -> Result<Action, Error> {
 }
 
 async fn cleanup_steps(sg: &SecurityGroup, ctx: &Context, w: &mut Writer) -> Result<(), Error> {
-    let keep = sg.spec.deletion_policy == DeletionPolicy::Orphan
-        || sg.spec.management_policy == ManagementPolicy::ObserveOnly;
-    if keep {
+    if keeps_cloud_object(&sg.spec) {
         if let Some(id) = &w.status.security_group_id {
-            ctx.publish(
-                sg,
-                EventType::Normal,
-                "Orphaned",
-                "Delete",
-                format!("left cloud security group {id} in place"),
-            )
-            .await;
+            publish_orphaned(ctx, sg, GroupCloud::NOUN, id).await;
         }
         return Ok(());
     }
@@ -837,34 +653,15 @@ async fn cleanup_steps(sg: &SecurityGroup, ctx: &Context, w: &mut Writer) -> Res
             source,
         })?;
     let api = resolved.provider.security_groups().map_err(Error::Unsupported)?;
-    let id = match (
-        w.status.security_group_id.clone(),
-        w.status.pending_create.clone(),
-    ) {
-        (Some(id), _) => id,
-        (None, Some(pending)) => {
-            let all = api.list_all().await.map_err(|source| Error::Lookup {
-                marker: pending.token.clone(),
-                source,
-            })?;
-            match with_marker(&all, &pending.token).as_slice() {
-                [one] => one.id.clone(),
-                [] if elapsed_since(&pending.started_at) < ctx.config.recovery_grace => {
-                    return Err(Error::DeletionPending {
-                        marker: pending.token,
-                    });
-                }
-                [] => return Ok(()),
-                many => {
-                    let ids = many.iter().map(|g| g.id.as_str()).collect::<Vec<_>>().join(", ");
-                    return Err(Error::AmbiguousRecovery {
-                        marker: pending.token,
-                        ids,
-                    });
-                }
-            }
-        }
-        (None, None) => return Ok(()),
+    let name = cloud_name(sg);
+    let cloud = GroupCloud {
+        api,
+        name: &name,
+        description: "",
+    };
+    let id = match managed::deletion_target(ctx, &cloud, &w.status).await? {
+        DeletionTarget::Id(id) => id,
+        DeletionTarget::Nothing => return Ok(()),
     };
     match api.delete(&id).await {
         Ok(()) => {}
@@ -962,7 +759,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::common::ProviderConfigRef;
+    use crate::api::common::{DeletionPolicy, ProviderConfigRef};
     use crate::api::security_group::SecurityGroupSpec as CrdSpec;
 
     fn rule(prefix: Option<&str>) -> SecurityGroupRule {

@@ -16,6 +16,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 use crate::controller::events::EventType;
+use async_trait::async_trait;
 use futures::StreamExt;
 use kube::api::Api;
 use kube::runtime::controller::{Action, Config as RuntimeConfig};
@@ -24,19 +25,24 @@ use kube::{Resource, ResourceExt};
 use sha2::{Digest, Sha256};
 use tracing::{debug, info};
 
+use super::managed::{
+    self, CloudSteps, DeletionTarget, Identity, Intent, LifecycleError, keeps_cloud_object, publish_orphaned,
+};
+use super::provider_error_class;
 use super::runtime::{
     Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented, provider_config_trigger,
     run_finalizer,
 };
-use super::runtime::{Intervals, Outcome, StatusWriter, elapsed_since, now};
+use super::runtime::{Intervals, Outcome, StatusWriter};
 use super::runtime::{ResolveProviderError, resolve_provider};
-use super::{NAME_CONFLICT, provider_error_class};
-use crate::api::common::{DeletionPolicy, ManagementPolicy, PendingOperation};
+use crate::api::common::ManagementPolicy;
 use crate::api::condition::reason;
 use crate::api::provider_config::ProviderConfig;
 use crate::api::vpc::{IecVpcMode, SubnetStatus, Vpc, VpcStatus};
 use crate::provider::plan::{VpcAction, plan_vpc};
-use crate::provider::{ObservedVpc, ProviderError, SubnetSpec, SubnetState, VpcApi, VpcMode, VpcSpec};
+use crate::provider::{
+    ObservedVpc, ProviderError, ProviderResult, SubnetSpec, SubnetState, VpcApi, VpcMode, VpcSpec,
+};
 
 /// Errors of the Vpc controller, one variant per step.
 #[derive(Debug, thiserror::Error)]
@@ -62,24 +68,9 @@ pub enum Error {
         #[source]
         source: ProviderError,
     },
-    /// Looking the VPC up by name failed.
-    #[error("failed to look up cloud VPCs named {name:?}")]
-    Lookup {
-        /// Cloud name.
-        name: String,
-        /// Why.
-        #[source]
-        source: ProviderError,
-    },
-    /// Creating the VPC failed (the intent stays; the next pass recovers by name).
-    #[error("failed to create cloud VPC {name:?}")]
-    Create {
-        /// Cloud name.
-        name: String,
-        /// Why.
-        #[source]
-        source: ProviderError,
-    },
+    /// The identity lifecycle (observe, adopt, recover, create; deletion target) failed.
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
     /// Changing the VPC in place failed.
     #[error("failed to update cloud VPC {id}")]
     Update {
@@ -122,47 +113,6 @@ pub enum Error {
         #[source]
         source: ProviderError,
     },
-    /// Deletion waits for a create that may still become visible.
-    #[error("deletion waits: the create of cloud VPC {name:?} may still become visible")]
-    DeletionPending {
-        /// Cloud name.
-        name: String,
-    },
-    /// A VPC with the desired name exists and this object never created it.
-    #[error(
-        "a cloud VPC named {name:?} already exists ({ids}) and this object did not create it; set spec.adoptId to adopt it, or choose another spec.name"
-    )]
-    NameConflict {
-        /// Cloud name.
-        name: String,
-        /// Ids of the VPCs carrying the name.
-        ids: String,
-    },
-    /// Recovery found several VPCs with this object's identity.
-    #[error("recovery found several cloud VPCs named {name:?}: {ids}; delete the extra ones in the cloud")]
-    AmbiguousRecovery {
-        /// Cloud name.
-        name: String,
-        /// Their ids.
-        ids: String,
-    },
-    /// spec.adoptId names no VPC.
-    #[error("spec.adoptId {id} names no cloud VPC")]
-    AdoptTargetNotFound {
-        /// The id.
-        id: String,
-    },
-    /// ObserveOnly and the VPC disappeared.
-    #[error(
-        "cloud VPC {id} was deleted outside edgefleet; managementPolicy is ObserveOnly, so it is not recreated"
-    )]
-    ExternallyDeleted {
-        /// Cloud id.
-        id: String,
-    },
-    /// ObserveOnly without an id to observe.
-    #[error("managementPolicy ObserveOnly needs spec.adoptId (or a cloud id already in status)")]
-    NothingToObserve,
     /// The spec asks for a change the cloud cannot make.
     #[error(
         "the cloud VPC {id} differs in {fields} and the cloud cannot change that in place; recreate the object (or fix the spec)"
@@ -178,39 +128,17 @@ pub enum Error {
     PatchStatus(#[source] kube::Error),
 }
 
-impl Error {
-    fn provider_error(&self) -> Option<&ProviderError> {
-        match self {
-            Self::Unsupported(source)
-            | Self::Observe { source, .. }
-            | Self::Lookup { source, .. }
-            | Self::Create { source, .. }
-            | Self::Update { source, .. }
-            | Self::Subnet { source, .. }
-            | Self::Delete { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
-
 impl ReconcileError for Error {
     fn category(&self) -> &'static str {
         match self {
             Self::Unsupported(source)
             | Self::Observe { source, .. }
-            | Self::Lookup { source, .. }
-            | Self::Create { source, .. }
             | Self::Update { source, .. }
             | Self::Subnet { source, .. }
             | Self::Delete { source, .. } => source.category(),
+            Self::Lifecycle(e) => e.category(),
             Self::ProviderUnavailable { .. } => "ProviderConfigUnavailable",
             Self::InUse { .. } => "InUse",
-            Self::DeletionPending { .. } => "DeletionPending",
-            Self::NameConflict { .. } => "NameConflict",
-            Self::AmbiguousRecovery { .. } => "AmbiguousRecovery",
-            Self::AdoptTargetNotFound { .. } => "AdoptTargetNotFound",
-            Self::ExternallyDeleted { .. } => "ExternallyDeleted",
-            Self::NothingToObserve => "InvalidSpec",
             Self::UnsupportedChange { .. } => "UnsupportedChange",
             Self::PatchStatus(..) => "PatchStatus",
         }
@@ -220,50 +148,49 @@ impl ReconcileError for Error {
         match self {
             Self::Unsupported(source)
             | Self::Observe { source, .. }
-            | Self::Lookup { source, .. }
-            | Self::Create { source, .. }
             | Self::Update { source, .. }
             | Self::Subnet { source, .. }
             | Self::Delete { source, .. } => provider_error_class(source).0,
+            Self::Lifecycle(e) => e.class(),
             Self::ProviderUnavailable {
                 source: ResolveProviderError::Kube { .. },
                 ..
             }
             | Self::PatchStatus(_) => ErrorClass::Transient,
-            Self::ProviderUnavailable { .. } | Self::InUse { .. } | Self::DeletionPending { .. } => {
-                ErrorClass::Waiting
-            }
-            Self::ExternallyDeleted { .. } => ErrorClass::Stalled { recheck: true },
-            Self::NameConflict { .. }
-            | Self::AmbiguousRecovery { .. }
-            | Self::AdoptTargetNotFound { .. }
-            | Self::NothingToObserve
-            | Self::UnsupportedChange { .. } => ErrorClass::Stalled { recheck: false },
+            Self::ProviderUnavailable { .. } | Self::InUse { .. } => ErrorClass::Waiting,
+            Self::UnsupportedChange { .. } => ErrorClass::Stalled { recheck: false },
         }
     }
 
     fn stalled_reason(&self) -> Option<&'static str> {
-        if let Some(p) = self.provider_error() {
-            return provider_error_class(p).1;
-        }
         match self {
             Self::ProviderUnavailable { deleting: true, .. } | Self::InUse { .. } => {
                 Some(reason::DELETION_BLOCKED)
             }
-            Self::NameConflict { .. } => Some(NAME_CONFLICT),
-            Self::AmbiguousRecovery { .. } => Some(reason::AMBIGUOUS_RECOVERY),
-            Self::AdoptTargetNotFound { .. } => Some(reason::ADOPT_TARGET_NOT_FOUND),
-            Self::ExternallyDeleted { .. } => Some(reason::EXTERNALLY_DELETED),
-            Self::NothingToObserve => Some(reason::INVALID_SPEC),
+            Self::Lifecycle(e) => e.stalled_reason(),
             Self::UnsupportedChange { .. } => Some(reason::UNSUPPORTED_CHANGE),
-            _ => None,
+            Self::Unsupported(source)
+            | Self::Observe { source, .. }
+            | Self::Update { source, .. }
+            | Self::Subnet { source, .. }
+            | Self::Delete { source, .. } => provider_error_class(source).1,
+            Self::ProviderUnavailable { deleting: false, .. } | Self::PatchStatus(_) => None,
         }
     }
 
     fn ready_reason(&self) -> Option<&'static str> {
         match self {
             Self::ProviderUnavailable { deleting: false, .. } => Some(reason::WAITING_FOR_DEPENDENCY),
-            _ => None,
+            Self::Lifecycle(e) => e.ready_reason(),
+            Self::ProviderUnavailable { deleting: true, .. }
+            | Self::Unsupported(_)
+            | Self::Observe { .. }
+            | Self::Update { .. }
+            | Self::Subnet { .. }
+            | Self::Delete { .. }
+            | Self::InUse { .. }
+            | Self::UnsupportedChange { .. }
+            | Self::PatchStatus(_) => None,
         }
     }
 }
@@ -347,190 +274,45 @@ pub fn record_observed(status: &mut VpcStatus, observed: &ObservedVpc) {
 
 type Writer = StatusWriter<Vpc, VpcStatus>;
 
-/// Where the identity step left the object.
-enum Identity {
-    /// The cloud VPC, observed.
-    Observed(ObservedVpc),
-    /// Not observable yet (creating, recovering); end the pass with this outcome.
-    Wait(Outcome),
+/// The cloud-facing identity steps of a Vpc (the lifecycle itself is [`managed`]): IEC VPC names are
+/// unique per account, so the recovery token is the VPC name and a fresh create refuses a taken name.
+struct VpcCloud<'a> {
+    api: &'a dyn VpcApi,
+    want: &'a VpcSpec,
 }
 
-async fn persist(w: &mut Writer) -> Result<(), Error> {
-    w.persist().await.map_err(Error::PatchStatus)
+#[async_trait]
+impl CloudSteps for VpcCloud<'_> {
+    type Observed = ObservedVpc;
+    const NOUN: &'static str = "cloud VPC";
+
+    fn id_of(observed: &ObservedVpc) -> &str {
+        &observed.id
+    }
+
+    async fn get(&self, id: &str) -> ProviderResult<ObservedVpc> {
+        self.api.get(id).await
+    }
+
+    async fn find(&self, token: &str) -> ProviderResult<Vec<ObservedVpc>> {
+        self.api.find_by_name(token).await
+    }
+
+    async fn taken(&self) -> ProviderResult<Vec<ObservedVpc>> {
+        self.api.find_by_name(&self.want.name).await
+    }
+
+    async fn create(&self) -> ProviderResult<String> {
+        Ok(self.api.create(self.want).await?.id)
+    }
 }
 
-/// Finds, adopts, recovers or creates the cloud VPC (the crash-safety protocol).
-async fn ensure_identity(
-    vpc: &Vpc,
-    ctx: &Context,
-    api: &dyn VpcApi,
-    want: &VpcSpec,
-    w: &mut Writer,
-) -> Result<Identity, Error> {
-    let observe_only = vpc.spec.management_policy == ManagementPolicy::ObserveOnly;
-    let grace = ctx.config.recovery_grace;
-    let mut drifted = false;
-    if let Some(id) = w.status.vpc_id.clone() {
-        match api.get(&id).await {
-            Ok(observed) => {
-                w.status.pending_create = None;
-                return Ok(Identity::Observed(observed));
-            }
-            Err(e) if e.is_not_found() => {
-                if let Some(p) = &w.status.pending_create
-                    && elapsed_since(&p.started_at) < grace
-                {
-                    return Ok(Identity::Wait(Outcome::progressing(
-                        reason::CREATING,
-                        reason::IN_PROGRESS,
-                        format!("created cloud VPC {id}; waiting for the cloud to list it"),
-                    )));
-                }
-                if observe_only {
-                    return Err(Error::ExternallyDeleted { id });
-                }
-                ctx.publish(
-                    vpc,
-                    EventType::Warning,
-                    "ExternallyDeleted",
-                    "Recreate",
-                    format!("cloud VPC {id} was deleted outside edgefleet; recreating it"),
-                )
-                .await;
-                w.status.vpc_id = None;
-                w.status.pending_create = None;
-                drifted = true;
-            }
-            Err(source) => return Err(Error::Observe { id, source }),
-        }
-    }
-    if !drifted && let Some(adopt) = vpc.spec.adopt_id.clone() {
-        return match api.get(&adopt).await {
-            Ok(observed) => {
-                w.status.vpc_id = Some(observed.id.clone());
-                persist(w).await?;
-                ctx.publish(
-                    vpc,
-                    EventType::Normal,
-                    "Adopted",
-                    "Adopt",
-                    format!("adopted cloud VPC {adopt}"),
-                )
-                .await;
-                Ok(Identity::Observed(observed))
-            }
-            Err(e) if e.is_not_found() => Err(Error::AdoptTargetNotFound { id: adopt }),
-            Err(source) => Err(Error::Observe { id: adopt, source }),
-        };
-    }
-    if observe_only {
-        return Err(Error::NothingToObserve);
-    }
-    if let Some(pending) = w.status.pending_create.clone() {
-        let found = api
-            .find_by_name(&pending.token)
-            .await
-            .map_err(|source| Error::Lookup {
-                name: pending.token.clone(),
-                source,
-            })?;
-        match found.as_slice() {
-            [one] => {
-                w.status.vpc_id = Some(one.id.clone());
-                w.status.pending_create = None;
-                persist(w).await?;
-                ctx.publish(
-                    vpc,
-                    EventType::Normal,
-                    "Recovered",
-                    "Recover",
-                    format!("found cloud VPC {} created by an interrupted pass", one.id),
-                )
-                .await;
-                return Ok(Identity::Observed(one.clone()));
-            }
-            [] if elapsed_since(&pending.started_at) < grace => {
-                return Ok(Identity::Wait(Outcome::progressing(
-                    reason::CREATING,
-                    reason::RECOVERING,
-                    format!(
-                        "a create of cloud VPC {:?} was interrupted; waiting for the cloud to list it",
-                        pending.token
-                    ),
-                )));
-            }
-            [] => {}
-            many => {
-                let ids = many.iter().map(|v| v.id.as_str()).collect::<Vec<_>>().join(", ");
-                return Err(Error::AmbiguousRecovery {
-                    name: pending.token,
-                    ids,
-                });
-            }
-        }
-    } else {
-        let existing = api
-            .find_by_name(&want.name)
-            .await
-            .map_err(|source| Error::Lookup {
-                name: want.name.clone(),
-                source,
-            })?;
-        if !existing.is_empty() {
-            let ids = existing
-                .iter()
-                .map(|v| v.id.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Err(Error::NameConflict {
-                name: want.name.clone(),
-                ids,
-            });
-        }
-    }
-    // Crash-safety step 1: the intent is durable before the cloud call.
-    w.status.pending_create = Some(PendingOperation {
+fn intent(want: &VpcSpec) -> Intent {
+    Intent {
         token: want.name.clone(),
         params_hash: params_hash(want),
-        started_at: now(),
-        handle: None,
-    });
-    persist(w).await?;
-    let created = match api.create(want).await {
-        Ok(created) => created,
-        Err(source) => {
-            // A definite rejection created nothing: the pass's closing write drops the intent, so a fixed
-            // spec creates at once instead of waiting out the recovery grace.
-            if source.created_nothing() {
-                w.status.pending_create = None;
-            }
-            return Err(Error::Create {
-                name: want.name.clone(),
-                source,
-            });
-        }
-    };
-    // Step 2: the id is durable right after the call. The intent stays until the VPC is observed once,
-    // so a VPC not yet listed by an eventually consistent cloud is not mistaken for a deleted one.
-    w.status.vpc_id = Some(created.id.clone());
-    if let Some(p) = w.status.pending_create.as_mut() {
-        p.handle = Some(created.id.clone());
+        name: want.name.clone(),
     }
-    persist(w).await?;
-    info!(vpc_id = %created.id, name = %want.name, "created cloud VPC");
-    ctx.publish(
-        vpc,
-        EventType::Normal,
-        "Created",
-        "Create",
-        format!("created cloud VPC {} ({})", created.id, want.name),
-    )
-    .await;
-    Ok(Identity::Wait(Outcome::progressing(
-        reason::CREATING,
-        reason::IN_PROGRESS,
-        format!("created cloud VPC {}", created.id),
-    )))
 }
 
 fn describe_action(a: &VpcAction) -> String {
@@ -632,7 +414,8 @@ async fn apply_steps(vpc: &Vpc, ctx: &Context, w: &mut Writer) -> Result<(Outcom
     let intervals = resolved.intervals;
     let want = desired(vpc);
 
-    let mut observed = match ensure_identity(vpc, ctx, api, &want, w).await? {
+    let cloud = VpcCloud { api, want: &want };
+    let mut observed = match managed::ensure_identity(vpc, &vpc.spec, ctx, &cloud, &intent(&want), w).await? {
         Identity::Observed(o) => o,
         Identity::Wait(outcome) => return Ok((outcome, intervals)),
     };
@@ -734,18 +517,9 @@ async fn apply(vpc: Arc<Vpc>, ctx: &Context) -> Result<Action, Error> {
 
 /// Deletes the cloud VPC (subnets first). `Ok` only once the cloud confirms it is gone.
 async fn cleanup_steps(vpc: &Vpc, ctx: &Context, w: &mut Writer) -> Result<(), Error> {
-    let keep = vpc.spec.deletion_policy == DeletionPolicy::Orphan
-        || vpc.spec.management_policy == ManagementPolicy::ObserveOnly;
-    if keep {
+    if keeps_cloud_object(&vpc.spec) {
         if let Some(id) = &w.status.vpc_id {
-            ctx.publish(
-                vpc,
-                EventType::Normal,
-                "Orphaned",
-                "Delete",
-                format!("left cloud VPC {id} in place"),
-            )
-            .await;
+            publish_orphaned(ctx, vpc, VpcCloud::NOUN, id).await;
         }
         return Ok(());
     }
@@ -759,32 +533,11 @@ async fn cleanup_steps(vpc: &Vpc, ctx: &Context, w: &mut Writer) -> Result<(), E
             source,
         })?;
     let api = resolved.provider.vpcs().map_err(Error::Unsupported)?;
-    let id = match (w.status.vpc_id.clone(), w.status.pending_create.clone()) {
-        (Some(id), _) => id,
-        (None, Some(pending)) => {
-            let found = api
-                .find_by_name(&pending.token)
-                .await
-                .map_err(|source| Error::Lookup {
-                    name: pending.token.clone(),
-                    source,
-                })?;
-            match found.as_slice() {
-                [one] => one.id.clone(),
-                [] if elapsed_since(&pending.started_at) < ctx.config.recovery_grace => {
-                    return Err(Error::DeletionPending { name: pending.token });
-                }
-                [] => return Ok(()),
-                many => {
-                    let ids = many.iter().map(|v| v.id.as_str()).collect::<Vec<_>>().join(", ");
-                    return Err(Error::AmbiguousRecovery {
-                        name: pending.token,
-                        ids,
-                    });
-                }
-            }
-        }
-        (None, None) => return Ok(()),
+    let want = desired(vpc);
+    let cloud = VpcCloud { api, want: &want };
+    let id = match managed::deletion_target(ctx, &cloud, &w.status).await? {
+        DeletionTarget::Id(id) => id,
+        DeletionTarget::Nothing => return Ok(()),
     };
     let observed = match api.get(&id).await {
         Ok(o) => o,
@@ -897,7 +650,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::common::ProviderConfigRef;
+    use crate::api::common::{DeletionPolicy, ProviderConfigRef};
     use crate::api::vpc::{IecVpcSpec, SubnetSpec as CrdSubnet, VpcSpec as CrdVpcSpec};
 
     fn vpc(name: Option<&str>) -> Vpc {
@@ -943,10 +696,11 @@ mod tests {
 
     #[test]
     fn error_classes_follow_the_policy() {
-        let conflict = Error::NameConflict {
+        let conflict = Error::from(LifecycleError::NameConflict {
+            noun: VpcCloud::NOUN,
             name: "n".into(),
             ids: "v-1".into(),
-        };
+        });
         assert_eq!(conflict.class(), ErrorClass::Stalled { recheck: false });
         assert!(conflict.to_string().contains("spec.adoptId"));
         let in_use = Error::InUse {
