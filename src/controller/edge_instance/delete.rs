@@ -1,0 +1,149 @@
+//! Deletion: the cloud instance is deleted (or left, for Orphan / ObserveOnly) and the finalizer goes
+//! only once the cloud reports it deleted or gone; a create that may still be in flight is looked up
+//! first, and a building instance is waited for.
+
+use std::sync::Arc;
+
+use kube::runtime::controller::Action;
+
+use super::create::Writer;
+use super::create::api_for;
+use super::error::Error;
+use super::identity::{find_by_identity, ids_of};
+use super::model::{is_deleted, with_prefix};
+use crate::api::common::{DeletionPolicy, ManagementPolicy};
+use crate::api::edge_instance::EdgeInstance;
+use crate::controller::events::EventType;
+use crate::controller::intent;
+use crate::controller::runtime::{Context, StatusWriter, elapsed_since, resolve_provider};
+use crate::provider::{InstanceState, ProviderError};
+use tracing::info;
+
+/// Deletes the cloud instance. `Ok` only once the cloud reports it DELETED or gone.
+pub(super) async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writer) -> Result<(), Error> {
+    let keep = ei.spec.deletion_policy == DeletionPolicy::Orphan
+        || ei.spec.management_policy == ManagementPolicy::ObserveOnly;
+    if keep {
+        if let Some(id) = &w.status.instance_id {
+            ctx.publish(
+                ei,
+                EventType::Normal,
+                "Orphaned",
+                "Delete",
+                format!("left cloud instance {id} in place"),
+            )
+            .await;
+        }
+        return Ok(());
+    }
+    let pending = intent::pending_create(
+        ei,
+        w.status.instance_id.as_deref(),
+        w.status.pending_create.as_ref(),
+    );
+    if w.status.instance_id.is_none() && pending.is_none() {
+        return Ok(());
+    }
+    let resolved = resolve_provider(ctx, &ei.spec.provider_config_ref.name)
+        .await
+        .map_err(|source| Error::ProviderUnavailable {
+            deleting: true,
+            source,
+        })?;
+    let api = resolved.provider.instances().map_err(Error::Unsupported)?;
+    let after = resolved.intervals.pending;
+    // A create that may still be in flight (status does not name its instance yet, or names only the
+    // vanished instance it replaces) is looked up by its identity first; the id in status otherwise.
+    let recorded = w.status.instance_id.clone();
+    let id = match (pending, ei.spec.placement.site_id.clone()) {
+        (Some(pending), Some(site)) => {
+            let found = find_by_identity(api, &site, &pending.token, with_prefix(ei)).await?;
+            match found.as_slice() {
+                [one] => one.id.clone(),
+                [] if elapsed_since(&pending.started_at) < ctx.config.recovery_grace => {
+                    return Err(Error::DeletionPending {
+                        name: pending.token,
+                        after,
+                    });
+                }
+                [] => match recorded {
+                    Some(id) => id,
+                    None => return Ok(()),
+                },
+                many => {
+                    return Err(Error::AmbiguousRecovery {
+                        name: pending.token,
+                        site,
+                        ids: ids_of(many),
+                    });
+                }
+            }
+        }
+        (_, _) => match recorded {
+            Some(id) => id,
+            None => return Ok(()),
+        },
+    };
+    let observed = match api.get(&id).await {
+        Ok(o) => o,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(source) => return Err(Error::Observe { id, source }),
+    };
+    if is_deleted(&observed) {
+        info!(instance_id = %id, "cloud instance deleted");
+        ctx.publish(
+            ei,
+            EventType::Normal,
+            "Deleted",
+            "Delete",
+            format!("deleted cloud instance {id}"),
+        )
+        .await;
+        return Ok(());
+    }
+    match observed.state {
+        InstanceState::Creating => {
+            return Err(Error::DeletionWaits {
+                id,
+                what: "the cloud cannot delete an instance while it is being built (IEC.010203); deleting it once the build ends".to_owned(),
+                after,
+            });
+        }
+        InstanceState::Deleting => {
+            return Err(Error::DeletionWaits {
+                id,
+                what: "the cloud is deleting it".to_owned(),
+                after,
+            });
+        }
+        _ => {}
+    }
+    match api.delete(std::slice::from_ref(&id)).await {
+        Ok(_) => {}
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(ProviderError::Conflict { .. }) => {
+            return Err(Error::DeletionWaits {
+                id,
+                what: format!(
+                    "the cloud refused while the instance is {}; retrying",
+                    observed.raw_status
+                ),
+                after,
+            });
+        }
+        Err(source) => return Err(Error::Delete { id, source }),
+    }
+    Err(Error::DeletionWaits {
+        id,
+        what: "delete requested; waiting for the cloud to report it DELETED".to_owned(),
+        after,
+    })
+}
+
+pub(super) async fn cleanup(ei: Arc<EdgeInstance>, ctx: &Context) -> Result<Action, Error> {
+    let mut w = StatusWriter::new(api_for(ctx, &ei), ei.clone(), ei.status.as_ref());
+    match cleanup_steps(&ei, ctx, &mut w).await {
+        Ok(()) => Ok(Action::await_change()),
+        Err(e) => Err(w.finish_error(ctx, e).await),
+    }
+}

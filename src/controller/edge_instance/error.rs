@@ -1,0 +1,355 @@
+//! The EdgeInstance controller's error type: one variant per step, and how each maps to a metric
+//! category, a requeue class and a Stalled / Ready reason (the tables list every variant).
+
+use super::super::{NAME_CONFLICT, provider_error_class};
+use crate::api::condition::reason;
+use crate::controller::runtime::{ErrorClass, ReconcileError, ResolveProviderError};
+use crate::provider::ProviderError;
+
+/// the fleet replaces it).
+pub const INSTANCE_FAILED: &str = "InstanceFailed";
+
+/// Errors of the EdgeInstance controller, one variant per step.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The ProviderConfig (or its credentials) is not usable.
+    #[error("{}", if *.deleting { "cannot confirm the deletion of the cloud instance: the account is unavailable" } else { "the account is unavailable" })]
+    ProviderUnavailable {
+        /// Whether the object is being deleted (the finalizer stays until the cloud confirms).
+        deleting: bool,
+        /// Why.
+        #[source]
+        source: ResolveProviderError,
+    },
+    /// The provider offers no instances (or no catalog).
+    #[error("the provider does not manage instances")]
+    Unsupported(#[source] ProviderError),
+    /// A referenced object does not exist or is not Ready yet.
+    #[error("waiting for {kind} {name:?} (named by {field}) to {what}")]
+    WaitingForReference {
+        /// Vpc or SecurityGroup.
+        kind: &'static str,
+        /// Its name.
+        name: String,
+        /// The spec field naming it.
+        field: &'static str,
+        /// "exist", "become Ready", ...
+        what: &'static str,
+    },
+    /// Reading a referenced object failed.
+    #[error("failed to read {kind} {name:?}")]
+    ReadReference {
+        /// Kind.
+        kind: &'static str,
+        /// Name.
+        name: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// A Secret named by the spec is missing (or lacks the key); never carries a value.
+    #[error("Secret {name:?} (named by {field}) {problem}")]
+    SecretUnavailable {
+        /// The spec field.
+        field: &'static str,
+        /// The Secret name.
+        name: String,
+        /// "does not exist", "has no key \"k\"", ...
+        problem: String,
+    },
+    /// Reading a Secret failed.
+    #[error("failed to read Secret {name:?} (named by {field})")]
+    ReadSecret {
+        /// The spec field.
+        field: &'static str,
+        /// The Secret name.
+        name: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// The spec cannot be satisfied as written (the message names the field).
+    #[error("{field}: {message}")]
+    InvalidSpec {
+        /// The spec field.
+        field: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// The cloud's catalog does not offer what the spec names.
+    #[error("{field}: {message}")]
+    NotInCatalog {
+        /// The spec field.
+        field: &'static str,
+        /// What the catalog said.
+        message: String,
+    },
+    /// Reading the catalog failed.
+    #[error("failed to read the cloud catalog ({what})")]
+    Catalog {
+        /// sites, flavors, images, subnets.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// Reading the instance failed.
+    #[error("failed to observe cloud instance {id}")]
+    Observe {
+        /// Cloud id.
+        id: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// Looking instances up by name failed.
+    #[error("failed to look up cloud instances named {name:?}")]
+    Lookup {
+        /// Cloud name.
+        name: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// Creating the instance failed.
+    #[error("failed to create cloud instance {name:?}")]
+    Create {
+        /// Cloud name.
+        name: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// A day-2 operation failed.
+    #[error("failed to {action} cloud instance {id}")]
+    Operate {
+        /// What was attempted.
+        action: String,
+        /// Cloud id.
+        id: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// Deleting the instance failed.
+    #[error("failed to delete cloud instance {id}")]
+    Delete {
+        /// Cloud id.
+        id: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// Deletion waits for the cloud (still building, or deleting): not a failure, retried after the
+    /// pending poll interval.
+    #[error("deletion of cloud instance {id} waits: {what}")]
+    DeletionWaits {
+        /// Cloud id.
+        id: String,
+        /// Why.
+        what: String,
+        /// The pending poll interval of the object's ProviderConfig.
+        after: std::time::Duration,
+    },
+    /// Deletion waits for a create that may still become visible (not a failure either).
+    #[error("deletion waits: the create of cloud instance {name:?} may still become visible")]
+    DeletionPending {
+        /// Cloud name.
+        name: String,
+        /// The pending poll interval of the object's ProviderConfig.
+        after: std::time::Duration,
+    },
+    /// An instance with the desired name exists at the site and this object never created it.
+    #[error(
+        "a cloud instance named {name:?} already exists at site {site} ({ids}) and this object did not create it; set spec.adoptId to adopt it, or choose another spec.name"
+    )]
+    NameConflict {
+        /// Cloud name.
+        name: String,
+        /// Site id.
+        site: String,
+        /// Their ids.
+        ids: String,
+    },
+    /// Recovery found several instances with this object's identity.
+    #[error(
+        "recovery found several cloud instances named {name:?} at site {site}: {ids}; delete the extra ones in the cloud"
+    )]
+    AmbiguousRecovery {
+        /// Cloud name.
+        name: String,
+        /// Site id.
+        site: String,
+        /// Their ids.
+        ids: String,
+    },
+    /// spec.adoptId names no instance.
+    #[error("spec.adoptId {id} names no cloud instance")]
+    AdoptTargetNotFound {
+        /// The id.
+        id: String,
+    },
+    /// The instance vanished and this object may not recreate it.
+    #[error("cloud instance {id} was deleted outside edgefleet; {why}")]
+    ExternallyDeleted {
+        /// Cloud id.
+        id: String,
+        /// Why it is not recreated.
+        why: &'static str,
+    },
+    /// ObserveOnly without an id to observe.
+    #[error("managementPolicy ObserveOnly needs spec.adoptId (or a cloud id already in status)")]
+    NothingToObserve,
+    /// The cloud reports the instance FAILED.
+    #[error("cloud instance {id} is {status}: {detail}")]
+    InstanceFailed {
+        /// Cloud id.
+        id: String,
+        /// Raw cloud status.
+        status: String,
+        /// What to do.
+        detail: &'static str,
+    },
+    /// The spec asks for a change the cloud cannot make in place.
+    #[error(
+        "cloud instance {id} differs in {fields} and the cloud cannot change that in place; recreate the object (or fix the spec)"
+    )]
+    UnsupportedChange {
+        /// Cloud id.
+        id: String,
+        /// The fields.
+        fields: String,
+    },
+    /// Writing status failed.
+    #[error("failed to patch the status")]
+    PatchStatus(#[source] kube::Error),
+    /// Writing the finalizer or the create intent failed (a conflict: the object changed meanwhile).
+    #[error("failed to {what}")]
+    PatchMetadata {
+        /// "record the create intent", "add the finalizer", ...
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl Error {
+    fn provider_error(&self) -> Option<&ProviderError> {
+        match self {
+            Self::Unsupported(source)
+            | Self::Catalog { source, .. }
+            | Self::Observe { source, .. }
+            | Self::Lookup { source, .. }
+            | Self::Create { source, .. }
+            | Self::Operate { source, .. }
+            | Self::Delete { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+
+    /// A create the cloud rejected for a referenced object it does not know (key pair, subnet, group).
+    fn create_reference_missing(&self) -> bool {
+        matches!(self, Self::Create { source, .. } if source.is_not_found())
+    }
+}
+
+impl ReconcileError for Error {
+    fn category(&self) -> &'static str {
+        if self.create_reference_missing() {
+            return "InvalidSpec";
+        }
+        match self {
+            Self::Unsupported(source)
+            | Self::Catalog { source, .. }
+            | Self::Observe { source, .. }
+            | Self::Lookup { source, .. }
+            | Self::Create { source, .. }
+            | Self::Operate { source, .. }
+            | Self::Delete { source, .. } => source.category(),
+            Self::ProviderUnavailable { .. } => "ProviderConfigUnavailable",
+            Self::WaitingForReference { .. } => "WaitingForReference",
+            Self::ReadReference { .. } | Self::ReadSecret { .. } => "KubernetesApi",
+            Self::SecretUnavailable { .. } => "SecretUnavailable",
+            Self::InvalidSpec { .. } | Self::NothingToObserve => "InvalidSpec",
+            Self::NotInCatalog { .. } => "NotInCatalog",
+            Self::DeletionWaits { .. } | Self::DeletionPending { .. } => "DeletionPending",
+            Self::NameConflict { .. } => "NameConflict",
+            Self::AmbiguousRecovery { .. } => "AmbiguousRecovery",
+            Self::AdoptTargetNotFound { .. } => "AdoptTargetNotFound",
+            Self::ExternallyDeleted { .. } => "ExternallyDeleted",
+            Self::InstanceFailed { .. } => INSTANCE_FAILED,
+            Self::UnsupportedChange { .. } => "UnsupportedChange",
+            Self::PatchMetadata { .. } => "PatchMetadata",
+            Self::PatchStatus(..) => "PatchStatus",
+        }
+    }
+
+    fn class(&self) -> ErrorClass {
+        if self.create_reference_missing() {
+            return ErrorClass::Stalled { recheck: true };
+        }
+        match self {
+            Self::Unsupported(source)
+            | Self::Catalog { source, .. }
+            | Self::Observe { source, .. }
+            | Self::Lookup { source, .. }
+            | Self::Create { source, .. }
+            | Self::Operate { source, .. }
+            | Self::Delete { source, .. } => provider_error_class(source).0,
+            Self::ProviderUnavailable {
+                source: ResolveProviderError::Kube { .. },
+                ..
+            }
+            | Self::ReadReference { .. }
+            | Self::ReadSecret { .. }
+            | Self::PatchStatus(_)
+            | Self::PatchMetadata { .. } => ErrorClass::Transient,
+            Self::ProviderUnavailable { .. }
+            | Self::WaitingForReference { .. }
+            | Self::SecretUnavailable { .. } => ErrorClass::Waiting,
+            Self::DeletionWaits { after, .. } | Self::DeletionPending { after, .. } => {
+                ErrorClass::Pending(*after)
+            }
+            Self::ExternallyDeleted { .. } | Self::InstanceFailed { .. } | Self::NotInCatalog { .. } => {
+                ErrorClass::Stalled { recheck: true }
+            }
+            Self::InvalidSpec { .. }
+            | Self::NameConflict { .. }
+            | Self::AmbiguousRecovery { .. }
+            | Self::AdoptTargetNotFound { .. }
+            | Self::NothingToObserve
+            | Self::UnsupportedChange { .. } => ErrorClass::Stalled { recheck: false },
+        }
+    }
+
+    fn stalled_reason(&self) -> Option<&'static str> {
+        if self.create_reference_missing() {
+            return Some(reason::INVALID_SPEC);
+        }
+        if let Some(p) = self.provider_error() {
+            return provider_error_class(p).1;
+        }
+        match self {
+            Self::ProviderUnavailable { deleting: true, .. } => Some(reason::DELETION_BLOCKED),
+            Self::InvalidSpec { .. } | Self::NothingToObserve => Some(reason::INVALID_SPEC),
+            Self::NotInCatalog { .. } => Some(reason::NOT_IN_CATALOG),
+            Self::NameConflict { .. } => Some(NAME_CONFLICT),
+            Self::AmbiguousRecovery { .. } => Some(reason::AMBIGUOUS_RECOVERY),
+            Self::AdoptTargetNotFound { .. } => Some(reason::ADOPT_TARGET_NOT_FOUND),
+            Self::ExternallyDeleted { .. } => Some(reason::EXTERNALLY_DELETED),
+            Self::InstanceFailed { .. } => Some(INSTANCE_FAILED),
+            Self::UnsupportedChange { .. } => Some(reason::UNSUPPORTED_CHANGE),
+            _ => None,
+        }
+    }
+
+    fn ready_reason(&self) -> Option<&'static str> {
+        match self {
+            Self::ProviderUnavailable { deleting: false, .. }
+            | Self::WaitingForReference { .. }
+            | Self::SecretUnavailable { .. } => Some(reason::WAITING_FOR_DEPENDENCY),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The identity of an EdgeInstance's cloud instance (the crash-safety protocol): observe the recorded
+//! id, adopt `spec.adoptId`, recover an interrupted create by its intent, refuse a name already used,
+//! or create; a recorded instance that vanished is recreated only where the object may do so.
+
+use std::time::Duration;
+
+use super::create::{Identity, Writer, create, ensure_finalizer, persist, record_identity};
+use super::error::Error;
+use super::model::{Network, cloud_name, is_deleted, is_member, name_matches, with_prefix};
+use crate::api::common::ManagementPolicy;
+use crate::api::condition::reason;
+use crate::api::edge_instance::EdgeInstance;
+use crate::controller::events::EventType;
+use crate::controller::intent::{self, CreateIntent};
+use crate::controller::runtime::{Context, Outcome, elapsed_since};
+use crate::provider::{InstanceApi, InstanceFilter, ObservedInstance, Provider};
+
+/// Live instances at `site` carrying `name` (exactly, or with the IEC prefix when `prefixed`).
+pub(super) async fn find_by_identity(
+    api: &dyn InstanceApi,
+    site: &str,
+    name: &str,
+    prefixed: bool,
+) -> Result<Vec<ObservedInstance>, Error> {
+    let filter = InstanceFilter {
+        name: (!prefixed).then(|| name.to_owned()),
+        site_id: Some(site.to_owned()),
+        ..InstanceFilter::default()
+    };
+    let found = api.list(&filter).await.map_err(|source| Error::Lookup {
+        name: name.to_owned(),
+        source,
+    })?;
+    Ok(found
+        .into_iter()
+        .filter(|i| !is_deleted(i))
+        .filter(|i| name_matches(&i.name, name, prefixed))
+        // Some clouds do not echo the site; then the name filter alone decides.
+        .filter(|i| i.placement.site_id.as_deref().is_none_or(|s| s == site))
+        .collect())
+}
+
+pub(super) fn ids_of(found: &[ObservedInstance]) -> String {
+    found.iter().map(|i| i.id.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+#[allow(clippy::result_large_err)] // the controller's one error type; this is not a hot path
+pub(super) fn site_of(ei: &EdgeInstance) -> Result<String, Error> {
+    ei.spec
+        .placement
+        .site_id
+        .clone()
+        .ok_or_else(|| Error::InvalidSpec {
+            field: "spec.placement.siteId",
+            message:
+                "IEC creates single instances at a site: set spec.placement.siteId (GET /v1/sites lists them)"
+                    .to_owned(),
+        })
+}
+
+/// Finds, adopts, recovers or creates the cloud instance (the crash-safety protocol).
+pub(super) async fn ensure_identity(
+    ei: &EdgeInstance,
+    ctx: &Context,
+    provider: &dyn Provider,
+    net: &Network,
+    max_age: Duration,
+    w: &mut Writer,
+) -> Result<Identity, Error> {
+    let api = provider.instances().map_err(Error::Unsupported)?;
+    let observe_only = ei.spec.management_policy == ManagementPolicy::ObserveOnly;
+    let grace = ctx.config.recovery_grace;
+    let mut drifted = false;
+    let mut recreating = false;
+    if let Some(id) = w.status.instance_id.clone() {
+        match api.observe(&id, max_age).await {
+            Ok(o) if !is_deleted(&o) => {
+                ensure_finalizer(ei, w).await?;
+                w.status.pending_create = None;
+                return Ok(Identity::Observed(Box::new(o)));
+            }
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(source) => return Err(Error::Observe { id, source }),
+        }
+        if let Some(p) = &w.status.pending_create
+            && elapsed_since(&p.started_at) < grace
+        {
+            return Ok(Identity::Wait(Outcome::progressing(
+                reason::CREATING,
+                reason::IN_PROGRESS,
+                format!("created cloud instance {id}; waiting for the cloud to list it"),
+            )));
+        }
+        // A recreate of this vanished instance already under way (its intent names the id it
+        // replaces) is recovered below, not started again.
+        recreating = CreateIntent::of(ei).is_some_and(|i| i.replaces.as_deref() == Some(id.as_str()));
+        if !recreating {
+            drift_away_from(ei, ctx, w, id, observe_only).await?;
+            drifted = true;
+        }
+    }
+    if !drifted
+        && !recreating
+        && let Some(adopt) = ei.spec.adopt_id.clone()
+    {
+        return match api.get(&adopt).await {
+            Ok(o) if !is_deleted(&o) => {
+                // The id is already durable in the spec: the closing status write records the
+                // adoption (`durable_identity` writes it first if the pass goes on to mutate), and the
+                // event merges with the Ready transition when the pass ends Ready.
+                ensure_finalizer(ei, w).await?;
+                record_identity(ei, w, &o.id);
+                w.note(
+                    "Adopted",
+                    "Adopt",
+                    format!("adopted cloud instance {adopt} ({})", o.name),
+                );
+                Ok(Identity::Observed(Box::new(o)))
+            }
+            Ok(_) => Err(Error::AdoptTargetNotFound { id: adopt }),
+            Err(e) if e.is_not_found() => Err(Error::AdoptTargetNotFound { id: adopt }),
+            Err(source) => Err(Error::Observe { id: adopt, source }),
+        };
+    }
+    if observe_only {
+        return Err(Error::NothingToObserve);
+    }
+    let site = site_of(ei)?;
+    let name = cloud_name(ei);
+    let prefixed = with_prefix(ei);
+    // After drift the last intent is the vanished instance's own: a new create is checked by name.
+    let pending = (!drifted)
+        .then(|| {
+            intent::pending_create(
+                ei,
+                w.status.instance_id.as_deref(),
+                w.status.pending_create.as_ref(),
+            )
+        })
+        .flatten();
+    if let Some(pending) = pending {
+        let found = find_by_identity(api, &site, &pending.token, prefixed).await?;
+        match found.as_slice() {
+            [one] => {
+                ensure_finalizer(ei, w).await?;
+                record_identity(ei, w, &one.id);
+                w.status.pending_create = None;
+                persist(w).await?;
+                ctx.publish(
+                    ei,
+                    EventType::Normal,
+                    "Recovered",
+                    "Recover",
+                    format!("found cloud instance {} created by an interrupted pass", one.id),
+                )
+                .await;
+                return Ok(Identity::Observed(Box::new(one.clone())));
+            }
+            [] if elapsed_since(&pending.started_at) < grace => {
+                return Ok(Identity::Wait(Outcome::progressing(
+                    reason::CREATING,
+                    reason::RECOVERING,
+                    format!(
+                        "a create of cloud instance {:?} was interrupted; waiting for the cloud to list it",
+                        pending.token
+                    ),
+                )));
+            }
+            [] => {}
+            many => {
+                return Err(Error::AmbiguousRecovery {
+                    name: pending.token,
+                    site,
+                    ids: ids_of(many),
+                });
+            }
+        }
+    } else {
+        let existing = find_by_identity(api, &site, &name, prefixed).await?;
+        if !existing.is_empty() {
+            return Err(Error::NameConflict {
+                name,
+                site,
+                ids: ids_of(&existing),
+            });
+        }
+    }
+    create(ei, ctx, provider, api, net, &site, w).await
+}
+
+/// The recorded instance `id` is gone from the cloud: an error for objects that may not recreate it
+/// (ObserveOnly, EdgeCloud members); otherwise a warning event and the id forgotten, so a new instance
+/// is created.
+pub(super) async fn drift_away_from(
+    ei: &EdgeInstance,
+    ctx: &Context,
+    w: &mut Writer,
+    id: String,
+    observe_only: bool,
+) -> Result<(), Error> {
+    if observe_only {
+        return Err(Error::ExternallyDeleted {
+            id,
+            why: "managementPolicy is ObserveOnly, so it is not recreated",
+        });
+    }
+    if is_member(ei) {
+        return Err(Error::ExternallyDeleted {
+            id,
+            why: "this EdgeInstance is an EdgeCloud member, so the EdgeCloud replaces it (it is not recreated here)",
+        });
+    }
+    ctx.publish(
+        ei,
+        EventType::Warning,
+        "ExternallyDeleted",
+        "Recreate",
+        format!("cloud instance {id} was deleted outside edgefleet; recreating it"),
+    )
+    .await;
+    w.status.instance_id = None;
+    w.status.pending_create = None;
+    Ok(())
+}

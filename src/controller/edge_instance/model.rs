@@ -1,0 +1,240 @@
+//! The pure mapping between the EdgeInstance CRD and the provider's domain: the cloud name, membership
+//! in an EdgeCloud, the resolved [`Network`], the planning spec, the create-parameter hash of the
+//! intent, observed state → status, and how old a pass's observation may be.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use kube::ResourceExt;
+use sha2::{Digest, Sha256};
+
+use crate::api::EDGE_CLOUD_LABEL;
+use crate::api::REBOOT_REQUEST_ANNOTATION;
+use crate::api::condition::{Condition, READY, RECONCILING, find_condition};
+use crate::api::edge_instance::{EdgeInstance, EdgeInstanceStatus, PowerState as CrdPower};
+use crate::controller::runtime::Intervals;
+use crate::provider::plan::InstanceAction;
+use crate::provider::{InstanceSpec, InstanceState, ObservedInstance, PowerState, VolumeSpec};
+
+/// Whether the object mirrors a member of an EdgeCloud (label `edgefleet.io/edge-cloud` or an EdgeCloud
+/// owner). Members are never recreated here when their cloud instance vanishes.
+pub fn is_member(ei: &EdgeInstance) -> bool {
+    ei.labels().contains_key(EDGE_CLOUD_LABEL)
+        || ei
+            .owner_references()
+            .iter()
+            .any(|o| o.kind == "EdgeCloud" && o.api_version.starts_with("edgefleet.io/"))
+}
+
+/// The cloud name edgefleet gives the instance: spec.name or metadata.name.
+pub fn cloud_name(ei: &EdgeInstance) -> String {
+    ei.spec.name.clone().unwrap_or_else(|| ei.name_any())
+}
+
+pub(super) fn with_prefix(ei: &EdgeInstance) -> bool {
+    ei.spec.iec.as_ref().is_some_and(|i| i.with_prefix)
+}
+
+/// Whether `observed` is `name` as the cloud shows it: equal, or `IEC-<site code>-<name>` when the
+/// instance was created with the IEC prefix.
+pub fn name_matches(observed: &str, name: &str, prefixed: bool) -> bool {
+    observed == name
+        || (prefixed
+            && observed.starts_with("IEC-")
+            && observed.len() > name.len() + 5
+            && observed.ends_with(&format!("-{name}"))
+            && !observed["IEC-".len()..observed.len() - name.len() - 1].contains('-'))
+}
+
+/// The value of the reboot-request annotation, if any.
+pub fn reboot_request(ei: &EdgeInstance) -> Option<String> {
+    ei.annotations().get(REBOOT_REQUEST_ANNOTATION).cloned()
+}
+
+/// Domain power state of the spec.
+pub(super) fn desired_power(ei: &EdgeInstance) -> PowerState {
+    match ei.spec.power_state {
+        CrdPower::Running => PowerState::Running,
+        CrdPower::Stopped => PowerState::Stopped,
+    }
+}
+
+/// Hash of the create parameters recorded in the intent. Covers only non-secret fields and the Secret
+/// *references* (never their values), so status reveals nothing about a password.
+pub fn params_hash(ei: &EdgeInstance, net: &Network) -> String {
+    let s = &ei.spec;
+    let mut h = Sha256::new();
+    h.update(
+        format!(
+            "{}|{}|{}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            cloud_name(ei),
+            s.flavor,
+            s.image,
+            s.placement,
+            net.vpc_id,
+            net.subnet_ids,
+            net.security_group_ids,
+            s.root_volume,
+            s.data_volumes,
+            s.bandwidth,
+            s.key_name,
+            (&s.admin_password_secret_ref, &s.user_data_secret_ref),
+        )
+        .as_bytes(),
+    );
+    hex::encode(&h.finalize()[..16])
+}
+
+pub(super) fn power_label(state: &InstanceState) -> &'static str {
+    match state {
+        InstanceState::Running => "Running",
+        InstanceState::Stopped => "Stopped",
+        _ => "Unknown",
+    }
+}
+
+/// Copies the observed cloud instance into status.
+pub fn record_observed(status: &mut EdgeInstanceStatus, o: &ObservedInstance) {
+    status.instance_id = Some(o.id.clone());
+    status.name = Some(o.name.clone());
+    status.state = Some(o.raw_status.clone());
+    status.power_state = Some(power_label(&o.state).to_owned());
+    status.site_id = o.placement.site_id.clone();
+    status.operator = o.placement.operator.clone().filter(|s| !s.is_empty());
+    status.private_ips = o.private_ips.clone();
+    status.public_ips = o.public_ips.clone();
+    status.flavor = o.flavor.clone();
+    status.image = o.image.clone();
+    status.edge_cloud_id = o.fleet_id.clone();
+}
+
+/// Whether the instance is gone for our purposes: not found, or marked `DELETED` by the cloud (IEC keeps
+/// such instances listed for a while and removes them on its own).
+pub(super) fn is_deleted(o: &ObservedInstance) -> bool {
+    o.state == InstanceState::Deleted || o.raw_status.eq_ignore_ascii_case("DELETED")
+}
+
+/// The resolved network of the spec: cloud ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Network {
+    /// VPC id.
+    pub vpc_id: String,
+    /// Subnet ids (one NIC each); empty = the VPC's subnet at the site, chosen at create.
+    pub subnet_ids: Vec<String>,
+    /// Security group ids (refs resolved, then literal ids; deduplicated, in order).
+    pub security_group_ids: Vec<String>,
+}
+
+/// The domain spec used for planning against an observed instance. Fields the spec leaves open take
+/// the observed value (an adopted instance without spec.name keeps its name; without a description
+/// keeps its description), and key pairs are compared only when the image changes (IEC applies a key
+/// only through change-OS; a new key alone does not reinstall the instance).
+pub fn planning_spec(ei: &EdgeInstance, net: &Network, observed: &ObservedInstance) -> InstanceSpec {
+    let s = &ei.spec;
+    let keep_name = s.adopt_id.is_some() && s.name.is_none();
+    InstanceSpec {
+        name: if keep_name {
+            observed.name.clone()
+        } else {
+            cloud_name(ei)
+        },
+        description: s
+            .description
+            .clone()
+            .unwrap_or_else(|| observed.description.clone()),
+        flavor: s.flavor.clone(),
+        image: s.image.clone(),
+        site: s
+            .placement
+            .site_id
+            .clone()
+            .or_else(|| observed.placement.site_id.clone())
+            .unwrap_or_default(),
+        pool_id: s.placement.pool_id.clone(),
+        vpc_id: net.vpc_id.clone(),
+        subnet_ids: net.subnet_ids.clone(),
+        security_group_ids: net.security_group_ids.clone(),
+        root_volume: VolumeSpec {
+            size_gb: u32::try_from(s.root_volume.size).unwrap_or_default(),
+            volume_type: s.root_volume.type_.clone(),
+        },
+        data_volumes: Vec::new(),
+        key_name: observed.key_name.clone(),
+        admin_password: None,
+        user_data: None,
+        bandwidth: None,
+        power: desired_power(ei),
+        with_prefix: with_prefix(ei),
+    }
+}
+
+/// What the plan would do, in words (ObserveOnly drift reports, events).
+pub fn describe_action(a: &InstanceAction) -> String {
+    match a {
+        InstanceAction::Update(u) => {
+            let mut parts = vec![];
+            if let Some(n) = &u.name {
+                parts.push(format!("name to {n:?}"));
+            }
+            if let Some(d) = &u.description {
+                parts.push(format!("description to {d:?}"));
+            }
+            format!("change {}", parts.join(" and "))
+        }
+        InstanceAction::Start => "start the instance".to_owned(),
+        InstanceAction::Stop { for_change_os: false } => "stop the instance".to_owned(),
+        InstanceAction::Stop { for_change_os: true } => "stop the instance to change its image".to_owned(),
+        InstanceAction::ChangeOs(c) => format!("change the image to {}", c.image),
+        InstanceAction::Replace { fields } => format!("replace ({})", fields.join(", ")),
+        InstanceAction::Wait { state } => format!("wait while the instance is {state}"),
+    }
+}
+
+/// Security groups that differ between the spec and the cloud: `Some(desired)` when the spec names
+/// groups and the instance's set differs (compared only when the cloud reports ids).
+pub fn security_group_change(net: &Network, observed: &ObservedInstance) -> Option<Vec<String>> {
+    if net.security_group_ids.is_empty() {
+        return None;
+    }
+    let want: BTreeSet<&str> = net.security_group_ids.iter().map(String::as_str).collect();
+    let have: BTreeSet<&str> = observed
+        .security_groups
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !s.is_empty())
+        .collect();
+    (want != have).then(|| net.security_group_ids.clone())
+}
+
+pub(super) fn is_ready(conditions: &[Condition]) -> bool {
+    find_condition(conditions, READY).is_some_and(Condition::is_true)
+}
+
+/// How old the observation of this pass may be (`InstanceApi::observe`, batched list observation):
+/// half the poll interval when the pass is a drift poll of a settled object — Ready and not Reconciling
+/// for its current generation, no create in flight, no reboot request waiting, not being deleted — so
+/// drift is seen within one and a half poll intervals, and one list of the account's instances answers
+/// every settled object's poll. Zero (a direct read) for any pass with work to do: its decisions need
+/// the cloud's state now.
+pub fn observation_age(ei: &EdgeInstance, intervals: Intervals) -> Duration {
+    let Some(status) = ei.status.as_ref() else {
+        return Duration::ZERO;
+    };
+    let generation = ei.metadata.generation;
+    let settled_condition = |type_: &str, want_true: bool| {
+        find_condition(&status.conditions, type_)
+            .is_some_and(|c| c.is_true() == want_true && c.observed_generation == generation)
+    };
+    let settled = ei.metadata.deletion_timestamp.is_none()
+        && status.observed_generation == generation
+        && status.pending_create.is_none()
+        && status.instance_id.is_some()
+        && settled_condition(READY, true)
+        && !find_condition(&status.conditions, RECONCILING).is_some_and(Condition::is_true)
+        && reboot_request(ei) == status.last_reboot_request;
+    if settled {
+        intervals.poll / 2
+    } else {
+        Duration::ZERO
+    }
+}
