@@ -1,6 +1,6 @@
-//! Emulator configuration: listen address, credentials, the IEC catalog (sites, flavors, images,
-//! volume types, quotas), transition delays, faults, clock mode and limits. Loaded from a YAML (or
-//! JSON) file with `--config`; every field has a built-in default, so an empty file is valid.
+//! Emulator configuration: listen addresses (IEC, veEN), credentials, the IEC catalog (sites, flavors,
+//! images, volume types, quotas), the veEN catalog (specs, images, edge clusters, quotas), transition
+//! delays, faults, clock mode and limits. Loaded from a YAML (or JSON) file with `--config`; every field has a built-in default, so an empty file is valid.
 //!
 //! Built-in credentials (document them to users; they only unlock the emulator):
 //! account `edgefleet` (domain id [`DEFAULT_DOMAIN_ID`]) with IAM user `edgefleet` / password
@@ -17,6 +17,7 @@ use crate::core::clock::ClockMode;
 use crate::core::error::Error;
 use crate::core::faults::Faults;
 use crate::iec::catalog::Catalog;
+use crate::veen::catalog::VeenCatalog;
 
 /// Default account (domain) id.
 pub const DEFAULT_DOMAIN_ID: &str = "0e1d7c9f8a6b4c3d2e1f0a9b8c7d6e5f";
@@ -41,6 +42,11 @@ pub struct Config {
     pub accounts: Vec<Account>,
     /// The IEC catalog and quotas.
     pub catalog: Catalog,
+    /// Address of the Volcengine veEN endpoint (its own listener over the same state); port 0 picks
+    /// a free port.
+    pub veen_addr: SocketAddr,
+    /// The veEN catalog (specs, images, edge clusters with capacity) and quotas.
+    pub veen: VeenCatalog,
     /// Delays of asynchronous transitions.
     pub delays: Delays,
     /// Faults active from start-up.
@@ -60,6 +66,8 @@ impl Default for Config {
             iec_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             accounts: vec![default_account()],
             catalog: Catalog::default(),
+            veen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            veen: VeenCatalog::default(),
             delays: Delays::default(),
             faults: Faults::default(),
             clock: ClockMode::Real,

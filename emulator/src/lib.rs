@@ -1,4 +1,4 @@
-//! edgefleet-emulator: a faithful emulator of the Huawei IEC API over real HTTP.
+//! edgefleet-emulator: a faithful emulator of the Huawei IEC and Volcengine veEN APIs over real HTTP.
 //!
 //! Embed it in tests with [`serve`]:
 //!
@@ -12,13 +12,15 @@
 //! ```
 //!
 //! Modules: [`core`] (cloud-neutral state, clock, auth, faults, admin API, server; a cloud is a
-//! [`core::cloud::Cloud`] descriptor) and [`iec`] (the IEC resource families). This file is the only
+//! [`core::cloud::Cloud`] descriptor), [`iec`] (the IEC resource families) and [`veen`] (Volcengine
+//! veEN, on a listener of its own). This file is the only
 //! one that names the clouds ([`clouds`]). `docs/emulator.md` lists endpoints, quirks, faults and figures.
 #![recursion_limit = "512"]
 
 pub mod config;
 pub mod core;
 pub mod iec;
+pub mod veen;
 
 pub use crate::config::{Config, Delays};
 pub use crate::core::app::AppState;
@@ -33,7 +35,7 @@ use axum::Router;
 
 /// The clouds the emulator serves: the one place that names them. Each gets a listener of its own.
 pub fn clouds() -> Vec<core::cloud::Cloud> {
-    vec![iec::cloud()]
+    vec![iec::cloud(), veen::cloud()]
 }
 
 /// Builds the IEC router and state without binding (useful for in-process tests).
@@ -41,8 +43,10 @@ pub fn build(config: Config) -> Result<(Router, AppState), Error> {
     core::server::build(config, &iec::cloud())
 }
 
-/// Starts the IEC emulator on `config.iec_addr` and returns the bound address and a handle.
+/// Starts every cloud over one shared state: IEC on `config.iec_addr`, veEN on `config.veen_addr`.
+/// Returns the IEC address and a handle (`handle.addr_of("veen")` / `url_of("veen")` for veEN).
 pub async fn serve(config: Config) -> Result<(SocketAddr, ServerHandle), Error> {
-    let addr = config.iec_addr;
-    core::server::serve(config, &iec::cloud(), addr).await
+    let listeners = vec![(iec::cloud(), config.iec_addr), (veen::cloud(), config.veen_addr)];
+    let handle = core::server::serve_many(config, &listeners).await?;
+    Ok((handle.addr(), handle))
 }

@@ -1,5 +1,6 @@
 //! The `edgefleet-emulator` binary: serves the IEC API (and IAM token endpoint and admin API) on
-//! `--iec-addr`. With port 0 the bound URL is printed as the first line of stdout. SIGTERM or
+//! `--iec-addr` and the veEN API (and the same admin API) on `--veen-addr`. With port 0 the bound IEC
+//! URL is printed as the first line of stdout, the veEN URL as the second (`veen http://…`). SIGTERM or
 //! Ctrl-C shut down gracefully (and write `--state-file`, if given).
 
 use std::io::Write;
@@ -16,12 +17,15 @@ use edgefleet_emulator::{Config, Delays, Error};
 #[command(
     name = "edgefleet-emulator",
     version,
-    about = "Emulates the Huawei IEC API for edgefleet"
+    about = "Emulates the Huawei IEC and Volcengine veEN APIs for edgefleet"
 )]
 struct Cli {
     /// Listen address of the IEC (and IAM) endpoint, e.g. 127.0.0.1:8443; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
     iec_addr: SocketAddr,
+    /// Listen address of the Volcengine veEN endpoint; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    veen_addr: SocketAddr,
     /// Config file (YAML or JSON): credentials, catalog, delays, faults, limits.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -57,6 +61,7 @@ fn build_config(cli: &Cli) -> Result<Config, Error> {
         None => Config::default(),
     };
     config.iec_addr = cli.iec_addr;
+    config.veen_addr = cli.veen_addr;
     if cli.state_file.is_some() {
         config.state_file = cli.state_file.clone();
     }
@@ -137,6 +142,9 @@ async fn main() -> std::process::ExitCode {
         let stop = shutdown_signal();
         let mut out = std::io::stdout();
         let _ = writeln!(out, "http://{addr}");
+        if let Some(veen) = handle.url_of("veen") {
+            let _ = writeln!(out, "veen {veen}");
+        }
         let _ = out.flush();
         stop.await;
         tracing::info!("shutting down");

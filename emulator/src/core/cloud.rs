@@ -6,6 +6,7 @@
 
 use axum::Router;
 use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
 
 use crate::core::app::AppState;
 use crate::core::auth::Principal;
@@ -22,6 +23,24 @@ pub struct Profile {
     pub server_error: fn(u16) -> ApiError,
     /// The cloud's answer for a path or method it does not serve.
     pub no_such_api: fn() -> ApiError,
+    /// The operation name of a request for counters and fault patterns, when the cloud names
+    /// operations otherwise than `"<METHOD> <route>"` (veEN: `veen:<Action>` from the query); `None`
+    /// keeps the route name.
+    pub operation: fn(&Parts) -> Option<String>,
+    /// Renders an error answer of the ingress (authentication, throttling, body limit, injected
+    /// faults, unknown routes) in the cloud's error body; [`render_plain`] for clouds whose body is
+    /// [`ApiError`]'s own.
+    pub render: fn(&Parts, ApiError) -> Response,
+}
+
+/// [`Profile::operation`] of clouds that name operations by method and route.
+pub fn route_operation(_: &Parts) -> Option<String> {
+    None
+}
+
+/// [`Profile::render`] of clouds whose error body is [`ApiError`]'s (Huawei `{error_code,error_msg}`).
+pub fn render_plain(_: &Parts, err: ApiError) -> Response {
+    err.into_response()
 }
 
 /// A cloud family's contribution to the server (see `crate::iec` for how to write one).

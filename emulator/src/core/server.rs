@@ -16,8 +16,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
-use tokio::sync::oneshot;
+use axum::response::Response;
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
@@ -63,22 +62,25 @@ async fn ingress(
     req: Request,
     next: Next,
 ) -> Response {
-    let op = format!(
-        "{} {}",
-        req.method(),
-        req.extensions()
-            .get::<MatchedPath>()
-            .map_or_else(|| req.uri().path().to_string(), |m| m.as_str().to_string())
-    );
-    app.calls().request(&op);
     let is_mutation_method = !matches!(*req.method(), Method::GET | Method::HEAD);
     let (mut parts, body) = req.into_parts();
+    let op = (profile.operation)(&parts).unwrap_or_else(|| {
+        format!(
+            "{} {}",
+            parts.method,
+            parts
+                .extensions
+                .get::<MatchedPath>()
+                .map_or_else(|| parts.uri.path().to_string(), |m| m.as_str().to_string())
+        )
+    });
+    app.calls().request(&op);
     let limit = app.config().body_limit_bytes;
     let bytes: Bytes = match read_limited(body, limit).await {
         Ok(b) => b,
-        Err(resp) => {
-            app.calls().finished(&op, resp.status.as_u16(), false);
-            return resp.into_response();
+        Err(e) => {
+            app.calls().finished(&op, e.status.as_u16(), false);
+            return (profile.render)(&parts, e);
         }
     };
     if authenticate {
@@ -86,13 +88,13 @@ async fn ingress(
             Ok(principal) => {
                 if let Err(e) = app.throttle(&principal.domain_id, &op) {
                     app.calls().finished(&op, e.status.as_u16(), false);
-                    return e.into_response();
+                    return (profile.render)(&parts, e);
                 }
                 parts.extensions.insert(principal);
             }
             Err(e) => {
                 app.calls().finished(&op, e.status.as_u16(), false);
-                return e.into_response();
+                return (profile.render)(&parts, e);
             }
         }
     }
@@ -111,15 +113,22 @@ async fn ingress(
     if let Some(e) = faults.error_for(&op)
         && app.roll(e.rate)
     {
-        let resp = (profile.server_error)(e.status);
-        app.calls().finished(&op, resp.status.as_u16(), false);
-        return resp.into_response();
+        let err = (profile.server_error)(e.status);
+        app.calls().finished(&op, err.status.as_u16(), false);
+        return (profile.render)(&parts, err);
     }
+    // The head is kept only when a lost-response fault could need it for the error answer.
+    let head = (is_mutation_method && faults.lost_for(&op).is_some()).then(|| RequestHead {
+        method: parts.method.clone(),
+        uri: parts.uri.clone(),
+        headers: parts.headers.clone(),
+    });
     let req = Request::from_parts(parts, Body::from(bytes));
     let resp = next.run(req).await;
     let status = resp.status();
     let mutation = is_mutation_method && status.is_success();
     if mutation
+        && let Some(head) = &head
         && let Some(lost) = faults.lost_for(&op)
         && app.roll(lost.rate)
     {
@@ -127,7 +136,7 @@ async fn ingress(
             LostMode::Error500 => {
                 let e = (profile.server_error)(500);
                 app.calls().finished(&op, e.status.as_u16(), true);
-                e.into_response()
+                (profile.render)(&head.parts(), e)
             }
             LostMode::Drop => {
                 app.calls().finished(&op, 0, true);
@@ -142,6 +151,23 @@ async fn ingress(
     }
     app.calls().finished(&op, status.as_u16(), mutation);
     resp
+}
+
+/// What a lost-response answer is rendered from once the request itself went to the handler.
+struct RequestHead {
+    method: Method,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+}
+
+impl RequestHead {
+    fn parts(&self) -> axum::http::request::Parts {
+        let mut req = Request::new(());
+        *req.method_mut() = self.method.clone();
+        *req.uri_mut() = self.uri.clone();
+        *req.headers_mut() = self.headers.clone();
+        req.into_parts().0
+    }
 }
 
 /// Reads a body of at most `limit` bytes; larger → 413 `APIGW.0201`, unreadable → 400.
@@ -169,21 +195,33 @@ async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
 
 /// A running emulator.
 pub struct ServerHandle {
-    addr: SocketAddr,
+    addrs: Vec<(&'static str, SocketAddr)>,
     app: AppState,
-    shutdown: Option<oneshot::Sender<()>>,
-    join: JoinHandle<std::io::Result<()>>,
+    shutdown: Option<tokio::sync::watch::Sender<bool>>,
+    joins: Vec<JoinHandle<std::io::Result<()>>>,
 }
 
 impl ServerHandle {
-    /// The bound address.
+    /// The bound address of the first cloud (IEC).
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.addrs
+            .first()
+            .map_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)), |(_, a)| *a)
+    }
+
+    /// The bound address of the cloud named `cloud` (`iec`, `veen`), if it is served.
+    pub fn addr_of(&self, cloud: &str) -> Option<SocketAddr> {
+        self.addrs.iter().find(|(n, _)| *n == cloud).map(|(_, a)| *a)
+    }
+
+    /// The base URL of the cloud named `cloud`, e.g. `http://127.0.0.1:41235`.
+    pub fn url_of(&self, cloud: &str) -> Option<String> {
+        self.addr_of(cloud).map(|a| format!("http://{a}"))
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// The shared application state (faults, clock, counters, state access).
@@ -205,12 +243,18 @@ impl ServerHandle {
     /// configured).
     pub async fn shutdown(mut self) -> Result<(), Error> {
         if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
+            let _ = tx.send(true);
         }
-        match (&mut self.join).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => return Err(Error::Serve(e)),
-            Err(e) => return Err(Error::Serve(std::io::Error::other(e.to_string()))),
+        let mut failure = None;
+        for join in std::mem::take(&mut self.joins) {
+            match join.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => failure = failure.or(Some(Error::Serve(e))),
+                Err(e) => failure = failure.or(Some(Error::Serve(std::io::Error::other(e.to_string())))),
+            }
+        }
+        if let Some(e) = failure {
+            return Err(e);
         }
         save_state(&self.app)
     }
@@ -256,20 +300,33 @@ fn load_state(config: &Config) -> Result<World, Error> {
 /// cloud's families behind the ingress with its [`Profile`], its open routes (no authentication),
 /// the admin API, and the cloud's answer for unknown routes.
 pub fn build(config: Config, cloud: &Cloud) -> Result<(Router, AppState), Error> {
+    let (mut routers, app) = build_many(config, std::slice::from_ref(cloud))?;
+    let router = routers.pop().unwrap_or_default();
+    Ok((router, app))
+}
+
+/// Builds one router per cloud over one shared state (world, clock, faults, counters, admin API):
+/// every cloud's families are registered and their timers run whichever listener a request arrives on.
+pub fn build_many(config: Config, clouds: &[Cloud]) -> Result<(Vec<Router>, AppState), Error> {
     let mut world = load_state(&config)?;
     let mut timers: HashMap<String, TimerFn> = HashMap::new();
-    for fam in &cloud.families {
+    for fam in clouds.iter().flat_map(|c| &c.families) {
         for (kind, f) in fam.timers {
             timers.insert((*kind).to_string(), *f);
         }
     }
     for id in world.account_ids() {
         let store = world.account(&id);
-        for fam in &cloud.families {
+        for fam in clouds.iter().flat_map(|c| &c.families) {
             (fam.register)(store).map_err(Error::State)?;
         }
     }
     let app = AppState::new(config, world, timers);
+    let routers = clouds.iter().map(|cloud| cloud_router(cloud, &app)).collect();
+    Ok((routers, app))
+}
+
+fn cloud_router(cloud: &Cloud, app: &AppState) -> Router {
     let mut routes: Router<AppState> = Router::new();
     for fam in &cloud.families {
         routes = routes.merge((fam.routes)());
@@ -279,13 +336,17 @@ pub fn build(config: Config, cloud: &Cloud) -> Result<(Router, AppState), Error>
         router = router.merge(with_ingress(open(), app.clone(), cloud.profile, false));
     }
     let unknown = cloud.profile.no_such_api;
-    let router = router
+    let render = cloud.profile.render;
+    let answer = move |req: Request| async move {
+        let (parts, _) = req.into_parts();
+        render(&parts, unknown())
+    };
+    router
         .merge(crate::core::admin::routes())
-        .fallback(move || async move { unknown() })
-        .method_not_allowed_fallback(move || async move { unknown() })
+        .fallback(answer)
+        .method_not_allowed_fallback(answer)
         .layer(middleware::from_fn(request_id))
-        .with_state(app.clone());
-    Ok((router, app))
+        .with_state(app.clone())
 }
 
 /// Starts `cloud` on `addr` and returns the bound address and a handle.
@@ -294,29 +355,44 @@ pub async fn serve(
     cloud: &Cloud,
     addr: SocketAddr,
 ) -> Result<(SocketAddr, ServerHandle), Error> {
-    let (router, app) = build(config, cloud)?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|source| Error::Bind { addr, source })?;
-    let bound = listener
-        .local_addr()
-        .map_err(|source| Error::Bind { addr, source })?;
-    let (tx, rx) = oneshot::channel::<()>();
-    let join = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
+    let handle = serve_many(config, &[(cloud.clone(), addr)]).await?;
+    Ok((handle.addr(), handle))
+}
+
+/// Starts each cloud on its own address over one shared state; the handle's [`ServerHandle::addr`]
+/// is the first cloud's, [`ServerHandle::addr_of`] names the others.
+pub async fn serve_many(config: Config, clouds: &[(Cloud, SocketAddr)]) -> Result<ServerHandle, Error> {
+    let descriptors: Vec<Cloud> = clouds.iter().map(|(c, _)| c.clone()).collect();
+    let (routers, app) = build_many(config, &descriptors)?;
+    let mut addrs = Vec::new();
+    let mut listeners = Vec::new();
+    for ((cloud, addr), router) in clouds.iter().zip(routers) {
+        let listener = tokio::net::TcpListener::bind(*addr)
             .await
-    });
-    tracing::info!(%bound, "edgefleet emulator listening");
-    Ok((
-        bound,
-        ServerHandle {
-            addr: bound,
-            app,
-            shutdown: Some(tx),
-            join,
-        },
-    ))
+            .map_err(|source| Error::Bind { addr: *addr, source })?;
+        let bound = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr: *addr, source })?;
+        tracing::info!(cloud = cloud.name, %bound, "edgefleet emulator listening");
+        addrs.push((cloud.name, bound));
+        listeners.push((listener, router));
+    }
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    let mut joins = Vec::new();
+    for (listener, router) in listeners {
+        let mut rx = rx.clone();
+        joins.push(tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                })
+                .await
+        }));
+    }
+    Ok(ServerHandle {
+        addrs,
+        app,
+        shutdown: Some(tx),
+        joins,
+    })
 }

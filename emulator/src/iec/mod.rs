@@ -139,6 +139,8 @@ pub const PROFILE: Profile = Profile {
     authenticate,
     server_error,
     no_such_api: ApiError::no_such_api,
+    operation: crate::core::cloud::route_operation,
+    render: crate::core::cloud::render_plain,
 };
 
 /// IEC as the emulator serves it: every family below, Huawei IAM beside them (token issue and

@@ -1,0 +1,750 @@
+//! veEN edge networking (digest §1.9; SDK `api_*vpc*`, `api_*security_group*`): a custom VPC lives
+//! in one edge cluster and carries subnets; a security group belongs to a VPC and has rules.
+//!
+//! * `CreateCustomVPCInstance` (POST `vpc_name` 1–60 name characters, `cluster_name` from the
+//!   catalog, `segment` a private IPv4 CIDR /8–/28, `desc` ≤ 255, `subnets[{name, cidr inside the
+//!   segment, non-overlapping, desc}]`, `project`, `Tags`) → `vpc_instance` with status `modifying`,
+//!   `available` after `veen_vpc` ms. `ListVPCInstances` (GET `vpc_identity_list`, `cluster_names`,
+//!   `is_custom_vpc`, `is_default_vpc`, `projects`, `TagFilters`, `with_tag_info`, page/limit) →
+//!   `{vpc_instances, count}`. `DeleteCustomVPCInstances` (POST `vpc_identity_list[]`) is refused with
+//!   400 `ResourceInUse` while instances or security groups use a VPC; otherwise `deleting`, gone
+//!   after `veen_vpc` ms.
+//! * `CreateSecurityGroup` (POST `vpc_identity` of an available VPC, `name` 1–60 unique per VPC,
+//!   `group_type` custom|default, `remark` ≤ 255, `project`, `Tags`) → `security_group`.
+//!   `DescribeSecurityGroups` (GET page/limit, `bind_identities` (instance ids), `projects`,
+//!   `TagFilters`, `with_tag_info`) → `{security_groups, total_count}`. `DeleteSecurityGroup` (POST
+//!   `group_identities[]`) is refused while an instance uses a group.
+//! * `CreateSecurityGroupRules` (POST `group_identity`, `rules[{direction ingress|egress, protocol
+//!   TCP|UDP|ICMP|ANY|GRE, ports "N" | "N-M" (1–65535; only TCP/UDP), ip_cidr or ip_cidrs, priority
+//!   1–100 (default 1), rule allow|reject (default allow), remark}]`; an identical rule is 400
+//!   `InvalidParameter`) → `rules[]` with `rule_identity`. `DeleteSecurityGroupRules` (POST
+//!   `group_identity`, `rule_identities[]`). `DescribeSecurityGroupRules` (GET `group_identity`,
+//!   `direction`, page/limit) → `{rules, total_count}`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::core::app::{AppState, Tx};
+use crate::core::auth::Principal;
+use crate::core::error::ApiError;
+use crate::core::net::Ipv4Cidr;
+use crate::core::state::{Record, StateError, Store, Timer};
+use crate::veen::cloud_servers::valid_name;
+use crate::veen::errors::{RESOURCE_IN_USE, invalid, missing, not_found};
+use crate::veen::kinds;
+use crate::veen::params::{Obj, Query, Tag, matches_tags, paginate, tags};
+
+/// Default VPC create/delete delay in ms.
+pub const VPC_MS: u64 = 1000;
+
+/// A subnet of a custom VPC.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Subnet {
+    /// `subnet_identity`.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// CIDR.
+    pub cidr: String,
+    /// Description.
+    pub desc: String,
+}
+
+/// A stored custom VPC.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Vpc {
+    /// `vpc_identity`.
+    pub id: String,
+    /// `vpc_name`.
+    pub name: String,
+    /// The edge cluster it lives in.
+    pub cluster_name: String,
+    /// CIDR (`segment`).
+    pub segment: String,
+    /// Description.
+    pub desc: String,
+    /// Subnets.
+    pub subnets: Vec<Subnet>,
+    /// Project.
+    pub project: String,
+    /// Tags.
+    pub tags: Vec<Tag>,
+    /// `modifying`, `available` or `deleting`.
+    pub status: String,
+    /// Creation time (epoch ms).
+    pub create_ms: u64,
+}
+
+impl Record for Vpc {
+    const KIND: &'static str = kinds::VPC;
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// A stored security group.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SecurityGroup {
+    /// `group_identity`.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// VPC.
+    pub vpc_identity: String,
+    /// `custom` or `default`.
+    pub group_type: String,
+    /// Remark.
+    pub remark: String,
+    /// Project.
+    pub project: String,
+    /// Tags.
+    pub tags: Vec<Tag>,
+    /// Creation time (epoch ms).
+    pub create_ms: u64,
+}
+
+impl Record for SecurityGroup {
+    const KIND: &'static str = kinds::SECURITY_GROUP;
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// A stored security-group rule.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SgRule {
+    /// `rule_identity`.
+    pub id: String,
+    /// Group.
+    pub group_identity: String,
+    /// `ingress` or `egress`.
+    pub direction: String,
+    /// Protocol.
+    pub protocol: String,
+    /// Ports (empty for ICMP/ANY/GRE).
+    pub ports: String,
+    /// Source/destination CIDR.
+    pub ip_cidr: String,
+    /// Priority 1–100.
+    pub priority: i64,
+    /// `allow` or `reject`.
+    pub rule: String,
+    /// Remark.
+    pub remark: String,
+    /// Creation time (epoch ms).
+    pub create_ms: u64,
+}
+
+impl Record for SgRule {
+    const KIND: &'static str = kinds::SECURITY_GROUP_RULE;
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+fn short_id(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+/// The VPC `id` if it is available, its subnet `subnet` exists, for instance placement at `field`.
+pub fn usable_vpc(
+    store: &mut Store,
+    now: u64,
+    id: &str,
+    subnet: Option<&str>,
+    field: &str,
+) -> Result<Vpc, ApiError> {
+    let vpc = store
+        .table::<Vpc>()?
+        .get_visible(id, now)
+        .cloned()
+        .ok_or_else(|| invalid(&format!("{field}.vpc_identity"), format!("no VPC {id}")))?;
+    if vpc.status != "available" {
+        return Err(invalid(
+            &format!("{field}.vpc_identity"),
+            format!("VPC {id} is {}", vpc.status),
+        ));
+    }
+    if let Some(s) = subnet
+        && !vpc.subnets.iter().any(|x| x.id == s)
+    {
+        return Err(invalid(
+            &format!("{field}.subnet_identity"),
+            format!("VPC {id} has no subnet {s}"),
+        ));
+    }
+    Ok(vpc)
+}
+
+/// The CIDR of subnet `subnet` of VPC `vpc`.
+pub fn subnet_cidr(store: &mut Store, vpc: &str, subnet: &str) -> Option<String> {
+    let v = store.table::<Vpc>().ok()?.get(vpc)?;
+    v.subnets.iter().find(|s| s.id == subnet).map(|s| s.cidr.clone())
+}
+
+/// The subnet CIDR an instance shows (empty outside a subnet).
+pub fn subnet_cidr_of(store: &Store, vpc: &str, subnet: &str) -> String {
+    store
+        .peek::<Vpc>()
+        .and_then(|t| t.get(vpc))
+        .and_then(|v| v.subnets.iter().find(|s| s.id == subnet))
+        .map(|s| s.cidr.clone())
+        .unwrap_or_default()
+}
+
+/// Timer handler for VPCs.
+pub fn on_timer(store: &mut Store, timer: &Timer, _now_ms: u64) -> Result<(), StateError> {
+    let t = store.table::<Vpc>()?;
+    match timer.action.as_str() {
+        "created" => {
+            if let Some(v) = t.get_mut(&timer.id)
+                && v.status == "modifying"
+            {
+                v.status = "available".into();
+            }
+        }
+        "deleted" => {
+            t.remove(&timer.id);
+            store.remove_refs_of(kinds::VPC, &timer.id);
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn private(c: &Ipv4Cidr) -> bool {
+    ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
+        .iter()
+        .filter_map(|b| b.parse::<Ipv4Cidr>().ok())
+        .any(|b| b.contains(c))
+}
+
+fn overlaps(a: &Ipv4Cidr, b: &Ipv4Cidr) -> bool {
+    a.contains(b) || b.contains(a)
+}
+
+/// `CreateCustomVPCInstance` (POST).
+pub fn create_vpc(app: &AppState, p: &Principal, body: Obj<'_>) -> Result<Value, ApiError> {
+    let name = body.req("vpc_name")?.to_string();
+    if !valid_name(&name, 1, 60) {
+        return Err(invalid("vpc_name", "1-60 characters of the name charset"));
+    }
+    let cluster = body.req("cluster_name")?.to_string();
+    let segment_text = body.req("segment")?.to_string();
+    let segment: Ipv4Cidr = segment_text
+        .parse()
+        .map_err(|_| invalid("segment", "must be an IPv4 CIDR"))?;
+    if !(8..=28).contains(&segment.prefix) || !private(&segment) {
+        return Err(invalid(
+            "segment",
+            "must be a private range (10/8, 172.16/12, 192.168/16) with a /8-/28 mask",
+        ));
+    }
+    let desc = body.req("desc")?.to_string();
+    if desc.chars().count() > 255 {
+        return Err(invalid("desc", "at most 255 characters"));
+    }
+    let mut subnets: Vec<(Subnet, Ipv4Cidr)> = Vec::new();
+    for n in body.objs("subnets")? {
+        let o = n.obj();
+        let sname = o.req("name")?;
+        if !valid_name(sname, 1, 60) {
+            return Err(invalid(&o.field("name"), "1-60 characters of the name charset"));
+        }
+        let text = o.req("cidr")?;
+        let c: Ipv4Cidr = text
+            .parse()
+            .map_err(|_| invalid(&o.field("cidr"), "must be an IPv4 CIDR"))?;
+        if !segment.contains(&c) || c.prefix > 29 {
+            return Err(invalid(
+                &o.field("cidr"),
+                "must lie inside segment with a mask of at most /29",
+            ));
+        }
+        if subnets.iter().any(|(_, o2)| overlaps(o2, &c)) {
+            return Err(invalid(&o.field("cidr"), "overlaps another subnet"));
+        }
+        subnets.push((
+            Subnet {
+                id: short_id("subnet"),
+                name: sname.to_string(),
+                cidr: text.to_string(),
+                desc: o.str("desc")?.unwrap_or_default().to_string(),
+            },
+            c,
+        ));
+    }
+    let project = body
+        .str("project")?
+        .filter(|s| !s.is_empty())
+        .unwrap_or("default")
+        .to_string();
+    let tags = tags(body)?;
+    app.tx(p, |tx| {
+        if tx.config.veen.cluster(&cluster).is_none() {
+            return Err(invalid("cluster_name", format!("no cluster {cluster}")));
+        }
+        let vpc = Vpc {
+            id: short_id("vpc"),
+            name,
+            cluster_name: cluster,
+            segment: segment_text,
+            desc,
+            subnets: subnets.into_iter().map(|(s, _)| s).collect(),
+            project,
+            tags,
+            status: "modifying".into(),
+            create_ms: tx.now_ms,
+        };
+        tx.insert_new(vpc.clone())?;
+        let ms = tx.delay_ms("veen_vpc", VPC_MS);
+        tx.schedule_in(ms, kinds::VPC, &vpc.id, "created");
+        Ok(json!({"vpc_instance": render_vpc(tx, &vpc, true)}))
+    })
+}
+
+fn render_vpc(tx: &Tx<'_>, v: &Vpc, with_tags: bool) -> Value {
+    let c = tx.config.veen.cluster(&v.cluster_name);
+    let mut out = json!({
+        "vpc_identity": v.id,
+        "vpc_name": v.name,
+        "segment": v.segment,
+        "desc": v.desc,
+        "status": v.status,
+        "is_custom": true,
+        "is_default": false,
+        "is_vlan": false,
+        "project": v.project,
+        "cluster": {
+            "cluster_name": v.cluster_name,
+            "alias": v.cluster_name,
+            "country": "中国",
+            "region": c.map(|c| c.area_name.clone()).unwrap_or_default(),
+            "province": c.map(|c| c.province.clone()).unwrap_or_default(),
+            "city": c.map(|c| c.city_name.clone()).unwrap_or_default(),
+            "isp": c.map(|c| c.isp.clone()).unwrap_or_default(),
+            "level": "city",
+        },
+        "sub_nets": v.subnets.iter().map(|s| {
+            let (ip, mask) = s.cidr.split_once('/').unwrap_or((&s.cidr, "0"));
+            json!({"subnet_identity": s.id, "name": s.name, "desc": s.desc, "cidr_ip": ip,
+                   "cidr_mask": mask.parse::<u32>().unwrap_or(0), "status": "available",
+                   "create_time": v.create_ms / 1000, "update_time": v.create_ms / 1000})
+        }).collect::<Vec<_>>(),
+        "create_time": v.create_ms / 1000,
+        "update_time": v.create_ms / 1000,
+    });
+    if with_tags && let Some(m) = out.as_object_mut() {
+        m.insert("Tags".into(), json!(v.tags));
+    }
+    out
+}
+
+/// `ListVPCInstances` (GET).
+pub fn list_vpcs(app: &AppState, p: &Principal, q: &Query) -> Result<Value, ApiError> {
+    let ids = q.list("vpc_identity_list");
+    let clusters = q.list("cluster_names");
+    let projects = q.list("projects");
+    let is_custom = q.bool("is_custom_vpc")?;
+    let is_default = q.bool("is_default_vpc")?;
+    q.bool("is_vlan_vpc")?;
+    q.bool("with_resource_statistic")?;
+    let filters = q.tag_filters()?;
+    let with_tags = q.bool("with_tag_info")?.unwrap_or(false);
+    app.tx(p, |tx| {
+        let now = tx.now_ms;
+        let items: Vec<Vpc> = tx
+            .store
+            .table::<Vpc>()?
+            .iter_visible(now)
+            .filter(|v| ids.is_empty() || ids.contains(&v.id))
+            .filter(|v| clusters.is_empty() || clusters.contains(&v.cluster_name))
+            .filter(|v| projects.is_empty() || projects.contains(&v.project))
+            .filter(|_| is_custom != Some(false) && is_default != Some(true))
+            .filter(|v| matches_tags(&v.tags, &filters))
+            .cloned()
+            .collect();
+        let (total, page) = paginate(items, q, 100, 1000)?;
+        let vpcs: Vec<Value> = page.iter().map(|v| render_vpc(tx, v, with_tags)).collect();
+        Ok(json!({"vpc_instances": vpcs, "count": total}))
+    })
+}
+
+/// `DeleteCustomVPCInstances` (POST).
+pub fn delete_vpcs(app: &AppState, p: &Principal, body: Obj<'_>) -> Result<Value, ApiError> {
+    let ids = body.str_list("vpc_identity_list")?;
+    if ids.is_empty() {
+        return Err(missing("vpc_identity_list"));
+    }
+    app.tx(p, |tx| {
+        let now = tx.now_ms;
+        for id in &ids {
+            let v = tx
+                .store
+                .table::<Vpc>()?
+                .get_visible(id, now)
+                .cloned()
+                .ok_or_else(|| not_found("VPC", id))?;
+            if v.status == "deleting" {
+                continue;
+            }
+            if tx.store.is_referenced(kinds::VPC, id) {
+                return Err(RESOURCE_IN_USE.err(format!("VPC {id} is used by instances or security groups")));
+            }
+        }
+        let ms = tx.delay_ms("veen_vpc", VPC_MS);
+        for id in &ids {
+            if let Some(v) = tx.store.table::<Vpc>()?.get_mut(id)
+                && v.status != "deleting"
+            {
+                v.status = "deleting".into();
+                tx.schedule_in(ms, kinds::VPC, id, "deleted");
+            }
+        }
+        Ok(json!({}))
+    })
+}
+
+fn render_sg(tx: &mut Tx<'_>, g: &SecurityGroup, with_tags: bool) -> Result<Value, ApiError> {
+    let vpc = tx.store.table::<Vpc>()?.get(&g.vpc_identity).cloned();
+    let c = vpc.as_ref().and_then(|v| tx.config.veen.cluster(&v.cluster_name));
+    let mut out = json!({
+        "group_identity": g.id,
+        "name": g.name,
+        "group_type": g.group_type,
+        "remark": g.remark,
+        "project": g.project,
+        "vpc_identity": g.vpc_identity,
+        "vpc_name": vpc.as_ref().map(|v| v.name.clone()).unwrap_or_default(),
+        "vpc_cidr": vpc.as_ref().map(|v| vec![v.segment.clone()]).unwrap_or_default(),
+        "cluster_name": vpc.as_ref().map(|v| v.cluster_name.clone()).unwrap_or_default(),
+        "city": c.map(|c| c.city_name.clone()).unwrap_or_default(),
+        "region": c.map(|c| c.area_name.clone()).unwrap_or_default(),
+        "create_time": g.create_ms / 1000,
+        "update_time": g.create_ms / 1000,
+    });
+    if with_tags && let Some(m) = out.as_object_mut() {
+        m.insert("Tags".into(), json!(g.tags));
+    }
+    Ok(out)
+}
+
+/// `CreateSecurityGroup` (POST).
+pub fn create_sg(app: &AppState, p: &Principal, body: Obj<'_>) -> Result<Value, ApiError> {
+    let vpc_id = body.req("vpc_identity")?.to_string();
+    let name = body.req("name")?.to_string();
+    if !valid_name(&name, 1, 60) {
+        return Err(invalid("name", "1-60 characters of the name charset"));
+    }
+    let group_type = match body.str("group_type")?.unwrap_or("custom") {
+        t @ ("custom" | "default") => t.to_string(),
+        _ => return Err(invalid("group_type", "must be custom or default")),
+    };
+    let remark = body.str("remark")?.unwrap_or_default().to_string();
+    if remark.chars().count() > 255 {
+        return Err(invalid("remark", "at most 255 characters"));
+    }
+    let project = body
+        .str("project")?
+        .filter(|s| !s.is_empty())
+        .unwrap_or("default")
+        .to_string();
+    let tags = tags(body)?;
+    app.tx(p, |tx| {
+        let now = tx.now_ms;
+        usable_vpc(tx.store, now, &vpc_id, None, "security group")
+            .map_err(|_| invalid("vpc_identity", format!("no available VPC {vpc_id}")))?;
+        if tx
+            .store
+            .table::<SecurityGroup>()?
+            .iter()
+            .any(|g| g.vpc_identity == vpc_id && g.name == name)
+        {
+            return Err(invalid(
+                "name",
+                format!("VPC {vpc_id} already has a security group {name}"),
+            ));
+        }
+        let g = SecurityGroup {
+            id: short_id("sg"),
+            name,
+            vpc_identity: vpc_id.clone(),
+            group_type,
+            remark,
+            project,
+            tags,
+            create_ms: now,
+        };
+        tx.store
+            .add_ref(kinds::VPC, &vpc_id, kinds::SECURITY_GROUP, &g.id);
+        tx.insert_new(g.clone())?;
+        Ok(json!({"security_group": render_sg(tx, &g, true)?}))
+    })
+}
+
+/// `DescribeSecurityGroups` (GET).
+pub fn describe_sgs(app: &AppState, p: &Principal, q: &Query) -> Result<Value, ApiError> {
+    let binds = q.list("bind_identities");
+    let projects = q.list("projects");
+    let filters = q.tag_filters()?;
+    let with_tags = q.bool("with_tag_info")?.unwrap_or(false);
+    app.tx(p, |tx| {
+        let now = tx.now_ms;
+        let bound: Vec<String> = binds
+            .iter()
+            .flat_map(|i| tx.store.references_of(kinds::INSTANCE, i))
+            .filter(|(k, _)| k == kinds::SECURITY_GROUP)
+            .map(|(_, id)| id)
+            .collect();
+        let items: Vec<SecurityGroup> = tx
+            .store
+            .table::<SecurityGroup>()?
+            .iter_visible(now)
+            .filter(|g| binds.is_empty() || bound.contains(&g.id))
+            .filter(|g| projects.is_empty() || projects.contains(&g.project))
+            .filter(|g| matches_tags(&g.tags, &filters))
+            .cloned()
+            .collect();
+        let (total, page) = paginate(items, q, 100, 1000)?;
+        let mut out = Vec::new();
+        for g in &page {
+            out.push(render_sg(tx, g, with_tags)?);
+        }
+        Ok(json!({"security_groups": out, "total_count": total}))
+    })
+}
+
+fn get_sg(tx: &mut Tx<'_>, id: &str) -> Result<SecurityGroup, ApiError> {
+    let now = tx.now_ms;
+    tx.store
+        .table::<SecurityGroup>()?
+        .get_visible(id, now)
+        .cloned()
+        .ok_or_else(|| not_found("security group", id))
+}
+
+/// `DeleteSecurityGroup` (POST).
+pub fn delete_sg(app: &AppState, p: &Principal, body: Obj<'_>) -> Result<Value, ApiError> {
+    let ids = body.str_list("group_identities")?;
+    if ids.is_empty() {
+        return Err(missing("group_identities"));
+    }
+    app.tx(p, |tx| {
+        for id in &ids {
+            get_sg(tx, id)?;
+            if tx
+                .store
+                .is_referenced_by(kinds::SECURITY_GROUP, id, kinds::INSTANCE)
+            {
+                return Err(RESOURCE_IN_USE.err(format!("security group {id} is used by instances")));
+            }
+        }
+        for id in &ids {
+            tx.store.table::<SecurityGroup>()?.remove(id);
+            tx.store.remove_refs_of(kinds::SECURITY_GROUP, id);
+            let rules = tx.store.table::<SgRule>()?;
+            let gone: Vec<String> = rules
+                .iter()
+                .filter(|r| r.group_identity == *id)
+                .map(|r| r.id.clone())
+                .collect();
+            for r in gone {
+                rules.remove(&r);
+            }
+        }
+        Ok(json!({}))
+    })
+}
+
+fn render_rule(r: &SgRule) -> Value {
+    json!({
+        "rule_identity": r.id,
+        "group_identity": r.group_identity,
+        "direction": r.direction,
+        "protocol": r.protocol,
+        "ports": r.ports,
+        "ip_cidr": r.ip_cidr,
+        "ip_type": "ipv4",
+        "priority": r.priority,
+        "rule": r.rule,
+        "remark": r.remark,
+        "status": 1,
+        "create_time": r.create_ms / 1000,
+        "update_time": r.create_ms / 1000,
+    })
+}
+
+fn valid_ports(ports: &str) -> bool {
+    let num = |s: &str| s.parse::<u32>().ok().filter(|n| (1..=65535).contains(n));
+    match ports.split_once('-') {
+        Some((a, b)) => matches!((num(a), num(b)), (Some(a), Some(b)) if a <= b),
+        None => num(ports).is_some(),
+    }
+}
+
+/// `CreateSecurityGroupRules` (POST).
+pub fn create_rules(app: &AppState, p: &Principal, body: Obj<'_>) -> Result<Value, ApiError> {
+    let group = body.req("group_identity")?.to_string();
+    let entries = body.objs("rules")?;
+    if entries.is_empty() {
+        return Err(missing("rules"));
+    }
+    let mut wanted: Vec<SgRule> = Vec::new();
+    for n in &entries {
+        let o = n.obj();
+        let direction = match o.req("direction")? {
+            d @ ("ingress" | "egress") => d.to_string(),
+            _ => return Err(invalid(&o.field("direction"), "must be ingress or egress")),
+        };
+        let protocol = match o.req("protocol")? {
+            x @ ("TCP" | "UDP" | "ICMP" | "ANY" | "GRE") => x.to_string(),
+            _ => {
+                return Err(invalid(
+                    &o.field("protocol"),
+                    "must be TCP, UDP, ICMP, ANY or GRE",
+                ));
+            }
+        };
+        let ports = o.str("ports")?.unwrap_or_default().to_string();
+        if protocol == "TCP" || protocol == "UDP" {
+            if !valid_ports(&ports) {
+                return Err(invalid(&o.field("ports"), "must be N or N-M within 1-65535"));
+            }
+        } else if !ports.is_empty() {
+            return Err(invalid(
+                &o.field("ports"),
+                format!("{protocol} rules take no ports"),
+            ));
+        }
+        let mut cidrs = o.str_list("ip_cidrs")?;
+        if let Some(c) = o.str("ip_cidr")?.filter(|s| !s.is_empty()) {
+            cidrs.insert(0, c.to_string());
+        }
+        if cidrs.is_empty() {
+            return Err(missing(&o.field("ip_cidr")));
+        }
+        for c in &cidrs {
+            if c.parse::<Ipv4Cidr>().is_err() {
+                return Err(invalid(&o.field("ip_cidr"), format!("{c} is not an IPv4 CIDR")));
+            }
+        }
+        let priority = o.int("priority")?.unwrap_or(1);
+        if !(1..=100).contains(&priority) {
+            return Err(invalid(&o.field("priority"), "must be between 1 and 100"));
+        }
+        let rule = match o.str("rule")?.unwrap_or("allow") {
+            r @ ("allow" | "reject") => r.to_string(),
+            _ => return Err(invalid(&o.field("rule"), "must be allow or reject")),
+        };
+        let remark = o.str("remark")?.unwrap_or_default().to_string();
+        for c in cidrs {
+            wanted.push(SgRule {
+                id: String::new(),
+                group_identity: group.clone(),
+                direction: direction.clone(),
+                protocol: protocol.clone(),
+                ports: ports.clone(),
+                ip_cidr: c,
+                priority,
+                rule: rule.clone(),
+                remark: remark.clone(),
+                create_ms: 0,
+            });
+        }
+    }
+    app.tx(p, |tx| {
+        get_sg(tx, &group)?;
+        let now = tx.now_ms;
+        let same = |a: &SgRule, b: &SgRule| {
+            a.group_identity == b.group_identity
+                && a.direction == b.direction
+                && a.protocol == b.protocol
+                && a.ports == b.ports
+                && a.ip_cidr == b.ip_cidr
+                && a.rule == b.rule
+                && a.priority == b.priority
+        };
+        let table = tx.store.table::<SgRule>()?;
+        for (i, w) in wanted.iter().enumerate() {
+            if table.iter().any(|r| same(r, w)) || wanted[..i].iter().any(|o| same(o, w)) {
+                return Err(invalid(
+                    "rules",
+                    format!(
+                        "the rule {} {} {} {} exists",
+                        w.direction, w.protocol, w.ports, w.ip_cidr
+                    ),
+                ));
+            }
+        }
+        let mut out = Vec::new();
+        for mut w in wanted {
+            w.id = short_id("rule");
+            w.create_ms = now;
+            out.push(render_rule(&w));
+            table.insert(w);
+        }
+        Ok(json!({"rules": out}))
+    })
+}
+
+/// `DeleteSecurityGroupRules` (POST).
+pub fn delete_rules(app: &AppState, p: &Principal, body: Obj<'_>) -> Result<Value, ApiError> {
+    let group = body.req("group_identity")?.to_string();
+    let ids = body.str_list("rule_identities")?;
+    if ids.is_empty() {
+        return Err(missing("rule_identities"));
+    }
+    app.tx(p, |tx| {
+        get_sg(tx, &group)?;
+        let table = tx.store.table::<SgRule>()?;
+        for id in &ids {
+            if table.get(id).is_none_or(|r| r.group_identity != group) {
+                return Err(not_found("security group rule", id));
+            }
+        }
+        for id in &ids {
+            table.remove(id);
+        }
+        Ok(json!({}))
+    })
+}
+
+/// `DescribeSecurityGroupRules` (GET).
+pub fn describe_rules(app: &AppState, p: &Principal, q: &Query) -> Result<Value, ApiError> {
+    let group = q.req("group_identity")?.to_string();
+    let direction = q.str("direction").map(str::to_string);
+    if let Some(d) = &direction
+        && d != "ingress"
+        && d != "egress"
+    {
+        return Err(invalid("direction", "must be ingress or egress"));
+    }
+    app.tx(p, |tx| {
+        get_sg(tx, &group)?;
+        let items: Vec<SgRule> = tx
+            .store
+            .table::<SgRule>()?
+            .iter()
+            .filter(|r| r.group_identity == group)
+            .filter(|r| direction.as_ref().is_none_or(|d| *d == r.direction))
+            .cloned()
+            .collect();
+        let (total, page) = paginate(items, q, 100, 1000)?;
+        Ok(json!({"rules": page.iter().map(render_rule).collect::<Vec<_>>(), "total_count": total}))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_ranges() {
+        for ok in ["22", "1-65535", "80-80"] {
+            assert!(valid_ports(ok), "{ok}");
+        }
+        for bad in ["", "0", "65536", "90-80", "a", "1-"] {
+            assert!(!valid_ports(bad), "{bad}");
+        }
+    }
+}

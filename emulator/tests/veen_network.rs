@@ -1,0 +1,401 @@
+//! veEN VPCs, security groups and rules over real HTTP: create/list/delete with validation, the
+//! `modifying → available` and `deleting → gone` transitions, in-use refusals, instances in a VPC.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod veen_support;
+
+use serde_json::{Value, json};
+use veen_support::{Veen, assert_err, seed_body, start};
+
+fn vpc_body(name: &str) -> Value {
+    json!({"vpc_name": name, "cluster_name": "cn-hangzhou-cmcc-01", "segment": "192.168.0.0/16",
+           "desc": "edge vpc", "subnets": [{"name": "sn-a", "cidr": "192.168.1.0/24", "desc": "a"}],
+           "Tags": [{"Key": "edgefleet.io/uid", "Value": "v1"}]})
+}
+
+async fn vpcs(v: &Veen, params: &[(&str, &str)]) -> Value {
+    v.ok(v.get("ListVPCInstances", params).await, "ListVPCInstances")
+}
+
+#[tokio::test]
+async fn veen_vpc_lifecycle_and_validation() {
+    let v = start().await;
+    let r = v.ok(
+        v.post("CreateCustomVPCInstance", vpc_body("vpc-one")).await,
+        "CreateCustomVPCInstance",
+    );
+    let vpc = &r["vpc_instance"];
+    let id = vpc["vpc_identity"].as_str().unwrap().to_string();
+    assert_eq!(vpc["status"], "modifying");
+    assert_eq!(vpc["cluster"]["cluster_name"], "cn-hangzhou-cmcc-01");
+    assert_eq!(vpc["sub_nets"][0]["cidr_ip"], "192.168.1.0");
+    assert_eq!(vpc["sub_nets"][0]["cidr_mask"], 24);
+    let subnet = vpc["sub_nets"][0]["subnet_identity"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    v.advance(1).await;
+    let l = vpcs(&v, &[("VpcIdentityList", &id)]).await;
+    assert_eq!(l["count"], 1);
+    assert_eq!(l["vpc_instances"][0]["status"], "available");
+    assert_eq!(vpcs(&v, &[("vpc_identity_list", "vpc-nope")]).await["count"], 0);
+    assert_eq!(
+        vpcs(&v, &[("ClusterNames", "cn-beijing-cucc-01")]).await["count"],
+        0
+    );
+    assert_eq!(
+        vpcs(
+            &v,
+            &[("TagFilters.1.Key", "edgefleet.io/uid"), ("WithTagInfo", "true")]
+        )
+        .await["vpc_instances"][0]["Tags"][0]["Value"],
+        "v1"
+    );
+    for (field, value, code) in [
+        ("vpc_name", Value::Null, "MissingParameter"),
+        ("vpc_name", json!("has space"), "InvalidParameter"),
+        ("cluster_name", json!("cn-nowhere"), "InvalidParameter"),
+        ("segment", json!("8.8.0.0/16"), "InvalidParameter"),
+        ("segment", json!("10.0.0.0/30"), "InvalidParameter"),
+        ("segment", json!("nonsense"), "InvalidParameter"),
+        ("desc", Value::Null, "MissingParameter"),
+        (
+            "subnets",
+            json!([{"name": "x", "cidr": "10.0.0.0/24"}]),
+            "InvalidParameter",
+        ),
+        (
+            "subnets",
+            json!([{"name": "x", "cidr": "192.168.1.0/24"}, {"name": "y", "cidr": "192.168.1.128/25"}]),
+            "InvalidParameter",
+        ),
+        ("subnets", json!([{"cidr": "192.168.1.0/24"}]), "MissingParameter"),
+    ] {
+        let mut b = vpc_body("vpc-two");
+        b[field] = value;
+        assert_err(&v.post("CreateCustomVPCInstance", b).await, 400, code, field);
+    }
+    // an instance in the VPC's subnet; the VPC's cluster only
+    let mut body = seed_body(
+        "in-vpc",
+        json!([{"cluster_name": "cn-hangzhou-cmcc-01", "num": 1, "vpc_identity": id, "subnet_identity": subnet}]),
+    );
+    let r = v.ok(
+        v.post("CreateCloudServer", body.clone()).await,
+        "CreateCloudServer",
+    );
+    let inst = r["instance_id_list"][0].as_str().unwrap().to_string();
+    let i = v.ok(
+        v.get("GetInstance", &[("instance_identity", &inst)]).await,
+        "GetInstance",
+    );
+    assert_eq!(i["instance"]["vpc_identity"], id.as_str());
+    assert_eq!(i["instance"]["subnet_cidr"], "192.168.1.0/24");
+    assert!(
+        i["instance"]["network"]["internal_interface"]["ip_addr"]
+            .as_str()
+            .unwrap()
+            .starts_with("192.168.1.")
+    );
+    body["cloudserver_name"] = json!("wrong-node");
+    body["instance_area_nums"][0]["cluster_name"] = json!("cn-beijing-cucc-01");
+    assert_err(
+        &v.post("CreateCloudServer", body).await,
+        400,
+        "InsufficientCapacity",
+        "VPC",
+    );
+    let vids = v.ok(
+        v.get("ListInstances", &[("VPCIdentities", &id)]).await,
+        "ListInstances",
+    );
+    assert_eq!(vids["total_count"], 1);
+    // in use → refused; after the instance is gone → deleting → gone
+    assert_err(
+        &v.post("DeleteCustomVPCInstances", json!({"vpc_identity_list": [id]}))
+            .await,
+        400,
+        "ResourceInUse",
+        &id,
+    );
+    v.advance(3).await;
+    v.ok(
+        v.post(
+            "OfflineInstances",
+            json!({"instance_identities": [inst], "ignore_running": true}),
+        )
+        .await,
+        "OfflineInstances",
+    );
+    v.advance(3).await;
+    v.ok(
+        v.post("DeleteCustomVPCInstances", json!({"vpc_identity_list": [id]}))
+            .await,
+        "DeleteCustomVPCInstances",
+    );
+    assert_eq!(vpcs(&v, &[]).await["vpc_instances"][0]["status"], "deleting");
+    v.advance(1).await;
+    assert_eq!(vpcs(&v, &[]).await["count"], 0);
+    assert_err(
+        &v.post("DeleteCustomVPCInstances", json!({"vpc_identity_list": [id]}))
+            .await,
+        404,
+        "ResourceNotFound",
+        &id,
+    );
+    assert_err(
+        &v.post("DeleteCustomVPCInstances", json!({"vpc_identity_list": null}))
+            .await,
+        400,
+        "MissingParameter",
+        "vpc_identity_list",
+    );
+    v.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn veen_security_groups_and_rules() {
+    let v = start().await;
+    let r = v.ok(
+        v.post("CreateCustomVPCInstance", vpc_body("vpc-sg")).await,
+        "CreateCustomVPCInstance",
+    );
+    let vpc = r["vpc_instance"]["vpc_identity"].as_str().unwrap().to_string();
+    let sg_body = json!({"vpc_identity": vpc, "name": "web", "remark": "web tier", "Tags": [{"Key": "k", "Value": "v"}]});
+    assert_err(
+        &v.post("CreateSecurityGroup", sg_body.clone()).await,
+        400,
+        "InvalidParameter",
+        "vpc_identity",
+    );
+    v.advance(1).await;
+    let g = v.ok(
+        v.post("CreateSecurityGroup", sg_body.clone()).await,
+        "CreateSecurityGroup",
+    );
+    let sg = g["security_group"]["group_identity"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(g["security_group"]["vpc_identity"], vpc.as_str());
+    assert_eq!(g["security_group"]["group_type"], "custom");
+    assert_err(
+        &v.post("CreateSecurityGroup", sg_body).await,
+        400,
+        "InvalidParameter",
+        "already has",
+    );
+    assert_err(
+        &v.post("CreateSecurityGroup", json!({"vpc_identity": vpc})).await,
+        400,
+        "MissingParameter",
+        "name",
+    );
+    assert_err(
+        &v.post(
+            "CreateSecurityGroup",
+            json!({"vpc_identity": vpc, "name": "x", "group_type": "odd"}),
+        )
+        .await,
+        400,
+        "InvalidParameter",
+        "group_type",
+    );
+    let d = v.ok(
+        v.get(
+            "DescribeSecurityGroups",
+            &[("TagFilters.1.Key", "k"), ("WithTagInfo", "true")],
+        )
+        .await,
+        "DescribeSecurityGroups",
+    );
+    assert_eq!(d["total_count"], 1);
+    assert_eq!(d["security_groups"][0]["cluster_name"], "cn-hangzhou-cmcc-01");
+    assert_eq!(d["security_groups"][0]["Tags"][0]["Key"], "k");
+    // rules
+    let rules = json!({"group_identity": sg, "rules": [
+        {"direction": "ingress", "protocol": "TCP", "ports": "22", "ip_cidr": "0.0.0.0/0", "priority": 1, "rule": "allow", "remark": "ssh"},
+        {"direction": "egress", "protocol": "ANY", "ip_cidrs": ["10.0.0.0/8", "172.16.0.0/12"]}]});
+    let c = v.ok(
+        v.post("CreateSecurityGroupRules", rules.clone()).await,
+        "CreateSecurityGroupRules",
+    );
+    assert_eq!(c["rules"].as_array().unwrap().len(), 3);
+    assert_err(
+        &v.post("CreateSecurityGroupRules", rules).await,
+        400,
+        "InvalidParameter",
+        "exists",
+    );
+    for (rule, code, field) in [
+        (
+            json!({"protocol": "TCP", "ports": "80", "ip_cidr": "0.0.0.0/0"}),
+            "MissingParameter",
+            "rules.1.direction",
+        ),
+        (
+            json!({"direction": "in", "protocol": "TCP", "ports": "80", "ip_cidr": "0.0.0.0/0"}),
+            "InvalidParameter",
+            "rules.1.direction",
+        ),
+        (
+            json!({"direction": "ingress", "protocol": "SCTP", "ip_cidr": "0.0.0.0/0"}),
+            "InvalidParameter",
+            "rules.1.protocol",
+        ),
+        (
+            json!({"direction": "ingress", "protocol": "TCP", "ports": "0-80", "ip_cidr": "0.0.0.0/0"}),
+            "InvalidParameter",
+            "rules.1.ports",
+        ),
+        (
+            json!({"direction": "ingress", "protocol": "ICMP", "ports": "80", "ip_cidr": "0.0.0.0/0"}),
+            "InvalidParameter",
+            "rules.1.ports",
+        ),
+        (
+            json!({"direction": "ingress", "protocol": "TCP", "ports": "80"}),
+            "MissingParameter",
+            "rules.1.ip_cidr",
+        ),
+        (
+            json!({"direction": "ingress", "protocol": "TCP", "ports": "80", "ip_cidr": "x"}),
+            "InvalidParameter",
+            "rules.1.ip_cidr",
+        ),
+        (
+            json!({"direction": "ingress", "protocol": "TCP", "ports": "80", "ip_cidr": "0.0.0.0/0", "priority": 101}),
+            "InvalidParameter",
+            "rules.1.priority",
+        ),
+        (
+            json!({"direction": "ingress", "protocol": "TCP", "ports": "80", "ip_cidr": "0.0.0.0/0", "rule": "drop"}),
+            "InvalidParameter",
+            "rules.1.rule",
+        ),
+    ] {
+        assert_err(
+            &v.post(
+                "CreateSecurityGroupRules",
+                json!({"group_identity": sg, "rules": [rule]}),
+            )
+            .await,
+            400,
+            code,
+            field,
+        );
+    }
+    let all = v.ok(
+        v.get("DescribeSecurityGroupRules", &[("GroupIdentity", &sg)])
+            .await,
+        "DescribeSecurityGroupRules",
+    );
+    assert_eq!(all["total_count"], 3);
+    let ingress = v.ok(
+        v.get(
+            "DescribeSecurityGroupRules",
+            &[("group_identity", &sg), ("direction", "ingress")],
+        )
+        .await,
+        "DescribeSecurityGroupRules",
+    );
+    assert_eq!(ingress["total_count"], 1);
+    assert_eq!(ingress["rules"][0]["ports"], "22");
+    let page = v.ok(
+        v.get(
+            "DescribeSecurityGroupRules",
+            &[("group_identity", &sg), ("limit", "2"), ("page", "2")],
+        )
+        .await,
+        "DescribeSecurityGroupRules",
+    );
+    assert_eq!(page["rules"].as_array().unwrap().len(), 1);
+    assert_err(
+        &v.get("DescribeSecurityGroupRules", &[]).await,
+        400,
+        "MissingParameter",
+        "group_identity",
+    );
+    let rid = ingress["rules"][0]["rule_identity"].as_str().unwrap().to_string();
+    v.ok(
+        v.post(
+            "DeleteSecurityGroupRules",
+            json!({"group_identity": sg, "rule_identities": [rid]}),
+        )
+        .await,
+        "DeleteSecurityGroupRules",
+    );
+    assert_err(
+        &v.post(
+            "DeleteSecurityGroupRules",
+            json!({"group_identity": sg, "rule_identities": [rid]}),
+        )
+        .await,
+        404,
+        "ResourceNotFound",
+        &rid,
+    );
+    // a group used by an instance cannot be deleted; a VPC with a group cannot either
+    let mut cs = seed_body(
+        "with-sg",
+        json!([{"cluster_name": "cn-hangzhou-cmcc-01", "num": 1}]),
+    );
+    cs["network_config"]["security_group_id_list"] = json!([sg]);
+    let r = v.ok(v.post("CreateCloudServer", cs).await, "CreateCloudServer");
+    let inst = r["instance_id_list"][0].as_str().unwrap().to_string();
+    let bound = v.ok(
+        v.get("DescribeSecurityGroups", &[("BindIdentities", &inst)])
+            .await,
+        "DescribeSecurityGroups",
+    );
+    assert_eq!(bound["total_count"], 1);
+    assert_err(
+        &v.post("DeleteSecurityGroup", json!({"group_identities": [sg]}))
+            .await,
+        400,
+        "ResourceInUse",
+        &sg,
+    );
+    assert_err(
+        &v.post("DeleteCustomVPCInstances", json!({"vpc_identity_list": [vpc]}))
+            .await,
+        400,
+        "ResourceInUse",
+        "",
+    );
+    v.advance(3).await;
+    v.ok(
+        v.post(
+            "OfflineInstances",
+            json!({"instance_identities": [inst], "ignore_running": true}),
+        )
+        .await,
+        "OfflineInstances",
+    );
+    v.advance(2).await;
+    v.ok(
+        v.post("DeleteSecurityGroup", json!({"group_identities": [sg]}))
+            .await,
+        "DeleteSecurityGroup",
+    );
+    assert_err(
+        &v.get("DescribeSecurityGroupRules", &[("group_identity", &sg)])
+            .await,
+        404,
+        "ResourceNotFound",
+        &sg,
+    );
+    assert_eq!(
+        v.ok(
+            v.get("DescribeSecurityGroups", &[]).await,
+            "DescribeSecurityGroups"
+        )["total_count"],
+        0
+    );
+    v.ok(
+        v.post("DeleteCustomVPCInstances", json!({"vpc_identity_list": [vpc]}))
+            .await,
+        "DeleteCustomVPCInstances",
+    );
+    v.handle.shutdown().await.unwrap();
+}
