@@ -543,7 +543,7 @@ const CEL_RULES: &[(&str, &str, &str)] = &[
     (
         "vpcs",
         "spec",
-        "spec.subnets can only be listed when spec.iec.mode is CUSTOMER",
+        "spec.subnets cannot be listed when spec.iec.mode is SYSTEM",
     ),
     ("vpcs", "spec", "spec.iec.mode is immutable"),
     (

@@ -207,6 +207,34 @@ async fn a_create_the_cloud_rejects_leaves_no_intent_and_creates_once_it_can() {
 
 #[tokio::test]
 #[ignore = "needs cluster"]
+async fn subnets_the_cloud_cannot_honour_stall_naming_the_field_and_nothing_is_created() {
+    // The schema no longer ties spec.subnets to the IEC section (other clouds list subnets without
+    // one); IEC's own rule — subnets only in CUSTOMER VPCs — is the provider's validation, before any call.
+    let env = Env::start("vpc-invalid", Faults::default()).await;
+    let api: Api<Vpc> = env.ns.api();
+    let mut v = vpc(&env, "sys", "10.20.0.0/16");
+    v.spec.subnets = vec![subnet("a", "10.20.1.0/24", &[])];
+    create(&api, &v).await;
+    let v = wait_for(&api, "sys", WAIT, |v: &Vpc| {
+        reason_of(v, STALLED) == "InvalidSpec"
+    })
+    .await
+    .unwrap();
+    let message = message_of(&v, STALLED);
+    assert!(
+        message.contains("spec.subnets") && message.contains("CUSTOMER"),
+        "{message}"
+    );
+    let status = v.status.clone().unwrap();
+    assert_eq!(status.pending_create, None, "no intent: nothing was sent");
+    assert!(env.cloud("iec.vpc").is_empty(), "nothing was created");
+    delete(&api, "sys").await.unwrap();
+    wait_deleted(&api, "sys", WAIT).await.unwrap();
+    env.teardown().await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
 async fn out_of_band_delete_is_recreated() {
     let env = Env::start("vpc-drift", Faults::default()).await;
     let api: Api<Vpc> = env.ns.api();

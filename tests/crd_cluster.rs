@@ -321,7 +321,7 @@ fn invalid_cases(pc_name: &str) -> Vec<(&'static str, Value, &'static str)> {
         (
             "vpc: subnets on SYSTEM",
             merged(&custom_vpc(), &json!({"spec": {"iec": {"mode": "SYSTEM"}}})),
-            "spec.subnets can only be listed when spec.iec.mode is CUSTOMER",
+            "spec.subnets cannot be listed when spec.iec.mode is SYSTEM",
         ),
         (
             "vpc: subnet outside",

@@ -79,7 +79,7 @@ fn default_true() -> bool {
 /// Desired state of a Vpc.
 // The kube attribute repeats `type_ = "string"` per printer column, which clippy mistakes for duplicates.
 #[allow(clippy::duplicated_attributes)]
-#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(CustomResource, KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[kube(
     group = "edgefleet.io",
     version = "v1alpha1",
@@ -102,7 +102,7 @@ fn default_true() -> bool {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = rule_adopt_id_immutable())]
 #[x_kube(validation = rule_observe_only_needs_adopt_id())]
-#[x_kube(validation = Rule::new("!has(self.subnets) || size(self.subnets) == 0 || (has(self.iec) && self.iec.mode == 'CUSTOMER')").message("spec.subnets can only be listed when spec.iec.mode is CUSTOMER (SYSTEM VPCs get their subnets from the cloud)").field_path(".subnets"))]
+#[x_kube(validation = Rule::new("!has(self.subnets) || size(self.subnets) == 0 || !has(self.iec) || self.iec.mode == 'CUSTOMER'").message("spec.subnets cannot be listed when spec.iec.mode is SYSTEM (SYSTEM VPCs get their subnets from the cloud)").field_path(".subnets"))]
 #[x_kube(validation = Rule::new("(has(self.iec) ? self.iec.mode : 'SYSTEM') == (has(oldSelf.iec) ? oldSelf.iec.mode : 'SYSTEM')").message("spec.iec.mode is immutable").field_path(".iec"))]
 #[x_kube(validation = Rule::new("!has(self.subnets) || self.subnets.all(s, cidr(self.cidr).containsCIDR(s.cidr))").message("every spec.subnets[].cidr must lie inside spec.cidr").field_path(".subnets"))]
 pub struct VpcSpec {
@@ -136,7 +136,8 @@ pub struct VpcSpec {
     /// IEC settings (mode). Absent means mode SYSTEM.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iec: Option<IecVpcSpec>,
-    /// Subnets to create (only for IEC CUSTOMER mode), keyed by name; at most 64.
+    /// Subnets to create, keyed by name; at most 64 (on IEC only in CUSTOMER mode: SYSTEM VPCs get their
+    /// subnets from the cloud).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
@@ -149,6 +150,14 @@ impl VpcSpec {
     /// The IEC VPC mode in effect (SYSTEM when spec.iec is absent).
     pub fn iec_mode(&self) -> IecVpcMode {
         self.iec.as_ref().map(|iec| iec.mode).unwrap_or_default()
+    }
+
+    /// The cloud-neutral VPC mode the provider section asks for (SYSTEM when no section sets one).
+    pub fn cloud_mode(&self) -> crate::provider::VpcMode {
+        match self.iec_mode() {
+            IecVpcMode::System => crate::provider::VpcMode::System,
+            IecVpcMode::Customer => crate::provider::VpcMode::Customer,
+        }
     }
 }
 
@@ -212,3 +221,18 @@ pub struct VpcStatus {
 }
 
 impl_managed_status!(VpcStatus, vpc_id);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_provider_section_sets_the_cloud_mode_and_its_absence_means_system() {
+        let mut spec = VpcSpec::default();
+        assert_eq!(spec.cloud_mode(), crate::provider::VpcMode::System);
+        spec.iec = Some(IecVpcSpec {
+            mode: IecVpcMode::Customer,
+        });
+        assert_eq!(spec.cloud_mode(), crate::provider::VpcMode::Customer);
+    }
+}

@@ -1,19 +1,21 @@
 //! The SecurityGroup controller: creates the cloud group (crash-safe), reconciles its rules as a set of
-//! normalised fingerprints (creates missing rules, deletes extra ones — IEC rules cannot be changed in
-//! place, so a changed rule is a create plus a delete, creates first), resolves `remoteGroupRef`s to cloud
-//! ids (waiting until the referenced group has one), corrects drift (recreates a group deleted out of
-//! band, restores changed rules) under Manage, reports it under ObserveOnly, adopts only by explicit
-//! `spec.adoptId`, and deletes the group (waiting while the cloud says it is in use).
+//! normalised fingerprints (creates missing rules, deletes extra ones; where the cloud cannot change a
+//! rule in place, `Capabilities::rule_update`, a changed rule is a create plus a delete, creates
+//! first), resolves `remoteGroupRef`s to cloud ids (waiting until the referenced group has one), corrects
+//! drift (recreates a group deleted out of band, restores changed rules) under Manage, reports it under
+//! ObserveOnly, adopts only by explicit `spec.adoptId`, and deletes the group (waiting while the cloud
+//! says it is in use).
 //!
-//! Crash safety: IEC security-group names are not unique and the list has no filter, so the identity is a
-//! marker derived from the object's uid (`ef-` + 12 hex digits of its SHA-256), carried in the group's
-//! description. Recovery lists the groups and matches the marker: one → adopt, none → create after the
-//! eventual-consistency grace, several → Stalled listing the ids. Rules need no intent: a lost rule
-//! create is found by fingerprint on the next observation, and duplicates are deleted (Authoritative).
+//! Crash safety ([`managed`]): security-group names need not be unique and lists need not filter, so
+//! the identity is a marker derived from the object's uid (`ef-` + 12 hex digits of its SHA-256),
+//! carried in the group's description. Recovery lists the groups and matches the marker: one → adopt,
+//! none → create after the eventual-consistency grace, several → Stalled listing the ids. Rules need no
+//! intent: a lost rule create is found by fingerprint on the next observation, and duplicates are
+//! deleted (Authoritative).
 //!
-//! Rules the cloud adds to new groups (IEC: allow-all egress) are deleted under the default
-//! `ruleManagement: Authoritative` unless spec.rules lists them; `Additive` never deletes rules
-//! edgefleet did not create (it tracks its own in `status.rules[].managed`).
+//! Rules the cloud adds to new groups (`Capabilities::default_rules`, e.g. allow-all egress) are deleted
+//! under the default `ruleManagement: Authoritative` unless spec.rules lists them; `Additive` never
+//! deletes rules edgefleet did not create (it tracks its own in `status.rules[].managed`).
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -52,9 +54,6 @@ use crate::provider::{
     Direction, EtherType, ObservedSecurityGroup, ProviderError, ProviderResult, RuleAction, RuleMode,
     RuleRemote, RuleSpec, SecurityGroupApi, SecurityGroupSpec,
 };
-
-/// Longest IEC security-group description.
-pub const MAX_DESCRIPTION: usize = 64;
 
 /// Errors of the SecurityGroup controller, one variant per step.
 #[derive(Debug, thiserror::Error)]
@@ -234,9 +233,10 @@ pub fn marker(uid: &str) -> String {
     format!("ef-{}", &hex::encode(digest)[..12])
 }
 
-/// The cloud description: spec.description followed by the marker.
+/// The cloud description: spec.description followed by the marker, at most `max` characters (the cloud's
+/// limit, `Capabilities::max_security_group_description_len`).
 #[allow(clippy::result_large_err)] // the controller's one error type; this is not a hot path
-pub fn cloud_description(sg: &SecurityGroup) -> Result<String, Error> {
+pub fn cloud_description(sg: &SecurityGroup, max: usize) -> Result<String, Error> {
     let marker = marker(&sg.uid().unwrap_or_default());
     let user = sg.spec.description.clone().unwrap_or_default();
     let text = if user.is_empty() {
@@ -244,9 +244,9 @@ pub fn cloud_description(sg: &SecurityGroup) -> Result<String, Error> {
     } else {
         format!("{user} [{marker}]")
     };
-    if text.chars().count() > MAX_DESCRIPTION {
+    if text.chars().count() > max {
         return Err(Error::DescriptionTooLong {
-            max: MAX_DESCRIPTION - marker.len() - 3,
+            max: max.saturating_sub(marker.len() + 3),
             marker,
         });
     }
@@ -508,7 +508,7 @@ async fn apply_steps(
     let api = resolved.provider.security_groups().map_err(Error::Unsupported)?;
     let caps = resolved.provider.capabilities();
     let intervals = resolved.intervals;
-    let description = cloud_description(sg)?;
+    let description = cloud_description(sg, caps.max_security_group_description_len)?;
     // References to other groups are resolved before anything is created, so a group never exists with
     // a partial rule set because of a missing reference.
     resolve_rules(sg, ctx, w.status.security_group_id.as_deref()).await?;
@@ -802,13 +802,13 @@ mod tests {
         assert_ne!(marker("a"), marker("b"));
         assert_eq!(marker("a").len(), 15);
         let m = marker("0b4c5a8e-uid");
-        assert_eq!(cloud_description(&sg(None)).unwrap(), m);
+        assert_eq!(cloud_description(&sg(None), 64).unwrap(), m);
         assert_eq!(
-            cloud_description(&sg(Some("web tier"))).unwrap(),
+            cloud_description(&sg(Some("web tier")), 64).unwrap(),
             format!("web tier [{m}]")
         );
         let long = "x".repeat(60);
-        let err = cloud_description(&sg(Some(&long))).unwrap_err();
+        let err = cloud_description(&sg(Some(&long)), 64).unwrap_err();
         assert!(err.to_string().contains("at most 46 characters"), "{err}");
         assert_eq!(err.stalled_reason(), Some(reason::INVALID_SPEC));
     }

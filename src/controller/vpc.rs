@@ -5,11 +5,13 @@
 //! ObserveOnly), adopts only by explicit `spec.adoptId`, and deletes in dependency order (subnets, then
 //! the VPC), waiting — with backoff, never in a hot loop — while the cloud says something is in use.
 //!
-//! Crash safety (design.md): IEC VPC names are unique per account, so the intent's token is the VPC
-//! name. Recovery of an intent without an id looks the name up: one match → adopt, none → create once the
-//! eventual-consistency grace has passed, several → Stalled (cannot happen on IEC, handled anyway).
-//! A fresh create whose name is already taken by a VPC we have no intent for is never adopted: the
-//! object stalls with `NameConflict` and tells the user to set `spec.adoptId`. Subnets need no intent:
+//! Crash safety (design.md, [`managed`]): the intent's token is the VPC name, unique per account on
+//! clouds that say so (`Capabilities::unique_names.vpc`). Recovery of an intent without an id looks the
+//! name up: one match → adopt, none → create once the eventual-consistency grace has passed, several →
+//! Stalled. A fresh create whose unique name is already taken by a VPC we have no intent for is never
+//! adopted: the object stalls with `NameConflict` and tells the user to set `spec.adoptId`. What a
+//! cloud cannot honour (a provider section's rules) is checked by the provider before any call
+//! (`VpcApi::validate`) and reported as `Stalled InvalidSpec` naming the field. Subnets need no intent:
 //! their CIDR is unique within a VPC, so a lost create is found by the next observation.
 
 use std::future::Future;
@@ -38,10 +40,10 @@ use super::runtime::{ResolveProviderError, resolve_provider};
 use crate::api::common::ManagementPolicy;
 use crate::api::condition::reason;
 use crate::api::provider_config::ProviderConfig;
-use crate::api::vpc::{IecVpcMode, SubnetStatus, Vpc, VpcStatus};
+use crate::api::vpc::{SubnetStatus, Vpc, VpcStatus};
 use crate::provider::plan::{VpcAction, plan_vpc};
 use crate::provider::{
-    ObservedVpc, ProviderError, ProviderResult, SubnetSpec, SubnetState, VpcApi, VpcMode, VpcSpec,
+    FieldError, ObservedVpc, ProviderError, ProviderResult, SubnetSpec, SubnetState, VpcApi, VpcMode, VpcSpec,
 };
 
 /// Errors of the Vpc controller, one variant per step.
@@ -113,6 +115,9 @@ pub enum Error {
         #[source]
         source: ProviderError,
     },
+    /// A spec field this cloud cannot honour (the provider's validation, before any call).
+    #[error("invalid spec for this cloud: {0}")]
+    InvalidSpec(FieldError),
     /// The spec asks for a change the cloud cannot make.
     #[error(
         "the cloud VPC {id} differs in {fields} and the cloud cannot change that in place; recreate the object (or fix the spec)"
@@ -140,6 +145,7 @@ impl ReconcileError for Error {
             Self::ProviderUnavailable { .. } => "ProviderConfigUnavailable",
             Self::InUse { .. } => "InUse",
             Self::UnsupportedChange { .. } => "UnsupportedChange",
+            Self::InvalidSpec(_) => "InvalidSpec",
             Self::PatchStatus(..) => "PatchStatus",
         }
     }
@@ -158,7 +164,7 @@ impl ReconcileError for Error {
             }
             | Self::PatchStatus(_) => ErrorClass::Transient,
             Self::ProviderUnavailable { .. } | Self::InUse { .. } => ErrorClass::Waiting,
-            Self::UnsupportedChange { .. } => ErrorClass::Stalled { recheck: false },
+            Self::UnsupportedChange { .. } | Self::InvalidSpec(_) => ErrorClass::Stalled { recheck: false },
         }
     }
 
@@ -169,6 +175,7 @@ impl ReconcileError for Error {
             }
             Self::Lifecycle(e) => e.stalled_reason(),
             Self::UnsupportedChange { .. } => Some(reason::UNSUPPORTED_CHANGE),
+            Self::InvalidSpec(_) => Some(reason::INVALID_SPEC),
             Self::Unsupported(source)
             | Self::Observe { source, .. }
             | Self::Update { source, .. }
@@ -190,6 +197,7 @@ impl ReconcileError for Error {
             | Self::Delete { .. }
             | Self::InUse { .. }
             | Self::UnsupportedChange { .. }
+            | Self::InvalidSpec(_)
             | Self::PatchStatus(_) => None,
         }
     }
@@ -202,10 +210,7 @@ pub fn cloud_name(vpc: &Vpc) -> String {
 
 /// The desired domain VPC of a Vpc object.
 pub fn desired(vpc: &Vpc) -> VpcSpec {
-    let mode = match vpc.spec.iec_mode() {
-        IecVpcMode::System => VpcMode::System,
-        IecVpcMode::Customer => VpcMode::Customer,
-    };
+    let mode = vpc.spec.cloud_mode();
     VpcSpec {
         name: cloud_name(vpc),
         cidr: vpc.spec.cidr.clone(),
@@ -274,11 +279,13 @@ pub fn record_observed(status: &mut VpcStatus, observed: &ObservedVpc) {
 
 type Writer = StatusWriter<Vpc, VpcStatus>;
 
-/// The cloud-facing identity steps of a Vpc (the lifecycle itself is [`managed`]): IEC VPC names are
-/// unique per account, so the recovery token is the VPC name and a fresh create refuses a taken name.
+/// The cloud-facing identity steps of a Vpc (the lifecycle itself is [`managed`]). The recovery token is
+/// the VPC name; where the cloud keeps VPC names unique (`Capabilities::unique_names`) a fresh create
+/// also refuses a name that is already taken.
 struct VpcCloud<'a> {
     api: &'a dyn VpcApi,
     want: &'a VpcSpec,
+    unique_names: bool,
 }
 
 #[async_trait]
@@ -299,6 +306,9 @@ impl CloudSteps for VpcCloud<'_> {
     }
 
     async fn taken(&self) -> ProviderResult<Vec<ObservedVpc>> {
+        if !self.unique_names {
+            return Ok(Vec::new());
+        }
         self.api.find_by_name(&self.want.name).await
     }
 
@@ -413,8 +423,14 @@ async fn apply_steps(vpc: &Vpc, ctx: &Context, w: &mut Writer) -> Result<(Outcom
     let caps = resolved.provider.capabilities();
     let intervals = resolved.intervals;
     let want = desired(vpc);
-
-    let cloud = VpcCloud { api, want: &want };
+    if let Some(problem) = api.validate(&want).into_iter().next() {
+        return Err(Error::InvalidSpec(problem));
+    }
+    let cloud = VpcCloud {
+        api,
+        want: &want,
+        unique_names: caps.unique_names.vpc,
+    };
     let mut observed = match managed::ensure_identity(vpc, &vpc.spec, ctx, &cloud, &intent(&want), w).await? {
         Identity::Observed(o) => o,
         Identity::Wait(outcome) => return Ok((outcome, intervals)),
@@ -534,7 +550,11 @@ async fn cleanup_steps(vpc: &Vpc, ctx: &Context, w: &mut Writer) -> Result<(), E
         })?;
     let api = resolved.provider.vpcs().map_err(Error::Unsupported)?;
     let want = desired(vpc);
-    let cloud = VpcCloud { api, want: &want };
+    let cloud = VpcCloud {
+        api,
+        want: &want,
+        unique_names: resolved.provider.capabilities().unique_names.vpc,
+    };
     let id = match managed::deletion_target(ctx, &cloud, &w.status).await? {
         DeletionTarget::Id(id) => id,
         DeletionTarget::Nothing => return Ok(()),
@@ -651,7 +671,7 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
 mod tests {
     use super::*;
     use crate::api::common::{DeletionPolicy, ProviderConfigRef};
-    use crate::api::vpc::{IecVpcSpec, SubnetSpec as CrdSubnet, VpcSpec as CrdVpcSpec};
+    use crate::api::vpc::{SubnetSpec as CrdSubnet, VpcSpec as CrdVpcSpec};
 
     fn vpc(name: Option<&str>) -> Vpc {
         Vpc::new(
@@ -663,9 +683,6 @@ mod tests {
                 adopt_id: None,
                 name: name.map(str::to_owned),
                 cidr: "10.0.0.0/16".into(),
-                iec: Some(IecVpcSpec {
-                    mode: IecVpcMode::Customer,
-                }),
                 subnets: vec![CrdSubnet {
                     name: "a".into(),
                     cidr: "10.0.1.0/24".into(),
@@ -674,6 +691,7 @@ mod tests {
                     dns_list: vec!["8.8.8.8".into(), "1.1.1.1".into(), "9.9.9.9".into()],
                     dhcp_enable: true,
                 }],
+                ..CrdVpcSpec::default()
             },
         )
     }
@@ -682,7 +700,7 @@ mod tests {
     fn desired_maps_name_mode_and_subnets() {
         let d = desired(&vpc(None));
         assert_eq!(d.name, "net", "metadata.name is the default cloud name");
-        assert_eq!(d.mode, VpcMode::Customer);
+        assert_eq!(d.mode, VpcMode::System, "no provider section: the default mode");
         assert_eq!(d.subnets[0].primary_dns.as_deref(), Some("8.8.8.8"));
         assert_eq!(d.subnets[0].secondary_dns.as_deref(), Some("1.1.1.1"));
         assert_eq!(desired(&vpc(Some("cloud-net"))).name, "cloud-net");

@@ -21,6 +21,22 @@ pub enum VpcMode {
     Customer,
 }
 
+/// A spec field this cloud cannot honour, found before any call. The controller reports it as
+/// `Stalled InvalidSpec` naming the field; nothing is sent to the cloud.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's path in the Kubernetes object, e.g. `spec.subnets`.
+    pub field: String,
+    /// Why, in the cloud's terms, and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
 /// Desired VPC.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VpcSpec {

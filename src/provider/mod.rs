@@ -188,6 +188,8 @@ pub struct Capabilities {
     pub max_instance_name_len: usize,
     /// Longest instance description.
     pub max_instance_description_len: usize,
+    /// Longest security group description (edgefleet's ownership marker rides in it).
+    pub max_security_group_description_len: usize,
 }
 
 impl Capabilities {
@@ -204,6 +206,10 @@ impl Capabilities {
 /// VPCs and their subnets.
 #[async_trait]
 pub trait VpcApi: Send + Sync {
+    /// What of `spec` this cloud cannot honour (checked before any call; none by default).
+    fn validate(&self, _spec: &VpcSpec) -> Vec<FieldError> {
+        Vec::new()
+    }
     /// All VPCs with this exact name (more than one → the caller stalls with the ids).
     async fn find_by_name(&self, name: &str) -> ProviderResult<Vec<ObservedVpc>>;
     /// One VPC with its subnets.

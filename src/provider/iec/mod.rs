@@ -86,6 +86,7 @@ pub fn capabilities() -> Capabilities {
         },
         max_instance_name_len: 48,
         max_instance_description_len: 85,
+        max_security_group_description_len: 64,
     }
 }
 
@@ -315,6 +316,16 @@ pub fn first_host(cidr: &str) -> Option<String> {
 
 #[async_trait]
 impl VpcApi for IecProvider {
+    fn validate(&self, spec: &VpcSpec) -> Vec<FieldError> {
+        if spec.mode == VpcMode::System && !spec.subnets.is_empty() {
+            return vec![FieldError {
+                field: "spec.subnets".into(),
+                message: "IEC plans the subnets of a SYSTEM VPC itself: set spec.iec.mode to CUSTOMER to list subnets (the mode is immutable, so recreate the Vpc)".into(),
+            }];
+        }
+        Vec::new()
+    }
+
     async fn find_by_name(&self, name: &str) -> ProviderResult<Vec<ObservedVpc>> {
         let vpcs: Vec<wire::Vpc> = self
             .client
