@@ -43,6 +43,7 @@ pub mod metrics;
 pub mod plan;
 pub mod ratelimit;
 pub mod settings;
+pub mod veen;
 
 use std::collections::HashMap;
 use std::fmt;

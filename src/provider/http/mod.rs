@@ -29,6 +29,9 @@ use crate::provider::settings::{RetryPolicy, SecretString};
 /// Result of a pipeline call.
 pub type HttpResult<T> = Result<T, ProviderError>;
 
+/// The `Content-Type` of every request.
+pub const CONTENT_TYPE: &str = "application/json";
+
 /// Throttle pause when a 429 carries no Retry-After (the Huawei gateway doc says retry after 2–5 s).
 const DEFAULT_THROTTLE_PAUSE: Duration = Duration::from_secs(2);
 
@@ -184,6 +187,8 @@ pub struct Outgoing<'a> {
     pub method: &'a Method,
     /// Full URL with the encoded query.
     pub url: &'a Url,
+    /// The `Content-Type` header the pipeline sends (signers that sign it need its value).
+    pub content_type: &'a str,
     /// Exact body bytes sent.
     pub body: &'a [u8],
 }
@@ -403,10 +408,11 @@ impl Pipeline {
             let req = self
                 .http
                 .request(call.method.clone(), url.clone())
-                .header("Content-Type", "application/json");
+                .header("Content-Type", CONTENT_TYPE);
             let out = Outgoing {
                 method: &call.method,
                 url: &url,
+                content_type: CONTENT_TYPE,
                 body: &body,
             };
             let (mut req, used_token) = match self.auth.authenticate(req, &out).await {
