@@ -11,8 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "controller_harness.rs"]
-mod harness;
+mod support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -29,9 +28,11 @@ use edgefleet::api::edge_instance::{EdgeInstance, PowerState, RootVolume};
 use edgefleet::provider::{VpcMode, VpcSpec as CloudVpcSpec};
 use edgefleet_emulator::Faults;
 use edgefleet_emulator::core::faults::{LatencyFault, LostMode, LostResponseFault};
-use harness::*;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
+use support::harness::*;
+use support::quiescence::assert_quiescent;
+use support::*;
 
 const IMAGE: &str = "00000000-0000-0000-0000-000000000002";
 const XIAN_SITE: &str = "74a75ed3-cfb9-11ea-a0c3-fa1640495574";
@@ -170,30 +171,6 @@ async fn mirrored(env: &Env, name: &str, n: usize) -> Vec<EdgeInstance> {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-}
-
-/// Waits a few poll intervals and checks that nothing was mutated in the cloud and the object was not
-/// written (resourceVersion unchanged): passes with nothing to do are no-ops.
-async fn assert_quiescent(env: &Env, api: &Api<EdgeCloud>, name: &str) {
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = api.get(name).await.unwrap();
-    let mutations = env.mutations();
-    let requests = env.emu().calls().total_requests;
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    let after = api.get(name).await.unwrap();
-    assert_eq!(
-        env.mutations(),
-        mutations,
-        "no cloud mutation on passes with nothing to do"
-    );
-    assert_eq!(
-        before.metadata.resource_version, after.metadata.resource_version,
-        "no status write on passes with nothing to do"
-    );
-    assert!(
-        env.emu().calls().total_requests > requests,
-        "drift polling kept observing the cloud"
-    );
 }
 
 async fn delete_and_expect_nothing_left(env: &Env, api: &Api<EdgeCloud>, name: &str) {
@@ -371,7 +348,7 @@ async fn paused_freezes_scaling_and_orphan_keeps_everything() {
     .await
     .unwrap();
     assert_eq!(ec.status.as_ref().unwrap().replicas, 1, "status stays fresh");
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    env.wait_passes::<EdgeCloud>("calm", 2).await;
     assert_eq!(live_instances(&env).len(), 1, "no scaling while paused");
 
     merge(&api, "calm", serde_json::json!({"spec": {"paused": false}})).await;

@@ -11,8 +11,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "controller_harness.rs"]
-mod harness;
+mod support;
 
 use std::time::Duration;
 
@@ -26,22 +25,18 @@ use edgefleet::controller::intent::CreateIntent;
 use edgefleet::provider::{CreateIdentity, InstanceSpec, PowerAction, PowerState, SecretString, VolumeSpec};
 use edgefleet_emulator::Faults;
 use edgefleet_emulator::core::faults::{ConsistencyFault, ErrorFault, LostResponseFault};
-use harness::*;
 use k8s_openapi::api::core::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
+use support::harness::*;
+use support::quiescence::assert_quiescent;
+use support::*;
 
 const CENTOS: &str = "00000000-0000-0000-0000-000000000002";
 const UBUNTU: &str = "00000000-0000-0000-0000-000000000008";
 const FLAVOR: &str = "c6.large.2";
 const PASSWORD: &str = "Sup3r-Secret-Pw";
-
-fn site() -> String {
-    edgefleet_emulator::iec::catalog::Catalog::default().sites[0]
-        .id
-        .clone()
-}
 
 /// A CUSTOMER Vpc `name` with subnets `a` (10.30.1.0/24) and `b` (10.30.2.0/24) at [`site`].
 fn vpc(env: &Env, name: &str) -> Vpc {
@@ -141,17 +136,6 @@ fn status_id(ei: &EdgeInstance) -> String {
         .expect("status.instanceId")
 }
 
-async fn ready(api: &Api<EdgeInstance>, name: &str) -> EdgeInstance {
-    wait_for(api, name, WAIT, |e: &EdgeInstance| {
-        has(e, READY, "True")
-            && e.status
-                .as_ref()
-                .is_some_and(|s| s.observed_generation == e.metadata.generation)
-    })
-    .await
-    .unwrap()
-}
-
 /// The emulator's instances that are not DELETED (IEC keeps deleted ones listed for a while).
 fn live(env: &Env) -> Vec<Value> {
     env.cloud("iec.instance")
@@ -203,30 +187,6 @@ async fn out_of_band_instance(env: &Env, net: &Vpc, name: &str) -> String {
 
 fn action_calls(env: &Env) -> u64 {
     env.emu().calls().requests("POST /v1/cloudservers/action")
-}
-
-/// Waits a few poll intervals and checks that nothing was mutated in the cloud and the object was not
-/// written: the passes after Ready are no-ops.
-async fn assert_quiescent(env: &Env, api: &Api<EdgeInstance>, name: &str) {
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = api.get(name).await.unwrap();
-    let mutations = env.mutations();
-    let requests = env.emu().calls().total_requests;
-    tokio::time::sleep(Duration::from_secs(7)).await;
-    let after = api.get(name).await.unwrap();
-    assert_eq!(
-        env.mutations(),
-        mutations,
-        "no cloud mutation on passes with nothing to do"
-    );
-    assert_eq!(
-        before.metadata.resource_version, after.metadata.resource_version,
-        "no status write on passes with nothing to do"
-    );
-    assert!(
-        env.emu().calls().total_requests > requests,
-        "drift polling kept observing the cloud"
-    );
 }
 
 async fn delete_and_confirm_gone(api: &Api<EdgeInstance>, name: &str) {
@@ -389,7 +349,7 @@ async fn create_ready_power_reboot_and_delete() {
     })
     .await
     .unwrap();
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    env.wait_passes::<EdgeInstance>("web", 2).await;
     assert_eq!(
         action_calls(&env),
         before + 1,
@@ -529,7 +489,8 @@ async fn settled_instances_are_polled_by_batched_lists_and_drift_is_still_seen()
     for n in names {
         ids.push(status_id(&ready(&api, n).await));
     }
-    // Three poll intervals (3 s) of settled objects: every poll is answered by a list.
+    // Three poll intervals (3 s) of settled objects: every poll is answered by a list. A window of time,
+    // not of passes (support::quiescence): the bound is on lists per poll interval across 4 objects.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (gets, lists, mutations) = (requests(&env, GET_ONE), requests(&env, LIST), env.mutations());
     tokio::time::sleep(Duration::from_secs(9)).await;
@@ -609,7 +570,7 @@ async fn observe_only_reports_a_stop_and_never_mutates() {
         message_of(&e, READY)
     );
     assert_eq!(e.status.as_ref().unwrap().power_state.as_deref(), Some("Stopped"));
-    tokio::time::sleep(Duration::from_secs(4)).await;
+    env.wait_passes::<EdgeInstance>("legacy", 1).await;
     assert_eq!(env.mutations(), mutations, "ObserveOnly never mutates");
     assert_eq!(cloud_instance(&env, &id)["status"], "SHUTOFF");
 
@@ -1165,7 +1126,7 @@ async fn member_like_instances_are_adopted_rebooted_deleted_and_never_recreated(
         "{}",
         message_of(&e, STALLED)
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    env.wait_passes::<EdgeInstance>("fleet-b", 1).await;
     assert_eq!(
         env.emu().calls().requests("POST /v1/cloudservers"),
         creates,

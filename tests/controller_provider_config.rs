@@ -5,8 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "controller_harness.rs"]
-mod harness;
+mod support;
 
 use edgefleet::api::common::{DeletionPolicy, ManagementPolicy, ProviderConfigRef};
 use edgefleet::api::condition::{CREDENTIALS_VALID, READY, STALLED, SYNCED};
@@ -14,9 +13,10 @@ use edgefleet::api::provider_config::ProviderConfig;
 use edgefleet::api::vpc::{Vpc, VpcSpec};
 use edgefleet_emulator::Faults;
 use edgefleet_emulator::config::{DEFAULT_AK, DEFAULT_SK};
-use harness::*;
 use k8s_openapi::api::events::v1::Event;
 use kube::api::{Api, ListParams};
+use support::harness::*;
+use support::*;
 
 const WRONG_SK: &str = "WRONG-SECRET-KEY-must-never-be-shown-0001";
 

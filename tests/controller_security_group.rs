@@ -5,8 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "controller_harness.rs"]
-mod harness;
+mod support;
 
 use std::time::Duration;
 
@@ -18,8 +17,10 @@ use edgefleet::api::security_group::{
 use edgefleet::provider::{Direction as CloudDirection, EtherType as CloudEtherType, RuleRemote, RuleSpec};
 use edgefleet_emulator::Faults;
 use edgefleet_emulator::core::faults::{ConsistencyFault, LatencyFault, LostResponseFault};
-use harness::*;
 use kube::api::Api;
+use support::harness::*;
+use support::quiescence::assert_quiescent;
+use support::*;
 
 fn tcp(port: i32, prefix: &str) -> SecurityGroupRule {
     SecurityGroupRule {
@@ -90,17 +91,6 @@ fn groups_named(env: &Env, name: &str) -> usize {
         .iter()
         .filter(|g| g["name"] == name)
         .count()
-}
-
-async fn ready(api: &Api<SecurityGroup>, name: &str) -> SecurityGroup {
-    wait_for(api, name, WAIT, |g: &SecurityGroup| {
-        has(g, READY, "True")
-            && g.status
-                .as_ref()
-                .is_some_and(|s| s.observed_generation == g.metadata.generation)
-    })
-    .await
-    .unwrap()
 }
 
 #[tokio::test]
@@ -175,15 +165,7 @@ async fn authoritative_rules_drift_and_idempotence() {
     );
 
     // Idempotence: nothing to do → no cloud mutation and no status write.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = api.get("web").await.unwrap();
-    let mutations = env.mutations();
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    assert_eq!(env.mutations(), mutations);
-    assert_eq!(
-        api.get("web").await.unwrap().metadata.resource_version,
-        before.metadata.resource_version
-    );
+    assert_quiescent(&env, &api, "web").await;
 
     // Out of band: a rule deleted and a foreign rule added → both corrected on the next poll.
     let cloud = env.cloud_client();
@@ -372,7 +354,7 @@ async fn observe_only_orphan_and_adoption() {
         "{}",
         message_of(&g, READY)
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    env.wait_passes::<SecurityGroup>("legacy", 1).await;
     assert_eq!(env.mutations(), mutations, "ObserveOnly never mutates");
     delete(&api, "legacy").await.unwrap();
     wait_deleted(&api, "legacy", WAIT).await.unwrap();

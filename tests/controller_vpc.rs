@@ -7,8 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "controller_harness.rs"]
-mod harness;
+mod support;
 
 use std::time::Duration;
 
@@ -20,14 +19,10 @@ use edgefleet_emulator::Faults;
 use edgefleet_emulator::core::faults::{
     ConsistencyFault, ErrorFault, LatencyFault, LostResponseFault, ThrottleFault,
 };
-use harness::*;
 use kube::api::Api;
-
-fn site() -> String {
-    edgefleet_emulator::iec::catalog::Catalog::default().sites[0]
-        .id
-        .clone()
-}
+use support::harness::*;
+use support::quiescence::assert_quiescent;
+use support::*;
 
 fn vpc(env: &Env, name: &str, cidr: &str) -> Vpc {
     Vpc {
@@ -66,10 +61,6 @@ fn subnet(name: &str, cidr: &str, dns: &[&str]) -> SubnetSpec {
     }
 }
 
-async fn ready(api: &Api<Vpc>, name: &str) -> Vpc {
-    wait_for_condition(api, name, READY, "True", WAIT).await.unwrap()
-}
-
 fn vpc_id(v: &Vpc) -> String {
     v.status
         .as_ref()
@@ -82,31 +73,6 @@ fn cloud_vpcs_named(env: &Env, name: &str) -> Vec<serde_json::Value> {
         .into_iter()
         .filter(|v| v["name"] == name)
         .collect()
-}
-
-/// Waits a few poll intervals and checks that nothing was mutated in the cloud and the object was not
-/// written (resourceVersion unchanged): the second and later passes are no-ops.
-async fn assert_quiescent(env: &Env, api: &Api<Vpc>, name: &str) {
-    // Let in-flight follow-up passes (triggered by the last status write) settle first.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = api.get(name).await.unwrap();
-    let mutations = env.mutations();
-    let reconciles_before = env.emu().calls().total_requests;
-    tokio::time::sleep(Duration::from_secs(8)).await;
-    let after = api.get(name).await.unwrap();
-    assert_eq!(
-        env.mutations(),
-        mutations,
-        "no cloud mutation on passes with nothing to do"
-    );
-    assert_eq!(
-        before.metadata.resource_version, after.metadata.resource_version,
-        "no status write on passes with nothing to do"
-    );
-    assert!(
-        env.emu().calls().total_requests > reconciles_before,
-        "drift polling kept observing the cloud"
-    );
 }
 
 #[tokio::test]
@@ -310,7 +276,7 @@ async fn observe_only_reports_drift_and_never_mutates() {
     .await
     .unwrap();
     assert!(has(&v, READY, "False"));
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    env.wait_passes::<Vpc>("legacy", 1).await;
     assert_eq!(env.mutations(), mutations_after_oob, "ObserveOnly never mutates");
     assert_eq!(
         mutations_after_oob,

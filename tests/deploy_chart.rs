@@ -9,8 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: failing loudly is the point
 
-#[path = "support/gitops.rs"]
-mod gitops;
+mod support;
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -701,7 +700,7 @@ fn argocd_health_script_maps_conditions_to_statuses() {
         // Argo CD hands the object to the script as the global `obj`.
         harness.push_str(&format!(
             "obj = {}\nlocal hs = check()\nprint(hs.status .. \"\\t\" .. string.gsub(hs.message or \"\", \"\\n\", \" \"))\n",
-            gitops::lua_literal(obj)
+            support::gitops::lua_literal(obj)
         ));
     }
     let mut child = Command::new("lua5.4")

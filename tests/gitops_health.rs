@@ -38,10 +38,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "support/gitops.rs"]
-mod gitops;
-#[path = "controller_harness.rs"]
-mod harness;
+mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -58,12 +55,13 @@ use edgefleet::provider::{VpcMode, VpcSpec as CloudVpcSpec};
 use edgefleet_emulator::Faults;
 use edgefleet_emulator::core::faults::ErrorFault;
 use futures::{StreamExt as _, TryStreamExt as _};
-use gitops::{Verdict, argocd_health, kstatus};
-use harness::*;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, PostParams, WatchEvent, WatchParams};
 use kube::runtime::watcher;
 use kube::{Client, Resource};
 use serde_json::{Value, json};
+use support::gitops::{Verdict, argocd_health, kstatus};
+use support::harness::*;
+use support::*;
 use tokio::task::JoinHandle;
 
 const IMAGE: &str = "00000000-0000-0000-0000-000000000002";
@@ -383,12 +381,6 @@ fn meta(env: &Env, name: &str, namespaced: bool) -> Value {
         meta["namespace"] = json!(env.ns.name());
     }
     meta
-}
-
-fn site() -> String {
-    edgefleet_emulator::iec::catalog::Catalog::default().sites[0]
-        .id
-        .clone()
 }
 
 fn provider_config(env: &Env, name: &str, secret: &str) -> Value {

@@ -17,8 +17,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "operator_process.rs"]
-mod operator;
+mod support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -27,7 +26,8 @@ use edgefleet_emulator::Faults;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use kube::api::{Api, PostParams};
-use operator::{Operator, Proxy, Recorded, WAIT, World, delete, kubectl, repo_path};
+use support::operator::{self, Operator, Proxy, Recorded, WAIT, World};
+use support::{delete, kubectl, repo_path};
 
 /// The chart's ServiceAccount name.
 const SERVICE_ACCOUNT: &str = "edgefleet";

@@ -9,15 +9,14 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "operator_process.rs"]
-mod operator;
+mod support;
 
 use std::time::{Duration, Instant};
 
 use edgefleet_emulator::Faults;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
-use operator::{Operator, Proxy, Recorded, WAIT, World};
+use support::operator::{Operator, Proxy, Recorded, WAIT, World};
 
 const LEASE: &str = "edgefleet-readiness";
 

@@ -10,8 +10,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "operator_process.rs"]
-mod operator;
+mod support;
 
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,7 @@ use edgefleet_emulator::Faults;
 use edgefleet_emulator::core::faults::LatencyFault;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::{Api, ApiResource, DynamicObject};
-use operator::{Operator, WAIT, World, metric, samples};
+use support::operator::{self, Operator, WAIT, World, metric, samples};
 
 const LEASE: &str = "edgefleet-takeover";
 /// issue 9: "kill the leader → the other takes over within 25 s" (docs/operations.md derives 23 s from the

@@ -1,9 +1,7 @@
 //! What GitOps tools make of edgefleet objects: Flux's kstatus (the real `sigs.k8s.io/cli-utils` library,
 //! through our Go program tests/kstatus, built and cached by xtask and named by `EDGEFLEET_KSTATUS`)
 //! and Argo CD's health check (deploy/argocd/health.lua, run with `lua5.4` the way Argo CD runs it: the
-//! object as the global `obj`). Include with `#[path = "support/gitops.rs"] mod gitops;`.
-
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! object as the global `obj`). Reached as `support::gitops`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};

@@ -5,8 +5,20 @@
 //! Everything is generic over kube [`Resource`]s, and conditions are read from the serialised object, so
 //! the helpers work for any kind (built-in, typed custom resource or [`kube::api::DynamicObject`]).
 //! Waiting is done by polling every [`POLL_INTERVAL`]; on timeout the error carries the last object seen.
+//!
+//! The submodules are the rest of the shared test scaffolding, one place for each (a file directly under
+//! tests/ is a test binary, so helpers live here and every binary has tests):
+//! [`harness`] (the controller tests' `Env`: namespace, emulator, ProviderConfig, in-process controllers),
+//! [`quiescence`] (reconcile passes counted per object, and the one "passes with nothing to do are no-ops"
+//! check), [`operator`] (the tests that run the real `edgefleet run` binary: `World`, `Operator`, `Proxy`)
+//! and [`gitops`] (kstatus and Argo CD health verdicts).
 
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod gitops;
+pub mod harness;
+pub mod operator;
+pub mod quiescence;
 
 use std::fmt::Debug;
 use std::path::PathBuf;

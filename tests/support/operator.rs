@@ -1,5 +1,5 @@
-//! Shared harness of the tests that run the real `edgefleet run` binary (`tests/operator_*.rs` include it
-//! with `#[path = "operator_process.rs"] mod operator;`; built on its own it has no tests).
+//! Shared harness of the tests that run the real `edgefleet run` binary (`tests/operator_*.rs`: `mod
+//! support;` then `use support::operator::{..};`).
 //!
 //! [`World`] gives one test its namespace, an in-process emulator on 127.0.0.1:0, a credentials Secret and a
 //! ProviderConfig (named after the namespace, labelled with the test's run label) pointing at the emulator;
@@ -8,11 +8,6 @@
 //! scoped to the namespace and label, with its /readyz and /metrics at hand; [`Proxy`] puts a recording,
 //! optionally impersonating and request-holding proxy between such an operator and the API server.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-#[path = "support/mod.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -20,6 +15,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::*;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::response::Response;
@@ -34,7 +30,6 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{Api, ApiResource, DynamicObject, ObjectMeta, PostParams};
 use kube::{Client, Resource};
-pub use support::*;
 
 /// Label key selecting one test's objects (the operator runs with `--label-selector <RUN_LABEL>=<ns>`).
 pub const RUN_LABEL: &str = "edgefleet.io/test-run";

@@ -1,5 +1,5 @@
-//! Shared harness of the controller tests (`tests/controller_*.rs` include it with
-//! `#[path = "controller_harness.rs"] mod harness;`; built on its own it has no tests).
+//! Shared harness of the controller tests (`tests/controller_*.rs` and `tests/gitops_health.rs`: `mod
+//! support;` then `use support::harness::*;`).
 //!
 //! [`Env`] gives one test: its own namespace, an in-process emulator on 127.0.0.1:0, a credentials
 //! Secret, a uniquely named and labelled ProviderConfig pointing at the emulator, and the controllers
@@ -7,16 +7,12 @@
 //! label — so tests run in parallel in one process without reconciling each other's objects. The
 //! controllers can be stopped abruptly ([`Env::crash_controllers`]) and started afresh to test restarts.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-#[path = "support/mod.rs"]
-mod support;
-
 use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::*;
 use edgefleet::api::common::SecretRef;
 use edgefleet::api::provider_config::{
     Credentials, CredentialsType, ProviderConfig, ProviderConfigSpec, ProviderEndpoints, ProviderType,
@@ -38,7 +34,6 @@ use kube::runtime::{WatchStreamExt as _, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-pub use support::*;
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinHandle};
 
@@ -75,12 +70,7 @@ fn labels(ns: &str) -> BTreeMap<String, String> {
 impl Env {
     /// Namespace, emulator (with `faults`), Secret, ProviderConfig; controllers started.
     pub async fn start(prefix: &str, faults: Faults) -> Env {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-            )
-            .with_test_writer()
-            .try_init();
+        super::quiescence::install();
         let client = client().await.unwrap();
         let ns = TestNamespace::new(&client, prefix).await.unwrap();
         let config = EmulatorConfig {
@@ -281,6 +271,12 @@ impl Env {
             .unwrap()
     }
 
+    /// Waits until `n` reconcile passes of the `K` named `name` (in the test namespace) that start after
+    /// this call have finished: "the controller has looked again `n` times" (see [`super::quiescence`]).
+    pub async fn wait_passes<K: Resource<DynamicType = ()>>(&self, name: &str, n: u64) {
+        super::quiescence::wait_passes(&K::kind(&()), self.ns.name(), name, n).await;
+    }
+
     /// Successful cloud mutations so far.
     pub fn mutations(&self) -> u64 {
         self.emu().calls().total_mutations
@@ -298,6 +294,35 @@ impl Env {
             let _ = e.shutdown().await;
         }
     }
+}
+
+/// The id of the emulator catalog's first site (where the tests place their VPC subnets and instances).
+pub fn site() -> String {
+    edgefleet_emulator::iec::catalog::Catalog::default().sites[0]
+        .id
+        .clone()
+}
+
+/// Waits until `name` is `Ready=True` for its current spec (`status.observedGeneration` equals
+/// `metadata.generation`), and returns it.
+pub async fn ready<K>(api: &Api<K>, name: &str) -> K
+where
+    K: Resource + Clone + DeserializeOwned + Serialize + Debug,
+{
+    wait_for(api, name, WAIT, |o: &K| {
+        has(o, edgefleet::api::condition::READY, "True") && observed_current(o)
+    })
+    .await
+    .unwrap()
+}
+
+/// Whether the status was written for the object's current generation.
+pub fn observed_current<K: Resource + Serialize>(obj: &K) -> bool {
+    let observed = serde_json::to_value(obj).ok().and_then(|v| {
+        v.pointer("/status/observedGeneration")
+            .and_then(serde_json::Value::as_i64)
+    });
+    observed == obj.meta().generation
 }
 
 /// Creates `obj` in its namespace.
