@@ -167,3 +167,186 @@ async fn veen_throttled_calls_wait_for_retry_after() {
     );
     handle.shutdown().await.unwrap();
 }
+
+fn client(url: &str) -> edgefleet::provider::veen::client::VeenClient {
+    edgefleet::provider::veen::client::VeenClient::new(
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap(),
+        PipelineConfig {
+            provider: "veen",
+            base: format!("{url}/").parse().unwrap(),
+            account: "contract".into(),
+            retry: RetryPolicy {
+                max_attempts: 4,
+                base_delay: Duration::from_millis(10),
+                max_delay: Duration::from_secs(2),
+            },
+        },
+        Signer::new(DEFAULT_AK, SecretString::new(DEFAULT_SK), None, DEFAULT_REGION),
+        Arc::new(RateLimiter::new(RateBudget::default())),
+        ProviderMetrics::new(),
+    )
+}
+
+#[tokio::test]
+async fn veen_typed_client_cloud_server_and_instance_lifecycle() {
+    use edgefleet::provider::veen::types::{AreaNum, CreateCloudServer, InstanceQuery, Tag};
+    let (handle, url) = emulator().await;
+    let c = client(&url);
+    let tag = Tag {
+        key: "edgefleet.io/uid".into(),
+        value: "u-1".into(),
+    };
+    let area = |cluster: &str, num: u32| AreaNum {
+        area_name: None,
+        cluster_name: Some(cluster.into()),
+        isp: None,
+        num,
+        vpc_identity: None,
+        subnet_identity: None,
+    };
+    let req = CreateCloudServer {
+        cloudserver_name: "typed-fleet".into(),
+        cloud_server_desc: "edgefleet".into(),
+        image_id: "image-ubuntu2004".into(),
+        spec_name: "veEN.C1.large".into(),
+        storage_config: json!({"system_disk": {"storage_type": "CloudBlockSSD", "capacity": "40"}}),
+        network_config: json!({"bandwidth_peak": "10"}),
+        secret_config: None,
+        instance_area_nums: vec![area("cn-hangzhou-cmcc-01", 2)],
+        project: None,
+        client_token: Some("u-1-create".into()),
+        tags: vec![tag.clone()],
+    };
+    let created = c.create_cloud_server(&req).await.unwrap();
+    assert_eq!(created.instance_id_list.len(), 2);
+    assert_eq!(
+        c.create_cloud_server(&req).await.unwrap(),
+        created,
+        "token replay"
+    );
+    let cs = c.get_cloud_server(&created.cloud_server_identity).await.unwrap();
+    assert_eq!(cs.name, "typed-fleet");
+    let found = c
+        .list_cloud_servers(&[(tag.key.clone(), vec![tag.value.clone()])])
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].tags, vec![tag.clone()]);
+    let more = c
+        .create_instances(
+            &created.cloud_server_identity,
+            &[area("cn-nanjing-cmcc-01", 3)],
+            Some("u-1-scale"),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(more.instance_id_list.len(), 3);
+    // paging walks every page: 5 instances at PAGE_LIMIT per page are one page; the filter works
+    let all = c
+        .list_instances(&InstanceQuery {
+            cloud_server_ids: vec![created.cloud_server_identity.clone()],
+            tags: vec![(tag.key.clone(), vec![])],
+            ..InstanceQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 5);
+    assert!(all.iter().all(|i| i.tags.contains(&tag)));
+    let first = created.instance_id_list[0].clone();
+    let i = c.get_instance(&first).await.unwrap();
+    assert_eq!(i.status, "running");
+    assert_eq!(i.cluster.isp, "CMCC");
+    assert!(!i.network.internal_interface.ip_addr.is_empty());
+    c.rename(&first, "typed-1").await.unwrap();
+    c.stop(std::slice::from_ref(&first)).await.unwrap();
+    assert_eq!(c.get_instance(&first).await.unwrap().status, "stop");
+    let e = c.reboot(std::slice::from_ref(&first)).await.unwrap_err();
+    assert_eq!(e.category(), "Conflict", "{e}");
+    c.start(std::slice::from_ref(&first)).await.unwrap();
+    c.reboot(std::slice::from_ref(&first)).await.unwrap();
+    let named = c
+        .list_instances(&InstanceQuery {
+            names: vec!["typed-1".into()],
+            statuses: vec!["running".into()],
+            ..InstanceQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(named.len(), 1);
+    let e = c
+        .delete_cloud_server(&created.cloud_server_identity)
+        .await
+        .unwrap_err();
+    assert_eq!(e.category(), "InUse", "{e}");
+    let ids: Vec<String> = all.iter().map(|i| i.instance_identity.clone()).collect();
+    c.offline(&ids, true).await.unwrap();
+    assert!(
+        c.list_instances(&InstanceQuery::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    c.delete_cloud_server(&created.cloud_server_identity)
+        .await
+        .unwrap();
+    assert!(
+        c.get_cloud_server(&created.cloud_server_identity)
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+    let spots = c.available("veEN.C1.large").await.unwrap();
+    assert!(
+        spots
+            .iter()
+            .any(|r| r["cluster"]["name"] == "cn-hangzhou-cmcc-01")
+    );
+    handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn veen_typed_client_pages_through_long_lists() {
+    use edgefleet::provider::veen::client::PAGE_LIMIT;
+    use edgefleet::provider::veen::types::InstanceQuery;
+    let mut config = Config {
+        delays: edgefleet_emulator::Delays::zero(),
+        ..Config::default()
+    };
+    config.veen.instances_per_cloud_server = 200;
+    for cl in &mut config.veen.clusters {
+        cl.capacity = 200;
+    }
+    let (_, handle) = edgefleet_emulator::serve(config).await.unwrap();
+    let url = handle.url_of("veen").unwrap();
+    let c = client(&url);
+    let p = pipeline(&url, DEFAULT_AK, DEFAULT_SK);
+    let created = result(
+        &p,
+        post(
+            "CreateCloudServer",
+            json!({"cloudserver_name": "long-list", "image_id": "image-ubuntu2004", "spec_name": "veEN.C1.large",
+                   "storage_config": {"system_disk": {"storage_type": "CloudBlockSSD", "capacity": "40"}},
+                   "network_config": {"bandwidth_peak": "10"},
+                   "instance_area_nums": [{"cluster_name": "cn-beijing-cucc-01", "num": PAGE_LIMIT},
+                                          {"cluster_name": "cn-tianjin-ctcc-01", "num": 30}]}),
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        created["instance_id_list"].as_array().unwrap().len(),
+        (PAGE_LIMIT + 30) as usize
+    );
+    let all = c.list_instances(&InstanceQuery::default()).await.unwrap();
+    assert_eq!(all.len(), (PAGE_LIMIT + 30) as usize);
+    let mut ids: Vec<&str> = all.iter().map(|i| i.instance_identity.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), all.len(), "no instance twice");
+    assert_eq!(handle.calls().requests("veen:ListInstances"), 2);
+    handle.shutdown().await.unwrap();
+}
