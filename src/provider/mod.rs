@@ -200,6 +200,48 @@ impl Capabilities {
     }
 }
 
+/// The tag key naming the owning object's uid, set on creates where the cloud has tags.
+pub const OWNER_TAG: &str = "edgefleet-owner";
+
+/// Longest idempotency token any cloud accepts (veEN `client_token`: ASCII, at most 64).
+pub const MAX_CLIENT_TOKEN_LEN: usize = 64;
+
+impl CreateIdentity {
+    /// The identity of one create: always `name`; where `caps` say the cloud has them, the idempotency
+    /// token made from `token` (the create intent's token, persisted before the call, so a create
+    /// retried after a crash replays instead of duplicating) and the tag [`OWNER_TAG`] = `owner_uid`
+    /// (so a lost create is found by owner, not only by name).
+    pub fn for_create(name: &str, token: &str, owner_uid: &str, caps: &Capabilities) -> Self {
+        Self {
+            name: name.to_owned(),
+            client_token: caps.idempotency_tokens.then(|| client_token(token)),
+            tags: if caps.tags && !owner_uid.is_empty() {
+                [(OWNER_TAG.to_owned(), owner_uid.to_owned())].into()
+            } else {
+                std::collections::BTreeMap::new()
+            },
+        }
+    }
+}
+
+/// `token` as an idempotency token every cloud accepts: itself when it is at most
+/// [`MAX_CLIENT_TOKEN_LEN`] ASCII letters, digits, `-` or `_`; otherwise `ef-` and 32 hex digits of its
+/// SHA-256 (stable, so the same intent always gives the same token).
+pub fn client_token(token: &str) -> String {
+    let plain = !token.is_empty()
+        && token.len() <= MAX_CLIENT_TOKEN_LEN
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if plain {
+        token.to_owned()
+    } else {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::digest(token.as_bytes());
+        format!("ef-{}", hex::encode(&digest[..16]))
+    }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Traits
 // ---------------------------------------------------------------------------------------------------------
@@ -329,6 +371,63 @@ pub trait CatalogApi: Send + Sync {
     async fn quotas(&self) -> ProviderResult<Vec<Quota>>;
 }
 
+/// A cloud's handle on work it finishes later, as returned in an [`Operation`] (persist it before
+/// anything else, so a restarted controller can ask again).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OperationHandle {
+    /// An asynchronous job (Workspace v2 jobs; one of [`Operation::job_ids`]).
+    Job(String),
+    /// A billing order (Huawei BSS, prepaid ModelArts servers; [`Operation::order_id`]).
+    Order(String),
+    /// A deployment plan being executed (IEC edge clouds; the id of a [`FleetPlan`]).
+    Plan(String),
+}
+
+impl Operation {
+    /// The handles in this operation to poll: its jobs, then its order.
+    pub fn handles(&self) -> Vec<OperationHandle> {
+        self.job_ids
+            .iter()
+            .cloned()
+            .map(OperationHandle::Job)
+            .chain(self.order_id.clone().map(OperationHandle::Order))
+            .collect()
+    }
+}
+
+/// Where the work behind an [`OperationHandle`] stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperationState {
+    /// Still running; `progress` in percent where the cloud reports one.
+    Running {
+        /// 0–100, if known.
+        progress: Option<u8>,
+    },
+    /// Done; the ids of the objects it made (may be empty for a delete or a power action).
+    Succeeded {
+        /// Cloud ids of the created objects.
+        resource_ids: Vec<String>,
+    },
+    /// Ended without success; `code` and `message` are the cloud's (safe to show in status).
+    Failed {
+        /// The cloud's error code.
+        code: String,
+        /// The cloud's message.
+        message: String,
+    },
+}
+
+/// Polls the handles of asynchronous operations, for clouds whose creates and deletes finish in a job
+/// or an order rather than in the object's own state (Workspace jobs, Huawei BSS orders). Clouds
+/// without such handles (IEC: observe the resources instead) return `Unsupported` from
+/// [`Provider::operations`].
+#[async_trait]
+pub trait OperationApi: Send + Sync {
+    /// The state of the work behind `handle`. A handle of a kind this cloud does not issue is
+    /// `Unsupported`; one the cloud no longer knows is `NotFound`.
+    async fn poll(&self, handle: &OperationHandle) -> ProviderResult<OperationState>;
+}
+
 /// One cloud account: capabilities, a credential probe, and the resource APIs it supports.
 #[async_trait]
 pub trait Provider: Send + Sync + fmt::Debug {
@@ -348,6 +447,18 @@ pub trait Provider: Send + Sync + fmt::Debug {
     fn fleets(&self) -> ProviderResult<&dyn FleetApi>;
     /// Catalog, or `Unsupported`.
     fn catalog(&self) -> ProviderResult<&dyn CatalogApi>;
+    /// Operation polling, or `Unsupported` (the default: a cloud without job or order handles).
+    fn operations(&self) -> ProviderResult<&dyn OperationApi> {
+        Err(ProviderError::Unsupported {
+            detail: ErrorDetail::local(
+                "operations",
+                format!(
+                    "{:?} has no job or order API to poll; observe the resources",
+                    self.kind()
+                ),
+            ),
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -505,6 +616,84 @@ mod tests {
         let caps = iec::capabilities();
         assert!(!caps.fleet_can_expand(CoverageLevel::Site));
         assert!(caps.fleet_can_expand(CoverageLevel::City));
+    }
+
+    fn caps(tokens: bool, tags: bool) -> Capabilities {
+        Capabilities {
+            idempotency_tokens: tokens,
+            tags,
+            ..iec::capabilities()
+        }
+    }
+
+    #[test]
+    fn a_create_identity_carries_token_and_owner_tag_only_where_the_cloud_has_them() {
+        let none = CreateIdentity::for_create("ef-web-1a2b", "ef-web-1a2b", "uid-1", &caps(false, false));
+        assert_eq!(
+            none,
+            CreateIdentity {
+                name: "ef-web-1a2b".into(),
+                ..CreateIdentity::default()
+            },
+            "IEC has neither: name only"
+        );
+        let both = CreateIdentity::for_create("ef-web-1a2b", "ef-web-1a2b", "uid-1", &caps(true, true));
+        assert_eq!(both.client_token.as_deref(), Some("ef-web-1a2b"));
+        assert_eq!(both.tags.get(OWNER_TAG).map(String::as_str), Some("uid-1"));
+        let token_only = CreateIdentity::for_create("n", "t", "uid-1", &caps(true, false));
+        assert!(token_only.tags.is_empty());
+        assert_eq!(token_only.client_token.as_deref(), Some("t"));
+        let no_uid = CreateIdentity::for_create("n", "t", "", &caps(false, true));
+        assert!(no_uid.tags.is_empty(), "no owner, no tag");
+    }
+
+    #[test]
+    fn the_iec_capabilities_set_neither_token_nor_tags() {
+        let caps = iec::capabilities();
+        let id = CreateIdentity::for_create("n", "t", "uid", &caps);
+        assert_eq!((id.client_token, id.tags.len()), (None, 0));
+    }
+
+    #[test]
+    fn a_client_token_is_the_intent_token_or_a_stable_hash_within_64_ascii() {
+        assert_eq!(client_token("ef-web_01"), "ef-web_01");
+        let long = "x".repeat(65);
+        let hashed = client_token(&long);
+        assert_eq!(hashed, client_token(&long), "stable");
+        assert_eq!(hashed.len(), 35);
+        assert!(hashed.starts_with("ef-") && hashed.is_ascii());
+        assert_ne!(client_token("ns/name"), "ns/name", "not a token character");
+        assert_ne!(client_token(""), "", "never empty");
+        assert_ne!(client_token("a/b"), client_token("a/c"));
+    }
+
+    #[test]
+    fn an_operation_lists_its_jobs_then_its_order_as_handles() {
+        let op = Operation {
+            job_ids: vec!["j1".into(), "j2".into()],
+            resource_ids: vec!["i1".into()],
+            order_id: Some("o1".into()),
+        };
+        assert_eq!(
+            op.handles(),
+            vec![
+                OperationHandle::Job("j1".into()),
+                OperationHandle::Job("j2".into()),
+                OperationHandle::Order("o1".into()),
+            ]
+        );
+        assert!(
+            Operation::default().handles().is_empty(),
+            "IEC operations have none"
+        );
+    }
+
+    #[test]
+    fn iec_has_no_operation_api() {
+        let reg = ProviderRegistry::new(ProviderMetrics::new());
+        let iec = reg.get_or_build(&settings("x")).unwrap();
+        let err = iec.operations().err().map(|e| e.category());
+        assert_eq!(err, Some("Unsupported"));
     }
 
     #[test]
