@@ -160,6 +160,7 @@ async fn out_of_band_instance(env: &Env, net: &Vpc, name: &str) -> String {
         image: CENTOS.into(),
         site: site(),
         pool_id: None,
+        operator: None,
         vpc_id: net.status.as_ref().unwrap().vpc_id.clone().unwrap(),
         subnet_ids: vec![subnet_id(net)],
         security_group_ids: vec![],
@@ -173,7 +174,7 @@ async fn out_of_band_instance(env: &Env, net: &Vpc, name: &str) -> String {
         user_data: None,
         bandwidth: None,
         power: PowerState::Running,
-        with_prefix: true,
+        ext: edgefleet::provider::InstanceExt::Iec(edgefleet::provider::IecInstanceExt { with_prefix: true }),
     };
     let op = env
         .cloud_client()

@@ -712,6 +712,7 @@ async fn in_use_deletion_waits_then_completes() {
                 image: catalog.images[0].id.clone(),
                 site: site(),
                 pool_id: None,
+                operator: None,
                 vpc_id: vpc_id.clone(),
                 subnet_ids: vec![subnet_id.clone()],
                 security_group_ids: vec![],
@@ -725,7 +726,7 @@ async fn in_use_deletion_waits_then_completes() {
                 user_data: None,
                 bandwidth: None,
                 power: PowerState::Running,
-                with_prefix: false,
+                ext: edgefleet::provider::InstanceExt::None,
             },
             1,
             &CreateIdentity {

@@ -707,6 +707,7 @@ fn instance_spec(w: &World, name: &str) -> InstanceSpec {
         image: w.image.clone(),
         site: w.site.clone(),
         pool_id: None,
+        operator: None,
         vpc_id: w.vpc.clone(),
         subnet_ids: vec![w.subnet.clone()],
         security_group_ids: vec![w.sg.clone()],
@@ -720,7 +721,7 @@ fn instance_spec(w: &World, name: &str) -> InstanceSpec {
         user_data: None,
         bandwidth: None,
         power: PowerState::Running,
-        with_prefix: false,
+        ext: InstanceExt::None,
     }
 }
 

@@ -522,6 +522,7 @@ impl CloudUnderTest for Iec {
             image,
             site: site.id,
             pool_id: None,
+            operator: None,
             vpc_id: net.vpc_id.clone(),
             subnet_ids: net.subnet_ids.clone(),
             security_group_ids: vec![],
@@ -535,7 +536,7 @@ impl CloudUnderTest for Iec {
             user_data: None,
             bandwidth: None,
             power: PowerState::Running,
-            with_prefix: false,
+            ext: InstanceExt::None,
         }
     }
 

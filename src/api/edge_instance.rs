@@ -12,6 +12,7 @@ use super::common::{
     rule_provider_config_immutable,
 };
 use super::condition::Condition;
+use crate::provider::{IecInstanceExt, InstanceExt, PowerModes};
 
 /// RE2 pattern of an instance name as IEC accepts it on update (letters, digits, Chinese, `-`, `_`, `.`);
 /// on create IEC additionally forbids `.` and allows at most 48 characters (a CEL rule checks that).
@@ -60,6 +61,15 @@ pub enum BandwidthShareType {
     /// Shared bandwidth (the only IEC type).
     #[default]
     Whole,
+}
+
+impl BandwidthShareType {
+    /// The value as the cloud spells it.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Whole => "WHOLE",
+        }
+    }
 }
 
 /// Public (EIP) bandwidth created together with the instance(s).
@@ -293,6 +303,37 @@ pub struct EdgeInstanceSpec {
 }
 
 impl_managed_spec!(EdgeInstanceSpec);
+
+impl EdgeInstanceSpec {
+    /// The provider section as the provider's domain value (controllers pass it on unread).
+    pub fn provider_ext(&self) -> InstanceExt {
+        self.iec.as_ref().map_or(InstanceExt::None, IecInstanceSpec::ext)
+    }
+
+    /// How stops and reboots are done (graceful unless the provider section asks for HARD).
+    pub fn power_modes(&self) -> PowerModes {
+        self.iec
+            .as_ref()
+            .map_or(PowerModes::default(), IecInstanceSpec::power_modes)
+    }
+}
+
+impl IecInstanceSpec {
+    /// As the provider's domain value.
+    pub fn ext(&self) -> InstanceExt {
+        InstanceExt::Iec(IecInstanceExt {
+            with_prefix: self.with_prefix,
+        })
+    }
+
+    /// SOFT/HARD as power modes.
+    pub fn power_modes(&self) -> PowerModes {
+        PowerModes {
+            hard_stop: self.stop_type == PowerActionType::Hard,
+            hard_reboot: self.reboot_type == PowerActionType::Hard,
+        }
+    }
+}
 
 /// Observed state of an EdgeInstance.
 ///

@@ -393,11 +393,13 @@ pub struct InstanceSpec {
     pub flavor: String,
     /// Image id.
     pub image: String,
-    /// Site id.
+    /// Site id (empty: the spec names none).
     pub site: String,
-    /// Operator / ISP / line (IEC: EIP pool id), if any.
+    /// Line of the public IP (IEC: EIP pool id), if any.
     pub pool_id: Option<String>,
-    /// VPC id.
+    /// Carrier / ISP the instance should be reachable through, if any.
+    pub operator: Option<String>,
+    /// VPC id (empty: the spec names no network).
     pub vpc_id: String,
     /// Subnet ids (IEC direct create needs at least one).
     pub subnet_ids: Vec<String>,
@@ -411,14 +413,109 @@ pub struct InstanceSpec {
     pub key_name: Option<String>,
     /// Initial administrator password.
     pub admin_password: Option<SecretString>,
-    /// User data (cloud-init), already base64 if the cloud wants base64.
+    /// User data (cloud-init) as the user wrote it; the client encodes it the way its cloud expects.
     pub user_data: Option<SecretString>,
     /// Public bandwidth.
     pub bandwidth: Option<BandwidthSpec>,
     /// Desired power state.
     pub power: PowerState,
-    /// Whether the cloud may prefix the name (IEC `with_prefix`; false keeps names findable).
+    /// The cloud's own settings (the CRD's provider section), passed through to its client.
+    pub ext: InstanceExt,
+}
+
+/// Per-cloud settings of an instance, from the CRD's provider section. Only the cloud they name reads
+/// them; controllers pass them on without looking inside.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InstanceExt {
+    /// None given.
+    #[default]
+    None,
+    /// Huawei Cloud IEC.
+    Iec(IecInstanceExt),
+}
+
+/// IEC's instance settings.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IecInstanceExt {
+    /// IEC prefixes the cloud name with its site code (`IEC-<site>-<name>`).
     pub with_prefix: bool,
+}
+
+/// How power operations are done: graceful (default) or forced.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PowerModes {
+    /// Stop by hard power-off.
+    pub hard_stop: bool,
+    /// Reboot by hard reset.
+    pub hard_reboot: bool,
+}
+
+/// The part of an instance spec a validation finding is about; the controller names the field of its
+/// own API (an EdgeInstance: `spec.rootVolume.size`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceField {
+    /// The cloud name.
+    Name,
+    /// Where the instance runs (no particular key).
+    Placement,
+    /// The site of the placement.
+    Site,
+    /// The line (pool) of the public IP.
+    Pool,
+    /// The carrier / ISP.
+    Operator,
+    /// The flavor.
+    Flavor,
+    /// The image.
+    Image,
+    /// The size of the system disk.
+    RootVolumeSize,
+    /// The data disks.
+    DataVolumes,
+    /// The network (VPC).
+    Network,
+    /// The subnets.
+    Subnets,
+}
+
+/// Whether a finding is a spec the cloud never accepts or one its catalog does not offer now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldErrorKind {
+    /// The cloud's rules reject the value (fix the spec).
+    Invalid,
+    /// The catalog does not offer it (fix the spec, or wait for the catalog to change).
+    NotInCatalog,
+}
+
+/// One finding of a provider's validation of a spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceFieldError {
+    /// Which part of the spec.
+    pub field: InstanceField,
+    /// Invalid or not in the catalog.
+    pub kind: FieldErrorKind,
+    /// What is wrong, with the cloud's limit (never a secret).
+    pub message: String,
+}
+
+impl InstanceFieldError {
+    /// A value the cloud's rules reject.
+    pub fn invalid(field: InstanceField, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            kind: FieldErrorKind::Invalid,
+            message: message.into(),
+        }
+    }
+
+    /// A value the catalog does not offer.
+    pub fn not_in_catalog(field: InstanceField, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            kind: FieldErrorKind::NotInCatalog,
+            message: message.into(),
+        }
+    }
 }
 
 impl InstanceSpec {
@@ -1142,6 +1239,7 @@ mod tests {
             image: "i".into(),
             site: "s".into(),
             pool_id: None,
+            operator: None,
             vpc_id: "v".into(),
             subnet_ids: vec![],
             security_group_ids: vec![],
@@ -1155,7 +1253,7 @@ mod tests {
             user_data: None,
             bandwidth: None,
             power: PowerState::Running,
-            with_prefix: false,
+            ext: InstanceExt::None,
         };
         assert_ne!(spec("a").unobservable_hash(), spec("b").unobservable_hash());
         assert!(!spec("Secret-1").unobservable_hash().contains("Secret"));

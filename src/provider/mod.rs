@@ -103,6 +103,15 @@ pub struct InstanceFieldPolicy {
     pub unobservable: FieldChange,
 }
 
+/// What the cloud allows for single instances beyond field changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InstanceRules {
+    /// An instance can be deleted while it is still being created (IEC: no, it is deleted once built).
+    pub delete_while_creating: bool,
+    /// Replacing the OS can set a new password (IEC change-OS: no, only a key pair or user data).
+    pub reimage_sets_password: bool,
+}
+
 /// Which resource kinds a provider manages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SupportedKinds {
@@ -177,6 +186,8 @@ pub struct Capabilities {
     pub default_rules: Vec<RuleSpec>,
     /// Instance field policy.
     pub instance_fields: InstanceFieldPolicy,
+    /// Instance rules.
+    pub instance: InstanceRules,
     /// Create calls take an idempotency token.
     pub idempotency_tokens: bool,
     /// Objects carry user tags (for ownership lookup).
@@ -306,6 +317,42 @@ pub trait InstanceApi: Send + Sync {
         count: u32,
         identity: &CreateIdentity,
     ) -> ProviderResult<Operation>;
+    /// The cloud's rules for `spec` that the shared schema leaves open (name, disks, placement, network):
+    /// `creating` checks everything a create needs, otherwise only what a change in place sends (the
+    /// name). Pure; empty when the spec is acceptable.
+    fn validate(&self, spec: &InstanceSpec, creating: bool) -> Vec<InstanceFieldError> {
+        let _ = (spec, creating);
+        Vec::new()
+    }
+    /// Checks a create against the catalog and completes what the cloud derives from it (IEC: the line of
+    /// the requested operator, the VPC's subnet at the site); the findings name what is not offered.
+    async fn prepare_create(&self, spec: &mut InstanceSpec) -> ProviderResult<Vec<InstanceFieldError>> {
+        let _ = spec;
+        Ok(Vec::new())
+    }
+    /// Live instances that carry `identity` for `spec` (crash recovery and name conflicts). By default:
+    /// named exactly `identity.name`, at the spec's site when it names one, not deleted.
+    async fn find_by_identity(
+        &self,
+        identity: &CreateIdentity,
+        spec: &InstanceSpec,
+    ) -> ProviderResult<Vec<ObservedInstance>> {
+        let filter = InstanceFilter {
+            name: Some(identity.name.clone()),
+            site_id: (!spec.site.is_empty()).then(|| spec.site.clone()),
+            ..InstanceFilter::default()
+        };
+        Ok(self
+            .list(&filter)
+            .await?
+            .into_iter()
+            .filter(|i| i.state != InstanceState::Deleted && i.name == identity.name)
+            .collect())
+    }
+    /// Whether `observed` is how the cloud shows the name `spec.name` (by default: the same).
+    fn shows_name(&self, observed: &str, spec: &InstanceSpec) -> bool {
+        observed == spec.name
+    }
     /// One instance.
     async fn get(&self, id: &str) -> ProviderResult<ObservedInstance>;
     /// All instances matching the filter, all pages (batched observation).

@@ -9,15 +9,11 @@ use super::error::Error;
 use super::model::{describe_action, reboot_request};
 use super::references::read_user_data;
 use crate::api::condition::reason;
-use crate::api::edge_instance::{EdgeInstance, PowerActionType};
+use crate::api::edge_instance::EdgeInstance;
 use crate::controller::events::EventType;
 use crate::controller::runtime::{Context, Outcome};
 use crate::provider::plan::InstanceAction;
 use crate::provider::{ChangeOs, InstanceApi, InstanceState, ObservedInstance, PowerAction, Provider};
-
-pub(super) fn force(t: Option<PowerActionType>) -> bool {
-    t == Some(PowerActionType::Hard)
-}
 
 /// Executes the first actionable step of the plan; returns what it did.
 pub(super) async fn execute(
@@ -30,7 +26,7 @@ pub(super) async fn execute(
 ) -> Result<Vec<String>, Error> {
     let id = observed.id.clone();
     let ids = std::slice::from_ref(&id);
-    let iec = ei.spec.iec.clone().unwrap_or_default();
+    let modes = ei.spec.power_modes();
     let mut done = Vec::new();
     for action in actions {
         let what = describe_action(&action);
@@ -51,7 +47,7 @@ pub(super) async fn execute(
                 api.power(
                     ids,
                     PowerAction::Stop {
-                        force: force(Some(iec.stop_type)),
+                        force: modes.hard_stop,
                     },
                 )
                 .await
@@ -81,20 +77,32 @@ pub(super) async fn execute(
     Ok(done)
 }
 
-/// Checks the rules of an image change before the instance is stopped for it: IEC's change-OS takes a
-/// key pair and user data but no password, so the new OS needs one of them to be reachable.
+/// Checks the rules of an image change before the instance is stopped for it: the new OS must be
+/// reachable, by a key pair or user data, or by the admin password where the cloud's reimage sets one
+/// (`Capabilities::instance.reimage_sets_password`).
 #[allow(clippy::result_large_err)] // the controller's one error type; this is not a hot path
-pub(super) fn check_image_change(ei: &EdgeInstance, actions: &[InstanceAction]) -> Result<(), Error> {
+pub(super) fn check_image_change(
+    ei: &EdgeInstance,
+    reimage_sets_password: bool,
+    actions: &[InstanceAction],
+) -> Result<(), Error> {
     let changes_image = actions.iter().any(|a| {
         matches!(
             a,
             InstanceAction::ChangeOs(_) | InstanceAction::Stop { for_change_os: true }
         )
     });
-    if changes_image && ei.spec.key_name.is_none() && ei.spec.user_data_secret_ref.is_none() {
+    let s = &ei.spec;
+    let password = reimage_sets_password && s.admin_password_secret_ref.is_some();
+    if changes_image && s.key_name.is_none() && s.user_data_secret_ref.is_none() && !password {
+        let message = if reimage_sets_password {
+            "changing the image reinstalls the system disk: set spec.keyName, spec.userDataSecretRef or spec.adminPasswordSecretRef so the new OS can be logged into"
+        } else {
+            "changing the image reinstalls the system disk and the cloud cannot set a password when it does: set spec.keyName (or spec.userDataSecretRef) so the new OS can be logged into"
+        };
         return Err(Error::InvalidSpec {
             field: "spec.image",
-            message: "changing the image reinstalls the system disk and IEC's change-OS cannot set a password: set spec.keyName (or spec.userDataSecretRef) so the new OS can be logged into".to_owned(),
+            message: message.to_owned(),
         });
     }
     Ok(())
@@ -124,7 +132,7 @@ pub(super) async fn handle_reboot(
     }
     let previous = w.status.last_reboot_request.replace(requested.clone());
     persist(w).await?;
-    let hard = force(ei.spec.iec.as_ref().map(|i| i.reboot_type));
+    let hard = ei.spec.power_modes().hard_reboot;
     if let Err(source) = api
         .power(std::slice::from_ref(&id), PowerAction::Reboot { force: hard })
         .await

@@ -10,7 +10,7 @@ use super::create::Writer;
 use super::create::api_for;
 use super::error::Error;
 use super::identity::{find_by_identity, ids_of};
-use super::model::{is_deleted, with_prefix};
+use super::model::{Network, identity_spec, is_deleted, place_of};
 use crate::api::common::{DeletionPolicy, ManagementPolicy};
 use crate::api::edge_instance::EdgeInstance;
 use crate::controller::events::EventType;
@@ -55,9 +55,12 @@ pub(super) async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writ
     // A create that may still be in flight (status does not name its instance yet, or names only the
     // vanished instance it replaces) is looked up by its identity first; the id in status otherwise.
     let recorded = w.status.instance_id.clone();
-    let id = match (pending, ei.spec.placement.site_id.clone()) {
-        (Some(pending), Some(site)) => {
-            let found = find_by_identity(api, &site, &pending.token, with_prefix(ei)).await?;
+    let id = match pending {
+        Some(pending) => {
+            // References may be gone by now; the lookup needs only the name, placement and provider
+            // section.
+            let spec = identity_spec(ei, &Network::default());
+            let found = find_by_identity(api, &spec, &pending.token).await?;
             match found.as_slice() {
                 [one] => one.id.clone(),
                 [] if elapsed_since(&pending.started_at) < ctx.config.recovery_grace => {
@@ -73,13 +76,13 @@ pub(super) async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writ
                 many => {
                     return Err(Error::AmbiguousRecovery {
                         name: pending.token,
-                        site,
+                        place: place_of(&spec),
                         ids: ids_of(many),
                     });
                 }
             }
         }
-        (_, _) => match recorded {
+        None => match recorded {
             Some(id) => id,
             None => return Ok(()),
         },
@@ -102,10 +105,10 @@ pub(super) async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writ
         return Ok(());
     }
     match observed.state {
-        InstanceState::Creating => {
+        InstanceState::Creating if !resolved.provider.capabilities().instance.delete_while_creating => {
             return Err(Error::DeletionWaits {
                 id,
-                what: "the cloud cannot delete an instance while it is being built (IEC.010203); deleting it once the build ends".to_owned(),
+                what: "the cloud cannot delete an instance while it is being built; deleting it once the build ends".to_owned(),
                 after,
             });
         }

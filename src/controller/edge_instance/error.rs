@@ -159,27 +159,27 @@ pub enum Error {
         /// The pending poll interval of the object's ProviderConfig.
         after: std::time::Duration,
     },
-    /// An instance with the desired name exists at the site and this object never created it.
+    /// An instance with the desired name exists (at the site) and this object never created it.
     #[error(
-        "a cloud instance named {name:?} already exists at site {site} ({ids}) and this object did not create it; set spec.adoptId to adopt it, or choose another spec.name"
+        "a cloud instance named {name:?} already exists{place} ({ids}) and this object did not create it; set spec.adoptId to adopt it, or choose another spec.name"
     )]
     NameConflict {
         /// Cloud name.
         name: String,
-        /// Site id.
-        site: String,
+        /// " at site X", or empty.
+        place: String,
         /// Their ids.
         ids: String,
     },
     /// Recovery found several instances with this object's identity.
     #[error(
-        "recovery found several cloud instances named {name:?} at site {site}: {ids}; delete the extra ones in the cloud"
+        "recovery found several cloud instances named {name:?}{place}: {ids}; delete the extra ones in the cloud"
     )]
     AmbiguousRecovery {
         /// Cloud name.
         name: String,
-        /// Site id.
-        site: String,
+        /// " at site X", or empty.
+        place: String,
         /// Their ids.
         ids: String,
     },

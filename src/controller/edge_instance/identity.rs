@@ -6,56 +6,36 @@ use std::time::Duration;
 
 use super::create::{Identity, Writer, create, ensure_finalizer, persist, record_identity};
 use super::error::Error;
-use super::model::{Network, cloud_name, is_deleted, is_member, name_matches, with_prefix};
+use super::model::{Network, check_spec, identity_spec, is_deleted, is_member, place_of};
 use crate::api::common::ManagementPolicy;
 use crate::api::condition::reason;
 use crate::api::edge_instance::EdgeInstance;
 use crate::controller::events::EventType;
 use crate::controller::intent::{self, CreateIntent};
 use crate::controller::runtime::{Context, Outcome, elapsed_since};
-use crate::provider::{InstanceApi, InstanceFilter, ObservedInstance, Provider};
+use crate::provider::{CreateIdentity, InstanceApi, InstanceSpec, ObservedInstance, Provider};
 
-/// Live instances at `site` carrying `name` (exactly, or with the IEC prefix when `prefixed`).
+/// Live instances carrying the identity `name` for `spec` (the provider decides how its cloud shows
+/// and places them).
 pub(super) async fn find_by_identity(
     api: &dyn InstanceApi,
-    site: &str,
+    spec: &InstanceSpec,
     name: &str,
-    prefixed: bool,
 ) -> Result<Vec<ObservedInstance>, Error> {
-    let filter = InstanceFilter {
-        name: (!prefixed).then(|| name.to_owned()),
-        site_id: Some(site.to_owned()),
-        ..InstanceFilter::default()
-    };
-    let found = api.list(&filter).await.map_err(|source| Error::Lookup {
+    let identity = CreateIdentity {
         name: name.to_owned(),
-        source,
-    })?;
-    Ok(found
-        .into_iter()
-        .filter(|i| !is_deleted(i))
-        .filter(|i| name_matches(&i.name, name, prefixed))
-        // Some clouds do not echo the site; then the name filter alone decides.
-        .filter(|i| i.placement.site_id.as_deref().is_none_or(|s| s == site))
-        .collect())
+        ..CreateIdentity::default()
+    };
+    api.find_by_identity(&identity, spec)
+        .await
+        .map_err(|source| Error::Lookup {
+            name: name.to_owned(),
+            source,
+        })
 }
 
 pub(super) fn ids_of(found: &[ObservedInstance]) -> String {
     found.iter().map(|i| i.id.as_str()).collect::<Vec<_>>().join(", ")
-}
-
-#[allow(clippy::result_large_err)] // the controller's one error type; this is not a hot path
-pub(super) fn site_of(ei: &EdgeInstance) -> Result<String, Error> {
-    ei.spec
-        .placement
-        .site_id
-        .clone()
-        .ok_or_else(|| Error::InvalidSpec {
-            field: "spec.placement.siteId",
-            message:
-                "IEC creates single instances at a site: set spec.placement.siteId (GET /v1/sites lists them)"
-                    .to_owned(),
-        })
 }
 
 /// Finds, adopts, recovers or creates the cloud instance (the crash-safety protocol).
@@ -126,9 +106,9 @@ pub(super) async fn ensure_identity(
     if observe_only {
         return Err(Error::NothingToObserve);
     }
-    let site = site_of(ei)?;
-    let name = cloud_name(ei);
-    let prefixed = with_prefix(ei);
+    let spec = identity_spec(ei, net);
+    check_spec(ei, &api.validate(&spec, true))?;
+    let name = spec.name.clone();
     // After drift the last intent is the vanished instance's own: a new create is checked by name.
     let pending = (!drifted)
         .then(|| {
@@ -140,7 +120,7 @@ pub(super) async fn ensure_identity(
         })
         .flatten();
     if let Some(pending) = pending {
-        let found = find_by_identity(api, &site, &pending.token, prefixed).await?;
+        let found = find_by_identity(api, &spec, &pending.token).await?;
         match found.as_slice() {
             [one] => {
                 ensure_finalizer(ei, w).await?;
@@ -171,22 +151,22 @@ pub(super) async fn ensure_identity(
             many => {
                 return Err(Error::AmbiguousRecovery {
                     name: pending.token,
-                    site,
+                    place: place_of(&spec),
                     ids: ids_of(many),
                 });
             }
         }
     } else {
-        let existing = find_by_identity(api, &site, &name, prefixed).await?;
+        let existing = find_by_identity(api, &spec, &name).await?;
         if !existing.is_empty() {
             return Err(Error::NameConflict {
                 name,
-                site,
+                place: place_of(&spec),
                 ids: ids_of(&existing),
             });
         }
     }
-    create(ei, ctx, provider, api, net, &site, w).await
+    create(ei, ctx, provider, api, net, spec, w).await
 }
 
 /// The recorded instance `id` is gone from the cloud: an error for objects that may not recreate it

@@ -5,14 +5,15 @@
 //!
 //! The pipeline of `apply`: resolve the account → resolve references (Vpc, subnets, SecurityGroups;
 //! waiting until each is Ready, naming the one it waits for) → identity (status id, `spec.adoptId`,
-//! recovery of an interrupted create, or a new create after validating site, flavor, image and line
-//! against the cloud's catalog) → observe → plan (`provider::plan::plan_instance`, pure) → execute one
+//! recovery of an interrupted create, or a new create after the provider's checks: its rules for the
+//! spec, then placement, flavor and image against its catalog) → observe → plan (`provider::plan::plan_instance`, pure) → execute one
 //! step → status. Multi-step changes (stop → change OS → start) unfold over successive passes.
 //!
-//! Crash safety (design.md): IEC has no client tokens and instance names are not unique, so the identity
-//! of a create is the deterministic cloud name (spec.name or metadata.name, created without the `IEC-`
-//! prefix unless `spec.iec.withPrefix`) at the object's site in its VPC. A fresh create whose name is
-//! already used at that site stalls with `NameConflict` (edgefleet never adopts by accident), so a later
+//! Crash safety (design.md): the identity of a create is the deterministic cloud name (spec.name or
+//! metadata.name) with the object's placement and provider section; the provider finds instances by it
+//! (`InstanceApi::find_by_identity`: on a cloud without client tokens or unique names, by name at the
+//! site, including the site prefix its cloud may add). A fresh create whose name is
+//! already used there stalls with `NameConflict` (edgefleet never adopts by accident), so a later
 //! recovery lookup can only find what this object created. The create response carries the server id;
 //! the pass reads the instance once and its closing status write carries the id (written earlier if
 //! the pass mutates anything else, at once if the instance cannot be read yet); a crash before that is
@@ -58,7 +59,6 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use tracing::debug;
 
-pub use self::create::line_for;
 use self::create::{Identity, Writer, api_for, durable_identity};
 use self::day2::{check_image_change, execute, handle_reboot};
 use self::delete::cleanup;
@@ -66,8 +66,8 @@ pub use self::error::{Error, INSTANCE_FAILED};
 use self::identity::ensure_identity;
 use self::model::is_ready;
 pub use self::model::{
-    Network, cloud_name, describe_action, is_member, name_matches, observation_age, params_hash,
-    planning_spec, reboot_request, record_observed, security_group_change,
+    Network, check_spec, cloud_name, describe_action, field_path, identity_spec, is_member, observation_age,
+    params_hash, planning_spec, reboot_request, record_observed, security_group_change,
 };
 pub use self::nics::{NicPlan, ipv4_in_cidr, plan_nics};
 use self::nics::{describe_nics, execute_nics, nic_plan};
@@ -150,9 +150,13 @@ async fn converge(
         });
     }
     let want = planning_spec(ei, net, observed);
-    let expected_name = want.name.clone();
-    let shown_name =
-        name_matches(&observed.name, &expected_name, want.with_prefix).then(|| observed.name.clone());
+    if ei.spec.name.is_some() {
+        // A name the user asks for is sent as a rename: the cloud's rename rules apply.
+        check_spec(ei, &api.validate(&want, false))?;
+    }
+    let shown_name = api
+        .shows_name(&observed.name, &want)
+        .then(|| observed.name.clone());
     let plan_ctx = InstanceContext {
         observed,
         applied_unobservable_hash: None,
@@ -184,7 +188,7 @@ async fn converge(
             fields: fields.join(", "),
         });
     }
-    check_image_change(ei, &actions)?;
+    check_image_change(ei, caps.instance.reimage_sets_password, &actions)?;
     let mutates = sg_change.is_some() || actions.iter().any(|a| !matches!(a, InstanceAction::Wait { .. }));
     if mutates {
         durable_identity(w).await?;

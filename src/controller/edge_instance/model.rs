@@ -8,13 +8,17 @@ use std::time::Duration;
 use kube::ResourceExt;
 use sha2::{Digest, Sha256};
 
+use super::error::Error;
 use crate::api::EDGE_CLOUD_LABEL;
 use crate::api::REBOOT_REQUEST_ANNOTATION;
 use crate::api::condition::{Condition, READY, RECONCILING, find_condition};
 use crate::api::edge_instance::{EdgeInstance, EdgeInstanceStatus, PowerState as CrdPower};
 use crate::controller::runtime::Intervals;
 use crate::provider::plan::InstanceAction;
-use crate::provider::{InstanceSpec, InstanceState, ObservedInstance, PowerState, VolumeSpec};
+use crate::provider::{
+    BandwidthSpec, FieldErrorKind, InstanceField, InstanceFieldError, InstanceSpec, InstanceState,
+    ObservedInstance, PowerState, VolumeSpec,
+};
 
 /// Whether the object mirrors a member of an EdgeCloud (label `edgefleet.io/edge-cloud` or an EdgeCloud
 /// owner). Members are never recreated here when their cloud instance vanishes.
@@ -29,21 +33,6 @@ pub fn is_member(ei: &EdgeInstance) -> bool {
 /// The cloud name edgefleet gives the instance: spec.name or metadata.name.
 pub fn cloud_name(ei: &EdgeInstance) -> String {
     ei.spec.name.clone().unwrap_or_else(|| ei.name_any())
-}
-
-pub(super) fn with_prefix(ei: &EdgeInstance) -> bool {
-    ei.spec.iec.as_ref().is_some_and(|i| i.with_prefix)
-}
-
-/// Whether `observed` is `name` as the cloud shows it: equal, or `IEC-<site code>-<name>` when the
-/// instance was created with the IEC prefix.
-pub fn name_matches(observed: &str, name: &str, prefixed: bool) -> bool {
-    observed == name
-        || (prefixed
-            && observed.starts_with("IEC-")
-            && observed.len() > name.len() + 5
-            && observed.ends_with(&format!("-{name}"))
-            && !observed["IEC-".len()..observed.len() - name.len() - 1].contains('-'))
 }
 
 /// The value of the reboot-request annotation, if any.
@@ -108,10 +97,47 @@ pub fn record_observed(status: &mut EdgeInstanceStatus, o: &ObservedInstance) {
     status.edge_cloud_id = o.fleet_id.clone();
 }
 
-/// Whether the instance is gone for our purposes: not found, or marked `DELETED` by the cloud (IEC keeps
-/// such instances listed for a while and removes them on its own).
+/// Whether the instance is gone for our purposes: not found, or reported deleted (some clouds keep
+/// deleted instances listed for a while and remove them on their own).
 pub(super) fn is_deleted(o: &ObservedInstance) -> bool {
-    o.state == InstanceState::Deleted || o.raw_status.eq_ignore_ascii_case("DELETED")
+    o.state == InstanceState::Deleted
+}
+
+/// The spec's identity part as a domain spec (cloud name, placement, network ids, provider section;
+/// no disks' secrets): what a lookup by identity and the provider's validation read. `create_spec`
+/// completes it for a create.
+pub fn identity_spec(ei: &EdgeInstance, net: &Network) -> InstanceSpec {
+    let s = &ei.spec;
+    InstanceSpec {
+        name: cloud_name(ei),
+        description: s.description.clone().unwrap_or_default(),
+        flavor: s.flavor.clone(),
+        image: s.image.clone(),
+        site: s.placement.site_id.clone().unwrap_or_default(),
+        pool_id: s.placement.pool_id.clone(),
+        operator: s.placement.operator.clone(),
+        vpc_id: net.vpc_id.clone(),
+        subnet_ids: net.subnet_ids.clone(),
+        security_group_ids: net.security_group_ids.clone(),
+        root_volume: volume(s.root_volume.size, &s.root_volume.type_),
+        data_volumes: s.data_volumes.iter().map(|d| volume(d.size, &d.type_)).collect(),
+        key_name: s.key_name.clone(),
+        admin_password: None,
+        user_data: None,
+        bandwidth: s.bandwidth.as_ref().map(|b| BandwidthSpec {
+            size_mbit: b.size.and_then(|x| u32::try_from(x).ok()),
+            share_type: b.share_type.as_str().to_owned(),
+        }),
+        power: desired_power(ei),
+        ext: s.provider_ext(),
+    }
+}
+
+fn volume(size: i32, volume_type: &str) -> VolumeSpec {
+    VolumeSpec {
+        size_gb: u32::try_from(size).unwrap_or_default(),
+        volume_type: volume_type.to_owned(),
+    }
 }
 
 /// The resolved network of the spec: cloud ids.
@@ -127,44 +153,32 @@ pub struct Network {
 
 /// The domain spec used for planning against an observed instance. Fields the spec leaves open take
 /// the observed value (an adopted instance without spec.name keeps its name; without a description
-/// keeps its description), and key pairs are compared only when the image changes (IEC applies a key
-/// only through change-OS; a new key alone does not reinstall the instance).
+/// keeps its description), and key pairs are compared only when the image changes (the cloud applies a
+/// key only when it replaces the OS; a new key alone does not reinstall the instance).
 pub fn planning_spec(ei: &EdgeInstance, net: &Network, observed: &ObservedInstance) -> InstanceSpec {
     let s = &ei.spec;
+    let base = identity_spec(ei, net);
     let keep_name = s.adopt_id.is_some() && s.name.is_none();
     InstanceSpec {
         name: if keep_name {
             observed.name.clone()
         } else {
-            cloud_name(ei)
+            base.name.clone()
         },
         description: s
             .description
             .clone()
             .unwrap_or_else(|| observed.description.clone()),
-        flavor: s.flavor.clone(),
-        image: s.image.clone(),
         site: s
             .placement
             .site_id
             .clone()
             .or_else(|| observed.placement.site_id.clone())
             .unwrap_or_default(),
-        pool_id: s.placement.pool_id.clone(),
-        vpc_id: net.vpc_id.clone(),
-        subnet_ids: net.subnet_ids.clone(),
-        security_group_ids: net.security_group_ids.clone(),
-        root_volume: VolumeSpec {
-            size_gb: u32::try_from(s.root_volume.size).unwrap_or_default(),
-            volume_type: s.root_volume.type_.clone(),
-        },
         data_volumes: Vec::new(),
         key_name: observed.key_name.clone(),
-        admin_password: None,
-        user_data: None,
         bandwidth: None,
-        power: desired_power(ei),
-        with_prefix: with_prefix(ei),
+        ..base
     }
 }
 
@@ -237,4 +251,51 @@ pub fn observation_age(ei: &EdgeInstance, intervals: Intervals) -> Duration {
     } else {
         Duration::ZERO
     }
+}
+
+/// " at site X" when the spec names a site, for messages.
+pub fn place_of(spec: &InstanceSpec) -> String {
+    if spec.site.is_empty() {
+        String::new()
+    } else {
+        format!(" at site {}", spec.site)
+    }
+}
+
+/// The EdgeInstance field a provider's finding is about.
+pub fn field_path(field: InstanceField) -> &'static str {
+    match field {
+        InstanceField::Name => "spec.name",
+        InstanceField::Placement => "spec.placement",
+        InstanceField::Site => "spec.placement.siteId",
+        InstanceField::Pool => "spec.placement.poolId",
+        InstanceField::Operator => "spec.placement.operator",
+        InstanceField::Flavor => "spec.flavor",
+        InstanceField::Image => "spec.image",
+        InstanceField::RootVolumeSize => "spec.rootVolume.size",
+        InstanceField::DataVolumes => "spec.dataVolumes",
+        InstanceField::Network => "spec.network",
+        InstanceField::Subnets => "spec.network.subnets",
+    }
+}
+
+/// The provider's findings as the controller's error: the first names the field (`InvalidSpec`, or
+/// `NotInCatalog` for what the catalog does not offer); the others follow in its message.
+#[allow(clippy::result_large_err)] // the controller's one error type; this is not a hot path
+pub fn check_spec(ei: &EdgeInstance, findings: &[InstanceFieldError]) -> Result<(), Error> {
+    let Some((first, rest)) = findings.split_first() else {
+        return Ok(());
+    };
+    let mut message = first.message.clone();
+    if first.field == InstanceField::Name && ei.spec.name.is_none() {
+        message = format!("the cloud name defaults to metadata.name, so set spec.name: {message}");
+    }
+    for other in rest {
+        message.push_str(&format!("; {}: {}", field_path(other.field), other.message));
+    }
+    let field = field_path(first.field);
+    Err(match first.kind {
+        FieldErrorKind::Invalid => Error::InvalidSpec { field, message },
+        FieldErrorKind::NotInCatalog => Error::NotInCatalog { field, message },
+    })
 }

@@ -2,7 +2,6 @@
 //! cloud ids (waiting, with the field named, until each is Ready), and Secret values read only when
 //! they are sent.
 
-use base64::Engine;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -179,15 +178,10 @@ pub(super) async fn read_secret(
     Ok(SecretString::new(text))
 }
 
-/// User data from its Secret, base64-encoded as IEC expects.
+/// User data from its Secret, as written (the provider's client encodes it the way its cloud expects).
 pub(super) async fn read_user_data(ei: &EdgeInstance, ctx: &Context) -> Result<Option<SecretString>, Error> {
     match &ei.spec.user_data_secret_ref {
         None => Ok(None),
-        Some(r) => {
-            let raw = read_secret(ei, ctx, "spec.userDataSecretRef", r).await?;
-            Ok(Some(SecretString::new(
-                base64::engine::general_purpose::STANDARD.encode(raw.expose()),
-            )))
-        }
+        Some(r) => Ok(Some(read_secret(ei, ctx, "spec.userDataSecretRef", r).await?)),
     }
 }

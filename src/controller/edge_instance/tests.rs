@@ -1,16 +1,15 @@
-//! Unit tests of the EdgeInstance controller's pure parts: observation age, name matching, membership,
-//! the planning spec, security-group and NIC plans, the intent hash, image-change rules, error classes
-//! and line choice.
+//! Unit tests of the EdgeInstance controller's pure parts: observation age, membership, the planning
+//! spec, security-group and NIC plans, the intent hash, image-change rules, provider findings as errors
+//! naming the field, and error classes.
 
 use std::time::Duration;
 
 use kube::ResourceExt;
 
-use super::create::line_for;
 use super::day2::check_image_change;
 use super::error::{Error, INSTANCE_FAILED};
 use super::model::{
-    Network, is_member, name_matches, observation_age, params_hash, planning_spec, security_group_change,
+    Network, check_spec, is_member, observation_age, params_hash, planning_spec, security_group_change,
 };
 use super::nics::{NicPlan, ipv4_in_cidr, plan_nics};
 use crate::api::common::PendingOperation;
@@ -19,7 +18,9 @@ use crate::api::edge_instance::EdgeInstance;
 use crate::api::{EDGE_CLOUD_LABEL, REBOOT_REQUEST_ANNOTATION};
 use crate::controller::runtime::{ErrorClass, Intervals, ReconcileError, now};
 use crate::provider::plan::InstanceAction;
-use crate::provider::{InstanceState, ObservedInstance, Placement, ProviderError, Site, SiteStatus};
+use crate::provider::{
+    InstanceField, InstanceFieldError, InstanceState, ObservedInstance, Placement, ProviderError,
+};
 
 fn ei(json: serde_json::Value) -> EdgeInstance {
     let mut base = serde_json::json!({
@@ -140,56 +141,6 @@ fn observed(name: &str, groups: &[&str]) -> ObservedInstance {
 }
 
 #[test]
-fn names_match_exactly_or_with_the_iec_prefix_only_when_asked() {
-    struct Case {
-        reason: &'static str,
-        observed: &'static str,
-        prefixed: bool,
-        want: bool,
-    }
-    let cases = [
-        Case {
-            reason: "exact",
-            observed: "web",
-            prefixed: false,
-            want: true,
-        },
-        Case {
-            reason: "prefix not asked for",
-            observed: "IEC-ZS01-web",
-            prefixed: false,
-            want: false,
-        },
-        Case {
-            reason: "site prefix",
-            observed: "IEC-ZS01-web",
-            prefixed: true,
-            want: true,
-        },
-        Case {
-            reason: "another name ending in -web",
-            observed: "IEC-ZS01-my-web",
-            prefixed: true,
-            want: false,
-        },
-        Case {
-            reason: "numbered fleet member",
-            observed: "IEC-ZS01-web-0001",
-            prefixed: true,
-            want: false,
-        },
-    ];
-    for c in cases {
-        assert_eq!(
-            name_matches(c.observed, "web", c.prefixed),
-            c.want,
-            "{}",
-            c.reason
-        );
-    }
-}
-
-#[test]
 fn members_are_recognised_by_label_or_owner() {
     let mut e = ei(serde_json::json!({}));
     assert!(!is_member(&e));
@@ -206,10 +157,10 @@ fn adopted_instances_keep_their_name_and_description_unless_the_spec_sets_them()
         vpc_id: "vpc-1".into(),
         ..Network::default()
     };
-    let obs = observed("IEC-ZS01-fleet-0001", &[]);
+    let obs = observed("ZS01-fleet-0001", &[]);
     let adopted = ei(serde_json::json!({"adoptId": "i-1"}));
     let want = planning_spec(&adopted, &net, &obs);
-    assert_eq!(want.name, "IEC-ZS01-fleet-0001");
+    assert_eq!(want.name, "ZS01-fleet-0001");
     assert_eq!(want.description, "legacy");
     assert_eq!(
         want.key_name.as_deref(),
@@ -255,12 +206,17 @@ fn the_intent_hash_covers_secret_references_not_values() {
 #[test]
 fn image_changes_need_a_way_to_log_in() {
     let stop = [InstanceAction::Stop { for_change_os: true }];
-    let err = check_image_change(&ei(serde_json::json!({})), &stop).unwrap_err();
+    let err = check_image_change(&ei(serde_json::json!({})), false, &stop).unwrap_err();
     assert!(err.to_string().starts_with("spec.image:"), "{err}");
+    assert!(err.to_string().contains("cannot set a password"), "{err}");
     assert_eq!(err.class(), ErrorClass::Stalled { recheck: false });
-    assert!(check_image_change(&ei(serde_json::json!({"keyName": "k"})), &stop).is_ok());
+    assert!(check_image_change(&ei(serde_json::json!({"keyName": "k"})), false, &stop).is_ok());
     let plain = [InstanceAction::Stop { for_change_os: false }];
-    assert!(check_image_change(&ei(serde_json::json!({})), &plain).is_ok());
+    assert!(check_image_change(&ei(serde_json::json!({})), false, &plain).is_ok());
+    assert!(
+        check_image_change(&ei(serde_json::json!({})), true, &stop).is_ok(),
+        "where the reimage sets a password, the admin password is a way in"
+    );
 }
 
 #[test]
@@ -372,33 +328,35 @@ fn nic_plans_add_and_remove_but_never_the_primary_or_the_unknown() {
 }
 
 #[test]
-fn the_operator_picks_the_line_when_no_pool_is_given() {
-    let site = Site {
-        id: "s".into(),
-        name: "s".into(),
-        area: None,
-        province: None,
-        city: None,
-        status: SiteStatus::Available,
-        operators: vec!["chinatelecom".into(), "chinaunicom".into()],
-        pool_ids: vec!["l0".into(), "l1".into()],
-        pools: vec![
-            crate::provider::SitePool {
-                id: "l0".into(),
-                operator: Some("chinatelecom".into()),
-            },
-            crate::provider::SitePool {
-                id: "l1".into(),
-                operator: Some("chinaunicom".into()),
-            },
-        ],
-    };
-    assert_eq!(line_for(&site, None, Some("ChinaUnicom")).as_deref(), Some("l1"));
-    assert_eq!(
-        line_for(&site, Some("l0"), Some("chinaunicom")).as_deref(),
-        Some("l0"),
-        "poolId wins"
+fn provider_findings_stall_naming_the_field_of_the_edge_instance() {
+    let named = ei(serde_json::json!({"name": "web.1"}));
+    let root = InstanceFieldError::invalid(
+        InstanceField::RootVolumeSize,
+        "200 GB; the system disks are 40–100 GB",
     );
-    assert_eq!(line_for(&site, None, None), None, "the cloud's default line");
-    assert_eq!(line_for(&site, None, Some("chinamobile")), None);
+    let err = check_spec(&named, std::slice::from_ref(&root)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec.rootVolume.size: 200 GB; the system disks are 40–100 GB"
+    );
+    assert_eq!(err.stalled_reason(), Some(reason::INVALID_SPEC));
+    assert_eq!(err.class(), ErrorClass::Stalled { recheck: false });
+    let flavor =
+        InstanceFieldError::not_in_catalog(InstanceField::Flavor, "flavor \"x\" is not offered at site s");
+    let err = check_spec(&named, &[flavor, root]).unwrap_err();
+    assert_eq!(err.stalled_reason(), Some(reason::NOT_IN_CATALOG));
+    assert!(err.to_string().starts_with("spec.flavor: "), "{err}");
+    assert!(
+        err.to_string().contains("; spec.rootVolume.size: 200 GB"),
+        "{err}"
+    );
+    let name = InstanceFieldError::invalid(InstanceField::Name, "too long");
+    let unnamed = ei(serde_json::json!({}));
+    let err = check_spec(&unnamed, std::slice::from_ref(&name)).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("spec.name: the cloud name defaults to metadata.name"),
+        "{err}"
+    );
+    assert!(check_spec(&named, &[]).is_ok());
 }

@@ -5,12 +5,14 @@
 
 pub mod client;
 pub mod errors;
+pub mod instance;
 pub mod types;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use base64::Engine;
 use url::Url;
 
 use self::client::{ClientConfig, IecClient};
@@ -59,6 +61,12 @@ pub fn capabilities() -> Capabilities {
             volumes: FieldChange::Replace,
             key_name: FieldChange::InPlaceWhileStopped,
             unobservable: FieldChange::Replace,
+        },
+        instance: InstanceRules {
+            // IEC.010203: an instance cannot be deleted while it is being built.
+            delete_while_creating: false,
+            // change-OS takes a key pair and user data, no password.
+            reimage_sets_password: false,
         },
         idempotency_tokens: false,
         tags: false,
@@ -599,6 +607,10 @@ impl SecurityGroupApi for IecProvider {
 
 /// IEC status + Nova extension states → domain state.
 pub fn instance_state(status: &str, vm_state: &str, task_state: &str) -> InstanceState {
+    // IEC keeps deleted instances listed for a while: DELETED is gone, whatever the task says.
+    if status.eq_ignore_ascii_case("DELETED") {
+        return InstanceState::Deleted;
+    }
     let task = task_state.to_ascii_lowercase();
     if task.contains("delet") {
         return InstanceState::Deleting;
@@ -717,8 +729,33 @@ fn operation(job: Option<String>, ids: Vec<String>) -> Operation {
     }
 }
 
+/// User data as IEC expects it: base64 of the text.
+fn user_data_b64(text: &str) -> String {
+    base64::engine::general_purpose::STANDARD.encode(text)
+}
+
 #[async_trait]
 impl InstanceApi for IecProvider {
+    fn validate(&self, spec: &InstanceSpec, creating: bool) -> Vec<InstanceFieldError> {
+        instance::validate(spec, creating)
+    }
+
+    async fn prepare_create(&self, spec: &mut InstanceSpec) -> ProviderResult<Vec<InstanceFieldError>> {
+        self.prepare_instance(spec).await
+    }
+
+    async fn find_by_identity(
+        &self,
+        identity: &CreateIdentity,
+        spec: &InstanceSpec,
+    ) -> ProviderResult<Vec<ObservedInstance>> {
+        self.find_instances(identity, spec).await
+    }
+
+    fn shows_name(&self, observed: &str, spec: &InstanceSpec) -> bool {
+        instance::name_matches(observed, &spec.name, instance::with_prefix(spec))
+    }
+
     async fn create(
         &self,
         spec: &InstanceSpec,
@@ -732,7 +769,7 @@ impl InstanceApi for IecProvider {
         };
         let server = wire::CreateInstanceOption {
             name,
-            with_prefix: spec.with_prefix,
+            with_prefix: instance::with_prefix(spec),
             image_ref: spec.image.clone(),
             flavor_ref: spec.flavor.clone(),
             admin_pass: spec.admin_password.as_ref().map(|p| p.expose().to_owned()),
@@ -767,7 +804,7 @@ impl InstanceApi for IecProvider {
                 .iter()
                 .map(|id| wire::IdRef { id: id.clone() })
                 .collect(),
-            user_data: spec.user_data.as_ref().map(|u| u.expose().to_owned()),
+            user_data: spec.user_data.as_ref().map(|u| user_data_b64(u.expose())),
             coverage: wire::CoverageInstance {
                 coverage_policy: "centralize".into(),
                 coverage_level: "site".into(),
@@ -875,7 +912,7 @@ impl InstanceApi for IecProvider {
     }
 
     async fn change_os(&self, id: &str, request: &ChangeOs) -> ProviderResult<Operation> {
-        let user_data = request.user_data.as_ref().map(|u| u.expose().to_owned());
+        let user_data = request.user_data.as_ref().map(|u| user_data_b64(u.expose()));
         let job = self
             .client
             .change_os(

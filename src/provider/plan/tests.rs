@@ -298,6 +298,7 @@ fn spec() -> InstanceSpec {
         image: "img-a".into(),
         site: "site1".into(),
         pool_id: None,
+        operator: None,
         vpc_id: "vpc".into(),
         subnet_ids: vec!["sub".into()],
         security_group_ids: vec!["sg".into()],
@@ -311,7 +312,7 @@ fn spec() -> InstanceSpec {
         user_data: None,
         bandwidth: None,
         power: PowerState::Running,
-        with_prefix: false,
+        ext: InstanceExt::None,
     }
 }
 
