@@ -13,7 +13,10 @@ use super::common::{
     rule_observe_only_needs_adopt_id, rule_provider_config_immutable,
 };
 use super::condition::Condition;
-use super::edge_instance::{Bandwidth, DataVolume, IecInstanceSpec, PowerState, RootVolume};
+use super::edge_instance::{
+    Bandwidth, DataVolume, EdgeInstanceSpec, IecInstanceSpec, InstanceNetwork, InstancePlacement, PowerState,
+    RootVolume,
+};
 
 /// Annotation on a member EdgeInstance that makes it the first choice when the fleet scales in (any value).
 pub const DELETE_FIRST_ANNOTATION: &str = "edgefleet.io/delete-first";
@@ -188,6 +191,39 @@ pub struct EdgeInstanceTemplate {
     /// IEC-specific member settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iec: Option<IecInstanceSpec>,
+}
+
+impl EdgeInstanceTemplate {
+    /// Whether the cloud prefixes member names with its site code (the template's cloud section).
+    pub fn with_prefix(&self) -> bool {
+        self.iec.as_ref().is_some_and(|i| i.with_prefix)
+    }
+
+    /// The spec of a member EdgeInstance made from this template: its flavor, image, disks, bandwidth,
+    /// key, user data, power state and cloud-specific section; the fleet then sets what it observed and
+    /// how the member is managed.
+    pub fn member_spec(&self, provider_config_ref: ProviderConfigRef) -> EdgeInstanceSpec {
+        EdgeInstanceSpec {
+            provider_config_ref,
+            deletion_policy: DeletionPolicy::Delete,
+            management_policy: ManagementPolicy::Manage,
+            adopt_id: None,
+            name: None,
+            description: None,
+            flavor: self.flavor.clone(),
+            image: self.image.clone(),
+            placement: InstancePlacement::default(),
+            root_volume: self.root_volume.clone(),
+            data_volumes: self.data_volumes.clone(),
+            network: InstanceNetwork::default(),
+            bandwidth: self.bandwidth.clone(),
+            key_name: self.key_name.clone(),
+            admin_password_secret_ref: None,
+            user_data_secret_ref: self.user_data_secret_ref.clone(),
+            power_state: self.power_state,
+            iec: self.iec.clone(),
+        }
+    }
 }
 
 /// Which members go first when scaling in.

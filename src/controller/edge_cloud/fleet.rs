@@ -1,4 +1,4 @@
-//! Pure pieces of the EdgeCloud controller: spec → domain (cloud name, placement entries and their
+//! Pure parts of the EdgeCloud controller: spec → domain (cloud name, placement entries and their
 //! resolution, the member template, plan requests), cloud members → planner views
 //! ([`member_views`]), and the fleet status (counts, per-placement rows, `Available` and
 //! `ScalingBlocked`). No client, no clock: everything here is unit-tested beside the code.
@@ -20,8 +20,8 @@ use crate::provider::{
     InstanceState, InstanceTemplate, ObservedInstance, SecretString, SiteTarget, VolumeSpec, placement_key,
 };
 
-/// The cloud name of an EdgeCloud: spec.name or metadata.name. IEC keeps edge-cloud names unique per
-/// account, which makes this name the crash-safety anchor of the create.
+/// The cloud name of an EdgeCloud: spec.name or metadata.name. The cloud keeps edge-cloud names unique
+/// per account, which makes this name the crash-safety anchor of the create.
 pub fn cloud_name(ec: &EdgeCloud) -> String {
     ec.spec.name.clone().unwrap_or_else(|| ec.name_any())
 }
@@ -164,7 +164,7 @@ pub fn instance_template(ec: &EdgeCloud, refs: &ResolvedRefs) -> InstanceTemplat
             size_mbit: b.size.and_then(|s| u32::try_from(s).ok()),
             share_type: "WHOLE".to_owned(),
         }),
-        with_prefix: t.iec.as_ref().is_some_and(|i| i.with_prefix),
+        with_prefix: t.with_prefix(),
     }
 }
 
@@ -394,20 +394,21 @@ pub struct BuildRemediation {
     pub remove: Vec<String>,
 }
 
-/// Build-timeout remediation: members marked for replacement (`marked`) are removed once they are no
-/// longer building (IEC refuses to delete a building instance); members building past the timeout
-/// (`stuck`) that are not marked yet are marked when `remediate` (the maxUnhealthy budget allows it).
-/// Marked members stop counting towards spec.replicas ([`member_views`]), so the scale plan creates
-/// their replacements where they run.
+/// Build-timeout remediation: members marked for replacement (`marked`) are removed once the cloud can
+/// delete them — at once when it deletes building members (`delete_building`), else once they are no
+/// longer building; members building past the timeout (`stuck`) that are not marked yet are marked when
+/// `remediate` (the maxUnhealthy budget allows it). Marked members stop counting towards spec.replicas
+/// ([`member_views`]), so the scale plan creates their replacements where they run.
 pub fn plan_build_remediation(
     live: &[&ObservedInstance],
     marked: &BTreeSet<String>,
     stuck: &[&ObservedInstance],
     remediate: bool,
+    delete_building: bool,
 ) -> BuildRemediation {
     let mut remove: Vec<String> = live
         .iter()
-        .filter(|m| marked.contains(&m.id) && m.state != InstanceState::Creating)
+        .filter(|m| marked.contains(&m.id) && (delete_building || m.state != InstanceState::Creating))
         .map(|m| m.id.clone())
         .collect();
     remove.sort();
@@ -538,6 +539,21 @@ pub fn placement_rows(
             }
         })
         .collect()
+}
+
+/// `a, b, c`.
+pub fn ids_of<'a>(ids: impl IntoIterator<Item = &'a str>) -> String {
+    ids.into_iter().collect::<Vec<_>>().join(", ")
+}
+
+/// `location[/operator] +count, …` of the targets with members to add.
+pub fn describe_targets(targets: &[SiteTarget]) -> String {
+    targets
+        .iter()
+        .filter(|t| t.count > 0)
+        .map(|t| format!("{} +{}", t.key(), t.count))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The minimum number of Ready members for `Available=True`: replicas − maxUnavailable (rounded down).

@@ -1,61 +1,21 @@
-use super::*;
+//! The edge cloud's identity, the crash-safe create: the status id, else `spec.adoptId`, else recovery
+//! of an interrupted create (intent `pendingCreate`: token = the cloud name, handle = the deployment
+//! plan id), else a new deployment plan and its deploy — the intent durable before the plan exists, the
+//! plan id before it is executed, the edge cloud id right after. A recorded edge cloud that disappeared
+//! is deployed again (unless ObserveOnly).
 
-// ---------------------------------------------------------------------------------------------------------
-// Identity: find, adopt, recover or create (deployment plan → deploy)
-// ---------------------------------------------------------------------------------------------------------
+use tracing::{debug, info};
 
-/// A plan the cloud accepted, with the request it was made from, and the locations it refused.
-pub(super) struct PlanAttempt {
-    /// The accepted plan and its request, if any location could be served.
-    pub(super) plan: Option<(crate::provider::FleetPlan, crate::provider::FleetPlanRequest)>,
-    /// `location[/operator]: why` for each location the cloud has no capacity or quota for.
-    pub(super) blocked: Vec<String>,
-}
-
-/// Creates a plan for `request`. When the cloud refuses for lack of capacity or quota and several
-/// locations are asked for, tries one location at a time (in key order) until one is accepted, so the
-/// locations that can be served progress while the others are reported; at most one plan is created.
-pub(super) async fn create_plan_for(
-    fleets: &dyn FleetApi,
-    request: &crate::provider::FleetPlanRequest,
-) -> Result<PlanAttempt, ProviderError> {
-    let err = match fleets.create_plan(request).await {
-        Ok(plan) => {
-            return Ok(PlanAttempt {
-                plan: Some((plan, request.clone())),
-                blocked: Vec::new(),
-            });
-        }
-        Err(e) if e.is_capacity() => e,
-        Err(e) => return Err(e),
-    };
-    if request.targets.len() < 2 {
-        return Ok(PlanAttempt {
-            plan: None,
-            blocked: request
-                .targets
-                .iter()
-                .map(|t| format!("{}: {err}", t.key()))
-                .collect(),
-        });
-    }
-    let mut blocked = Vec::new();
-    for t in &request.targets {
-        let mut one = request.clone();
-        one.targets = vec![t.clone()];
-        match fleets.create_plan(&one).await {
-            Ok(plan) => {
-                return Ok(PlanAttempt {
-                    plan: Some((plan, one)),
-                    blocked,
-                });
-            }
-            Err(e) if e.is_capacity() => blocked.push(format!("{}: {e}", t.key())),
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(PlanAttempt { plan: None, blocked })
-}
+use super::Error;
+use super::execute::{FleetPass, create_plan_for, remember_plan};
+use super::fleet::{self, describe_targets, ids_of};
+use crate::api::common::{ManagementPolicy, PendingOperation};
+use crate::api::condition::reason;
+use crate::controller::events::EventType;
+use crate::controller::runtime::{Outcome, elapsed_since, now};
+use crate::provider::{
+    FleetPlanRequest, FleetPlanTarget, InstanceTemplate, ObservedFleet, ProviderError, SiteTarget,
+};
 
 /// Where the identity step left the object.
 pub(super) enum Identity {
@@ -65,7 +25,7 @@ pub(super) enum Identity {
     Wait(Outcome),
 }
 
-pub(super) fn creating(message: String) -> Identity {
+fn creating(message: String) -> Identity {
     Identity::Wait(Outcome::progressing(
         reason::CREATING,
         reason::IN_PROGRESS,
@@ -73,7 +33,7 @@ pub(super) fn creating(message: String) -> Identity {
     ))
 }
 
-pub(super) fn recovering(message: String) -> Identity {
+fn recovering(message: String) -> Identity {
     Identity::Wait(Outcome::progressing(
         reason::CREATING,
         reason::RECOVERING,
@@ -81,40 +41,278 @@ pub(super) fn recovering(message: String) -> Identity {
     ))
 }
 
-/// Records a plan id (before it is executed, so it is cleaned up whatever happens next).
-pub(super) fn remember_plan(status: &mut EdgeCloudStatus, plan_id: &str) {
-    if !status.deployment_plan_ids.iter().any(|p| p == plan_id) {
-        status.deployment_plan_ids.push(plan_id.to_owned());
+/// What a create would deploy.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Want<'a> {
+    /// Resolved placement targets.
+    pub targets: &'a [SiteTarget],
+    /// The member template.
+    pub template: &'a InstanceTemplate,
+    /// Whether a create may start or resume (not paused, not ObserveOnly).
+    pub may_create: bool,
+}
+
+/// Finds, adopts, recovers or creates the edge cloud (the crash-safety protocol). `blocked` receives the
+/// locations a new deployment plan was refused for lack of capacity or quota.
+pub(super) async fn ensure_identity(
+    pass: &mut FleetPass<'_>,
+    want: &Want<'_>,
+    blocked: &mut Vec<String>,
+) -> Result<Identity, Error> {
+    let observe_only = pass.ec.spec.management_policy == ManagementPolicy::ObserveOnly;
+    let mut drifted = false;
+    if let Some(id) = pass.w.status.edge_cloud_id.clone() {
+        match recorded(pass, id, observe_only).await? {
+            Some(identity) => return Ok(identity),
+            None => drifted = true,
+        }
+    }
+    if !drifted && let Some(adopt) = pass.ec.spec.adopt_id.clone() {
+        return match pass.fleets.get(&adopt).await {
+            Ok(observed) => {
+                pass.w.status.edge_cloud_id = Some(observed.id.clone());
+                pass.persist().await?;
+                let note = format!("adopted edge cloud {adopt} ({})", observed.name);
+                pass.ctx
+                    .publish(pass.ec, EventType::Normal, "Adopted", "Adopt", note)
+                    .await;
+                Ok(Identity::Observed(observed))
+            }
+            Err(e) if e.is_not_found() => Err(Error::AdoptTargetNotFound { id: adopt }),
+            Err(source) => Err(Error::Observe { id: adopt, source }),
+        };
+    }
+    if observe_only {
+        return Err(Error::NothingToObserve);
+    }
+    let name = fleet::cloud_name(pass.ec);
+    let request = fleet::plan_request(
+        pass.ec,
+        FleetPlanTarget::New { name: name.clone() },
+        want.targets,
+        want.template,
+    );
+    if let Some(pending) = pass.w.status.pending_create.clone() {
+        if let Some(identity) = recover(pass, &pending, &request, want.may_create).await? {
+            return Ok(identity);
+        }
+    } else {
+        let existing = pass
+            .fleets
+            .find_by_name(&name)
+            .await
+            .map_err(|source| Error::Lookup {
+                what: format!("edge clouds named {name:?}"),
+                source,
+            })?;
+        if !existing.is_empty() {
+            return Err(Error::NameConflict {
+                name,
+                ids: ids_of(existing.iter().map(|f| f.id.as_str())),
+            });
+        }
+    }
+    create(pass, request, want.may_create, blocked).await
+}
+
+/// Observes the edge cloud recorded in status: found, or waiting for the cloud to list it (the identity
+/// step ends here), or `None`: gone, to be deployed again — drift, or the failed edge cloud this
+/// controller deleted to deploy it again.
+async fn recorded(
+    pass: &mut FleetPass<'_>,
+    id: String,
+    observe_only: bool,
+) -> Result<Option<Identity>, Error> {
+    match pass.fleets.get(&id).await {
+        Ok(observed) => {
+            pass.w.status.pending_create = None;
+            Ok(Some(Identity::Observed(observed)))
+        }
+        Err(e) if e.is_not_found() => {
+            if let Some(p) = &pass.w.status.pending_create
+                && elapsed_since(&p.started_at) < pass.ctx.config.recovery_grace
+            {
+                return Ok(Some(creating(format!(
+                    "deployed edge cloud {id}; waiting for the cloud to list it"
+                ))));
+            }
+            if observe_only {
+                return Err(Error::ExternallyDeleted { id });
+            }
+            // A failed edge cloud this controller deleted to deploy again is not drift.
+            let ours = matches!(pass.w.status.cloud_status.as_deref(), Some("failed" | "deleting"));
+            let (type_, why, note) = if ours {
+                (
+                    EventType::Normal,
+                    "Redeploying",
+                    format!("failed edge cloud {id} is gone; deploying it again"),
+                )
+            } else {
+                (
+                    EventType::Warning,
+                    "ExternallyDeleted",
+                    format!("edge cloud {id} was deleted outside edgefleet; deploying it again"),
+                )
+            };
+            pass.ctx.publish(pass.ec, type_, why, "Recreate", note).await;
+            let status = &mut pass.w.status;
+            status.edge_cloud_id = None;
+            status.cloud_status = None;
+            status.pending_create = None;
+            status.pending_expand = None;
+            Ok(None)
+        }
+        Err(source) => Err(Error::Observe { id, source }),
     }
 }
 
-/// Deploys plan `plan_id` (the intent carries it as handle) and records the edge cloud id at once.
-pub(super) async fn deploy(
-    ec: &EdgeCloud,
-    ctx: &Context,
-    fleets: &dyn FleetApi,
-    plan_id: &str,
-    request: &crate::provider::FleetPlanRequest,
-    name: &str,
-    w: &mut Writer,
+/// Resolves an interrupted create: the edge cloud by its name, else its plan (recorded, or found open)
+/// deployed again. `None`: nothing to resume past the grace, the intent is dropped and a create starts
+/// over (a repeated deploy cannot duplicate: the cloud keeps edge-cloud names unique).
+async fn recover(
+    pass: &mut FleetPass<'_>,
+    pending: &PendingOperation,
+    request: &FleetPlanRequest,
+    may_create: bool,
+) -> Result<Option<Identity>, Error> {
+    let grace = pass.ctx.config.recovery_grace;
+    let found = pass
+        .fleets
+        .find_by_name(&pending.token)
+        .await
+        .map_err(|source| Error::Lookup {
+            what: format!("edge clouds named {:?}", pending.token),
+            source,
+        })?;
+    match found.as_slice() {
+        [one] => {
+            pass.w.status.edge_cloud_id = Some(one.id.clone());
+            pass.persist().await?;
+            let note = format!("found edge cloud {} deployed by an interrupted pass", one.id);
+            pass.ctx
+                .publish(pass.ec, EventType::Normal, "Recovered", "Recover", note)
+                .await;
+            pass.w.status.pending_create = None;
+            return Ok(Some(Identity::Observed(one.clone())));
+        }
+        [] => {}
+        many => {
+            return Err(Error::AmbiguousRecovery {
+                name: pending.token.clone(),
+                ids: ids_of(many.iter().map(|f| f.id.as_str())),
+            });
+        }
+    }
+    // No edge cloud yet: finish the interrupted create with its plan, if it has one.
+    let plan_id = match pending.handle.clone() {
+        Some(p) => Some(p),
+        None => {
+            pass.adopt_open_plan(|p| p.fleet_name.as_deref() == Some(&pending.token))
+                .await?
+        }
+    };
+    if let Some(plan_id) = plan_id {
+        if !may_create {
+            return Ok(Some(recovering(format!(
+                "the deploy of plan {plan_id} is paused (spec.paused)"
+            ))));
+        }
+        if let Some(p) = pass.w.status.pending_create.as_mut() {
+            p.handle = Some(plan_id.clone());
+        }
+        pass.persist().await?;
+        let outcome = deploy(pass, &plan_id, request, &pending.token).await?;
+        if pass.w.status.edge_cloud_id.is_some() || elapsed_since(&pending.started_at) < grace {
+            return Ok(Some(outcome));
+        }
+    } else if elapsed_since(&pending.started_at) < grace {
+        return Ok(Some(recovering(format!(
+            "a create of edge cloud {:?} was interrupted; waiting for the cloud to list it",
+            pending.token
+        ))));
+    }
+    pass.w.status.pending_create = None;
+    Ok(None)
+}
+
+/// Creates the edge cloud: intent, deployment plan (id recorded), deploy.
+async fn create(
+    pass: &mut FleetPass<'_>,
+    request: FleetPlanRequest,
+    may_create: bool,
+    blocked: &mut Vec<String>,
 ) -> Result<Identity, Error> {
-    match fleets.deploy(plan_id, request).await {
+    if request.targets.is_empty() {
+        pass.persist().await?;
+        return Ok(Identity::Wait(Outcome::available(
+            "spec.replicas is 0: no edge cloud is deployed until members are wanted",
+        )));
+    }
+    if !may_create {
+        pass.persist().await?;
+        return Ok(Identity::Wait(Outcome::progressing(
+            reason::CREATING,
+            reason::PAUSED,
+            "spec.paused is true: the edge cloud is not deployed",
+        )));
+    }
+    let name = fleet::cloud_name(pass.ec);
+    // Crash-safety step 1: the intent (token = the unique cloud name) is durable before the plan exists,
+    // and so is the fingerprint the members will be recorded with.
+    pass.w.status.pending_create = Some(PendingOperation {
+        token: name.clone(),
+        params_hash: fleet::params_hash(&request),
+        started_at: now(),
+        handle: None,
+    });
+    pass.w.status.members_fingerprint = Some(fleet::hidden_fingerprint(&pass.ec.spec));
+    pass.persist().await?;
+    let attempt = create_plan_for(pass.fleets, &request)
+        .await
+        .map_err(|source| Error::Plan {
+            purpose: "deployment",
+            name: name.clone(),
+            source,
+        })?;
+    blocked.extend(attempt.blocked);
+    let Some((plan, request)) = attempt.plan else {
+        // Refused everywhere for capacity/quota: no plan exists, so the intent goes; retried next pass.
+        pass.w.status.pending_create = None;
+        pass.persist().await?;
+        return Ok(creating(format!(
+            "the cloud has no capacity for edge cloud {name:?} yet: {}",
+            blocked.join("; ")
+        )));
+    };
+    // Step 2: the plan id is durable before it is executed; the edge cloud id right after.
+    if let Some(p) = pass.w.status.pending_create.as_mut() {
+        p.handle = Some(plan.id.clone());
+    }
+    remember_plan(&mut pass.w.status, &plan.id);
+    pass.persist().await?;
+    deploy(pass, &plan.id, &request, &name).await
+}
+
+/// Deploys plan `plan_id` (the intent carries it as handle) and records the edge cloud id at once.
+async fn deploy(
+    pass: &mut FleetPass<'_>,
+    plan_id: &str,
+    request: &FleetPlanRequest,
+    name: &str,
+) -> Result<Identity, Error> {
+    match pass.fleets.deploy(plan_id, request).await {
         Ok(op) => {
-            w.status.edge_cloud_id = Some(op.fleet_id.clone());
-            persist(w).await?;
+            pass.w.status.edge_cloud_id = Some(op.fleet_id.clone());
+            pass.persist().await?;
             info!(edge_cloud_id = %op.fleet_id, %name, "deployed edge cloud");
-            ctx.publish(
-                ec,
-                EventType::Normal,
-                "Created",
-                "Create",
-                format!(
-                    "deployed edge cloud {} ({name}) from plan {plan_id}: {}",
-                    op.fleet_id,
-                    describe_targets(&request.targets)
-                ),
-            )
-            .await;
+            let note = format!(
+                "deployed edge cloud {} ({name}) from plan {plan_id}: {}",
+                op.fleet_id,
+                describe_targets(&request.targets)
+            );
+            pass.ctx
+                .publish(pass.ec, EventType::Normal, "Created", "Create", note)
+                .await;
             Ok(creating(format!(
                 "deployed edge cloud {} from plan {plan_id}; waiting for it to be inService",
                 op.fleet_id
@@ -135,272 +333,4 @@ pub(super) async fn deploy(
             source,
         }),
     }
-}
-
-/// Finds, adopts, recovers or creates the edge cloud (the crash-safety protocol).
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn ensure_identity(
-    ec: &EdgeCloud,
-    ctx: &Context,
-    fleets: &dyn FleetApi,
-    targets: &[SiteTarget],
-    template: &InstanceTemplate,
-    may_create: bool,
-    blocked: &mut Vec<String>,
-    w: &mut Writer,
-) -> Result<Identity, Error> {
-    let observe_only = ec.spec.management_policy == ManagementPolicy::ObserveOnly;
-    let grace = ctx.config.recovery_grace;
-    let name = fleet::cloud_name(ec);
-    let mut drifted = false;
-    if let Some(id) = w.status.edge_cloud_id.clone() {
-        match fleets.get(&id).await {
-            Ok(observed) => {
-                w.status.pending_create = None;
-                return Ok(Identity::Observed(observed));
-            }
-            Err(e) if e.is_not_found() => {
-                if let Some(p) = &w.status.pending_create
-                    && elapsed_since(&p.started_at) < grace
-                {
-                    return Ok(creating(format!(
-                        "deployed edge cloud {id}; waiting for the cloud to list it"
-                    )));
-                }
-                if observe_only {
-                    return Err(Error::ExternallyDeleted { id });
-                }
-                // A failed edge cloud this controller deleted to deploy again is not drift.
-                let ours = matches!(w.status.cloud_status.as_deref(), Some("failed" | "deleting"));
-                if ours {
-                    ctx.publish(
-                        ec,
-                        EventType::Normal,
-                        "Redeploying",
-                        "Recreate",
-                        format!("failed edge cloud {id} is gone; deploying it again"),
-                    )
-                    .await;
-                } else {
-                    ctx.publish(
-                        ec,
-                        EventType::Warning,
-                        "ExternallyDeleted",
-                        "Recreate",
-                        format!("edge cloud {id} was deleted outside edgefleet; deploying it again"),
-                    )
-                    .await;
-                }
-                w.status.edge_cloud_id = None;
-                w.status.cloud_status = None;
-                w.status.pending_create = None;
-                w.status.pending_expand = None;
-                drifted = true;
-            }
-            Err(source) => return Err(Error::Observe { id, source }),
-        }
-    }
-    if !drifted && let Some(adopt) = ec.spec.adopt_id.clone() {
-        return match fleets.get(&adopt).await {
-            Ok(observed) => {
-                w.status.edge_cloud_id = Some(observed.id.clone());
-                persist(w).await?;
-                ctx.publish(
-                    ec,
-                    EventType::Normal,
-                    "Adopted",
-                    "Adopt",
-                    format!("adopted edge cloud {adopt} ({})", observed.name),
-                )
-                .await;
-                Ok(Identity::Observed(observed))
-            }
-            Err(e) if e.is_not_found() => Err(Error::AdoptTargetNotFound { id: adopt }),
-            Err(source) => Err(Error::Observe { id: adopt, source }),
-        };
-    }
-    if observe_only {
-        return Err(Error::NothingToObserve);
-    }
-    let request = fleet::plan_request(ec, FleetPlanTarget::New { name: name.clone() }, targets, template);
-    if let Some(pending) = w.status.pending_create.clone() {
-        let found = fleets
-            .find_by_name(&pending.token)
-            .await
-            .map_err(|source| Error::Lookup {
-                what: format!("edge clouds named {:?}", pending.token),
-                source,
-            })?;
-        match found.as_slice() {
-            [one] => {
-                w.status.edge_cloud_id = Some(one.id.clone());
-                persist(w).await?;
-                ctx.publish(
-                    ec,
-                    EventType::Normal,
-                    "Recovered",
-                    "Recover",
-                    format!("found edge cloud {} deployed by an interrupted pass", one.id),
-                )
-                .await;
-                w.status.pending_create = None;
-                return Ok(Identity::Observed(one.clone()));
-            }
-            [] => {}
-            many => {
-                return Err(Error::AmbiguousRecovery {
-                    name: pending.token,
-                    ids: ids_of(many.iter().map(|f| f.id.as_str())),
-                });
-            }
-        }
-        // No edge cloud yet: finish the interrupted create with its plan, if it has one.
-        let plan_id = match pending.handle.clone() {
-            Some(p) => Some(p),
-            None => adopt_open_plan(fleets, w, |p| p.fleet_name.as_deref() == Some(&pending.token)).await?,
-        };
-        if let Some(plan_id) = plan_id {
-            if !may_create {
-                return Ok(recovering(format!(
-                    "the deploy of plan {plan_id} is paused (spec.paused)"
-                )));
-            }
-            if let Some(p) = w.status.pending_create.as_mut() {
-                p.handle = Some(plan_id.clone());
-            }
-            persist(w).await?;
-            let outcome = deploy(ec, ctx, fleets, &plan_id, &request, &pending.token, w).await?;
-            if w.status.edge_cloud_id.is_some() || elapsed_since(&pending.started_at) < grace {
-                return Ok(outcome);
-            }
-            // The plan is closed or gone and, past the grace, no edge cloud carries the name: start again
-            // (a repeated deploy cannot duplicate: IEC keeps edge-cloud names unique).
-            w.status.pending_create = None;
-        } else if elapsed_since(&pending.started_at) < grace {
-            return Ok(recovering(format!(
-                "a create of edge cloud {:?} was interrupted; waiting for the cloud to list it",
-                pending.token
-            )));
-        } else {
-            w.status.pending_create = None;
-        }
-    } else {
-        let existing = fleets.find_by_name(&name).await.map_err(|source| Error::Lookup {
-            what: format!("edge clouds named {name:?}"),
-            source,
-        })?;
-        if !existing.is_empty() {
-            return Err(Error::NameConflict {
-                name,
-                ids: ids_of(existing.iter().map(|f| f.id.as_str())),
-            });
-        }
-    }
-    if request.targets.is_empty() {
-        persist(w).await?;
-        return Ok(Identity::Wait(Outcome::available(
-            "spec.replicas is 0: no edge cloud is deployed until members are wanted",
-        )));
-    }
-    if !may_create {
-        persist(w).await?;
-        return Ok(Identity::Wait(Outcome::progressing(
-            reason::CREATING,
-            reason::PAUSED,
-            "spec.paused is true: the edge cloud is not deployed",
-        )));
-    }
-    // Crash-safety step 1: the intent (token = the unique cloud name) is durable before the plan exists,
-    // and so is the fingerprint the members will be recorded with.
-    w.status.pending_create = Some(PendingOperation {
-        token: name.clone(),
-        params_hash: fleet::params_hash(&request),
-        started_at: now(),
-        handle: None,
-    });
-    w.status.members_fingerprint = Some(fleet::hidden_fingerprint(&ec.spec));
-    persist(w).await?;
-    let attempt = create_plan_for(fleets, &request)
-        .await
-        .map_err(|source| Error::Plan {
-            purpose: "deployment",
-            name: name.clone(),
-            source,
-        })?;
-    blocked.extend(attempt.blocked);
-    let Some((plan, request)) = attempt.plan else {
-        // Refused everywhere for capacity/quota: no plan exists, so the intent goes; retried next pass.
-        w.status.pending_create = None;
-        persist(w).await?;
-        return Ok(creating(format!(
-            "the cloud has no capacity for edge cloud {name:?} yet: {}",
-            blocked.join("; ")
-        )));
-    };
-    // Step 2: the plan id is durable before it is executed; the edge cloud id right after.
-    if let Some(p) = w.status.pending_create.as_mut() {
-        p.handle = Some(plan.id.clone());
-    }
-    remember_plan(&mut w.status, &plan.id);
-    persist(w).await?;
-    deploy(ec, ctx, fleets, &plan.id, &request, &name, w).await
-}
-
-/// Looks for open plans matching `wanted` (left by a pass that crashed before recording the plan id):
-/// records the first as the intent's handle and deletes the others.
-pub(super) async fn adopt_open_plan(
-    fleets: &dyn FleetApi,
-    w: &mut Writer,
-    wanted: impl Fn(&crate::provider::OpenPlan) -> bool,
-) -> Result<Option<String>, Error> {
-    let open = fleets.find_open_plans().await.map_err(|source| Error::Lookup {
-        what: "open deployment plans".to_owned(),
-        source,
-    })?;
-    let mut mine = open.iter().filter(|p| wanted(p));
-    let Some(first) = mine.next() else {
-        return Ok(None);
-    };
-    for extra in mine {
-        match fleets.delete_plan(&extra.id).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(source) => {
-                return Err(Error::DeletePlan {
-                    plan_id: extra.id.clone(),
-                    source,
-                });
-            }
-        }
-    }
-    remember_plan(&mut w.status, &first.id);
-    Ok(Some(first.id.clone()))
-}
-
-/// Deletes recorded plans no intent still needs (executed, or abandoned).
-pub(super) async fn cleanup_plans(fleets: &dyn FleetApi, w: &mut Writer) -> Result<(), Error> {
-    let mut keep: Vec<String> = Vec::new();
-    if w.status.edge_cloud_id.is_none()
-        && let Some(h) = w.status.pending_create.as_ref().and_then(|p| p.handle.clone())
-    {
-        keep.push(h);
-    }
-    if let Some(h) = w.status.pending_expand.as_ref().and_then(|p| p.handle.clone()) {
-        keep.push(h);
-    }
-    let ids = w.status.deployment_plan_ids.clone();
-    for plan_id in ids.iter().filter(|p| !keep.contains(p)) {
-        match fleets.delete_plan(plan_id).await {
-            Ok(()) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(source) => {
-                return Err(Error::DeletePlan {
-                    plan_id: plan_id.clone(),
-                    source,
-                });
-            }
-        }
-        w.status.deployment_plan_ids.retain(|p| p != plan_id);
-    }
-    Ok(())
 }

@@ -95,7 +95,6 @@ pub fn mirror(ec: &EdgeCloud, m: &ObservedInstance, refs: &ResolvedRefs, fingerp
             ..ObjectMeta::default()
         },
         spec: EdgeInstanceSpec {
-            provider_config_ref: ec.spec.provider_config_ref.clone(),
             deletion_policy: DeletionPolicy::Delete,
             management_policy: if observe_only {
                 ManagementPolicy::ObserveOnly
@@ -103,8 +102,6 @@ pub fn mirror(ec: &EdgeCloud, m: &ObservedInstance, refs: &ResolvedRefs, fingerp
                 ManagementPolicy::Manage
             },
             adopt_id: Some(m.id.clone()),
-            name: None,
-            description: None,
             flavor: m.flavor.clone().unwrap_or_else(|| t.flavor.clone()),
             image: m.image.clone().unwrap_or_else(|| t.image.clone()),
             placement: InstancePlacement {
@@ -115,8 +112,6 @@ pub fn mirror(ec: &EdgeCloud, m: &ObservedInstance, refs: &ResolvedRefs, fingerp
                 operator: m.placement.operator.clone().filter(|o| !o.is_empty()),
                 pool_id: None,
             },
-            root_volume: t.root_volume.clone(),
-            data_volumes: t.data_volumes.clone(),
             network: InstanceNetwork {
                 vpc_ref: None,
                 vpc_id: Some(m.vpc_id.clone().unwrap_or_else(|| refs.vpc_id.clone())),
@@ -124,16 +119,12 @@ pub fn mirror(ec: &EdgeCloud, m: &ObservedInstance, refs: &ResolvedRefs, fingerp
                 security_group_refs: vec![],
                 security_group_ids: refs.security_group_ids.clone(),
             },
-            bandwidth: t.bandwidth.clone(),
             key_name: m
                 .key_name
                 .clone()
                 .filter(|k| !k.is_empty())
                 .or_else(|| t.key_name.clone()),
-            admin_password_secret_ref: None,
-            user_data_secret_ref: t.user_data_secret_ref.clone(),
-            power_state: t.power_state,
-            iec: t.iec.clone(),
+            ..t.member_spec(ec.spec.provider_config_ref.clone())
         },
         status: None,
     }
@@ -210,12 +201,12 @@ pub async fn annotate(
     merge_patch(api, ei, &patch).await
 }
 
-/// Asks a member's controller to change its image in place (IEC: stop → change OS → start) by setting
+/// Asks the controller of member `name` to change its image in place (the cloud's change-OS) by setting
 /// `spec.image` on its EdgeInstance.
-pub async fn set_image(api: &Api<EdgeInstance>, ei: &EdgeInstance, image: &str) -> Result<(), kube::Error> {
+pub async fn set_image(api: &Api<EdgeInstance>, name: &str, image: &str) -> Result<(), kube::Error> {
     let patch = serde_json::json!({"spec": {"image": image}});
     match api
-        .patch(&ei.name_any(), &PatchParams::default(), &Patch::Merge(&patch))
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
         .await
     {
         Ok(_) => Ok(()),

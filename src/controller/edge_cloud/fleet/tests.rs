@@ -1,4 +1,4 @@
-//! Unit tests of the pure fleet pieces; each case says why the expected value is right.
+//! Unit tests of the pure fleet functions; each case says why the expected value is right.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -6,10 +6,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use super::*;
 use crate::api::common::{DeletionPolicy, ManagementPolicy, ProviderConfigRef};
-use crate::api::edge_cloud::{
-    Coverage, EdgeCloudSpec, EdgeInstanceTemplate, FleetStrategy, Remediation, TemplateNetwork,
-};
-use crate::api::edge_instance::RootVolume;
+use crate::api::edge_cloud::{Coverage, EdgeCloudSpec, EdgeInstanceTemplate, FleetStrategy, Remediation};
 use crate::provider::Placement;
 
 fn spec(level: CrdLevel, placement: Vec<CrdEntry>, replicas: i32) -> EdgeCloudSpec {
@@ -26,29 +23,15 @@ fn spec(level: CrdLevel, placement: Vec<CrdEntry>, replicas: i32) -> EdgeCloudSp
             policy: CrdPolicy::Centralize,
         },
         placement,
-        template: EdgeInstanceTemplate {
-            name: None,
-            flavor: "c6.large.2".into(),
-            image: "img-1".into(),
-            root_volume: RootVolume {
-                type_: "SATA".into(),
-                size: 40,
-            },
-            data_volumes: vec![],
-            network: TemplateNetwork {
-                vpc_ref: None,
-                vpc_id: Some("vpc-1".into()),
-                nic_count: 1,
-                security_group_refs: vec![],
-                security_group_ids: vec![],
-            },
-            bandwidth: None,
-            key_name: None,
-            admin_password_secret_ref: None,
-            user_data_secret_ref: None,
-            power_state: CrdPower::Running,
-            iec: None,
-        },
+        // From JSON, as the API server hands it over: the cloud-specific section stays unset.
+        template: serde_json::from_value::<EdgeInstanceTemplate>(serde_json::json!({
+            "flavor": "c6.large.2",
+            "image": "img-1",
+            "rootVolume": {"type": "SATA", "size": 40},
+            "network": {"vpcId": "vpc-1", "nicCount": 1},
+            "powerState": "Running",
+        }))
+        .unwrap(),
         delete_policy: FleetDeletePolicy::SiteBalanced,
         strategy: FleetStrategy::default(),
         remediation: Remediation::default(),
@@ -69,7 +52,7 @@ fn city(name: &str, operator: Option<&str>, count: Option<i32>, weight: Option<i
 fn member(id: &str, city: &str, operator: &str, state: InstanceState) -> ObservedInstance {
     ObservedInstance {
         id: id.into(),
-        name: format!("IEC-X-{id}"),
+        name: format!("X-{id}"),
         description: String::new(),
         state,
         raw_status: String::new(),
@@ -394,15 +377,18 @@ fn build_remediation_marks_within_budget_and_removes_once_built() {
         "failed-after".to_owned(),
     ]);
     let stuck = [&building, &stuck_new];
-    let r = plan_build_remediation(&live, &marked, &stuck, true);
+    let r = plan_build_remediation(&live, &marked, &stuck, true, false);
     // Marked members that are no longer building can be deleted now (whatever they became); the one
     // still building waits; the newly stuck one is marked.
     assert_eq!(r.remove, ["failed-after", "left-build"]);
     assert_eq!(r.mark, ["stuck-new"]);
     // Over the maxUnhealthy budget nothing new is marked, but marked members still go once built.
-    let r = plan_build_remediation(&live, &marked, &stuck, false);
+    let r = plan_build_remediation(&live, &marked, &stuck, false, false);
     assert!(r.mark.is_empty());
     assert_eq!(r.remove, ["failed-after", "left-build"]);
+    // A cloud that deletes building members lets every marked member go at once.
+    let r = plan_build_remediation(&live, &marked, &stuck, true, true);
+    assert_eq!(r.remove, ["building", "failed-after", "left-build"]);
 }
 
 #[test]
