@@ -157,9 +157,6 @@ pub struct FleetCapabilities {
     pub max_count_per_target: u32,
     /// Members must be deleted before the fleet.
     pub delete_members_first: bool,
-    /// Members can be deleted while they are still building (IEC: no, so a member stuck building is
-    /// replaced first and deleted once it leaves BUILD).
-    pub delete_building_members: bool,
     /// The cloud adds prefixes/suffixes to member names.
     pub renames_members: bool,
     /// Longest fleet name.

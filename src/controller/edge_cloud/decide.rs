@@ -38,7 +38,7 @@ impl CloudModel {
         Self {
             can_expand: caps.fleet_can_expand(fleet::level(spec)),
             expand_only_when_ready: caps.fleet.expand_only_when_ready,
-            delete_building_members: caps.fleet.delete_building_members,
+            delete_building_members: caps.instance.delete_while_creating,
         }
     }
 }

@@ -302,7 +302,7 @@ impl FleetPass<'_> {
                     .map_err(members_error("release"))?;
             }
         }
-        let delete_building = self.caps.fleet.delete_building_members;
+        let delete_building = self.caps.instance.delete_while_creating;
         let deletable: Vec<String> = pending
             .iter()
             .filter(|id| {
@@ -387,7 +387,7 @@ impl FleetPass<'_> {
             format!(
                 "member {id} is still building after spec.remediation.buildTimeout ({}): creating a replacement; it is deleted {}",
                 self.ec.spec.remediation.build_timeout,
-                if self.caps.fleet.delete_building_members {
+                if self.caps.instance.delete_while_creating {
                     "at once"
                 } else {
                     "once it leaves BUILD"

@@ -22,7 +22,7 @@
 //! marked (annotation `edgefleet.io/replace` on its EdgeInstance, durable before anything else happens),
 //! stops counting towards `spec.replicas` (the scale plan creates its replacement where it runs, through
 //! the ordinary expansion intent), and is deleted through the removal intent as soon as the cloud lets
-//! it go (where the cloud cannot delete building members — `FleetCapabilities::delete_building_members`
+//! it go (where the cloud cannot delete building members — `Capabilities::instance.delete_while_creating`
 //! — once it leaves BUILD). Template fields the cloud never shows back (disks, bandwidth, key pair) are
 //! compared through a fingerprint recorded on each member's EdgeInstance
 //! (`edgefleet.io/template-fingerprint`, taken from `status.membersFingerprint`, which the create and

@@ -89,7 +89,6 @@ pub fn capabilities() -> Capabilities {
             ],
             max_count_per_target: 10,
             delete_members_first: true,
-            delete_building_members: false,
             renames_members: true,
             max_name_len: 32,
         },
