@@ -5,7 +5,8 @@
 //! This module does not depend on `crate::api` (the CRD types): controllers map CRD → [`ProviderSettings`]
 //! and domain specs, and observed domain state → status.
 //!
-//! How the other clouds fit the same traits (only IEC has a client today):
+//! How the other clouds fit the same traits (IEC has every trait; veEN a client and the credential
+//! probe, no resource trait yet):
 //!
 //! | trait | IEC | veEN | ModelArts DevServer | Luchen | Workspace |
 //! |---|---|---|---|---|---|
@@ -617,9 +618,14 @@ impl ProviderRegistry {
                 limiter,
                 self.metrics.clone(),
             )?)),
+            ProviderKind::Veen => Ok(Arc::new(veen::VeenProvider::new(
+                settings,
+                limiter,
+                self.metrics.clone(),
+            )?)),
             other => Err(ProviderError::unsupported(
                 format!("{other}.build"),
-                format!("no client for provider {other} yet; only iec is implemented"),
+                format!("no client for provider {other} yet; only iec and veen are implemented"),
             )),
         }
     }
@@ -747,8 +753,11 @@ mod tests {
     fn unsupported_kinds_say_so() {
         let reg = ProviderRegistry::new(ProviderMetrics::new());
         let mut s = settings("x");
-        s.kind = ProviderKind::Veen;
+        s.kind = ProviderKind::ModelArts;
         let err = reg.get_or_build(&s).err().map(|e| e.category());
         assert_eq!(err, Some("Unsupported"));
+        s.kind = ProviderKind::Veen;
+        let veen = reg.get_or_build(&s).unwrap();
+        assert_eq!(veen.kind(), ProviderKind::Veen);
     }
 }

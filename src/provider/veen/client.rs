@@ -162,6 +162,14 @@ impl VeenClient {
         .await
     }
 
+    /// `ListCloudServers` with `limit=1`: one signed call that touches nothing (the credential probe).
+    pub async fn probe(&self) -> HttpResult<()> {
+        let call = get("veen.probe", "ListCloudServers")
+            .query("page", 1)
+            .query("limit", 1);
+        self.result::<Value>(call).await.map(|_| ())
+    }
+
     /// `DeleteCloudServer` (the cloud server must be empty).
     pub async fn delete_cloud_server(&self, id: &str) -> HttpResult<()> {
         self.done(post(

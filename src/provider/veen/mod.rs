@@ -1,11 +1,274 @@
 //! Volcengine veEN (service `veenedge`, Version `2021-04-30`): request signing ([`signer`], the
 //! pipeline's [`Authenticate`](crate::provider::http::Authenticate) for veEN), the error body read into
-//! `ProviderError`s ([`errors`]), and the typed calls ([`client`], [`types`]) for cloud servers and
-//! instances. The provider traits (`VpcApi`, `SecurityGroupApi`, `InstanceApi`) on top of the client
-//! and the `ProviderRegistry` arm are not written yet (issue 16): `ProviderKind::Veen` still builds
-//! `Unsupported`.
+//! `ProviderError`s ([`errors`]), the typed calls ([`client`], [`types`]) for cloud servers and
+//! instances, and this file's [`VeenProvider`]: the account's [`Provider`] as far as it is written.
+//! Today that is the credential probe only; its [`Capabilities`] support no resource kind and every
+//! resource accessor answers `Unsupported` naming veEN (issue 16: the `InstanceApi`, `FleetApi`,
+//! `VpcApi` and `SecurityGroupApi` mappings on top of the client are not written yet).
 
 pub mod client;
 pub mod errors;
 pub mod signer;
 pub mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use url::Url;
+
+use self::client::VeenClient;
+use self::signer::Signer;
+use super::http::PipelineConfig;
+use super::*;
+
+/// Default veEN endpoint (the Volcengine OpenAPI gateway).
+pub const DEFAULT_ENDPOINT: &str = "https://veenedge.volcengineapi.com";
+
+/// veEN's capabilities as implemented now: no resource kind is supported yet. The other fields describe
+/// the cloud (create calls take a `client_token`, objects carry tags) so they stay right when the kinds
+/// arrive; controllers never reach them while `supports` is all false.
+pub fn capabilities() -> Capabilities {
+    Capabilities {
+        kind: ProviderKind::Veen,
+        supports: SupportedKinds {
+            vpc: false,
+            subnets: false,
+            security_groups: false,
+            instances: false,
+            fleets: false,
+        },
+        vpc_rename: false,
+        vpc_cidr_update: false,
+        subnets_only_in_customer_vpcs: false,
+        security_group_update: false,
+        rule_update: false,
+        rule_deny_and_priority: false,
+        default_rules: Vec::new(),
+        instance_fields: InstanceFieldPolicy {
+            name: FieldChange::InPlace,
+            description: FieldChange::Replace,
+            image: FieldChange::Replace,
+            flavor: FieldChange::Replace,
+            site: FieldChange::Replace,
+            network: FieldChange::Replace,
+            security_groups: FieldChange::Replace,
+            volumes: FieldChange::Replace,
+            key_name: FieldChange::Replace,
+            unobservable: FieldChange::Replace,
+        },
+        idempotency_tokens: true,
+        tags: true,
+        unique_names: UniqueNames {
+            vpc: false,
+            security_group: false,
+            instance: false,
+            fleet: false,
+        },
+        fleet: FleetCapabilities {
+            plan_is_cloud_object: false,
+            expand: false,
+            no_expand_levels: Vec::new(),
+            expand_only_when_ready: false,
+            levels: Vec::new(),
+            max_count_per_target: 0,
+            delete_members_first: true,
+            renames_members: false,
+            max_name_len: 50,
+        },
+        max_instance_name_len: 50,
+        max_instance_description_len: 80,
+        max_security_group_description_len: 255,
+    }
+}
+
+/// The veEN provider for one account.
+#[derive(Debug)]
+pub struct VeenProvider {
+    client: VeenClient,
+    caps: Capabilities,
+}
+
+impl VeenProvider {
+    /// Builds the client from settings: the API endpoint (default [`DEFAULT_ENDPOINT`]), the region of
+    /// the signing scope (default [`signer::DEFAULT_REGION`]) and AK/SK credentials (the only kind
+    /// veEN has; the CRD rejects others for provider Veen, this repeats it for other callers).
+    pub fn new(
+        settings: &ProviderSettings,
+        limiter: Arc<RateLimiter>,
+        metrics: ProviderMetrics,
+    ) -> ProviderResult<Self> {
+        const OP: &str = "veen.build";
+        let base_str = settings
+            .endpoints
+            .api
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
+        let mut base = Url::parse(&base_str).map_err(|e| {
+            ProviderError::configuration(OP, format!("invalid veEN API endpoint {base_str:?}: {e}"))
+        })?;
+        if !base.path().ends_with('/') {
+            let p = format!("{}/", base.path());
+            base.set_path(&p);
+        }
+        let signer = match &settings.credentials {
+            Credentials::AkSk {
+                access_key,
+                secret_key,
+                security_token,
+            } => {
+                if access_key.is_empty() || secret_key.is_empty() {
+                    return Err(ProviderError::configuration(
+                        OP,
+                        "access key and secret key must not be empty",
+                    ));
+                }
+                Signer::new(
+                    access_key.clone(),
+                    secret_key.clone(),
+                    security_token.clone(),
+                    settings
+                        .region
+                        .clone()
+                        .unwrap_or_else(|| signer::DEFAULT_REGION.to_owned()),
+                )
+            }
+            other => {
+                return Err(ProviderError::configuration(
+                    OP,
+                    format!(
+                        "veEN signs with an access key and secret key only; credentials of type {} are not accepted",
+                        other.kind()
+                    ),
+                ));
+            }
+        };
+        let http = reqwest::Client::builder()
+            .timeout(settings.request_timeout)
+            .connect_timeout(settings.request_timeout.min(std::time::Duration::from_secs(10)))
+            .danger_accept_invalid_certs(settings.insecure_skip_tls_verify)
+            .user_agent(concat!("edgefleet/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ProviderError::configuration(OP, format!("http client: {e}")))?;
+        let config = PipelineConfig {
+            provider: "veen",
+            base,
+            account: settings.account.clone(),
+            retry: settings.retry,
+        };
+        Ok(Self {
+            client: VeenClient::new(http, config, signer, limiter, metrics),
+            caps: capabilities(),
+        })
+    }
+
+    /// The underlying typed client (for operations the traits do not cover).
+    pub fn client(&self) -> &VeenClient {
+        &self.client
+    }
+}
+
+fn not_yet(op: &str, what: &str) -> ProviderError {
+    ProviderError::unsupported(
+        format!("veen.{op}"),
+        format!("{what} on Volcengine veEN are not implemented by edgefleet yet"),
+    )
+}
+
+#[async_trait]
+impl Provider for VeenProvider {
+    fn kind(&self) -> ProviderKind {
+        ProviderKind::Veen
+    }
+
+    fn capabilities(&self) -> &Capabilities {
+        &self.caps
+    }
+
+    /// `ListCloudServers` with `limit=1`: signed, cheap, and touches no resources.
+    async fn probe(&self) -> ProviderResult<()> {
+        self.client.probe().await
+    }
+
+    fn vpcs(&self) -> ProviderResult<&dyn VpcApi> {
+        Err(not_yet("vpcs", "VPCs"))
+    }
+
+    fn security_groups(&self) -> ProviderResult<&dyn SecurityGroupApi> {
+        Err(not_yet("security_groups", "security groups"))
+    }
+
+    fn instances(&self) -> ProviderResult<&dyn InstanceApi> {
+        Err(not_yet("instances", "EdgeInstances"))
+    }
+
+    fn fleets(&self) -> ProviderResult<&dyn FleetApi> {
+        Err(not_yet("fleets", "EdgeClouds (cloud servers)"))
+    }
+
+    fn catalog(&self) -> ProviderResult<&dyn CatalogApi> {
+        Err(not_yet(
+            "catalog",
+            "catalog lookups (sites, flavors, images, quotas)",
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(credentials: Credentials) -> ProviderSettings {
+        let mut s = ProviderSettings::new(ProviderKind::Veen, "acct", credentials);
+        s.endpoints.api = Some("http://127.0.0.1:9".into());
+        s
+    }
+
+    fn build(s: &ProviderSettings) -> ProviderResult<VeenProvider> {
+        VeenProvider::new(
+            s,
+            Arc::new(RateLimiter::new(RateBudget::default())),
+            ProviderMetrics::new(),
+        )
+    }
+
+    #[test]
+    fn veen_supports_no_kind_yet_and_says_so_naming_veen() {
+        let p = build(&settings(Credentials::AkSk {
+            access_key: "AK".into(),
+            secret_key: SecretString::new("SK"),
+            security_token: None,
+        }))
+        .unwrap();
+        assert_eq!(p.kind(), ProviderKind::Veen);
+        let s = p.capabilities().supports;
+        assert!(!(s.vpc || s.subnets || s.security_groups || s.instances || s.fleets));
+        let errors = [
+            p.vpcs().err(),
+            p.security_groups().err(),
+            p.instances().err(),
+            p.fleets().err(),
+            p.catalog().err(),
+        ];
+        for e in errors {
+            let e = e.unwrap();
+            assert_eq!(e.category(), "Unsupported");
+            assert!(e.to_string().contains("veEN"), "{e}");
+        }
+    }
+
+    #[test]
+    fn veen_rejects_non_aksk_credentials_and_bad_endpoints() {
+        let e = build(&settings(Credentials::Token {
+            token: SecretString::new("t"),
+        }))
+        .unwrap_err();
+        assert_eq!(e.category(), "Configuration");
+        let mut s = settings(Credentials::AkSk {
+            access_key: "AK".into(),
+            secret_key: SecretString::new("SK"),
+            security_token: None,
+        });
+        s.endpoints.api = Some("not a url".into());
+        assert_eq!(build(&s).unwrap_err().category(), "Configuration");
+    }
+}
