@@ -56,6 +56,11 @@ pub fn capabilities() -> Capabilities {
             key_name: FieldChange::Replace,
             unobservable: FieldChange::Replace,
         },
+        instance: InstanceRules {
+            // OfflineInstances takes instances in any state (`ignore_running` for running ones).
+            delete_while_creating: true,
+            reimage_sets_password: false,
+        },
         idempotency_tokens: true,
         tags: true,
         unique_names: UniqueNames {
