@@ -1140,3 +1140,88 @@ async fn member_like_instances_are_adopted_rebooted_deleted_and_never_recreated(
     assert!(live(&env).is_empty(), "{:?}", live(&env));
     finish(env).await;
 }
+
+/// IEC's limits are the IEC provider's, not the shared schema's: the API takes these objects, and each
+/// stalls `InvalidSpec` with the field and IEC's limit before anything is sent to the cloud.
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn iec_limits_stall_naming_the_field_before_any_create() {
+    let (env, api, _net) = start("ei-limits", Faults::default()).await;
+    let disk = |size| edgefleet::api::edge_instance::DataVolume {
+        type_: "SATA".into(),
+        size,
+    };
+    let mut big_root = instance(&env, "big-root");
+    big_root.spec.root_volume.size = 200;
+    let mut dotted = instance(&env, "dotted");
+    dotted.spec.name = Some("web.1".into());
+    let mut no_site = instance(&env, "no-site");
+    no_site.spec.placement.site_id = None;
+    let mut disks = instance(&env, "disks");
+    disks.spec.data_volumes = vec![disk(10), disk(10), disk(10)];
+    let mut no_network = instance(&env, "no-network");
+    no_network.spec.network = Default::default();
+    let cases = [
+        (&big_root, "spec.rootVolume.size", "40–100 GB"),
+        (&dotted, "spec.name", "'.'"),
+        (&no_site, "spec.placement.siteId", "at a site"),
+        (&disks, "spec.dataVolumes", "at most 2"),
+        (&no_network, "spec.network", "VPC"),
+    ];
+    for (ei, _, _) in &cases {
+        create(&api, ei).await;
+    }
+    for (ei, field, limit) in &cases {
+        let name = ei.metadata.name.clone().unwrap();
+        let e = wait_for(&api, &name, WAIT, |e: &EdgeInstance| {
+            has_reason(e, STALLED, "True", "InvalidSpec")
+        })
+        .await
+        .unwrap();
+        let message = message_of(&e, STALLED);
+        assert!(message.starts_with(&format!("{field}: ")), "{name}: {message}");
+        assert!(message.contains(limit), "{name}: {message} names IEC's limit");
+        assert!(has(&e, READY, "False"), "{name}");
+    }
+    assert!(env.cloud("iec.instance").is_empty(), "nothing created");
+    assert_eq!(
+        env.emu().calls().requests("POST /v1/cloudservers"),
+        0,
+        "no create attempted"
+    );
+    for (ei, _, _) in &cases {
+        delete_and_confirm_gone(&api, ei.metadata.name.as_deref().unwrap()).await;
+    }
+    finish(env).await;
+}
+
+/// Whether a flavor can change is the cloud's capability, not a CEL rule: the API takes the edit, IEC
+/// cannot resize, so the object stalls `UnsupportedChange` naming the flavor (the instance untouched)
+/// and is Ready again once the spec is reverted.
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn a_flavor_change_the_cloud_cannot_make_stalls_naming_it() {
+    let (env, api, _net) = start("ei-flavor", Faults::default()).await;
+    create(&api, &instance(&env, "sized")).await;
+    let id = status_id(&ready(&api, "sized").await);
+    merge(&api, "sized", json!({"spec": {"flavor": "c6.xlarge.2"}})).await;
+    let e = wait_for(&api, "sized", WAIT, |e: &EdgeInstance| {
+        has_reason(e, STALLED, "True", "UnsupportedChange")
+    })
+    .await
+    .unwrap();
+    assert!(
+        message_of(&e, STALLED).contains("flavor"),
+        "{}",
+        message_of(&e, STALLED)
+    );
+    assert_eq!(
+        cloud_instance(&env, &id)["flavor_id"],
+        FLAVOR,
+        "the instance is untouched"
+    );
+    merge(&api, "sized", json!({"spec": {"flavor": FLAVOR}})).await;
+    assert_eq!(status_id(&ready(&api, "sized").await), id, "same instance");
+    delete_and_confirm_gone(&api, "sized").await;
+    finish(env).await;
+}

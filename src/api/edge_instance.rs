@@ -14,10 +14,6 @@ use super::common::{
 use super::condition::Condition;
 use crate::provider::{IecInstanceExt, InstanceExt, PowerModes};
 
-/// RE2 pattern of an instance name as IEC accepts it on update (letters, digits, Chinese, `-`, `_`, `.`);
-/// on create IEC additionally forbids `.` and allows at most 48 characters (a CEL rule checks that).
-pub const IEC_INSTANCE_NAME_PATTERN: &str = r"^[-_.a-zA-Z0-9\p{Han}]+$";
-
 /// Desired power state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum PowerState {
@@ -36,8 +32,9 @@ pub struct RootVolume {
     #[serde(rename = "type")]
     #[schemars(length(min = 1, max = 32))]
     pub type_: String,
-    /// Size in GB (IEC: 40–100).
-    #[schemars(range(min = 40, max = 100))]
+    /// Size in GB (1–32768). The cloud's own range is checked before a create (IEC: 40–100); a size
+    /// outside it stalls the object `InvalidSpec` naming `spec.rootVolume.size`.
+    #[schemars(range(min = 1, max = 32768))]
     pub size: i32,
 }
 
@@ -49,8 +46,8 @@ pub struct DataVolume {
     #[serde(rename = "type")]
     #[schemars(length(min = 1, max = 32))]
     pub type_: String,
-    /// Size in GB (IEC: 1–500).
-    #[schemars(range(min = 1, max = 500))]
+    /// Size in GB (1–32768). The cloud's own range is checked before a create (IEC: 1–500).
+    #[schemars(range(min = 1, max = 32768))]
     pub size: i32,
 }
 
@@ -127,9 +124,9 @@ pub struct IecInstanceSpec {
 /// Where a single instance runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.siteId) || has(self.city) || has(self.province) || has(self.area)").message("spec.placement needs siteId (IEC) or a city, province or area"))]
 pub struct InstancePlacement {
-    /// Edge site id (IEC sites are chosen by id, e.g. from `GET /v1/sites`). Required for IEC.
+    /// Edge site id. Clouds that place single instances by site need it (IEC: checked before a create;
+    /// `GET /v1/sites` lists them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub site_id: Option<String>,
@@ -173,7 +170,7 @@ pub struct SubnetSelector {
 /// The instance's network: one VPC, its subnets (one NIC each) and security groups.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.vpcRef) != has(self.vpcId)").message("spec.network: exactly one of vpcRef and vpcId must be set"))]
+#[x_kube(validation = Rule::new("!(has(self.vpcRef) && has(self.vpcId))").message("spec.network: at most one of vpcRef and vpcId may be set"))]
 #[x_kube(validation = Rule::new("has(self.vpcRef) || !has(self.subnets) || self.subnets.all(s, has(s.id))").message("spec.network.subnets[].name needs spec.network.vpcRef (with vpcId, give subnet ids)").field_path(".subnets"))]
 #[x_kube(validation = Rule::new("has(self.vpcRef) == has(oldSelf.vpcRef) && (!has(self.vpcRef) || self.vpcRef.name == oldSelf.vpcRef.name) && has(self.vpcId) == has(oldSelf.vpcId) && (!has(self.vpcId) || self.vpcId == oldSelf.vpcId)").message("spec.network.vpcRef/vpcId is immutable: an instance cannot move to another VPC"))]
 #[x_kube(validation = Rule::new("has(self.subnets) == has(oldSelf.subnets) && (!has(self.subnets) || (size(self.subnets) > 0 && size(oldSelf.subnets) > 0 && self.subnets[0] == oldSelf.subnets[0]))").message("spec.network.subnets[0] (the primary NIC) is immutable, and the list cannot be added or removed as a whole; entries after the first can change (NICs are added or removed)").field_path(".subnets"))]
@@ -217,20 +214,36 @@ pub struct InstanceNetwork {
     derive = "PartialEq",
     selectable = ".spec.providerConfigRef.name",
     doc = "EdgeInstance is one edge instance: flavor, image, site, volumes, network references and power state. Members of an EdgeCloud appear as EdgeInstances it owns.",
-    printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#),
-    printcolumn(name = "Synced", type_ = "string", json_path = r#".status.conditions[?(@.type=="Synced")].status"#),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
+    ),
+    printcolumn(
+        name = "Synced",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Synced")].status"#
+    ),
     printcolumn(name = "Instance-Id", type_ = "string", json_path = ".status.instanceId"),
     printcolumn(name = "State", type_ = "string", json_path = ".status.state"),
     printcolumn(name = "Site", type_ = "string", json_path = ".status.siteId"),
-    printcolumn(name = "Private-IP", type_ = "string", json_path = ".status.privateIps[0]", priority = 1),
-    printcolumn(name = "Public-IP", type_ = "string", json_path = ".status.publicIps[0]", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
-    validation = Rule::new("has(self.spec.name) || self.metadata.name.matches('^[-a-z0-9]{1,48}$')").message("metadata.name must be at most 48 characters without '.' to be the instance's cloud name: set spec.name").field_path(".spec.name")
+    printcolumn(
+        name = "Private-IP",
+        type_ = "string",
+        json_path = ".status.privateIps[0]",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Public-IP",
+        type_ = "string",
+        json_path = ".status.publicIps[0]",
+        priority = 1
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = rule_adopt_id_immutable())]
 #[x_kube(validation = rule_observe_only_needs_adopt_id())]
-#[x_kube(validation = Rule::new("has(self.adoptId) || !has(self.name) || self.name.matches('^[^.]{1,48}$')").message("spec.name must be at most 48 characters without '.' when edgefleet creates the instance").field_path(".name"))]
 #[x_kube(validation = Rule::new("has(self.dataVolumes) == has(oldSelf.dataVolumes)").message("spec.dataVolumes is immutable").field_path(".dataVolumes"))]
 #[x_kube(validation = Rule::new("has(self.bandwidth) == has(oldSelf.bandwidth)").message("spec.bandwidth cannot be added or removed after creation").field_path(".bandwidth"))]
 pub struct EdgeInstanceSpec {
@@ -249,35 +262,41 @@ pub struct EdgeInstanceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub adopt_id: Option<String>,
-    /// Cloud instance name (1–48 characters: letters, digits, Chinese, `-`, `_`; adopted instances up to
-    /// 64 and `.`). Defaults to metadata.name. Can be changed (the cloud renames the instance).
+    /// Cloud instance name (1–128 characters). Defaults to metadata.name. Can be changed (the cloud
+    /// renames the instance). The cloud's own name rules are checked before it is sent (IEC: 1–48
+    /// letters, digits, Chinese, `-`, `_` on create; up to 64 and `.` on a rename); a name outside them
+    /// stalls the object `InvalidSpec` naming `spec.name`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 64), pattern(IEC_INSTANCE_NAME_PATTERN))]
+    #[schemars(length(min = 1, max = 128))]
     pub name: Option<String>,
     /// Cloud description (0–85 characters, no `<` or `>`). Can be changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 85), pattern(r"^[^<>]*$"))]
     pub description: Option<String>,
-    /// Flavor id, e.g. `c6.large.2`. Immutable: IEC cannot resize an instance.
+    /// Flavor id, e.g. `c6.large.2`. A change is applied where the cloud can resize; where it cannot
+    /// (IEC) the object stalls `UnsupportedChange` naming the flavor.
     #[schemars(length(min = 1, max = 64))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.flavor is immutable: the cloud cannot resize an instance"))]
     pub flavor: String,
     /// Image id. Changing it reinstalls the system disk (the instance is stopped, its OS changed, and
     /// powerState restored); IPs and data disks are kept.
     #[schemars(length(min = 1, max = 64))]
     pub image: String,
-    /// Where the instance runs. Immutable.
+    /// Where the instance runs (what the cloud needs is checked before a create). Immutable.
+    #[serde(default)]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.placement is immutable: an instance cannot move to another site"))]
     pub placement: InstancePlacement,
     /// System disk. Immutable.
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.rootVolume is immutable"))]
     pub root_volume: RootVolume,
-    /// Data disks (at most 2). Immutable: IEC offers no attach/resize API.
+    /// Data disks (at most 16; the cloud's own limit is checked before a create, IEC: 2). Immutable: IEC
+    /// offers no attach/resize API.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    #[schemars(length(max = 2))]
+    #[schemars(length(max = 16))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.dataVolumes is immutable"))]
     pub data_volumes: Vec<DataVolume>,
-    /// VPC, subnets and security groups.
+    /// VPC, subnets and security groups. Optional where the cloud needs no network (IEC needs a VPC:
+    /// checked before a create).
+    #[serde(default)]
     pub network: InstanceNetwork,
     /// Public bandwidth (an EIP per NIC line); unset: no public IP. Cannot be added or removed later.
     #[serde(default, skip_serializing_if = "Option::is_none")]

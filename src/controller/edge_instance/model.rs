@@ -175,6 +175,12 @@ pub fn planning_spec(ei: &EdgeInstance, net: &Network, observed: &ObservedInstan
             .clone()
             .or_else(|| observed.placement.site_id.clone())
             .unwrap_or_default(),
+        // A spec without a network leaves the instance's as it is.
+        vpc_id: if base.vpc_id.is_empty() {
+            observed.vpc_id.clone().unwrap_or_default()
+        } else {
+            base.vpc_id.clone()
+        },
         data_volumes: Vec::new(),
         key_name: observed.key_name.clone(),
         bandwidth: None,

@@ -16,7 +16,7 @@ use crate::controller::runtime::Context;
 use crate::provider::SecretString;
 
 /// Resolves vpcRef/vpcId, subnets and security groups to cloud ids, waiting for referenced objects to
-/// be Ready.
+/// be Ready. A spec without a VPC resolves to an empty VPC id.
 pub(super) async fn resolve_network(ei: &EdgeInstance, ctx: &Context) -> Result<Network, Error> {
     let ns = ei.namespace().unwrap_or_default();
     let n = &ei.spec.network;
@@ -59,12 +59,8 @@ pub(super) async fn resolve_network(ei: &EdgeInstance, ctx: &Context) -> Result<
             net.vpc_id = id.clone();
             None
         }
-        (None, None) => {
-            return Err(Error::InvalidSpec {
-                field: "spec.network",
-                message: "one of vpcRef and vpcId must be set".to_owned(),
-            });
-        }
+        // No network: the provider says whether its cloud needs one (before a create).
+        (None, None) => None,
     };
     for (i, s) in n.subnets.iter().enumerate() {
         match (&s.id, &s.name, &vpc_obj) {
