@@ -144,24 +144,12 @@ pub struct UniqueNames {
 /// Fleet behaviour.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FleetCapabilities {
-    /// A plan is a separate cloud object that must be created, then executed (IEC deployment plans).
-    pub plan_is_cloud_object: bool,
     /// Fleets can grow after creation.
     pub expand: bool,
     /// Levels whose fleets cannot grow (IEC: site-level edge clouds).
     pub no_expand_levels: Vec<CoverageLevel>,
     /// Expansion is only accepted while the fleet is `Ready`.
     pub expand_only_when_ready: bool,
-    /// Levels the cloud supports for placement.
-    pub levels: Vec<CoverageLevel>,
-    /// Largest count per placement target in one plan (IEC demand_count ≤ 10).
-    pub max_count_per_target: u32,
-    /// Members must be deleted before the fleet.
-    pub delete_members_first: bool,
-    /// The cloud adds prefixes/suffixes to member names.
-    pub renames_members: bool,
-    /// Longest fleet name.
-    pub max_name_len: usize,
 }
 
 /// What a provider can do; controllers branch on this, never on the provider kind.
@@ -181,8 +169,6 @@ pub struct Capabilities {
     pub security_group_update: bool,
     /// Rules can be modified in place (IEC: no — delete + create).
     pub rule_update: bool,
-    /// Deny rules and priorities are supported.
-    pub rule_deny_and_priority: bool,
     /// Rules the cloud adds to every new security group (kept in authoritative mode when asked to).
     pub default_rules: Vec<RuleSpec>,
     /// Instance field policy.
@@ -197,10 +183,6 @@ pub struct Capabilities {
     pub unique_names: UniqueNames,
     /// Fleet behaviour.
     pub fleet: FleetCapabilities,
-    /// Longest instance name.
-    pub max_instance_name_len: usize,
-    /// Longest instance description.
-    pub max_instance_description_len: usize,
     /// Longest security group description (edgefleet's ownership marker rides in it).
     pub max_security_group_description_len: usize,
 }

@@ -138,10 +138,13 @@ pub(super) async fn create(
             what: "record the create intent (with the finalizer)",
             source,
         })?;
-    let identity = CreateIdentity {
-        name: name.clone(),
-        ..CreateIdentity::default()
-    };
+    // The name always; the intent's token and an owner tag where the cloud has them (not IEC).
+    let identity = CreateIdentity::for_create(
+        &name,
+        &created_intent.token,
+        &created_intent.uid,
+        provider.capabilities(),
+    );
     let op = match api.create(&spec, 1, &identity).await {
         Ok(op) => op,
         Err(source) => {

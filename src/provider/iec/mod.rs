@@ -28,6 +28,10 @@ pub const DEFAULT_ENDPOINT: &str = "https://iecs.myhuaweicloud.com";
 /// Region used for the IAM endpoint when none is configured.
 pub const DEFAULT_REGION: &str = "cn-north-4";
 
+/// Largest `demand_count` per location in one deployment plan (the API reference: ≤ 10); larger
+/// targets are split into several locations.
+pub const MAX_DEMAND_COUNT: u32 = 10;
+
 /// IEC's capabilities (from the API reference).
 pub fn capabilities() -> Capabilities {
     Capabilities {
@@ -44,7 +48,6 @@ pub fn capabilities() -> Capabilities {
         subnets_only_in_customer_vpcs: true,
         security_group_update: false,
         rule_update: false,
-        rule_deny_and_priority: true,
         // The reference does not say which rules a new group gets; Huawei clouds add allow-all egress.
         default_rules: vec![
             RuleSpec::allow(Direction::Egress, EtherType::Ipv4),
@@ -77,23 +80,10 @@ pub fn capabilities() -> Capabilities {
             fleet: true,
         },
         fleet: FleetCapabilities {
-            plan_is_cloud_object: true,
             expand: true,
             no_expand_levels: vec![CoverageLevel::Site],
             expand_only_when_ready: true,
-            levels: vec![
-                CoverageLevel::Site,
-                CoverageLevel::City,
-                CoverageLevel::Province,
-                CoverageLevel::Area,
-            ],
-            max_count_per_target: 10,
-            delete_members_first: true,
-            renames_members: true,
-            max_name_len: 32,
         },
-        max_instance_name_len: 48,
-        max_instance_description_len: 85,
         max_security_group_description_len: 64,
     }
 }
@@ -1120,7 +1110,7 @@ fn fleet_operation(r: wire::DeployResponse) -> FleetOperation {
 #[async_trait]
 impl FleetApi for IecProvider {
     async fn create_plan(&self, request: &FleetPlanRequest) -> ProviderResult<FleetPlan> {
-        let body = deployment_request(request, self.caps.fleet.max_count_per_target);
+        let body = deployment_request(request, MAX_DEMAND_COUNT);
         let resp = self.client.create_deployment(&body).await?;
         Ok(FleetPlan {
             id: resp.id,

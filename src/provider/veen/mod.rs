@@ -42,7 +42,6 @@ pub fn capabilities() -> Capabilities {
         subnets_only_in_customer_vpcs: false,
         security_group_update: false,
         rule_update: false,
-        rule_deny_and_priority: false,
         default_rules: Vec::new(),
         instance_fields: InstanceFieldPolicy {
             name: FieldChange::InPlace,
@@ -70,18 +69,10 @@ pub fn capabilities() -> Capabilities {
             fleet: false,
         },
         fleet: FleetCapabilities {
-            plan_is_cloud_object: false,
             expand: false,
             no_expand_levels: Vec::new(),
             expand_only_when_ready: false,
-            levels: Vec::new(),
-            max_count_per_target: 0,
-            delete_members_first: true,
-            renames_members: false,
-            max_name_len: 50,
         },
-        max_instance_name_len: 50,
-        max_instance_description_len: 80,
         max_security_group_description_len: 255,
     }
 }
