@@ -11,14 +11,16 @@
 //! # let _ = (addr, calls); Ok(()) }
 //! ```
 //!
-//! Modules: [`core`] (cloud-neutral state, clock, auth, faults, admin API, server; a cloud is a
-//! [`core::cloud::Cloud`] descriptor), [`iec`] (the IEC resource families) and [`veen`] (Volcengine
-//! veEN, on a listener of its own). This file is the only
+//! Modules: [`core`] (cloud-neutral state, clock, accounts and principals, faults, admin API, server; a
+//! cloud is a [`core::cloud::Cloud`] descriptor), [`huawei`] (APIG signing and IAM, shared by the Huawei
+//! clouds), [`iec`] (the IEC resource families) and [`veen`] (Volcengine veEN, on a listener of its
+//! own). This file is the only
 //! one that names the clouds ([`clouds`]). `docs/emulator.md` lists endpoints, quirks, faults and figures.
 #![recursion_limit = "512"]
 
 pub mod config;
 pub mod core;
+pub mod huawei;
 pub mod iec;
 pub mod veen;
 

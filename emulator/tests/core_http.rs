@@ -8,7 +8,7 @@ use common::{assert_err, get_token, start, start_with, test_config};
 use edgefleet_emulator::config::{
     DEFAULT_AK, DEFAULT_DOMAIN_NAME, DEFAULT_PASSWORD, DEFAULT_SK, DEFAULT_USER,
 };
-use edgefleet_emulator::core::auth::{SignInput, sign};
+use edgefleet_emulator::huawei::apig::{SignInput, sign};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -131,7 +131,7 @@ fn authenticate(
     parts: &axum::http::request::Parts,
     body: &[u8],
 ) -> Result<crate::core::auth::Principal, ApiError> {
-    crate::core::auth::authenticate(app, parts, body, token_error)
+    crate::huawei::apig::authenticate(app, parts, body, token_error)
 }
 
 /// IEC's answers for the ingress middleware.
@@ -164,7 +164,7 @@ pub fn cloud() -> Cloud {
             routetables::family(),
             metrics::family(),
         ],
-        open_routes: vec![crate::core::iam::routes],
+        open_routes: vec![crate::huawei::iam::routes],
         profile: PROFILE,
     }
 }

@@ -24,9 +24,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::core::app::AppState;
-use crate::core::auth::{Account, Principal, verify_signature};
+use crate::core::auth::{Account, Principal};
 use crate::core::clock::rfc3339_micros;
 use crate::core::extract::parse_json;
+use crate::huawei::apig::verify_signature;
 
 #[derive(Deserialize)]
 struct AuthRequest {
