@@ -506,7 +506,7 @@ mod tests {
     use super::*;
 
     #[derive(Debug, thiserror::Error)]
-    #[error("failed to observe vpc v-1: transient failure: iec.vpc.get: HTTP 503 (request id r-9)")]
+    #[error("failed to observe vpc v-1: transient failure: vpc.get: HTTP 503 (request id r-9)")]
     struct Flaky;
     impl ReconcileError for Flaky {
         fn category(&self) -> &'static str {
