@@ -308,8 +308,7 @@ mod tests {
                     adopt_id: None,
                     name: None,
                     cidr: "10.0.0.0/16".into(),
-                    iec: None,
-                    subnets: vec![],
+                    ..VpcSpec::default()
                 },
             );
             v.metadata.namespace = Some("ns".into());
@@ -321,7 +320,7 @@ mod tests {
         let mut pc = ProviderConfig::new(
             "acct",
             ProviderConfigSpec {
-                provider: ProviderType::Iec,
+                provider: ProviderType::Veen,
                 region: None,
                 project_id: None,
                 domain_id: None,
