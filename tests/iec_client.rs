@@ -6,6 +6,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/poll.rs"]
+mod poll;
+use poll::eventually;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -113,21 +117,6 @@ impl Drop for Emu {
 fn provider(settings: &ProviderSettings, metrics: &ProviderMetrics) -> IecProvider {
     let limiter = Arc::new(RateLimiter::new(settings.rate));
     IecProvider::new(settings, limiter, metrics.clone()).expect("provider builds")
-}
-
-/// Polls `f` until it returns `Some`, at most `attempts` times, 50 ms apart.
-async fn eventually<T, F, Fut>(what: &str, attempts: u32, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..attempts {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what}: condition not reached after {attempts} polls");
 }
 
 fn code(e: &ProviderError) -> &str {

@@ -13,6 +13,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "support/poll.rs"]
+mod poll;
+use poll::eventually;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,21 +73,6 @@ trait CloudUnderTest: Sync {
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------------------
-
-/// Polls `f` until it returns `Some`, at most `attempts` times, 50 ms apart.
-async fn eventually<T, F, Fut>(what: &str, attempts: u32, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    for _ in 0..attempts {
-        if let Some(v) = f().await {
-            return v;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{what}: not reached after {attempts} polls");
-}
 
 fn category<T: std::fmt::Debug>(r: ProviderResult<T>) -> &'static str {
     match r {

@@ -24,7 +24,7 @@ use url::Url;
 use crate::provider::error::{ErrorDetail, ProviderError};
 use crate::provider::metrics::{CallLabels, ObservationLabels, ProviderMetrics};
 use crate::provider::ratelimit::RateLimiter;
-use crate::provider::settings::{RetryPolicy, SecretString};
+use crate::provider::settings::{ProviderSettings, RetryPolicy, SecretString};
 
 /// Result of a pipeline call.
 pub type HttpResult<T> = Result<T, ProviderError>;
@@ -34,6 +34,31 @@ pub const CONTENT_TYPE: &str = "application/json";
 
 /// Throttle pause when a 429 carries no Retry-After (the Huawei gateway doc says retry after 2–5 s).
 const DEFAULT_THROTTLE_PAUSE: Duration = Duration::from_secs(2);
+
+/// The API base URL of a cloud client: the configured endpoint (`settings.endpoints.api`) or the
+/// cloud's `default`, ending in `/` so that relative operation paths join below it.
+pub fn base_url(op: &str, settings: &ProviderSettings, default: &str) -> Result<Url, ProviderError> {
+    let configured = settings.endpoints.api.as_deref().unwrap_or(default);
+    let mut base = Url::parse(configured)
+        .map_err(|e| ProviderError::configuration(op, format!("invalid API endpoint {configured:?}: {e}")))?;
+    if !base.path().ends_with('/') {
+        let p = format!("{}/", base.path());
+        base.set_path(&p);
+    }
+    Ok(base)
+}
+
+/// The HTTP client of a cloud client: the settings' request and connect timeouts, TLS verification and
+/// edgefleet's user agent.
+pub fn http_client(op: &str, settings: &ProviderSettings) -> Result<reqwest::Client, ProviderError> {
+    reqwest::Client::builder()
+        .timeout(settings.request_timeout)
+        .connect_timeout(settings.request_timeout.min(Duration::from_secs(10)))
+        .danger_accept_invalid_certs(settings.insecure_skip_tls_verify)
+        .user_agent(concat!("edgefleet/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ProviderError::configuration(op, format!("http client: {e}")))
+}
 
 /// The request id header the response carries, if any.
 pub fn request_id(headers: &HeaderMap) -> Option<String> {

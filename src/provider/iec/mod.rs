@@ -13,7 +13,6 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use base64::Engine;
-use url::Url;
 
 use self::client::{ClientConfig, IecClient};
 use self::types as wire;
@@ -122,25 +121,8 @@ impl IecProvider {
         metrics: ProviderMetrics,
     ) -> ProviderResult<Self> {
         const OP: &str = "iec.build";
-        let base_str = settings
-            .endpoints
-            .api
-            .clone()
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
-        let mut base = Url::parse(&base_str).map_err(|e| {
-            ProviderError::configuration(OP, format!("invalid API endpoint {base_str:?}: {e}"))
-        })?;
-        if !base.path().ends_with('/') {
-            let p = format!("{}/", base.path());
-            base.set_path(&p);
-        }
-        let http = reqwest::Client::builder()
-            .timeout(settings.request_timeout)
-            .connect_timeout(settings.request_timeout.min(std::time::Duration::from_secs(10)))
-            .danger_accept_invalid_certs(settings.insecure_skip_tls_verify)
-            .user_agent(concat!("edgefleet/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ProviderError::configuration(OP, format!("http client: {e}")))?;
+        let base = http::base_url(OP, settings, DEFAULT_ENDPOINT)?;
+        let http = http::http_client(OP, settings)?;
         let auth = match &settings.credentials {
             Credentials::AkSk {
                 access_key,

@@ -14,7 +14,6 @@ pub mod types;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use url::Url;
 
 use self::client::VeenClient;
 use self::signer::Signer;
@@ -94,18 +93,7 @@ impl VeenProvider {
         metrics: ProviderMetrics,
     ) -> ProviderResult<Self> {
         const OP: &str = "veen.build";
-        let base_str = settings
-            .endpoints
-            .api
-            .clone()
-            .unwrap_or_else(|| DEFAULT_ENDPOINT.to_owned());
-        let mut base = Url::parse(&base_str).map_err(|e| {
-            ProviderError::configuration(OP, format!("invalid veEN API endpoint {base_str:?}: {e}"))
-        })?;
-        if !base.path().ends_with('/') {
-            let p = format!("{}/", base.path());
-            base.set_path(&p);
-        }
+        let base = http::base_url(OP, settings, DEFAULT_ENDPOINT)?;
         let signer = match &settings.credentials {
             Credentials::AkSk {
                 access_key,
@@ -138,13 +126,7 @@ impl VeenProvider {
                 ));
             }
         };
-        let http = reqwest::Client::builder()
-            .timeout(settings.request_timeout)
-            .connect_timeout(settings.request_timeout.min(std::time::Duration::from_secs(10)))
-            .danger_accept_invalid_certs(settings.insecure_skip_tls_verify)
-            .user_agent(concat!("edgefleet/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ProviderError::configuration(OP, format!("http client: {e}")))?;
+        let http = http::http_client(OP, settings)?;
         let config = PipelineConfig {
             provider: "veen",
             base,
