@@ -328,6 +328,48 @@ async fn site_level_fleet_cannot_expand_and_reports_it() {
 
 #[tokio::test]
 #[ignore = "needs cluster"]
+async fn a_template_the_cloud_cannot_honour_stalls_naming_the_field_before_any_plan() {
+    // The shared disk types accept what other clouds offer (up to 32 TiB); IEC's 40–100 GB system disk
+    // is the provider's rule on the template, checked before a plan is made, and named in the condition.
+    let env = Env::start("ec-template", Faults::default()).await;
+    let api: Api<EdgeCloud> = env.ns.api();
+    let vpc = system_vpc(&env).await;
+    let mut ec = fleet(&env, "big-disk", &vpc, 2, three_cities());
+    ec.spec.template.root_volume.size = 200;
+    create(&api, &ec).await;
+    let ec = wait_for(&api, "big-disk", WAIT, |ec: &EdgeCloud| {
+        reason_of(ec, STALLED) == reason::INVALID_SPEC
+    })
+    .await
+    .unwrap();
+    let message = message_of(&ec, STALLED);
+    assert!(
+        message.contains("spec.template.rootVolume.size") && message.contains("40–100 GB"),
+        "{message}"
+    );
+    assert!(live_instances(&env).is_empty(), "nothing was created");
+    assert!(env.cloud("iec.deployment").is_empty(), "no plan was made");
+    assert!(
+        ec.status
+            .as_ref()
+            .and_then(|s| s.pending_create.as_ref())
+            .is_none(),
+        "no create intent: no plan was made"
+    );
+    // Fixed in place: the fleet is created as usual.
+    merge(
+        &api,
+        "big-disk",
+        serde_json::json!({"spec": {"template": {"rootVolume": {"size": 40}}}}),
+    )
+    .await;
+    converged(&api, "big-disk", 2).await;
+    delete_and_expect_nothing_left(&env, &api, "big-disk").await;
+    env.teardown().await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
 async fn paused_freezes_scaling_and_orphan_keeps_everything() {
     let env = Env::start("ec-paused", Faults::default()).await;
     let api: Api<EdgeCloud> = env.ns.api();

@@ -366,6 +366,12 @@ pub trait InstanceApi: Send + Sync {
 /// Fleets: placement plans, creation, expansion, membership and deletion.
 #[async_trait]
 pub trait FleetApi: Send + Sync {
+    /// The cloud's rules for the member template that the shared schema leaves open (IEC: disk sizes and
+    /// counts). Pure, checked before any plan; empty when the template is acceptable.
+    fn validate_template(&self, template: &InstanceTemplate) -> Vec<InstanceFieldError> {
+        let _ = template;
+        Vec::new()
+    }
     /// Records a placement plan (IEC: a deployment plan object; other clouds may keep it local).
     async fn create_plan(&self, request: &FleetPlanRequest) -> ProviderResult<FleetPlan>;
     /// Executes a plan that creates a new fleet. `request` is the one the plan was made from.

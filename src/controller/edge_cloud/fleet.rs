@@ -17,7 +17,8 @@ use crate::api::edge_instance::PowerState as CrdPower;
 use crate::provider::plan::{DeletePolicy, MemberView, PlacementEntry, PlacementError, resolve_placement};
 use crate::provider::{
     BandwidthSpec, CoverageLevel, CoveragePolicy, CreateIdentity, FleetPlanRequest, FleetPlanTarget,
-    InstanceState, InstanceTemplate, ObservedInstance, SecretString, SiteTarget, VolumeSpec, placement_key,
+    InstanceField, InstanceFieldError, InstanceState, InstanceTemplate, ObservedInstance, SecretString,
+    SiteTarget, VolumeSpec, placement_key,
 };
 
 /// The cloud name of an EdgeCloud: spec.name or metadata.name. The cloud keeps edge-cloud names unique
@@ -81,6 +82,14 @@ pub enum SpecError {
     /// The resolution failed.
     #[error("spec.placement cannot be resolved")]
     Placement(#[source] PlacementError),
+    /// The member template asks for what this cloud cannot honour (the provider's rules).
+    #[error("{field}: {message}")]
+    Template {
+        /// The field's path, e.g. `spec.template.rootVolume.size`.
+        field: &'static str,
+        /// What is wrong, with the cloud's limit (the further findings follow).
+        message: String,
+    },
     /// spec.remediation.buildTimeout does not parse.
     #[error(transparent)]
     BuildTimeout(#[from] crate::api::provider_config::InvalidDuration),
@@ -568,3 +577,38 @@ pub fn min_available(spec: &EdgeCloudSpec) -> i32 {
 
 #[cfg(test)]
 mod tests;
+
+/// The path under `spec.template` of a template field a provider finds fault with.
+pub fn template_field_path(field: InstanceField) -> &'static str {
+    match field {
+        InstanceField::Name => "spec.template.name",
+        InstanceField::Flavor => "spec.template.flavor",
+        InstanceField::Image => "spec.template.image",
+        InstanceField::RootVolumeSize => "spec.template.rootVolume.size",
+        InstanceField::DataVolumes => "spec.template.dataVolumes",
+        InstanceField::Network | InstanceField::Subnets => "spec.template.network",
+        InstanceField::Placement | InstanceField::Site | InstanceField::Pool | InstanceField::Operator => {
+            "spec.placement"
+        }
+    }
+}
+
+/// The provider's findings on the member template as a spec error naming the first field; the others
+/// follow in its message.
+pub fn check_template(findings: &[InstanceFieldError]) -> Result<(), SpecError> {
+    let Some((first, rest)) = findings.split_first() else {
+        return Ok(());
+    };
+    let mut message = first.message.clone();
+    for other in rest {
+        message.push_str(&format!(
+            "; {}: {}",
+            template_field_path(other.field),
+            other.message
+        ));
+    }
+    Err(SpecError::Template {
+        field: template_field_path(first.field),
+        message,
+    })
+}

@@ -406,11 +406,13 @@ async fn apply_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<(O
     }
     let refs = resolve_refs(ec, ctx).await?;
     let template = fleet::instance_template(ec, &refs);
+    let fleets = provider.fleets().map_err(Error::Unsupported)?;
+    fleet::check_template(&fleets.validate_template(&template)).map_err(Error::InvalidSpec)?;
     let observe_only = spec.management_policy == ManagementPolicy::ObserveOnly;
     let mut pass = FleetPass {
         ec,
         ctx,
-        fleets: provider.fleets().map_err(Error::Unsupported)?,
+        fleets,
         instances: provider.instances().map_err(Error::Unsupported)?,
         caps: &caps,
         ei_api: Api::namespaced(ctx.client.clone(), &ec.namespace().unwrap_or_default()),

@@ -1,11 +1,12 @@
-//! IEC's rules for single instances that the shared CRD schema leaves open: the name rules of create and
-//! update, disk ranges, a site and a VPC for every create; the catalog check before a create (site, line,
+//! IEC's rules for single instances (and the disks of fleet templates) that the shared CRD schema leaves
+//! open: the name rules of create and update, disk ranges, a site and a VPC for every create; the catalog check before a create (site, line,
 //! operator, flavor at the site, a subnet of the VPC at the site); how IEC shows a name created with its
 //! site prefix (`IEC-<site code>-<name>`), and the lookup of a create's identity by name and site.
 
 use super::super::{
     CatalogApi, CreateIdentity, InstanceExt, InstanceField, InstanceFieldError, InstanceFilter, InstanceSpec,
-    InstanceState, ObservedInstance, ProviderResult, Site, SiteFilter, SiteStatus, VpcApi,
+    InstanceState, InstanceTemplate, ObservedInstance, ProviderResult, Site, SiteFilter, SiteStatus,
+    VolumeSpec, VpcApi,
 };
 use super::IecProvider;
 
@@ -84,25 +85,32 @@ pub fn validate(spec: &InstanceSpec, creating: bool) -> Vec<InstanceFieldError> 
             "IEC instances join a VPC: name one (a Vpc reference or a VPC id)",
         ));
     }
+    found.extend(volume_problems(&spec.root_volume, &spec.data_volumes));
+    found
+}
+
+/// IEC's disk rules: system disk size, number and sizes of data disks (instances and fleet templates).
+pub fn volume_problems(root: &VolumeSpec, data: &[VolumeSpec]) -> Vec<InstanceFieldError> {
+    let mut found = Vec::new();
     let (min, max) = ROOT_VOLUME_GB;
-    let root = spec.root_volume.size_gb;
-    if !(min..=max).contains(&root) {
+    let size = root.size_gb;
+    if !(min..=max).contains(&size) {
         found.push(InstanceFieldError::invalid(
             InstanceField::RootVolumeSize,
-            format!("{root} GB; IEC system disks are {min}–{max} GB"),
+            format!("{size} GB; IEC system disks are {min}–{max} GB"),
         ));
     }
-    if spec.data_volumes.len() > MAX_DATA_VOLUMES {
+    if data.len() > MAX_DATA_VOLUMES {
         found.push(InstanceFieldError::invalid(
             InstanceField::DataVolumes,
             format!(
                 "{} data disks; IEC attaches at most {MAX_DATA_VOLUMES}",
-                spec.data_volumes.len()
+                data.len()
             ),
         ));
     }
     let (min, max) = DATA_VOLUME_GB;
-    for (i, v) in spec.data_volumes.iter().enumerate() {
+    for (i, v) in data.iter().enumerate() {
         if !(min..=max).contains(&v.size_gb) {
             found.push(InstanceFieldError::invalid(
                 InstanceField::DataVolumes,
@@ -114,6 +122,11 @@ pub fn validate(spec: &InstanceSpec, creating: bool) -> Vec<InstanceFieldError> 
         }
     }
     found
+}
+
+/// IEC's rules for a fleet's member template that the shared schema leaves open (the disks).
+pub fn template_problems(template: &InstanceTemplate) -> Vec<InstanceFieldError> {
+    volume_problems(&template.root_volume, &template.data_volumes)
 }
 
 /// Whether `observed` is `name` as IEC shows it: equal, or `IEC-<site code>-<name>` when the instance was

@@ -1091,6 +1091,10 @@ fn fleet_operation(r: wire::DeployResponse) -> FleetOperation {
 
 #[async_trait]
 impl FleetApi for IecProvider {
+    fn validate_template(&self, template: &InstanceTemplate) -> Vec<InstanceFieldError> {
+        instance::template_problems(template)
+    }
+
     async fn create_plan(&self, request: &FleetPlanRequest) -> ProviderResult<FleetPlan> {
         let body = deployment_request(request, MAX_DEMAND_COUNT);
         let resp = self.client.create_deployment(&body).await?;

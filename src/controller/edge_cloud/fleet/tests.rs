@@ -439,3 +439,17 @@ fn members_are_created_with_the_finalizer_and_adopt_their_instance() {
     assert_eq!(ei.spec.adopt_id.as_deref(), Some("i-1"));
     assert_eq!(ei.metadata.namespace.as_deref(), Some("ns"));
 }
+
+#[test]
+fn template_findings_name_the_template_field_first_and_keep_the_others() {
+    assert!(check_template(&[]).is_ok());
+    let findings = vec![
+        InstanceFieldError::invalid(InstanceField::RootVolumeSize, "200 GB; the cloud takes 40–100 GB"),
+        InstanceFieldError::invalid(InstanceField::DataVolumes, "3 data disks; at most 2"),
+    ];
+    let err = check_template(&findings).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec.template.rootVolume.size: 200 GB; the cloud takes 40–100 GB; spec.template.dataVolumes: 3 data disks; at most 2"
+    );
+}
