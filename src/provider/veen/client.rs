@@ -3,7 +3,9 @@
 //! answer read with [`errors::from_body`] (an error body on HTTP 200 still fails) and failures with
 //! [`errors::from_failure`]. Creates carrying a `client_token` are retried like idempotent calls
 //! (veEN answers a repeated token with the first call's ids). Lists walk `page`/`limit` to the
-//! reported `total_count`, bounded by [`MAX_PAGES`].
+//! reported `total_count`, bounded by [`MAX_PAGES`]. The request builders and readers are `pub(super)`:
+//! the trait mappings beside this file (`instance.rs`, `fleet.rs`, `network.rs`) add their calls in their own
+//! `impl VeenClient` blocks.
 
 use std::sync::Arc;
 
@@ -31,13 +33,13 @@ pub struct VeenClient {
     http: Pipeline,
 }
 
-fn get(op: &'static str, action: &str) -> Call {
+pub(super) fn get(op: &'static str, action: &str) -> Call {
     Call::get(op, "/")
         .query("Action", action)
         .query("Version", VERSION)
 }
 
-fn post(op: &'static str, action: &str, body: Value, idempotent: bool) -> Call {
+pub(super) fn post(op: &'static str, action: &str, body: Value, idempotent: bool) -> Call {
     let mut c = Call::post(op, "/", Some(body))
         .query("Action", action)
         .query("Version", VERSION);
@@ -45,7 +47,7 @@ fn post(op: &'static str, action: &str, body: Value, idempotent: bool) -> Call {
     c
 }
 
-fn joined(call: Call, key: &str, values: &[String]) -> Call {
+pub(super) fn joined(call: Call, key: &str, values: &[String]) -> Call {
     if values.is_empty() {
         call
     } else {
@@ -53,7 +55,7 @@ fn joined(call: Call, key: &str, values: &[String]) -> Call {
     }
 }
 
-fn with_tags(mut call: Call, tags: &[(String, Vec<String>)]) -> Call {
+pub(super) fn with_tags(mut call: Call, tags: &[(String, Vec<String>)]) -> Call {
     for (n, (key, values)) in tags.iter().enumerate() {
         call = call.query(&format!("TagFilters.{}.Key", n + 1), key);
         for (m, v) in values.iter().enumerate() {
@@ -88,19 +90,19 @@ impl VeenClient {
         }
     }
 
-    async fn result<T: DeserializeOwned>(&self, call: Call) -> HttpResult<T> {
+    pub(super) async fn result<T: DeserializeOwned>(&self, call: Call) -> HttpResult<T> {
         let op = call.op;
         let reply = self.http.execute(call).await?;
         decode(op, errors::from_body(op, reply.body)?)
     }
 
-    async fn done(&self, call: Call) -> HttpResult<()> {
+    pub(super) async fn done(&self, call: Call) -> HttpResult<()> {
         let op = call.op;
         let reply = self.http.execute(call).await?;
         errors::from_body(op, reply.body).map(|_| ())
     }
 
-    async fn pages<T: DeserializeOwned>(
+    pub(super) async fn pages<T: DeserializeOwned>(
         &self,
         make: impl Fn() -> Call,
         items_key: &str,
