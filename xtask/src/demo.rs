@@ -1,7 +1,8 @@
 //! `cargo xtask demo`: the README's first command. On a fresh machine it builds what is missing, starts a
-//! local control plane (its own; a control plane from `control-plane up` is left alone) and the IEC
-//! emulator with realistic delays, installs the CRDs, runs `edgefleet run` against them as a separate
-//! process, applies deploy/samples/ (the ProviderConfig rewritten to the emulator's address), shows a
+//! local control plane (its own; a control plane from `control-plane up` is left alone) and the emulator
+//! (the IEC and the veEN API, each on its own port) with realistic delays, installs the CRDs, runs
+//! `edgefleet run` against them as a separate process, applies deploy/samples/ (each cloud's
+//! ProviderConfig rewritten to its emulator address), shows a
 //! table of the objects until every one is Ready, prints how to poke at it, and keeps watching until
 //! Ctrl-C, which tears everything down by pid (through the control plane's watchdog).
 //!
@@ -21,7 +22,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::Value;
 
@@ -31,13 +32,18 @@ use crate::process;
 /// The samples, in dependency order (a later file refers to objects of earlier ones).
 const SAMPLES: &[&str] = &[
     "deploy/samples/providerconfig.yaml",
+    "deploy/samples/providerconfig-veen.yaml",
     "deploy/samples/vpc.yaml",
     "deploy/samples/securitygroup.yaml",
     "deploy/samples/edgeinstance.yaml",
     "deploy/samples/edgecloud.yaml",
 ];
-/// The emulator address written in the ProviderConfig sample, replaced by the real one.
-const SAMPLE_ENDPOINT: &str = "http://127.0.0.1:18080";
+/// Each cloud's emulator address as the samples write it (`endpoints.api` / `endpoints.veen`), replaced
+/// by the address the demo's emulator listens on for that cloud.
+const SAMPLE_ENDPOINTS: &[(Cloud, &str)] = &[
+    (Cloud::Iec, "http://127.0.0.1:18080"),
+    (Cloud::Veen, "http://127.0.0.1:18081"),
+];
 /// The namespace of the sample objects.
 const SAMPLE_NAMESPACE: &str = "default";
 /// The namespace of the credentials Secret and the operator's leader Lease.
@@ -53,6 +59,10 @@ delays:
   instance_delete: 3000
   edgecloud_check: 2000
   edgecloud_delete: 3000
+  veen_instance_open: 8000
+  veen_instance_power: 3000
+  veen_instance_terminate: 3000
+  veen_vpc: 2000
 ";
 /// Latency added to every emulated API call (ms).
 const EMULATOR_LATENCY_MS: &str = "30";
@@ -119,6 +129,44 @@ pub fn run_with(args: &DemoArgs, existing: Option<ExistingCluster>) -> Result<()
         (Err(e), _) => Err(e),
         (Ok(()), Err(e)) => Err(e),
     }
+}
+
+/// A cloud the emulator serves, each on its own listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cloud {
+    /// Huawei IEC (and IAM): `--iec-addr`.
+    Iec,
+    /// Volcengine veEN: `--veen-addr`.
+    Veen,
+}
+
+/// The demo's emulator: one process, one state, a listener per cloud.
+#[derive(Debug, Clone)]
+struct Emulator {
+    iec: String,
+    veen: String,
+    /// The port of the admin API (`/_emulator/...`, served on every listener).
+    admin_port: u16,
+}
+
+impl Emulator {
+    fn url(&self, cloud: Cloud) -> &str {
+        match cloud {
+            Cloud::Iec => &self.iec,
+            Cloud::Veen => &self.veen,
+        }
+    }
+}
+
+/// `text` with every cloud's sample endpoint replaced by the emulator's, and how many it replaced.
+fn point_at_emulator(text: &str, emulator: &Emulator) -> (String, usize) {
+    let mut out = text.to_owned();
+    let mut replaced = 0;
+    for (cloud, endpoint) in SAMPLE_ENDPOINTS {
+        replaced += out.matches(endpoint).count();
+        out = out.replace(endpoint, emulator.url(*cloud));
+    }
+    (out, replaced)
 }
 
 /// The operator and emulator binaries.
@@ -209,7 +257,6 @@ struct World {
     dir: PathBuf,
     /// Processes started here that the control plane's watchdog does not know (existing-cluster mode).
     children: Vec<(String, Child)>,
-    emulator_url: Option<String>,
     operator_log: Option<PathBuf>,
 }
 
@@ -229,7 +276,6 @@ impl World {
                     kubectl: cluster.kubectl,
                     dir,
                     children: Vec::new(),
-                    emulator_url: None,
                     operator_log: None,
                 })
             }
@@ -258,7 +304,6 @@ impl World {
                     kubectl: state.kubectl,
                     dir: state.state_dir,
                     children: Vec::new(),
-                    emulator_url: None,
                     operator_log: None,
                 })
             }
@@ -359,16 +404,23 @@ impl World {
         Ok(())
     }
 
-    /// Starts `edgefleet-emulator` on a free loopback port with the demo delays; returns its URL.
-    fn start_emulator(&mut self, bins: &Binaries) -> Result<String> {
+    /// Starts `edgefleet-emulator` on two free loopback ports (IEC, veEN) with the demo delays.
+    fn start_emulator(&mut self, bins: &Binaries) -> Result<Emulator> {
         let config = self.dir.join("emulator.yaml");
         fs::write(&config, EMULATOR_CONFIG)
             .with_context(|| format!("failed to write {}", config.display()))?;
-        let port = process::free_ports(1)?[0];
-        let url = format!("http://127.0.0.1:{port}");
+        let ports = process::free_ports(2)?;
+        let (port, veen_port) = (ports[0], ports[1]);
+        let emulator = Emulator {
+            iec: format!("http://127.0.0.1:{port}"),
+            veen: format!("http://127.0.0.1:{veen_port}"),
+            admin_port: port,
+        };
         let args = vec![
             "--iec-addr".to_owned(),
             format!("127.0.0.1:{port}"),
+            "--veen-addr".to_owned(),
+            format!("127.0.0.1:{veen_port}"),
             "--config".to_owned(),
             config.to_string_lossy().into_owned(),
             "--latency-ms".to_owned(),
@@ -391,12 +443,13 @@ impl World {
             thread::sleep(Duration::from_millis(200));
         }
         note(&format!(
-            "emulator at {url} (delays: instance build 8 s, power 3 s, delete 3 s; +{EMULATOR_LATENCY_MS} ms per \
-             call; log {})",
+            "emulator: IEC at {}, veEN at {} (delays: instance build 8 s, power 3 s, delete 3 s; \
+             +{EMULATOR_LATENCY_MS} ms per call; log {})",
+            emulator.iec,
+            emulator.veen,
             log.display()
         ));
-        self.emulator_url = Some(url.clone());
-        Ok(url)
+        Ok(emulator)
     }
 
     /// Starts `edgefleet run` and waits until its /readyz answers 200 (leading, caches synced).
@@ -490,19 +543,22 @@ impl World {
 
     /// Applies the sample documents whose kind has a controller (plus the Secrets they use); returns the
     /// edgefleet objects applied.
-    fn apply_samples(&self, root: &Path, kinds: &[String], emulator: &str) -> Result<Vec<ObjectId>> {
+    fn apply_samples(&self, root: &Path, kinds: &[String], emulator: &Emulator) -> Result<Vec<ObjectId>> {
         let mut applied = Vec::new();
         for sample in SAMPLES {
             let path = root.join(sample);
-            let mut text =
+            let original =
                 fs::read_to_string(&path).with_context(|| format!("failed to read {}", path.display()))?;
-            if sample.ends_with("providerconfig.yaml") {
-                if !text.contains(SAMPLE_ENDPOINT) {
-                    bail!(
-                        "{sample} no longer names the emulator as {SAMPLE_ENDPOINT}; update xtask/src/demo.rs"
-                    );
-                }
-                text = text.replace(SAMPLE_ENDPOINT, emulator);
+            let (text, replaced) = point_at_emulator(&original, emulator);
+            if is_provider_config_sample(sample) && replaced == 0 {
+                bail!(
+                    "{sample} no longer names an emulator endpoint ({}); update xtask/src/demo.rs",
+                    SAMPLE_ENDPOINTS
+                        .iter()
+                        .map(|(_, e)| *e)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
             let documents = split_documents(&text);
             let objects: Vec<ObjectId> = documents.iter().filter_map(|d| object_id(d)).collect();
@@ -637,7 +693,7 @@ impl World {
         }
     }
 
-    fn print_poke_help(&self, kinds: &[String], emulator: &str, operator_port: u16) {
+    fn print_poke_help(&self, kinds: &[String], emulator: &Emulator, operator_port: u16) {
         let has = |kind: &str| kinds.iter().any(|k| k == kind);
         let mut help = String::from("\nEverything is Ready. Poke at it from another terminal:\n\n");
         help.push_str(&format!("  export KUBECONFIG={}\n", self.kubeconfig.display()));
@@ -683,10 +739,11 @@ impl World {
         }
         help.push_str(&format!(
             "\n  # what the cloud holds, and the operator's view\n\
-             \x20 curl -s {emulator}/_emulator/state | head -c 2000\n\
+             \x20 curl -s {}/_emulator/state | head -c 2000\n\
              \x20 curl -s http://127.0.0.1:{operator_port}/metrics | grep ^edgefleet_\n\
              \n  logs: {}\n\nThe table below follows every change. Ctrl-C stops the operator, the emulator and the \
              control plane.\n",
+            emulator.iec,
             self.dir.display()
         ));
         eprintln!("{help}");
@@ -716,7 +773,7 @@ impl World {
 
     /// Deletes the applied samples (newest first) and waits until they are gone, so the operator's
     /// finalizers delete the cloud objects; then checks the emulator holds none of them.
-    fn cleanup(&self, applied: &[ObjectId], kinds: &[String], emulator: &str) -> Result<()> {
+    fn cleanup(&self, applied: &[ObjectId], kinds: &[String], emulator: &Emulator) -> Result<()> {
         note("cleaning up: deleting the samples (the operator deletes the cloud objects)");
         for id in applied.iter().rev() {
             let mut cmd = self.kubectl();
@@ -748,19 +805,14 @@ impl World {
             }
             thread::sleep(POLL);
         }
-        let port = emulator
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse::<u16>().ok())
-            .ok_or_else(|| anyhow!("bad emulator URL {emulator}"))?;
-        let state = process::http_get(port, "/_emulator/state", Duration::from_secs(5))?;
+        let state = process::http_get(emulator.admin_port, "/_emulator/state", Duration::from_secs(5))?;
         let body = state.split_once("\r\n\r\n").map_or("", |(_, b)| b);
         let state: Value = serde_json::from_str(body).context("failed to parse the emulator state")?;
         let leaked = leaked_cloud_objects(&state);
         if !leaked.is_empty() {
             bail!("the emulator still holds cloud objects after the samples were deleted: {leaked:?}");
         }
-        note("samples deleted; the emulator holds no VPC, security group or instance");
+        note("samples deleted; the emulator holds no VPC, security group, instance or fleet of any cloud");
         // The Secret and the namespace stay: harmless, and the namespace may be someone else's.
         Ok(())
     }
@@ -957,6 +1009,14 @@ fn print_table(rows: &[Row], started: Instant) {
     eprint!("{out}");
 }
 
+/// Whether `sample` is a ProviderConfig sample (which must name an emulator endpoint).
+fn is_provider_config_sample(sample: &str) -> bool {
+    sample
+        .rsplit('/')
+        .next()
+        .is_some_and(|f| f.starts_with("providerconfig"))
+}
+
 /// The emulator tables (record kinds) that must be empty once the samples are deleted.
 const CLOUD_TABLES: &[&str] = &[
     "iec.vpc",
@@ -964,6 +1024,10 @@ const CLOUD_TABLES: &[&str] = &[
     "iec.security_group",
     "iec.instance",
     "iec.edgecloud",
+    "veen.cloud_server",
+    "veen.instance",
+    "veen.vpc",
+    "veen.security_group",
 ];
 
 /// Cloud objects still present in an emulator state snapshot (`GET /_emulator/state`:
@@ -1020,6 +1084,25 @@ mod tests {
     }
 
     #[test]
+    fn every_sample_endpoint_is_replaced_by_its_clouds_emulator_address() {
+        let emulator = Emulator {
+            iec: "http://127.0.0.1:1".into(),
+            veen: "http://127.0.0.1:2".into(),
+            admin_port: 1,
+        };
+        let (text, n) = point_at_emulator(
+            "api: http://127.0.0.1:18080\nveen: http://127.0.0.1:18081\n",
+            &emulator,
+        );
+        assert_eq!(n, 2);
+        assert_eq!(text, "api: http://127.0.0.1:1\nveen: http://127.0.0.1:2\n");
+        assert!(is_provider_config_sample(
+            "deploy/samples/providerconfig-veen.yaml"
+        ));
+        assert!(!is_provider_config_sample("deploy/samples/vpc.yaml"));
+    }
+
+    #[test]
     fn every_sample_parses_and_the_provider_config_names_the_emulator() {
         let root = control_plane::repo_root();
         let mut kinds = Vec::new();
@@ -1032,8 +1115,11 @@ mod tests {
                 assert!(id.is_some(), "{sample}: {doc}");
                 kinds.extend(id.map(|i| i.kind));
             }
-            if sample.ends_with("providerconfig.yaml") {
-                assert!(text.contains(SAMPLE_ENDPOINT), "{sample}");
+            if is_provider_config_sample(sample) {
+                assert!(
+                    SAMPLE_ENDPOINTS.iter().any(|(_, e)| text.contains(e)),
+                    "{sample} names no emulator endpoint"
+                );
             }
         }
         for kind in [
