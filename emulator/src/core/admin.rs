@@ -24,15 +24,14 @@ use serde_json::json;
 
 use crate::core::app::AppState;
 use crate::core::clock::rfc3339_micros;
+use crate::core::error::ApiError;
 use crate::core::extract::parse_json;
 use crate::core::faults::Faults;
 
+/// 400 in the neutral error body `{"code": "InvalidRequest", "message": ...}` (the admin API is the
+/// emulator's own, not a cloud's).
 fn bad(message: impl Into<String>) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"error_code": "EMULATOR.0400", "error_msg": message.into()})),
-    )
-        .into_response()
+    ApiError::new(StatusCode::BAD_REQUEST, "InvalidRequest", message).neutral_response()
 }
 
 async fn get_state(State(app): State<AppState>) -> Response {

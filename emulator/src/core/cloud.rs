@@ -6,7 +6,7 @@
 
 use axum::Router;
 use axum::http::request::Parts;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use crate::core::app::AppState;
 use crate::core::auth::Principal;
@@ -27,20 +27,16 @@ pub struct Profile {
     /// operations otherwise than `"<METHOD> <route>"` (veEN: `veen:<Action>` from the query); `None`
     /// keeps the route name.
     pub operation: fn(&Parts) -> Option<String>,
-    /// Renders an error answer of the ingress (authentication, throttling, body limit, injected
-    /// faults, unknown routes) in the cloud's error body; [`render_plain`] for clouds whose body is
-    /// [`ApiError`]'s own.
+    /// Renders every error answer of the cloud's router (handler errors, ingress answers —
+    /// authentication, throttling, body limit, injected faults — and unknown routes) in the cloud's
+    /// error body, wording the core's own [`CoreFault`](crate::core::error::CoreFault)s in the
+    /// cloud's codes; it sees the request's head (veEN echoes its `Action`).
     pub render: fn(&Parts, ApiError) -> Response,
 }
 
 /// [`Profile::operation`] of clouds that name operations by method and route.
 pub fn route_operation(_: &Parts) -> Option<String> {
     None
-}
-
-/// [`Profile::render`] of clouds whose error body is [`ApiError`]'s (Huawei `{error_code,error_msg}`).
-pub fn render_plain(_: &Parts, err: ApiError) -> Response {
-    err.into_response()
 }
 
 /// A cloud family's contribution to the server (see `crate::iec` for how to write one).

@@ -1,37 +1,63 @@
-//! Error types. [`ApiError`] is what a handler returns to a client: an HTTP status plus the Huawei
-//! error body `{"error_code": "...", "error_msg": "..."}` (optionally a `Retry-After` header, or an
-//! instruction to drop the connection). [`Error`] is the embedder-facing error of starting, loading
-//! or saving the emulator.
+//! Error types. [`ApiError`] is what a handler returns to a client, cloud-neutral: an HTTP status, a
+//! code, a message and an optional `Retry-After`; when the core made the answer itself (body limit,
+//! throttling, state corruption) it also says which [`CoreFault`] it is, so that the cloud can word
+//! it in its own codes. The error body is the cloud's: a handler's `ApiError` becomes a response that
+//! carries the error, and the cloud's [`Profile::render`](crate::core::cloud::Profile::render) turns
+//! it into the cloud's body on the way out ([`render_errors`](crate::core::server) layer); without a
+//! cloud it reads `{"code","message"}`. [`Error`] is the embedder-facing error of starting, loading or
+//! saving the emulator.
 
 use std::borrow::Cow;
 
-use axum::body::Body;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-/// An error answer to an API request, rendered as `{"error_code","error_msg"}` with `status`.
+/// An answer the core gives itself, before or around a cloud's handler. Each cloud's renderer picks
+/// its own code and wording for it; [`ApiError::code`] and [`ApiError::message`] hold a neutral one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CoreFault {
+    /// The request body could not be read (400).
+    BodyUnreadable,
+    /// The request body is larger than the configured limit (413).
+    BodyTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The account went over its requests-per-second budget (429, the `throttle` fault).
+    Throttled {
+        /// The allowed requests per second.
+        limit: u32,
+    },
+    /// A handler that needs the caller ran without an authenticated principal (401).
+    Unauthenticated,
+    /// The state store failed, e.g. a record that does not decode (500).
+    Internal,
+}
+
+/// An error answer to an API request: status, code, message, optional `Retry-After`. The cloud's
+/// renderer gives it the cloud's body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{status} {code}: {message}")]
 pub struct ApiError {
     /// HTTP status of the answer.
     pub status: StatusCode,
-    /// The `error_code` field, e.g. `IEC.020104` or `APIGW.0301`.
+    /// The cloud's error code (e.g. `IEC.020104`, `InvalidParameter`), or a neutral one for a
+    /// [`CoreFault`].
     pub code: Cow<'static, str>,
-    /// The `error_msg` field.
+    /// The message.
     pub message: String,
     /// Seconds for a `Retry-After` header (throttling).
     pub retry_after: Option<u64>,
-    /// Add a `request_id` field (API-gateway errors carry one).
-    pub with_request_id: bool,
+    /// Set when the core made this answer itself; the cloud renders it in its own terms.
+    pub fault: Option<CoreFault>,
 }
 
+/// The neutral body of an [`ApiError`] no cloud rendered.
 #[derive(Serialize)]
-struct ErrorBody<'a> {
-    error_code: &'a str,
-    error_msg: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    request_id: Option<String>,
+struct NeutralBody<'a> {
+    code: &'a str,
+    message: &'a str,
 }
 
 impl ApiError {
@@ -42,94 +68,119 @@ impl ApiError {
             code: code.into(),
             message: message.into(),
             retry_after: None,
-            with_request_id: false,
+            fault: None,
         }
     }
 
-    /// An API-gateway error (`APIGW.*` / `APIG.*` codes), which carries a `request_id`.
-    pub fn gateway(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    fn core(fault: CoreFault, status: StatusCode, code: &'static str, message: String) -> Self {
         Self {
-            with_request_id: true,
+            fault: Some(fault),
             ..Self::new(status, code, message)
         }
     }
 
-    /// 404 `APIGW.0101`: no such API (unknown path or method).
-    pub fn no_such_api() -> Self {
-        Self::gateway(
-            StatusCode::NOT_FOUND,
-            "APIGW.0101",
-            "The API does not exist or has not been published in the environment",
+    /// 400: the request body could not be read.
+    pub fn body_unreadable() -> Self {
+        Self::core(
+            CoreFault::BodyUnreadable,
+            StatusCode::BAD_REQUEST,
+            "BodyUnreadable",
+            "the request body could not be read".to_string(),
         )
     }
 
-    /// 413 `APIGW.0201`: request body larger than the configured limit.
+    /// 413: the request body is larger than `limit` bytes.
     pub fn body_too_large(limit: usize) -> Self {
-        Self::gateway(
+        Self::core(
+            CoreFault::BodyTooLarge { limit },
             StatusCode::PAYLOAD_TOO_LARGE,
-            "APIGW.0201",
-            format!("Request entity too large: the body exceeds {limit} bytes"),
+            "BodyTooLarge",
+            format!("the request body exceeds {limit} bytes"),
         )
     }
 
-    /// 401 `APIGW.0301`: AK/SK authentication failed (the gateway's generic IAM-auth error).
-    pub fn aksk(message: impl Into<String>) -> Self {
-        Self::gateway(
-            StatusCode::UNAUTHORIZED,
-            "APIGW.0301",
-            format!("Incorrect IAM authentication information: {}", message.into()),
-        )
-    }
-
-    /// 429 `APIG.0308` with the gateway's throttling text and a `Retry-After` header.
+    /// 429 with a `Retry-After` header: more than `limit` requests per second.
     pub fn throttled(limit: u32, retry_after_secs: u64) -> Self {
         Self {
             retry_after: Some(retry_after_secs),
-            ..Self::gateway(
+            ..Self::core(
+                CoreFault::Throttled { limit },
                 StatusCode::TOO_MANY_REQUESTS,
-                "APIG.0308",
-                format!(
-                    "The throttling threshold has been reached: policy user over ratelimit,limit:{limit},time:1 second"
-                ),
+                "Throttled",
+                format!("more than {limit} requests per second"),
             )
         }
     }
 
-    /// A generic internal error (500 `IEC.000001` style is chosen by the cloud family; this is the
-    /// neutral fallback used by the core for state corruption).
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "IEC.000001", message)
+    /// 401: the handler needs an authenticated caller and the request has none.
+    pub fn unauthenticated() -> Self {
+        Self::core(
+            CoreFault::Unauthenticated,
+            StatusCode::UNAUTHORIZED,
+            "Unauthenticated",
+            "the request has no authenticated caller".to_string(),
+        )
     }
-}
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let request_id = self.with_request_id.then(crate::core::ids::request_id);
-        let body = ErrorBody {
-            error_code: &self.code,
-            error_msg: &self.message,
-            request_id: request_id.clone(),
+    /// 500: the state store failed; `message` says how (the cloud's renderer may wrap it in its own
+    /// internal-error text).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::core(
+            CoreFault::Internal,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            message.into(),
+        )
+    }
+
+    /// The neutral rendering, `{"code","message"}` with the status and `Retry-After`; what a cloud's
+    /// renderer starts from when its body shape is its own.
+    pub fn neutral_response(&self) -> Response {
+        let body = NeutralBody {
+            code: &self.code,
+            message: &self.message,
         };
-        let bytes = serde_json::to_vec(&body).unwrap_or_default();
-        let mut resp = Response::new(Body::from(bytes));
-        // The header and the body's `request_id` name the same request.
-        if let Some(v) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-            resp.headers_mut().insert(crate::core::ids::REQUEST_ID, v);
-        }
-        *resp.status_mut() = self.status;
-        resp.headers_mut()
-            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        let mut resp = json_response(self.status, serde_json::to_vec(&body).unwrap_or_default());
+        self.put_retry_after(&mut resp);
+        resp
+    }
+
+    /// Adds the `Retry-After` header to `resp` when the error has one.
+    pub fn put_retry_after(&self, resp: &mut Response) {
         if let Some(secs) = self.retry_after {
             resp.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+    }
+}
+
+/// A JSON answer with `status` and `bytes` as its body.
+pub fn json_response(status: StatusCode, bytes: Vec<u8>) -> Response {
+    let mut resp = Response::new(axum::body::Body::from(bytes));
+    *resp.status_mut() = status;
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// The error an [`ApiError`] response still carries for its cloud to render (see
+/// [`ApiError::into_response`]).
+#[derive(Debug, Clone)]
+pub struct Unrendered(pub ApiError);
+
+impl IntoResponse for ApiError {
+    /// The neutral rendering, with the error kept in the response's extensions so that the cloud's
+    /// renderer (the server's `render_errors` layer) replaces it with the cloud's body.
+    fn into_response(self) -> Response {
+        let mut resp = self.neutral_response();
+        resp.extensions_mut().insert(Unrendered(self));
         resp
     }
 }
 
 impl From<crate::core::state::StateError> for ApiError {
     fn from(err: crate::core::state::StateError) -> Self {
-        Self::internal(format!("Internal Server Error! ({err})"))
+        Self::internal(err.to_string())
     }
 }
 

@@ -3,7 +3,6 @@
 //! never axum's plain-text rejection).
 
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -23,13 +22,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .get::<Principal>()
             .cloned()
             .map(Caller)
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "APIGW.0301",
-                    "Incorrect IAM authentication information",
-                )
-            })
+            .ok_or_else(ApiError::unauthenticated)
     }
 }
 

@@ -5,7 +5,7 @@
 //! |---|---|
 //! | `latency` | per-operation fixed delay plus uniform jitter before the handler runs |
 //! | `errors` | per-operation rate of 500/503 answers (the handler does not run) |
-//! | `throttle` | per-account requests/second limit → 429 `APIG.0308` + `Retry-After` |
+//! | `throttle` | per-account requests/second limit → 429 + `Retry-After` (the cloud's throttling code) |
 //! | `lost_responses` | per-operation rate: the mutation happens, then the client gets a 500 or a broken connection |
 //! | `eventual_consistency` | objects of the listed kinds are invisible to GET/list for `delay_ms` after creation |
 //! | `stuck` | record kinds whose async jobs never finish (e.g. instances stay `BUILD`) |
@@ -114,7 +114,7 @@ fn one() -> u64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum LostMode {
-    /// A 500 `IEC.000001`-style error body.
+    /// The cloud's 500 error body (its `Profile::server_error`).
     #[default]
     Error500,
     /// Headers are sent, then the connection breaks while the body streams.

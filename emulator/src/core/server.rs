@@ -5,7 +5,9 @@
 //!
 //! Ingress order for a cloud request: count the request → read the body (≤ `body_limit_bytes`,
 //! else 413) → authenticate (the cloud's [`Profile::authenticate`]) → throttle (429) → injected latency →
-//! injected 500/503 → handler → count the mutation → lost-response fault.
+//! injected 500/503 → handler → count the mutation → lost-response fault. Every error answer on the
+//! way (an [`ApiError`] response) is given the cloud's body by the `render_errors` layer around the
+//! cloud's routes, through its [`Profile::render`].
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,14 +18,14 @@ use axum::body::{Body, Bytes};
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::core::app::AppState;
 use crate::core::calls::CallsSnapshot;
 use crate::core::cloud::{Cloud, Profile};
-use crate::core::error::{ApiError, Error};
+use crate::core::error::{ApiError, Error, Unrendered};
 use crate::core::faults::LostMode;
 use crate::core::state::{TimerFn, World};
 
@@ -80,7 +82,7 @@ async fn ingress(
         Ok(b) => b,
         Err(e) => {
             app.calls().finished(&op, e.status.as_u16(), false);
-            return (profile.render)(&parts, e);
+            return e.into_response();
         }
     };
     if authenticate {
@@ -88,13 +90,13 @@ async fn ingress(
             Ok(principal) => {
                 if let Err(e) = app.throttle(&principal.domain_id, &op) {
                     app.calls().finished(&op, e.status.as_u16(), false);
-                    return (profile.render)(&parts, e);
+                    return e.into_response();
                 }
                 parts.extensions.insert(principal);
             }
             Err(e) => {
                 app.calls().finished(&op, e.status.as_u16(), false);
-                return (profile.render)(&parts, e);
+                return e.into_response();
             }
         }
     }
@@ -115,20 +117,13 @@ async fn ingress(
     {
         let err = (profile.server_error)(e.status);
         app.calls().finished(&op, err.status.as_u16(), false);
-        return (profile.render)(&parts, err);
+        return err.into_response();
     }
-    // The head is kept only when a lost-response fault could need it for the error answer.
-    let head = (is_mutation_method && faults.lost_for(&op).is_some()).then(|| RequestHead {
-        method: parts.method.clone(),
-        uri: parts.uri.clone(),
-        headers: parts.headers.clone(),
-    });
     let req = Request::from_parts(parts, Body::from(bytes));
     let resp = next.run(req).await;
     let status = resp.status();
     let mutation = is_mutation_method && status.is_success();
     if mutation
-        && let Some(head) = &head
         && let Some(lost) = faults.lost_for(&op)
         && app.roll(lost.rate)
     {
@@ -136,7 +131,7 @@ async fn ingress(
             LostMode::Error500 => {
                 let e = (profile.server_error)(500);
                 app.calls().finished(&op, e.status.as_u16(), true);
-                (profile.render)(&head.parts(), e)
+                e.into_response()
             }
             LostMode::Drop => {
                 app.calls().finished(&op, 0, true);
@@ -153,7 +148,26 @@ async fn ingress(
     resp
 }
 
-/// What a lost-response answer is rendered from once the request itself went to the handler.
+/// Gives every error answer of a cloud's router the cloud's body: an [`ApiError`] response (from a
+/// handler, an extractor, the ingress or the unknown-route fallback) still carries the error
+/// ([`Unrendered`]), and the cloud's [`Profile::render`] replaces it, seeing the request's head.
+async fn render_errors(State(render): State<Render>, req: Request, next: Next) -> Response {
+    let head = RequestHead {
+        method: req.method().clone(),
+        uri: req.uri().clone(),
+        headers: req.headers().clone(),
+    };
+    let mut resp = next.run(req).await;
+    match resp.extensions_mut().remove::<Unrendered>() {
+        Some(Unrendered(err)) => render(&head.parts(), err),
+        None => resp,
+    }
+}
+
+/// A cloud's [`Profile::render`].
+type Render = fn(&axum::http::request::Parts, ApiError) -> Response;
+
+/// The head of a request, kept to render its error answer once the request went to the handler.
 struct RequestHead {
     method: Method,
     uri: axum::http::Uri,
@@ -170,19 +184,13 @@ impl RequestHead {
     }
 }
 
-/// Reads a body of at most `limit` bytes; larger → 413 `APIGW.0201`, unreadable → 400.
+/// Reads a body of at most `limit` bytes; larger → 413, unreadable → 400 (the cloud words both).
 async fn read_limited(body: Body, limit: usize) -> Result<Bytes, ApiError> {
     use futures::StreamExt;
     let mut stream = body.into_data_stream();
     let mut buf = bytes::BytesMut::new();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| {
-            ApiError::gateway(
-                StatusCode::BAD_REQUEST,
-                "APIGW.0201",
-                "Bad request: the body could not be read",
-            )
-        })?;
+        let chunk = chunk.map_err(|_| ApiError::body_unreadable())?;
         if buf.len() + chunk.len() > limit {
             return Err(ApiError::body_too_large(limit));
         }
@@ -336,15 +344,13 @@ fn cloud_router(cloud: &Cloud, app: &AppState) -> Router {
         router = router.merge(with_ingress(open(), app.clone(), cloud.profile, false));
     }
     let unknown = cloud.profile.no_such_api;
-    let render = cloud.profile.render;
-    let answer = move |req: Request| async move {
-        let (parts, _) = req.into_parts();
-        render(&parts, unknown())
-    };
+    let answer = move || async move { unknown().into_response() };
+    let render: Render = cloud.profile.render;
     router
-        .merge(crate::core::admin::routes())
         .fallback(answer)
         .method_not_allowed_fallback(answer)
+        .layer(middleware::from_fn_with_state(render, render_errors))
+        .merge(crate::core::admin::routes())
         .layer(middleware::from_fn(request_id))
         .with_state(app.clone())
 }

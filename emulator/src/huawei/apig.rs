@@ -217,24 +217,24 @@ pub fn verify_aksk(
                 .find(|k| k.access_key == auth.access)
                 .map(|k| (a, k))
         })
-        .ok_or_else(|| ApiError::aksk("the access key does not exist"))?;
-    let date =
-        header(input.headers, "x-sdk-date").ok_or_else(|| ApiError::aksk("x-sdk-date header is missing"))?;
+        .ok_or_else(|| crate::huawei::errors::aksk("the access key does not exist"))?;
+    let date = header(input.headers, "x-sdk-date")
+        .ok_or_else(|| crate::huawei::errors::aksk("x-sdk-date header is missing"))?;
     let parsed = chrono::NaiveDateTime::parse_from_str(date.trim(), "%Y%m%dT%H%M%SZ")
-        .map_err(|_| ApiError::aksk("x-sdk-date is not in the format YYYYMMDDTHHMMSSZ"))?;
+        .map_err(|_| crate::huawei::errors::aksk("x-sdk-date is not in the format YYYYMMDDTHHMMSSZ"))?;
     let skew = (parsed.and_utc().timestamp() - now_unix_secs).abs();
     if skew > MAX_SKEW_SECS {
-        return Err(ApiError::aksk(
+        return Err(crate::huawei::errors::aksk(
             "the request has expired: x-sdk-date differs from the server time by more than 15 minutes",
         ));
     }
-    let cr = canonical_request(input, &auth.signed_headers).map_err(ApiError::aksk)?;
+    let cr = canonical_request(input, &auth.signed_headers).map_err(crate::huawei::errors::aksk)?;
     let expected = signature(&key.secret_key, &string_to_sign(date.trim(), &cr));
     if !constant_time_eq(
         expected.as_bytes(),
         auth.signature.to_ascii_lowercase().as_bytes(),
     ) {
-        return Err(ApiError::aksk("verify aksk signature fail"));
+        return Err(crate::huawei::errors::aksk("verify aksk signature fail"));
     }
     Ok(Principal {
         domain_id: account.domain_id.clone(),
@@ -274,7 +274,7 @@ pub fn verify_signature(
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     let parsed = authorization.and_then(parse_authorization)?;
-    Some(parsed.map_err(ApiError::aksk).and_then(|parsed| {
+    Some(parsed.map_err(crate::huawei::errors::aksk).and_then(|parsed| {
         let headers = header_pairs(parts);
         let input = SignInput {
             method: parts.method.as_str(),

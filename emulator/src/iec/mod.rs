@@ -134,13 +134,26 @@ fn authenticate(
     crate::huawei::apig::authenticate(app, parts, body, token_error)
 }
 
+/// IEC's 500 for a failing state store: `IEC.000001` with the failure.
+fn internal(detail: &str) -> ApiError {
+    Code::E000001.detail(format!("Internal Server Error! ({detail})"))
+}
+
+/// What IEC's error answers add to the Huawei body.
+const SERVICE: crate::huawei::errors::Service = crate::huawei::errors::Service { internal };
+
+/// Every IEC error answer in the Huawei body, core faults in the API gateway's codes.
+fn render(_: &axum::http::request::Parts, err: ApiError) -> axum::response::Response {
+    crate::huawei::errors::render(err, SERVICE)
+}
+
 /// IEC's answers for the ingress middleware.
 pub const PROFILE: Profile = Profile {
     authenticate,
     server_error,
-    no_such_api: ApiError::no_such_api,
+    no_such_api: crate::huawei::errors::no_such_api,
     operation: crate::core::cloud::route_operation,
-    render: crate::core::cloud::render_plain,
+    render,
 };
 
 /// IEC as the emulator serves it: every family below, Huawei IAM beside them (token issue and

@@ -3,13 +3,13 @@
 //! not retrievable, `docs/emulator.md` lists them) and their rendering as
 //! `{"ResponseMetadata":{RequestId,Action,Version,Service,Region,Error:{CodeN,Code,Message}}}` with
 //! the HTTP status of the code. Core-made answers (throttling, body limit, state errors) arrive as
-//! Huawei-coded [`ApiError`]s and are translated by status.
+//! [`ApiError`]s naming their [`CoreFault`] and get the gateway code of that fault.
 
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 
-use crate::core::error::ApiError;
+use crate::core::error::{ApiError, CoreFault};
 use crate::veen::envelope;
 
 /// One error code: its name, numeric `CodeN` and HTTP status.
@@ -101,11 +101,21 @@ pub fn not_found(what: &str, id: &str) -> ApiError {
     RESOURCE_NOT_FOUND.err(format!("The {what} {id} does not exist"))
 }
 
-/// The veEN code an [`ApiError`] stands for: its own if it is a veEN code, else by HTTP status (core
-/// answers: 429 throttling, 413 body limit, 500 state errors, 503, 400 unreadable body).
+/// The veEN code an [`ApiError`] stands for: its own if it is a veEN code, the gateway code of a
+/// core answer ([`CoreFault`]: throttling, body limit, unreadable body, no caller, state errors),
+/// else by HTTP status.
 pub fn code_of(err: &ApiError) -> Code {
     if let Some(c) = Code::by_name(&err.code) {
         return c;
+    }
+    if let Some(fault) = err.fault {
+        return match fault {
+            CoreFault::Throttled { .. } => FLOW_LIMIT_EXCEEDED,
+            CoreFault::BodyTooLarge { .. } => REQUEST_ENTITY_TOO_LARGE,
+            CoreFault::BodyUnreadable => INVALID_PARAMETER,
+            CoreFault::Unauthenticated => SIGNATURE_DOES_NOT_MATCH,
+            CoreFault::Internal => INTERNAL_ERROR,
+        };
     }
     match err.status.as_u16() {
         429 => FLOW_LIMIT_EXCEEDED,
@@ -155,7 +165,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn core_answers_translate_by_status() {
+    fn veen_core_answers_get_the_gateway_code_of_their_fault() {
         assert_eq!(code_of(&ApiError::throttled(5, 2)).name, "FlowLimitExceeded");
         assert_eq!(
             code_of(&ApiError::body_too_large(10)).name,
