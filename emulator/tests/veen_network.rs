@@ -399,3 +399,503 @@ async fn veen_security_groups_and_rules() {
     );
     v.handle.shutdown().await.unwrap();
 }
+
+async fn available_vpc(v: &Veen, name: &str) -> (String, String) {
+    let r = v.ok(
+        v.post("CreateCustomVPCInstance", vpc_body(name)).await,
+        "CreateCustomVPCInstance",
+    );
+    let vpc = r["vpc_instance"]["vpc_identity"].as_str().unwrap().to_string();
+    let subnet = r["vpc_instance"]["sub_nets"][0]["subnet_identity"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (vpc, subnet)
+}
+
+async fn subnets(v: &Veen, params: &[(&str, &str)]) -> Value {
+    v.ok(v.get("ListSubnetInstances", params).await, "ListSubnetInstances")
+}
+
+#[tokio::test]
+async fn veen_subnets_are_added_listed_renamed_and_removed() {
+    let v = start().await;
+    let (vpc, first) = available_vpc(&v, "vpc-sn").await;
+    let add = json!({"vpc_identity": vpc, "subnets": [{"name": "sn-b", "cidr": "192.168.2.0/24", "desc": "b"}],
+                     "Tags": [{"Key": "edgefleet-owner", "Value": "u1"}]});
+    assert_err(
+        &v.post("CreateSubnetsForCustomVPC", add.clone()).await,
+        400,
+        "ResourceInUse",
+        "modifying",
+    );
+    v.advance(1).await;
+    let made = v.ok(
+        v.post("CreateSubnetsForCustomVPC", add.clone()).await,
+        "CreateSubnetsForCustomVPC",
+    );
+    let second = made["subnet_id_list"][0].as_str().unwrap().to_string();
+    for (body, code, needle) in [
+        (
+            json!({"vpc_identity": vpc, "subnets": [{"name": "x", "cidr": "192.168.2.128/25"}]}),
+            "InvalidParameter",
+            "subnets.1.cidr",
+        ),
+        (
+            json!({"vpc_identity": vpc, "subnets": [{"name": "x", "cidr": "10.1.0.0/24"}]}),
+            "InvalidParameter",
+            "subnets.1.cidr",
+        ),
+        (
+            json!({"vpc_identity": vpc, "subnets": [{"name": "x", "cidr": "192.168.9.0/30"}]}),
+            "InvalidParameter",
+            "subnets.1.cidr",
+        ),
+        (
+            json!({"vpc_identity": vpc, "subnets": [{"name": "has space", "cidr": "192.168.9.0/24"}]}),
+            "InvalidParameter",
+            "subnets.1.name",
+        ),
+        (
+            json!({"vpc_identity": vpc, "subnets": null}),
+            "MissingParameter",
+            "subnets",
+        ),
+        (
+            json!({"subnets": [{"name": "x", "cidr": "192.168.9.0/24"}]}),
+            "MissingParameter",
+            "vpc_identity",
+        ),
+        (
+            json!({"vpc_identity": "vpc-nope", "subnets": [{"name": "x", "cidr": "192.168.9.0/24"}]}),
+            "ResourceNotFound",
+            "vpc-nope",
+        ),
+    ] {
+        let status = if code == "ResourceNotFound" { 404 } else { 400 };
+        assert_err(
+            &v.post("CreateSubnetsForCustomVPC", body).await,
+            status,
+            code,
+            needle,
+        );
+    }
+    // both spellings of the filters; the VPC it belongs to; tags on request
+    let all = subnets(&v, &[("ClusterNames", "cn-hangzhou-cmcc-01")]).await;
+    assert_eq!(all["count"], 2);
+    let one = subnets(&v, &[("subnet_identity_list", &second), ("WithTagInfo", "true")]).await;
+    assert_eq!(one["count"], 1);
+    let s = &one["subnet_instances"][0];
+    assert_eq!(
+        (s["cidr_ip"].as_str(), s["cidr_mask"].as_u64()),
+        (Some("192.168.2.0"), Some(24))
+    );
+    assert_eq!(s["vpc_info"]["vpc_identity"], vpc.as_str());
+    assert_eq!(s["vpc_info"]["cluster"]["cluster_name"], "cn-hangzhou-cmcc-01");
+    assert_eq!(s["Tags"][0]["Value"], "u1");
+    assert_eq!(
+        subnets(
+            &v,
+            &[
+                ("TagFilters.1.Key", "edgefleet-owner"),
+                ("TagFilters.1.Values.1", "u1")
+            ]
+        )
+        .await["count"],
+        1
+    );
+    assert_eq!(subnets(&v, &[("StatusList", "deleting")]).await["count"], 0);
+    assert_err(
+        &v.get("ListSubnetInstances", &[("StatusList", "odd")]).await,
+        400,
+        "InvalidParameter",
+        "StatusList",
+    );
+    let vpc_now = vpcs(&v, &[("VpcIdentityList", &vpc)]).await;
+    assert_eq!(
+        vpc_now["vpc_instances"][0]["sub_nets"].as_array().unwrap().len(),
+        2
+    );
+    // rename a subnet and the VPC
+    v.ok(
+        v.post(
+            "SetSubnetNameAndDesc",
+            json!({"subnet_identity": second, "name": "sn-b2", "desc": "b2"}),
+        )
+        .await,
+        "SetSubnetNameAndDesc",
+    );
+    assert_eq!(
+        subnets(&v, &[("SubnetIdentityList", &second)]).await["subnet_instances"][0]["name"],
+        "sn-b2"
+    );
+    assert_err(
+        &v.post(
+            "SetSubnetNameAndDesc",
+            json!({"subnet_identity": "subnet-nope", "name": "x"}),
+        )
+        .await,
+        404,
+        "ResourceNotFound",
+        "subnet-nope",
+    );
+    v.ok(
+        v.post(
+            "SetVPCInstanceName",
+            json!({"vpc_identity": vpc, "vpc_name": "vpc-renamed"}),
+        )
+        .await,
+        "SetVPCInstanceName",
+    );
+    v.ok(
+        v.post("SetVPCInstanceDesc", json!({"vpc_identity": vpc, "desc": "new"}))
+            .await,
+        "SetVPCInstanceDesc",
+    );
+    let renamed = vpcs(&v, &[("VpcIdentityList", &vpc)]).await;
+    assert_eq!(renamed["vpc_instances"][0]["vpc_name"], "vpc-renamed");
+    assert_eq!(renamed["vpc_instances"][0]["desc"], "new");
+    assert_err(
+        &v.post(
+            "SetVPCInstanceName",
+            json!({"vpc_identity": vpc, "vpc_name": "has space"}),
+        )
+        .await,
+        400,
+        "InvalidParameter",
+        "vpc_name",
+    );
+    // a subnet with an instance cannot go; the other can
+    let r = v.ok(
+        v.post(
+            "CreateCloudServer",
+            seed_body("in-subnet", json!([{"cluster_name": "cn-hangzhou-cmcc-01", "num": 1, "vpc_identity": vpc, "subnet_identity": second}])),
+        )
+        .await,
+        "CreateCloudServer",
+    );
+    let inst = r["instance_id_list"][0].as_str().unwrap().to_string();
+    assert_err(
+        &v.post(
+            "DeleteSubnetsForCustomVPC",
+            json!({"vpc_identity": vpc, "subnet_identity_list": [second]}),
+        )
+        .await,
+        400,
+        "ResourceInUse",
+        &second,
+    );
+    v.ok(
+        v.post(
+            "DeleteSubnetsForCustomVPC",
+            json!({"vpc_identity": vpc, "subnet_identity_list": [first]}),
+        )
+        .await,
+        "DeleteSubnetsForCustomVPC",
+    );
+    assert_err(
+        &v.post(
+            "DeleteSubnetsForCustomVPC",
+            json!({"vpc_identity": vpc, "subnet_identity_list": [first]}),
+        )
+        .await,
+        404,
+        "ResourceNotFound",
+        &first,
+    );
+    assert_err(
+        &v.post(
+            "DeleteSubnetsForCustomVPC",
+            json!({"vpc_identity": vpc, "subnet_identity_list": null}),
+        )
+        .await,
+        400,
+        "MissingParameter",
+        "subnet_identity_list",
+    );
+    v.advance(3).await;
+    v.ok(
+        v.post(
+            "OfflineInstances",
+            json!({"instance_identities": [inst], "ignore_running": true}),
+        )
+        .await,
+        "OfflineInstances",
+    );
+    v.advance(3).await;
+    v.ok(
+        v.post(
+            "DeleteSubnetsForCustomVPC",
+            json!({"vpc_identity": vpc, "subnet_identity_list": [second]}),
+        )
+        .await,
+        "DeleteSubnetsForCustomVPC",
+    );
+    assert_eq!(subnets(&v, &[]).await["count"], 0);
+    v.handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn veen_rules_are_modified_in_place_and_groups_bind_instances() {
+    let v = start().await;
+    let (vpc, subnet) = available_vpc(&v, "vpc-mod").await;
+    v.advance(1).await;
+    let g = v.ok(
+        v.post("CreateSecurityGroup", json!({"vpc_identity": vpc, "name": "app"}))
+            .await,
+        "CreateSecurityGroup",
+    );
+    let sg = g["security_group"]["group_identity"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let c = v.ok(
+        v.post(
+            "CreateSecurityGroupRules",
+            json!({"group_identity": sg, "rules": [
+                {"direction": "ingress", "protocol": "TCP", "ports": "22", "ip_cidr": "0.0.0.0/0"},
+                {"direction": "ingress", "protocol": "TCP", "ports": "80", "ip_cidr": "0.0.0.0/0"}]}),
+        )
+        .await,
+        "CreateSecurityGroupRules",
+    );
+    let ssh = c["rules"][0]["rule_identity"].as_str().unwrap().to_string();
+    // absent policy fields keep their values; the id stays
+    let m = v.ok(
+        v.post(
+            "ModifySecurityGroupRule",
+            json!({"group_identity": sg, "rule_identity": ssh, "policy": {"ip_cidr": "10.0.0.0/8", "priority": 5, "rule": "reject", "ip_cidrs": null}}),
+        )
+        .await,
+        "ModifySecurityGroupRule",
+    );
+    let r = &m["rule"];
+    assert_eq!(r["rule_identity"], ssh.as_str());
+    assert_eq!(
+        (r["protocol"].as_str(), r["ports"].as_str()),
+        (Some("TCP"), Some("22"))
+    );
+    assert_eq!(
+        (r["ip_cidr"].as_str(), r["priority"].as_i64(), r["rule"].as_str()),
+        (Some("10.0.0.0/8"), Some(5), Some("reject"))
+    );
+    // a changed protocol does not keep the ports
+    let m = v.ok(
+        v.post(
+            "ModifySecurityGroupRule",
+            json!({"group_identity": sg, "rule_identity": ssh, "policy": {"protocol": "ICMP"}}),
+        )
+        .await,
+        "ModifySecurityGroupRule",
+    );
+    assert_eq!(m["rule"]["ports"], "");
+    let listed = v.ok(
+        v.get("DescribeSecurityGroupRules", &[("GroupIdentity", &sg)])
+            .await,
+        "DescribeSecurityGroupRules",
+    );
+    assert_eq!(listed["total_count"], 2, "modified, not added");
+    for (policy, status, code, needle) in [
+        (
+            json!({"protocol": "TCP", "ports": "80", "ip_cidr": "0.0.0.0/0", "priority": 1, "rule": "allow"}),
+            400,
+            "InvalidParameter",
+            "exists",
+        ),
+        (
+            json!({"protocol": "TCP", "ports": "0"}),
+            400,
+            "InvalidParameter",
+            "policy.ports",
+        ),
+        (
+            json!({"direction": "sideways"}),
+            400,
+            "InvalidParameter",
+            "policy.direction",
+        ),
+        (
+            json!({"ip_cidrs": ["10.0.0.0/8", "10.1.0.0/16"]}),
+            400,
+            "InvalidParameter",
+            "policy.ip_cidrs",
+        ),
+        (json!({"priority": 0}), 400, "InvalidParameter", "policy.priority"),
+    ] {
+        assert_err(
+            &v.post(
+                "ModifySecurityGroupRule",
+                json!({"group_identity": sg, "rule_identity": ssh, "policy": policy}),
+            )
+            .await,
+            status,
+            code,
+            needle,
+        );
+    }
+    assert_err(
+        &v.post(
+            "ModifySecurityGroupRule",
+            json!({"group_identity": sg, "rule_identity": "rule-nope", "policy": {}}),
+        )
+        .await,
+        404,
+        "ResourceNotFound",
+        "rule-nope",
+    );
+    assert_err(
+        &v.post("ModifySecurityGroupRule", json!({"group_identity": sg}))
+            .await,
+        400,
+        "MissingParameter",
+        "rule_identity",
+    );
+    // one group with its rules by direction
+    let d = v.ok(
+        v.get("DescribeSecurityGroup", &[("GroupIdentity", &sg)]).await,
+        "DescribeSecurityGroup",
+    );
+    assert_eq!(d["security_group"]["ingress_rule"]["total"], 2);
+    assert_eq!(d["security_group"]["egress_rule"]["total"], 0);
+    assert_err(
+        &v.get("DescribeSecurityGroup", &[("group_identity", "sg-nope")])
+            .await,
+        404,
+        "ResourceNotFound",
+        "sg-nope",
+    );
+    // name and remark change in place; the name stays unique per VPC
+    v.ok(
+        v.post(
+            "CreateSecurityGroup",
+            json!({"vpc_identity": vpc, "name": "other"}),
+        )
+        .await,
+        "CreateSecurityGroup",
+    );
+    let a = v.ok(
+        v.post(
+            "ModifySecurityGroupAttribute",
+            json!({"group_identity": sg, "name": "app2", "remark": "renamed"}),
+        )
+        .await,
+        "ModifySecurityGroupAttribute",
+    );
+    assert_eq!(
+        (
+            a["security_group"]["name"].as_str(),
+            a["security_group"]["remark"].as_str()
+        ),
+        (Some("app2"), Some("renamed"))
+    );
+    assert_err(
+        &v.post(
+            "ModifySecurityGroupAttribute",
+            json!({"group_identity": sg, "name": "other"}),
+        )
+        .await,
+        400,
+        "InvalidParameter",
+        "already has",
+    );
+    assert_err(
+        &v.post("ModifySecurityGroupAttribute", json!({"group_identity": sg}))
+            .await,
+        400,
+        "MissingParameter",
+        "name",
+    );
+    // instances of the group's VPC join and leave; a joined group cannot be deleted
+    let r = v.ok(
+        v.post(
+            "CreateCloudServer",
+            seed_body("joiner", json!([{"cluster_name": "cn-hangzhou-cmcc-01", "num": 1, "vpc_identity": vpc, "subnet_identity": subnet}])),
+        )
+        .await,
+        "CreateCloudServer",
+    );
+    let inst = r["instance_id_list"][0].as_str().unwrap().to_string();
+    let outside = v.ok(
+        v.post(
+            "CreateCloudServer",
+            seed_body(
+                "outsider",
+                json!([{"cluster_name": "cn-hangzhou-cmcc-01", "num": 1}]),
+            ),
+        )
+        .await,
+        "CreateCloudServer",
+    )["instance_id_list"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    v.ok(
+        v.post(
+            "JoinSecurityGroup",
+            json!({"group_identity": sg, "instance_identities": [inst]}),
+        )
+        .await,
+        "JoinSecurityGroup",
+    );
+    assert_err(
+        &v.post(
+            "JoinSecurityGroup",
+            json!({"group_identity": sg, "instance_identities": [outside]}),
+        )
+        .await,
+        400,
+        "InvalidParameter",
+        "not in VPC",
+    );
+    assert_err(
+        &v.post(
+            "JoinSecurityGroup",
+            json!({"group_identity": sg, "instance_identities": null}),
+        )
+        .await,
+        400,
+        "MissingParameter",
+        "instance_identities",
+    );
+    let bound = v.ok(
+        v.get("DescribeSecurityGroups", &[("BindIdentities", &inst)])
+            .await,
+        "DescribeSecurityGroups",
+    );
+    assert_eq!(bound["total_count"], 1);
+    let d = v.ok(
+        v.get("DescribeSecurityGroup", &[("GroupIdentity", &sg)]).await,
+        "DescribeSecurityGroup",
+    );
+    assert_eq!(
+        d["security_group"]["binds"]["binds"][0]["bind_identity"],
+        inst.as_str()
+    );
+    assert_err(
+        &v.post("DeleteSecurityGroup", json!({"group_identities": [sg]}))
+            .await,
+        400,
+        "ResourceInUse",
+        &sg,
+    );
+    v.ok(
+        v.post(
+            "LeaveSecurityGroup",
+            json!({"group_identity": sg, "instance_identities": [inst]}),
+        )
+        .await,
+        "LeaveSecurityGroup",
+    );
+    let bound = v.ok(
+        v.get("DescribeSecurityGroups", &[("BindIdentities", &inst)])
+            .await,
+        "DescribeSecurityGroups",
+    );
+    assert_eq!(bound["total_count"], 0);
+    v.ok(
+        v.post("DeleteSecurityGroup", json!({"group_identities": [sg]}))
+            .await,
+        "DeleteSecurityGroup",
+    );
+    v.handle.shutdown().await.unwrap();
+}

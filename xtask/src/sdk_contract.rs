@@ -62,8 +62,8 @@ const PLANNED: &[(&str, &str, &str, &str, &str, &str)] = &[
         "Volcengine",
         "veenedge",
         "volcengine-go-sdk service/veenedge",
-        "22 actions",
-        "not importable (the Go-proxy module lacks the package): 26 wire fixtures read from SDK source @ cf20b61b, replayed signed as the SDK signs (sdk-contract/veen, test veen_sdk_wire)",
+        "33 actions",
+        "not importable (the Go-proxy module lacks the package): 37 wire fixtures read from SDK source @ cf20b61b, replayed signed as the SDK signs (sdk-contract/veen, test veen_sdk_wire)",
         "SDK key spellings, null lists, client_token replay, MissingParameter, ResourceInUse",
     ),
 ];

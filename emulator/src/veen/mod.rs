@@ -7,7 +7,8 @@
 //! route is always `/`); an unknown action, a wrong version or a wrong method is 404
 //! `InvalidActionOrVersion`.
 //!
-//! Families: [`cloud_servers`], [`instances`], [`network`] (VPCs, security groups and rules), the
+//! Families: [`cloud_servers`], [`instances`], [`network`] (VPCs and subnets, security groups, their
+//! rules and instance bindings), the
 //! [`catalog`]; [`params`] reads parameters in both spellings (SDK PascalCase, docs snake_case).
 
 pub mod auth;
@@ -82,11 +83,28 @@ const ACTIONS: &[(&str, Handler)] = &[
     ("CreateCustomVPCInstance", Handler::Post(network::create_vpc)),
     ("ListVPCInstances", Handler::Get(network::list_vpcs)),
     ("DeleteCustomVPCInstances", Handler::Post(network::delete_vpcs)),
+    ("SetVPCInstanceName", Handler::Post(network::set_vpc_name)),
+    ("SetVPCInstanceDesc", Handler::Post(network::set_vpc_desc)),
+    (
+        "CreateSubnetsForCustomVPC",
+        Handler::Post(network::create_subnets),
+    ),
+    (
+        "DeleteSubnetsForCustomVPC",
+        Handler::Post(network::delete_subnets),
+    ),
+    ("ListSubnetInstances", Handler::Get(network::list_subnets)),
+    ("SetSubnetNameAndDesc", Handler::Post(network::set_subnet)),
     ("CreateSecurityGroup", Handler::Post(network::create_sg)),
     ("DescribeSecurityGroups", Handler::Get(network::describe_sgs)),
+    ("DescribeSecurityGroup", Handler::Get(network::describe_sg)),
+    ("ModifySecurityGroupAttribute", Handler::Post(network::modify_sg)),
     ("DeleteSecurityGroup", Handler::Post(network::delete_sg)),
     ("CreateSecurityGroupRules", Handler::Post(network::create_rules)),
     ("DeleteSecurityGroupRules", Handler::Post(network::delete_rules)),
+    ("ModifySecurityGroupRule", Handler::Post(network::modify_rule)),
+    ("JoinSecurityGroup", Handler::Post(network::join_sg)),
+    ("LeaveSecurityGroup", Handler::Post(network::leave_sg)),
     (
         "DescribeSecurityGroupRules",
         Handler::Get(network::describe_rules),
