@@ -159,6 +159,7 @@ async fn out_of_band_instance(env: &Env, net: &Vpc, name: &str) -> String {
         flavor: FLAVOR.into(),
         image: CENTOS.into(),
         site: site(),
+        area: None,
         pool_id: None,
         operator: None,
         vpc_id: net.status.as_ref().unwrap().vpc_id.clone().unwrap(),
@@ -174,6 +175,7 @@ async fn out_of_band_instance(env: &Env, net: &Vpc, name: &str) -> String {
         user_data: None,
         bandwidth: None,
         power: PowerState::Running,
+        fleet_id: None,
         ext: edgefleet::provider::InstanceExt::Iec(edgefleet::provider::IecInstanceExt { with_prefix: true }),
     };
     let op = env

@@ -695,6 +695,7 @@ fn instance_spec(w: &World, name: &str) -> InstanceSpec {
         flavor: w.flavor.clone(),
         image: w.image.clone(),
         site: w.site.clone(),
+        area: None,
         pool_id: None,
         operator: None,
         vpc_id: w.vpc.clone(),
@@ -710,6 +711,7 @@ fn instance_spec(w: &World, name: &str) -> InstanceSpec {
         user_data: None,
         bandwidth: None,
         power: PowerState::Running,
+        fleet_id: None,
         ext: InstanceExt::None,
     }
 }

@@ -350,3 +350,110 @@ async fn veen_typed_client_pages_through_long_lists() {
     assert_eq!(handle.calls().requests("veen:ListInstances"), 2);
     handle.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn veen_instance_calls_create_into_a_cloud_server_with_owner_tags_and_replay_the_token() {
+    use edgefleet::provider::veen::instance::{Inherited, create_body};
+    use edgefleet::provider::veen::types::{CreateCloudServer, InstanceQuery, Tag};
+    use edgefleet::provider::{CreateIdentity, InstanceExt, InstanceSpec, OWNER_TAG, PowerState, VolumeSpec};
+    let (handle, url) = emulator().await;
+    let c = client(&url);
+    let fleet_tag = Tag {
+        key: OWNER_TAG.into(),
+        value: "fleet-uid".into(),
+    };
+    let cs = c
+        .create_cloud_server(&CreateCloudServer {
+            cloudserver_name: "joined-fleet".into(),
+            cloud_server_desc: "edgefleet".into(),
+            image_id: "image-ubuntu2004".into(),
+            spec_name: "veEN.C1.large".into(),
+            storage_config: json!({"system_disk": {"storage_type": "CloudBlockSSD", "capacity": "40"}}),
+            network_config: json!({"bandwidth_peak": "10"}),
+            secret_config: None,
+            instance_area_nums: vec![],
+            project: None,
+            client_token: None,
+            tags: vec![fleet_tag.clone()],
+        })
+        .await
+        .unwrap()
+        .cloud_server_identity;
+    // What instances inherit, as GetCloudServer shows it.
+    let detail = c.cloud_server_detail(&cs).await.unwrap();
+    let inherited = Inherited::of(&detail);
+    assert_eq!(
+        (
+            inherited.spec.as_str(),
+            inherited.image.as_str(),
+            inherited.disk_type.as_str(),
+            inherited.disk_gb
+        ),
+        ("veEN.C1.large", "image-ubuntu2004", "CloudBlockSSD", Some(40))
+    );
+    assert!(
+        c.cloud_server_detail("cloudserver-nope")
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
+    let spec = InstanceSpec {
+        name: "joined".into(),
+        description: String::new(),
+        flavor: "veEN.C1.large".into(),
+        image: "image-ubuntu2004".into(),
+        site: "cn-hangzhou-cmcc-01".into(),
+        area: None,
+        pool_id: None,
+        operator: None,
+        vpc_id: String::new(),
+        subnet_ids: vec![],
+        security_group_ids: vec![],
+        root_volume: VolumeSpec {
+            size_gb: 40,
+            volume_type: "CloudBlockSSD".into(),
+        },
+        data_volumes: vec![],
+        key_name: None,
+        admin_password: None,
+        user_data: None,
+        bandwidth: None,
+        power: PowerState::Running,
+        fleet_id: Some(cs.clone()),
+        ext: InstanceExt::None,
+    };
+    let mut identity = CreateIdentity {
+        name: "joined".into(),
+        client_token: Some("joined-token".into()),
+        ..CreateIdentity::default()
+    };
+    identity.tags.insert(OWNER_TAG.into(), "instance-uid".into());
+    let body = create_body(&spec, 1, &identity).unwrap();
+    let first = c.create_instance_with(body.clone()).await.unwrap();
+    assert_eq!(first.instance_id_list.len(), 1);
+    assert_eq!(
+        c.create_instance_with(body).await.unwrap().instance_id_list,
+        first.instance_id_list,
+        "a repeated client_token answers the first create's ids, creating nothing"
+    );
+    // The call's owner tag wins over the cloud server's for the same key, so the instance is found by
+    // its own owner, not the fleet's.
+    let mine = c
+        .list_instances(&InstanceQuery {
+            cloud_server_ids: vec![cs.clone()],
+            tags: vec![(OWNER_TAG.into(), vec!["instance-uid".into()])],
+            ..InstanceQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        mine.iter().map(|i| &i.instance_identity).collect::<Vec<_>>(),
+        first.instance_id_list.iter().collect::<Vec<_>>()
+    );
+    assert_eq!(mine[0].cloud_server_identity, cs);
+    assert_eq!(mine[0].image.image_identity, "image-ubuntu2004");
+    let e = c.get_instance("veen00000000000000000000").await.unwrap_err();
+    assert!(e.is_not_found(), "{e}");
+    handle.shutdown().await.unwrap();
+}

@@ -216,12 +216,16 @@ impl EdgeInstanceTemplate {
             root_volume: self.root_volume.clone(),
             data_volumes: self.data_volumes.clone(),
             network: InstanceNetwork::default(),
+            // Members are adopted by id: they are in their fleet already.
+            fleet_ref: None,
+            fleet_id: None,
             bandwidth: self.bandwidth.clone(),
             key_name: self.key_name.clone(),
             admin_password_secret_ref: None,
             user_data_secret_ref: self.user_data_secret_ref.clone(),
             power_state: self.power_state,
             iec: self.iec.clone(),
+            veen: None,
         }
     }
 }

@@ -1,6 +1,9 @@
 //! EdgeInstance (namespaced): one edge instance — flavor, image, site, volumes, network references,
 //! public bandwidth and power state. Also the building blocks the EdgeCloud template reuses
-//! ([`RootVolume`], [`DataVolume`], [`Bandwidth`], [`PowerState`], [`IecInstanceSpec`]).
+//! ([`RootVolume`], [`DataVolume`], [`Bandwidth`], [`PowerState`], [`IecInstanceSpec`]). On clouds
+//! whose instances live in a fleet (veEN: a cloud server) the instance names the fleet it joins
+//! (`spec.fleetRef` / `spec.fleetId`); provider sections (`spec.iec`, `spec.veen`) are checked against
+//! the ProviderConfig's cloud by the controller.
 
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -12,7 +15,7 @@ use super::common::{
     rule_provider_config_immutable,
 };
 use super::condition::Condition;
-use crate::provider::{IecInstanceExt, InstanceExt, PowerModes};
+use crate::provider::{IecInstanceExt, InstanceExt, PowerModes, ProviderKind, VeenInstanceExt};
 
 /// Desired power state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -119,6 +122,38 @@ pub struct IecInstanceSpec {
     /// SOFT (default) or HARD stop when powerState becomes Stopped.
     #[serde(default)]
     pub stop_type: PowerActionType,
+}
+
+/// veEN-specific instance settings: what `CreateInstance` takes beyond the common fields (the spec,
+/// image, disks, network and login of a veEN instance are its cloud server's).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.createTimeoutSeconds) || self.createTimeoutSeconds >= 120").message("spec.veen.createTimeoutSeconds must be at least 120 (veEN's minimum)"))]
+pub struct VeenInstanceSpec {
+    /// How long veEN may take to open the instance, in seconds (≥ 120; `create_instance_timeout`,
+    /// post-paid only). Exceeded: the instance ends `open_fail` (Stalled InstanceFailed). Unset: veEN's
+    /// default. Applies at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 86400))]
+    pub create_timeout_seconds: Option<i32>,
+    /// The instance's host name (`host_name_list`; 1–64 letters, digits, `-` and `.`). Unset: veEN's
+    /// default. Applies at creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(
+        length(min = 1, max = 64),
+        pattern(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+    )]
+    pub host_name: Option<String>,
+}
+
+impl VeenInstanceSpec {
+    /// As the provider's domain value.
+    pub fn ext(&self) -> InstanceExt {
+        InstanceExt::Veen(VeenInstanceExt {
+            create_timeout_seconds: self.create_timeout_seconds.and_then(|t| u32::try_from(t).ok()),
+            host_name: self.host_name.clone(),
+        })
+    }
 }
 
 /// Where a single instance runs.
@@ -246,6 +281,9 @@ pub struct InstanceNetwork {
 #[x_kube(validation = rule_observe_only_needs_adopt_id())]
 #[x_kube(validation = Rule::new("has(self.dataVolumes) == has(oldSelf.dataVolumes)").message("spec.dataVolumes is immutable").field_path(".dataVolumes"))]
 #[x_kube(validation = Rule::new("has(self.bandwidth) == has(oldSelf.bandwidth)").message("spec.bandwidth cannot be added or removed after creation").field_path(".bandwidth"))]
+#[x_kube(validation = Rule::new("!(has(self.fleetRef) && has(self.fleetId))").message("spec: at most one of fleetRef and fleetId may be set"))]
+#[x_kube(validation = Rule::new("has(self.fleetRef) == has(oldSelf.fleetRef) && (!has(self.fleetRef) || self.fleetRef.name == oldSelf.fleetRef.name) && has(self.fleetId) == has(oldSelf.fleetId) && (!has(self.fleetId) || self.fleetId == oldSelf.fleetId)").message("spec.fleetRef/fleetId is immutable: an instance cannot move to another fleet"))]
+#[x_kube(validation = Rule::new("!(has(self.iec) && has(self.veen))").message("spec: at most one provider section (iec, veen) may be set"))]
 pub struct EdgeInstanceSpec {
     /// The ProviderConfig (cloud account) that manages this instance. Immutable.
     #[x_kube(validation = rule_provider_config_immutable())]
@@ -295,9 +333,20 @@ pub struct EdgeInstanceSpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.dataVolumes is immutable"))]
     pub data_volumes: Vec<DataVolume>,
     /// VPC, subnets and security groups. Optional where the cloud needs no network (IEC needs a VPC:
-    /// checked before a create).
+    /// checked before a create; a veEN instance takes its cloud server's network, so it stays empty).
     #[serde(default)]
     pub network: InstanceNetwork,
+    /// The fleet (veEN cloud server, later Workspace server group) the instance joins, for clouds where
+    /// instances live in a fleet: an EdgeCloud in the same namespace whose `status.edgeCloudId` is the
+    /// fleet (the controller waits until it has one). Clouds that create standalone instances (IEC)
+    /// reject it (Stalled InvalidSpec naming spec.fleetRef); clouds that need one stall a create without
+    /// it the same way. At most one of fleetRef and fleetId. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet_ref: Option<LocalObjectRef>,
+    /// Literal cloud fleet id (veEN `cloudserver-…`) instead of fleetRef. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub fleet_id: Option<String>,
     /// Public bandwidth (an EIP per NIC line); unset: no public IP. Cannot be added or removed later.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bandwidth: Option<Bandwidth>,
@@ -316,9 +365,12 @@ pub struct EdgeInstanceSpec {
     /// new value.
     #[serde(default)]
     pub power_state: PowerState,
-    /// IEC-specific settings.
+    /// IEC-specific settings (only for a ProviderConfig of provider Iec).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iec: Option<IecInstanceSpec>,
+    /// veEN-specific settings (only for a ProviderConfig of provider Veen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub veen: Option<VeenInstanceSpec>,
 }
 
 impl_managed_spec!(EdgeInstanceSpec);
@@ -326,7 +378,29 @@ impl_managed_spec!(EdgeInstanceSpec);
 impl EdgeInstanceSpec {
     /// The provider section as the provider's domain value (controllers pass it on unread).
     pub fn provider_ext(&self) -> InstanceExt {
-        self.iec.as_ref().map_or(InstanceExt::None, IecInstanceSpec::ext)
+        match (&self.iec, &self.veen) {
+            (Some(iec), _) => iec.ext(),
+            (None, Some(veen)) => veen.ext(),
+            (None, None) => InstanceExt::None,
+        }
+    }
+
+    /// The provider sections that are set, each with its field path and the cloud it is for (the
+    /// controller refuses one that is not the ProviderConfig's cloud).
+    pub fn provider_sections(&self) -> Vec<(&'static str, ProviderKind)> {
+        let mut out = Vec::new();
+        if self.iec.is_some() {
+            out.push(("spec.iec", ProviderKind::Iec));
+        }
+        if self.veen.is_some() {
+            out.push(("spec.veen", ProviderKind::Veen));
+        }
+        out
+    }
+
+    /// Whether the spec names a fleet to join (fleetRef or fleetId).
+    pub fn names_fleet(&self) -> bool {
+        self.fleet_ref.is_some() || self.fleet_id.is_some()
     }
 
     /// How stops and reboots are done (graceful unless the provider section asks for HARD).

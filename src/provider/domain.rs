@@ -395,6 +395,9 @@ pub struct InstanceSpec {
     pub image: String,
     /// Site id (empty: the spec names none).
     pub site: String,
+    /// City, else area (region-level grouping), for clouds that place by them when no site is named
+    /// (veEN `area_name`); `None` where the spec names neither.
+    pub area: Option<String>,
     /// Line of the public IP (IEC: EIP pool id), if any.
     pub pool_id: Option<String>,
     /// Carrier / ISP the instance should be reachable through, if any.
@@ -419,19 +422,46 @@ pub struct InstanceSpec {
     pub bandwidth: Option<BandwidthSpec>,
     /// Desired power state.
     pub power: PowerState,
+    /// The fleet (veEN cloud server) the instance joins, for clouds whose instances live in a fleet
+    /// ([`crate::provider::FleetMembership`]); `None` where the spec names none.
+    pub fleet_id: Option<String>,
     /// The cloud's own settings (the CRD's provider section), passed through to its client.
     pub ext: InstanceExt,
 }
 
 /// Per-cloud settings of an instance, from the CRD's provider section. Only the cloud they name reads
-/// them; controllers pass them on without looking inside.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// them; controllers pass them on without looking inside (they compare [`InstanceExt::cloud`] with the
+/// account's kind, so a section of another cloud is refused rather than ignored).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum InstanceExt {
     /// None given.
     #[default]
     None,
     /// Huawei Cloud IEC.
     Iec(IecInstanceExt),
+    /// Volcengine veEN.
+    Veen(VeenInstanceExt),
+}
+
+impl InstanceExt {
+    /// The cloud the section is for (`None` when no section is given).
+    pub fn cloud(&self) -> Option<super::settings::ProviderKind> {
+        use super::settings::ProviderKind;
+        match self {
+            Self::None => None,
+            Self::Iec(_) => Some(ProviderKind::Iec),
+            Self::Veen(_) => Some(ProviderKind::Veen),
+        }
+    }
+}
+
+/// veEN's instance settings: what `CreateInstance` takes beyond the common fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VeenInstanceExt {
+    /// `create_instance_timeout` in seconds (≥ 120; the instance ends `open_fail` when exceeded).
+    pub create_timeout_seconds: Option<u32>,
+    /// The instance's host name (`host_name_list` of its area entry).
+    pub host_name: Option<String>,
 }
 
 /// IEC's instance settings.
@@ -470,12 +500,18 @@ pub enum InstanceField {
     Image,
     /// The size of the system disk.
     RootVolumeSize,
+    /// The system disk as a whole (type and size).
+    RootVolume,
     /// The data disks.
     DataVolumes,
     /// The network (VPC).
     Network,
     /// The subnets.
     Subnets,
+    /// The fleet the instance joins (where the cloud's instances live in one).
+    Fleet,
+    /// The description.
+    Description,
 }
 
 /// Whether a finding is a spec the cloud never accepts or one its catalog does not offer now.
@@ -1238,6 +1274,7 @@ mod tests {
             flavor: "f".into(),
             image: "i".into(),
             site: "s".into(),
+            area: None,
             pool_id: None,
             operator: None,
             vpc_id: "v".into(),
@@ -1253,6 +1290,7 @@ mod tests {
             user_data: None,
             bandwidth: None,
             power: PowerState::Running,
+            fleet_id: None,
             ext: InstanceExt::None,
         };
         assert_ne!(spec("a").unobservable_hash(), spec("b").unobservable_hash());

@@ -111,6 +111,18 @@ pub struct InstanceRules {
     pub delete_while_creating: bool,
     /// Replacing the OS can set a new password (IEC change-OS: no, only a key pair or user data).
     pub reimage_sets_password: bool,
+    /// Whether a single instance is created into a fleet (veEN: into a cloud server) or on its own.
+    pub fleet: FleetMembership,
+}
+
+/// Whether a single instance joins a fleet when it is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FleetMembership {
+    /// Instances are created on their own; naming a fleet is a spec error (IEC).
+    Forbidden,
+    /// Instances exist only inside a fleet; a create must name one (veEN: CreateInstance needs a
+    /// cloud server).
+    Required,
 }
 
 /// Which resource kinds a provider manages.
@@ -191,6 +203,28 @@ impl Capabilities {
     /// Whether a fleet at `level` may grow after creation (IEC: not site-level edge clouds).
     pub fn fleet_can_expand(&self, level: CoverageLevel) -> bool {
         self.supports.fleets && self.fleet.expand && !self.fleet.no_expand_levels.contains(&level)
+    }
+
+    /// What is wrong with naming (`names_fleet`) or not naming a fleet for a single instance: a fleet
+    /// where the cloud forbids one is always wrong; a missing one only for a create (`creating`; an
+    /// adopted instance is already in its fleet). `None` when it fits [`InstanceRules::fleet`].
+    pub fn fleet_problem(&self, names_fleet: bool, creating: bool) -> Option<InstanceFieldError> {
+        let cloud = self.kind;
+        match (self.instance.fleet, names_fleet) {
+            (FleetMembership::Forbidden, true) => Some(InstanceFieldError::invalid(
+                InstanceField::Fleet,
+                format!(
+                    "this cloud ({cloud}) creates single instances on their own, not in a fleet: remove it"
+                ),
+            )),
+            (FleetMembership::Required, false) if creating => Some(InstanceFieldError::invalid(
+                InstanceField::Fleet,
+                format!(
+                    "this cloud ({cloud}) creates instances only inside a fleet: name one (an EdgeCloud reference or a fleet id)"
+                ),
+            )),
+            _ => None,
+        }
     }
 }
 

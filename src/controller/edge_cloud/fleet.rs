@@ -585,6 +585,10 @@ pub fn template_field_path(field: InstanceField) -> &'static str {
         InstanceField::Flavor => "spec.template.flavor",
         InstanceField::Image => "spec.template.image",
         InstanceField::RootVolumeSize => "spec.template.rootVolume.size",
+        InstanceField::RootVolume => "spec.template.rootVolume",
+        // A fleet is the EdgeCloud itself; its description is the EdgeCloud's.
+        InstanceField::Fleet => "spec",
+        InstanceField::Description => "spec.description",
         InstanceField::DataVolumes => "spec.template.dataVolumes",
         InstanceField::Network | InstanceField::Subnets => "spec.template.network",
         InstanceField::Placement | InstanceField::Site | InstanceField::Pool | InstanceField::Operator => {

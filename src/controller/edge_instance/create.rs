@@ -65,8 +65,14 @@ pub(super) async fn durable_identity(w: &mut Writer) -> Result<(), Error> {
     Ok(())
 }
 
+/// Checks the image against the cloud's catalog. A cloud without a catalog API leaves the check to its
+/// `InstanceApi::prepare_create` (veEN: the image must be the cloud server's).
 pub(super) async fn validate_image(provider: &dyn Provider, image: &str) -> Result<(), Error> {
-    let catalog = provider.catalog().map_err(Error::Unsupported)?;
+    let catalog = match provider.catalog() {
+        Ok(catalog) => catalog,
+        Err(e) if e.category() == "Unsupported" => return Ok(()),
+        Err(e) => return Err(Error::Unsupported(e)),
+    };
     let images = catalog
         .images(&ImageFilter {
             id: Some(image.to_owned()),

@@ -60,7 +60,7 @@ pub(super) async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writ
             // References may be gone by now; the lookup needs only the name, placement and provider
             // section.
             let spec = identity_spec(ei, &Network::default());
-            let found = find_by_identity(api, &spec, &pending.token).await?;
+            let found = find_by_identity(resolved.provider.as_ref(), ei, &spec, &pending.token).await?;
             match found.as_slice() {
                 [one] => one.id.clone(),
                 [] if elapsed_since(&pending.started_at) < ctx.config.recovery_grace => {

@@ -13,19 +13,22 @@ use crate::api::edge_instance::EdgeInstance;
 use crate::controller::events::EventType;
 use crate::controller::intent::{self, CreateIntent};
 use crate::controller::runtime::{Context, Outcome, elapsed_since};
-use crate::provider::{CreateIdentity, InstanceApi, InstanceSpec, ObservedInstance, Provider};
+use kube::ResourceExt;
+
+use crate::provider::{CreateIdentity, InstanceSpec, ObservedInstance, Provider};
 
 /// Live instances carrying the identity `name` for `spec` (the provider decides how its cloud shows
-/// and places them).
+/// and places them): the name, and where the cloud has tags the owner tag of `ei`, as its creates
+/// carry them (`CreateIdentity::for_create`), so a cloud that names instances itself finds them too.
 pub(super) async fn find_by_identity(
-    api: &dyn InstanceApi,
+    provider: &dyn Provider,
+    ei: &EdgeInstance,
     spec: &InstanceSpec,
     name: &str,
 ) -> Result<Vec<ObservedInstance>, Error> {
-    let identity = CreateIdentity {
-        name: name.to_owned(),
-        ..CreateIdentity::default()
-    };
+    let api = provider.instances().map_err(Error::Unsupported)?;
+    let identity =
+        CreateIdentity::for_create(name, name, &ei.uid().unwrap_or_default(), provider.capabilities());
     api.find_by_identity(&identity, spec)
         .await
         .map_err(|source| Error::Lookup {
@@ -107,6 +110,13 @@ pub(super) async fn ensure_identity(
         return Err(Error::NothingToObserve);
     }
     let spec = identity_spec(ei, net);
+    // Whether the cloud needs a fleet to create into (the capabilities say), then the cloud's rules.
+    if let Some(problem) = provider
+        .capabilities()
+        .fleet_problem(spec.fleet_id.is_some(), true)
+    {
+        check_spec(ei, &[problem])?;
+    }
     check_spec(ei, &api.validate(&spec, true))?;
     let name = spec.name.clone();
     // After drift the last intent is the vanished instance's own: a new create is checked by name.
@@ -120,7 +130,7 @@ pub(super) async fn ensure_identity(
         })
         .flatten();
     if let Some(pending) = pending {
-        let found = find_by_identity(api, &spec, &pending.token).await?;
+        let found = find_by_identity(provider, ei, &spec, &pending.token).await?;
         match found.as_slice() {
             [one] => {
                 ensure_finalizer(ei, w).await?;
@@ -157,7 +167,7 @@ pub(super) async fn ensure_identity(
             }
         }
     } else {
-        let existing = find_by_identity(api, &spec, &name).await?;
+        let existing = find_by_identity(provider, ei, &spec, &name).await?;
         if !existing.is_empty() {
             return Err(Error::NameConflict {
                 name,

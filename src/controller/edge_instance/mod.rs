@@ -3,8 +3,10 @@
 //! requests, image change via change-OS) to deletion (batch delete, waiting while the cloud still
 //! builds, confirmed only when the cloud reports the instance `DELETED` or gone).
 //!
-//! The pipeline of `apply`: resolve the account → resolve references (Vpc, subnets, SecurityGroups;
-//! waiting until each is Ready, naming the one it waits for) → identity (status id, `spec.adoptId`,
+//! The pipeline of `apply`: resolve the account → check the spec fits the account's cloud (provider
+//! sections, a fleet where the capabilities forbid one) → resolve references (Vpc, subnets,
+//! SecurityGroups, the fleet's EdgeCloud; waiting until each is Ready or has its id, naming the one it
+//! waits for) → identity (status id, `spec.adoptId`,
 //! recovery of an interrupted create, or a new create after the provider's checks: its rules for the
 //! spec, then placement, flavor and image against its catalog) → observe → plan (`provider::plan::plan_instance`, pure) → execute one
 //! step → status. Multi-step changes (stop → change OS → start) unfold over successive passes.
@@ -66,8 +68,8 @@ pub use self::error::{Error, INSTANCE_FAILED};
 use self::identity::ensure_identity;
 use self::model::is_ready;
 pub use self::model::{
-    Network, check_spec, cloud_name, describe_action, field_path, identity_spec, is_member, observation_age,
-    params_hash, planning_spec, reboot_request, record_observed, security_group_change,
+    Network, check_cloud_fit, check_spec, cloud_name, describe_action, field_path, identity_spec, is_member,
+    observation_age, params_hash, planning_spec, reboot_request, record_observed, security_group_change,
 };
 pub use self::nics::{NicPlan, ipv4_in_cidr, plan_nics};
 use self::nics::{describe_nics, execute_nics, nic_plan};
@@ -79,6 +81,7 @@ use super::runtime::{
 use super::runtime::{Intervals, Outcome, StatusWriter, resolve_provider};
 use crate::api::common::{ManagementPolicy, SecretKeyRef};
 use crate::api::condition::reason;
+use crate::api::edge_cloud::EdgeCloud;
 use crate::api::edge_instance::EdgeInstance;
 use crate::api::provider_config::ProviderConfig;
 use crate::api::security_group::SecurityGroup;
@@ -112,6 +115,7 @@ async fn apply_steps(
         })?;
     let provider = resolved.provider.as_ref();
     let intervals = resolved.intervals;
+    check_cloud_fit(ei, provider.capabilities())?;
     let net = resolve_network(ei, ctx).await?;
     let max_age = observation_age(ei, intervals);
     let mut observed = match ensure_identity(ei, ctx, provider, &net, max_age, w).await? {
@@ -308,8 +312,8 @@ fn provider_config_of(ei: &EdgeInstance) -> &str {
 }
 
 /// Runs the EdgeInstance controller until `shutdown` resolves. Besides EdgeInstances it watches
-/// ProviderConfigs (objects waiting on an account continue when it is fixed), Vpcs and SecurityGroups
-/// (an instance waiting for a reference continues as soon as the referenced object changes) and Secrets
+/// ProviderConfigs (objects waiting on an account continue when it is fixed), Vpcs, SecurityGroups and
+/// EdgeClouds (an instance waiting for a reference continues as soon as the referenced object changes) and Secrets
 /// (an instance that is not Ready continues as soon as a Secret it names appears or changes).
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let client = ctx.client.clone();
@@ -325,6 +329,8 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
     let sg_lookups = ctx.lookups.clone();
     let by_sg = controller.store();
     let by_secret = controller.store();
+    let by_fleet = controller.store();
+    let fleet_lookups = ctx.lookups.clone();
     let trigger = provider_config_trigger(ctx.lookups.clone(), controller.store(), provider_config_of);
     controller
         .watches(
@@ -361,6 +367,22 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
                     .filter(|ei| {
                         ei.namespace() == ns
                             && ei.spec.network.security_group_refs.iter().any(|r| r.name == name)
+                    })
+                    .map(|ei| ObjectRef::from_obj(ei.as_ref()))
+                    .collect::<Vec<_>>()
+            },
+        )
+        .watches(
+            ctx.config.namespaced_api::<EdgeCloud>(&client),
+            ctx.config.watcher_config(),
+            move |ec: EdgeCloud| {
+                let (ns, name) = (ec.namespace(), ec.name_any());
+                fleet_lookups.forget::<EdgeCloud>(ns.as_deref().unwrap_or_default(), &name);
+                by_fleet
+                    .state()
+                    .into_iter()
+                    .filter(|ei| {
+                        ei.namespace() == ns && ei.spec.fleet_ref.as_ref().is_some_and(|r| r.name == name)
                     })
                     .map(|ei| ObjectRef::from_obj(ei.as_ref()))
                     .collect::<Vec<_>>()

@@ -16,8 +16,8 @@ use crate::api::edge_instance::{EdgeInstance, EdgeInstanceStatus, PowerState as 
 use crate::controller::runtime::Intervals;
 use crate::provider::plan::InstanceAction;
 use crate::provider::{
-    BandwidthSpec, FieldErrorKind, InstanceField, InstanceFieldError, InstanceSpec, InstanceState,
-    ObservedInstance, PowerState, VolumeSpec,
+    BandwidthSpec, Capabilities, FieldErrorKind, InstanceField, InstanceFieldError, InstanceSpec,
+    InstanceState, ObservedInstance, PowerState, VolumeSpec,
 };
 
 /// Whether the object mirrors a member of an EdgeCloud (label `edgefleet.io/edge-cloud` or an EdgeCloud
@@ -55,7 +55,7 @@ pub fn params_hash(ei: &EdgeInstance, net: &Network) -> String {
     let mut h = Sha256::new();
     h.update(
         format!(
-            "{}|{}|{}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
+            "{}|{}|{}|{:?}|{}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}|{:?}",
             cloud_name(ei),
             s.flavor,
             s.image,
@@ -68,6 +68,7 @@ pub fn params_hash(ei: &EdgeInstance, net: &Network) -> String {
             s.bandwidth,
             s.key_name,
             (&s.admin_password_secret_ref, &s.user_data_secret_ref),
+            net.fleet_id,
         )
         .as_bytes(),
     );
@@ -114,6 +115,7 @@ pub fn identity_spec(ei: &EdgeInstance, net: &Network) -> InstanceSpec {
         flavor: s.flavor.clone(),
         image: s.image.clone(),
         site: s.placement.site_id.clone().unwrap_or_default(),
+        area: s.placement.city.clone().or_else(|| s.placement.area.clone()),
         pool_id: s.placement.pool_id.clone(),
         operator: s.placement.operator.clone(),
         vpc_id: net.vpc_id.clone(),
@@ -129,6 +131,7 @@ pub fn identity_spec(ei: &EdgeInstance, net: &Network) -> InstanceSpec {
             share_type: b.share_type.as_str().to_owned(),
         }),
         power: desired_power(ei),
+        fleet_id: net.fleet_id.clone(),
         ext: s.provider_ext(),
     }
 }
@@ -140,9 +143,11 @@ fn volume(size: i32, volume_type: &str) -> VolumeSpec {
     }
 }
 
-/// The resolved network of the spec: cloud ids.
+/// The resolved references of the spec (network and fleet): cloud ids.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Network {
+    /// The fleet the instance joins (fleetRef resolved, or fleetId); `None` when the spec names none.
+    pub fleet_id: Option<String>,
     /// VPC id.
     pub vpc_id: String,
     /// Subnet ids (one NIC each); empty = the VPC's subnet at the site, chosen at create.
@@ -279,10 +284,38 @@ pub fn field_path(field: InstanceField) -> &'static str {
         InstanceField::Flavor => "spec.flavor",
         InstanceField::Image => "spec.image",
         InstanceField::RootVolumeSize => "spec.rootVolume.size",
+        InstanceField::RootVolume => "spec.rootVolume",
         InstanceField::DataVolumes => "spec.dataVolumes",
         InstanceField::Network => "spec.network",
         InstanceField::Subnets => "spec.network.subnets",
+        InstanceField::Fleet => "spec.fleetRef",
+        InstanceField::Description => "spec.description",
     }
+}
+
+/// The spec's fit with the account's cloud, before any reference is resolved: a provider section of
+/// another cloud, or a fleet where the cloud creates instances on their own, is `InvalidSpec` naming
+/// the field (the CRD cannot check it: CEL does not see the ProviderConfig).
+#[allow(clippy::result_large_err)] // the controller's one error type; this is not a hot path
+pub fn check_cloud_fit(ei: &EdgeInstance, caps: &Capabilities) -> Result<(), Error> {
+    if let Some((field, cloud)) = ei
+        .spec
+        .provider_sections()
+        .into_iter()
+        .find(|(_, cloud)| *cloud != caps.kind)
+    {
+        return Err(Error::InvalidSpec {
+            field,
+            message: format!(
+                "this section is for provider {cloud}, but ProviderConfig {:?} is provider {}: remove it",
+                ei.spec.provider_config_ref.name, caps.kind
+            ),
+        });
+    }
+    if let Some(problem) = caps.fleet_problem(ei.spec.names_fleet(), false) {
+        check_spec(ei, &[problem])?;
+    }
+    Ok(())
 }
 
 /// The provider's findings as the controller's error: the first names the field (`InvalidSpec`, or

@@ -1,5 +1,6 @@
 //! References and Secrets of an EdgeInstance: the Vpc, its subnets and the SecurityGroups resolved to
-//! cloud ids (waiting, with the field named, until each is Ready), and Secret values read only when
+//! cloud ids (waiting, with the field named, until each is Ready), the fleet (`spec.fleetRef`: an
+//! EdgeCloud, waited for until it has a cloud id; or `spec.fleetId`), and Secret values read only when
 //! they are sent.
 
 use k8s_openapi::api::core::v1::Secret;
@@ -9,6 +10,7 @@ use kube::api::Api;
 use super::error::Error;
 use super::model::{Network, is_ready};
 use crate::api::common::SecretKeyRef;
+use crate::api::edge_cloud::EdgeCloud;
 use crate::api::edge_instance::EdgeInstance;
 use crate::api::security_group::SecurityGroup;
 use crate::api::vpc::Vpc;
@@ -20,7 +22,10 @@ use crate::provider::SecretString;
 pub(super) async fn resolve_network(ei: &EdgeInstance, ctx: &Context) -> Result<Network, Error> {
     let ns = ei.namespace().unwrap_or_default();
     let n = &ei.spec.network;
-    let mut net = Network::default();
+    let mut net = Network {
+        fleet_id: resolve_fleet(ei, ctx, &ns).await?,
+        ..Network::default()
+    };
     let vpc_obj = match (&n.vpc_ref, &n.vpc_id) {
         (Some(r), _) => {
             let vpc = ctx
@@ -126,6 +131,40 @@ pub(super) async fn resolve_network(ei: &EdgeInstance, ctx: &Context) -> Result<
         }
     }
     Ok(net)
+}
+
+/// The fleet of `spec.fleetRef` (the EdgeCloud's `status.edgeCloudId`, waiting until it exists and
+/// has one) or `spec.fleetId`; `None` when the spec names neither.
+async fn resolve_fleet(ei: &EdgeInstance, ctx: &Context, ns: &str) -> Result<Option<String>, Error> {
+    let Some(r) = &ei.spec.fleet_ref else {
+        return Ok(ei.spec.fleet_id.clone());
+    };
+    let ec = ctx
+        .lookups
+        .get::<EdgeCloud>(&ctx.client, ns, &r.name)
+        .await
+        .map_err(|source| Error::ReadReference {
+            kind: "EdgeCloud",
+            name: r.name.clone(),
+            source,
+        })?
+        .ok_or_else(|| Error::WaitingForReference {
+            kind: "EdgeCloud",
+            name: r.name.clone(),
+            field: "spec.fleetRef",
+            what: "exist",
+        })?;
+    ec.status
+        .as_ref()
+        .and_then(|s| s.edge_cloud_id.clone())
+        .filter(|id| !id.is_empty())
+        .map(Some)
+        .ok_or_else(|| Error::WaitingForReference {
+            kind: "EdgeCloud",
+            name: r.name.clone(),
+            field: "spec.fleetRef",
+            what: "get a cloud id",
+        })
 }
 
 /// Reads one Secret key as text. The value goes only into the cloud request.

@@ -23,7 +23,7 @@ pub const MAX_DATA_VOLUMES: usize = 2;
 
 /// Whether the spec asks IEC to prefix the name with the site code.
 pub fn with_prefix(spec: &InstanceSpec) -> bool {
-    matches!(spec.ext, InstanceExt::Iec(e) if e.with_prefix)
+    matches!(&spec.ext, InstanceExt::Iec(e) if e.with_prefix)
 }
 
 /// A CJK unified ideograph (the `\p{Han}` of IEC's name rule, basic block and extension A).
@@ -293,6 +293,7 @@ mod tests {
             flavor: "f".into(),
             image: "i".into(),
             site: "s".into(),
+            area: None,
             pool_id: None,
             operator: None,
             vpc_id: "v".into(),
@@ -308,6 +309,7 @@ mod tests {
             user_data: None,
             bandwidth: None,
             power: PowerState::Running,
+            fleet_id: None,
             ext: InstanceExt::Iec(IecInstanceExt { with_prefix: true }),
         }
     }

@@ -69,6 +69,8 @@ pub fn capabilities() -> Capabilities {
             delete_while_creating: false,
             // change-OS takes a key pair and user data, no password.
             reimage_sets_password: false,
+            // Single instances are created at a site, outside any edge cloud.
+            fleet: FleetMembership::Forbidden,
         },
         idempotency_tokens: false,
         tags: false,

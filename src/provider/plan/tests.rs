@@ -297,6 +297,7 @@ fn spec() -> InstanceSpec {
         flavor: "c6.large.2".into(),
         image: "img-a".into(),
         site: "site1".into(),
+        area: None,
         pool_id: None,
         operator: None,
         vpc_id: "vpc".into(),
@@ -312,6 +313,7 @@ fn spec() -> InstanceSpec {
         user_data: None,
         bandwidth: None,
         power: PowerState::Running,
+        fleet_id: None,
         ext: InstanceExt::None,
     }
 }

@@ -1,13 +1,16 @@
 //! Volcengine veEN (service `veenedge`, Version `2021-04-30`): request signing ([`signer`], the
 //! pipeline's [`Authenticate`](crate::provider::http::Authenticate) for veEN), the error body read into
 //! `ProviderError`s ([`errors`]), the typed calls ([`client`], [`types`]) for cloud servers and
-//! instances, and this file's [`VeenProvider`]: the account's [`Provider`] as far as it is written.
-//! Today that is the credential probe only; its [`Capabilities`] support no resource kind and every
-//! resource accessor answers `Unsupported` naming veEN (issue 16: the `InstanceApi`, `FleetApi`,
-//! `VpcApi` and `SecurityGroupApi` mappings on top of the client are not written yet).
+//! instances, placement words ([`placement`]: ISPs ↔ operators, `instance_area_nums` entries), single
+//! instances ([`instance`]: the [`InstanceApi`], created into an existing cloud server), and this
+//! file's [`VeenProvider`]: the account's [`Provider`] as far as it is written. Resource accessors not
+//! written yet (issue 16: `FleetApi`, `VpcApi`, `SecurityGroupApi`, the catalog) answer `Unsupported`
+//! naming veEN, and the [`Capabilities`] say so.
 
 pub mod client;
 pub mod errors;
+pub mod instance;
+pub mod placement;
 pub mod signer;
 pub mod types;
 
@@ -17,15 +20,16 @@ use async_trait::async_trait;
 
 use self::client::VeenClient;
 use self::signer::Signer;
+use super::batch::Snapshots;
 use super::http::PipelineConfig;
 use super::*;
 
 /// Default veEN endpoint (the Volcengine OpenAPI gateway).
 pub const DEFAULT_ENDPOINT: &str = "https://veenedge.volcengineapi.com";
 
-/// veEN's capabilities as implemented now: no resource kind is supported yet. The other fields describe
-/// the cloud (create calls take a `client_token`, objects carry tags) so they stay right when the kinds
-/// arrive; controllers never reach them while `supports` is all false.
+/// veEN's capabilities as implemented now: single instances (into an existing cloud server); the other
+/// kinds are not supported yet. The other fields describe the cloud (create calls take a
+/// `client_token`, objects carry tags) so they stay right when the kinds arrive.
 pub fn capabilities() -> Capabilities {
     Capabilities {
         kind: ProviderKind::Veen,
@@ -33,7 +37,7 @@ pub fn capabilities() -> Capabilities {
             vpc: false,
             subnets: false,
             security_groups: false,
-            instances: false,
+            instances: true,
             fleets: false,
         },
         vpc_rename: false,
@@ -55,9 +59,12 @@ pub fn capabilities() -> Capabilities {
             unobservable: FieldChange::Replace,
         },
         instance: InstanceRules {
-            // OfflineInstances takes instances in any state (`ignore_running` for running ones).
-            delete_while_creating: true,
+            // OfflineInstances takes `stop`, `open_fail` and (with `ignore_running`) `running`
+            // instances, not `opening` ones: a delete waits for the open to end.
+            delete_while_creating: false,
             reimage_sets_password: false,
+            // CreateInstance needs `cloud_server_identity`: an instance lives in a cloud server.
+            fleet: FleetMembership::Required,
         },
         idempotency_tokens: true,
         tags: true,
@@ -81,6 +88,8 @@ pub fn capabilities() -> Capabilities {
 pub struct VeenProvider {
     client: VeenClient,
     caps: Capabilities,
+    /// Drift-poll snapshot of the account's instances ([`InstanceApi::observe`]).
+    instance_snapshots: Snapshots<ObservedInstance>,
 }
 
 impl VeenProvider {
@@ -136,6 +145,7 @@ impl VeenProvider {
         Ok(Self {
             client: VeenClient::new(http, config, signer, limiter, metrics),
             caps: capabilities(),
+            instance_snapshots: Snapshots::default(),
         })
     }
 
@@ -176,7 +186,7 @@ impl Provider for VeenProvider {
     }
 
     fn instances(&self) -> ProviderResult<&dyn InstanceApi> {
-        Err(not_yet("instances", "EdgeInstances"))
+        Ok(self)
     }
 
     fn fleets(&self) -> ProviderResult<&dyn FleetApi> {
@@ -210,7 +220,7 @@ mod tests {
     }
 
     #[test]
-    fn veen_supports_no_kind_yet_and_says_so_naming_veen() {
+    fn veen_supports_instances_only_yet_and_says_so_naming_veen() {
         let p = build(&settings(Credentials::AkSk {
             access_key: "AK".into(),
             secret_key: SecretString::new("SK"),
@@ -219,11 +229,11 @@ mod tests {
         .unwrap();
         assert_eq!(p.kind(), ProviderKind::Veen);
         let s = p.capabilities().supports;
-        assert!(!(s.vpc || s.subnets || s.security_groups || s.instances || s.fleets));
+        assert!(s.instances && p.instances().is_ok());
+        assert!(!(s.vpc || s.subnets || s.security_groups || s.fleets));
         let errors = [
             p.vpcs().err(),
             p.security_groups().err(),
-            p.instances().err(),
             p.fleets().err(),
             p.catalog().err(),
         ];

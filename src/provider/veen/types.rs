@@ -173,6 +173,22 @@ pub struct Instance {
     /// Tags (when asked for).
     #[serde(rename = "Tags")]
     pub tags: Vec<Tag>,
+    /// Description (from the cloud server's `advanced_configuration`).
+    pub instance_desc: String,
+    /// Host name.
+    pub host_name: String,
+    /// Image.
+    pub image: ImageRef,
+    /// Creation time (epoch seconds).
+    pub create_time: i64,
+}
+
+/// An instance's image.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct ImageRef {
+    /// Image id.
+    pub image_identity: String,
 }
 
 /// `ListInstances` filters (empty = no filter).
