@@ -281,9 +281,9 @@ pub struct InstanceNetwork {
 #[x_kube(validation = rule_observe_only_needs_adopt_id())]
 #[x_kube(validation = Rule::new("has(self.dataVolumes) == has(oldSelf.dataVolumes)").message("spec.dataVolumes is immutable").field_path(".dataVolumes"))]
 #[x_kube(validation = Rule::new("has(self.bandwidth) == has(oldSelf.bandwidth)").message("spec.bandwidth cannot be added or removed after creation").field_path(".bandwidth"))]
-#[x_kube(validation = Rule::new("!(has(self.fleetRef) && has(self.fleetId))").message("spec: at most one of fleetRef and fleetId may be set"))]
+#[x_kube(validation = Rule::new("!(has(self.fleetRef) && has(self.fleetId))").message("spec.fleetRef, spec.fleetId: at most one may be set"))]
 #[x_kube(validation = Rule::new("has(self.fleetRef) == has(oldSelf.fleetRef) && (!has(self.fleetRef) || self.fleetRef.name == oldSelf.fleetRef.name) && has(self.fleetId) == has(oldSelf.fleetId) && (!has(self.fleetId) || self.fleetId == oldSelf.fleetId)").message("spec.fleetRef/fleetId is immutable: an instance cannot move to another fleet"))]
-#[x_kube(validation = Rule::new("!(has(self.iec) && has(self.veen))").message("spec: at most one provider section (iec, veen) may be set"))]
+#[x_kube(validation = Rule::new("!(has(self.iec) && has(self.veen))").message("spec.iec, spec.veen: at most one provider section may be set"))]
 pub struct EdgeInstanceSpec {
     /// The ProviderConfig (cloud account) that manages this instance. Immutable.
     #[x_kube(validation = rule_provider_config_immutable())]
