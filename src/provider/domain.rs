@@ -373,13 +373,21 @@ pub struct VolumeSpec {
     pub volume_type: String,
 }
 
+/// How a public bandwidth is shared by the public IPs that use it (each cloud spells it its own way).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum BandwidthSharing {
+    /// One bandwidth shared by the IPs of the instance or fleet (IEC `WHOLE`); the default.
+    #[default]
+    Shared,
+}
+
 /// Public bandwidth for instances that get EIPs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BandwidthSpec {
     /// Size in Mbit/s, `None` = cloud default.
     pub size_mbit: Option<u32>,
-    /// Share type (IEC only `WHOLE`).
-    pub share_type: String,
+    /// How the bandwidth is shared.
+    pub share_type: BandwidthSharing,
 }
 
 /// Desired single instance.
@@ -864,7 +872,7 @@ pub struct InstanceTemplate {
     pub key_name: Option<String>,
     /// Initial admin password.
     pub admin_password: Option<SecretString>,
-    /// User data.
+    /// User data (cloud-init) as the user wrote it; the client encodes it the way its cloud expects.
     pub user_data: Option<SecretString>,
     /// Public bandwidth.
     pub bandwidth: Option<BandwidthSpec>,

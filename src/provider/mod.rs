@@ -370,6 +370,12 @@ pub trait InstanceApi: Send + Sync {
     fn shows_name(&self, observed: &str, spec: &InstanceSpec) -> bool {
         observed == spec.name
     }
+    /// The observed instance's security groups a request can name again (new NICs join them): by
+    /// default all of [`ObservedInstance::security_groups`]; a cloud that shows some groups by name
+    /// only (IEC: the account's default group) keeps the ids.
+    fn security_group_ids(&self, observed: &ObservedInstance) -> Vec<String> {
+        observed.security_groups.clone()
+    }
     /// One instance.
     async fn get(&self, id: &str) -> ProviderResult<ObservedInstance>;
     /// All instances matching the filter, all pages (batched observation).

@@ -13,12 +13,12 @@ use crate::api::edge_cloud::{
     CoverageLevel as CrdLevel, CoveragePolicy as CrdPolicy, EdgeCloud, EdgeCloudSpec, FleetDeletePolicy,
     PlacementEntry as CrdEntry, PlacementStatus,
 };
-use crate::api::edge_instance::PowerState as CrdPower;
+use crate::api::edge_instance::{BandwidthShareType, PowerState as CrdPower};
 use crate::provider::plan::{DeletePolicy, MemberView, PlacementEntry, PlacementError, resolve_placement};
 use crate::provider::{
-    BandwidthSpec, CoverageLevel, CoveragePolicy, CreateIdentity, FleetPlanRequest, FleetPlanTarget,
-    InstanceField, InstanceFieldError, InstanceState, InstanceTemplate, ObservedInstance, SecretString,
-    SiteTarget, VolumeSpec, placement_key,
+    BandwidthSharing, BandwidthSpec, CoverageLevel, CoveragePolicy, CreateIdentity, FleetPlanRequest,
+    FleetPlanTarget, InstanceField, InstanceFieldError, InstanceState, InstanceTemplate, ObservedInstance,
+    SecretString, SiteTarget, VolumeSpec, placement_key,
 };
 
 /// The cloud name of an EdgeCloud: spec.name or metadata.name. The cloud keeps edge-cloud names unique
@@ -139,7 +139,7 @@ pub struct ResolvedRefs {
     pub security_group_ids: Vec<String>,
     /// Initial admin password.
     pub admin_password: Option<SecretString>,
-    /// User data, base64-encoded.
+    /// User data as the Secret holds it (the provider encodes it for its cloud).
     pub user_data: Option<SecretString>,
 }
 
@@ -171,7 +171,9 @@ pub fn instance_template(ec: &EdgeCloud, refs: &ResolvedRefs) -> InstanceTemplat
         user_data: refs.user_data.clone(),
         bandwidth: t.bandwidth.as_ref().map(|b| BandwidthSpec {
             size_mbit: b.size.and_then(|s| u32::try_from(s).ok()),
-            share_type: "WHOLE".to_owned(),
+            share_type: match b.share_type {
+                BandwidthShareType::Whole => BandwidthSharing::Shared,
+            },
         }),
         with_prefix: t.with_prefix(),
     }

@@ -5,7 +5,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use base64::Engine;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 use kube::api::Api;
@@ -114,12 +113,7 @@ pub(super) async fn resolve_refs(ec: &EdgeCloud, ctx: &Context) -> Result<Resolv
         None => None,
     };
     let user_data = match &t.user_data_secret_ref {
-        Some(r) => {
-            let raw = read_secret_key(ctx, &ns, r).await?;
-            Some(SecretString::new(
-                base64::engine::general_purpose::STANDARD.encode(raw.expose()),
-            ))
-        }
+        Some(r) => Some(read_secret_key(ctx, &ns, r).await?),
         None => None,
     };
     Ok(ResolvedRefs {

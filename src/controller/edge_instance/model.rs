@@ -128,7 +128,11 @@ pub fn identity_spec(ei: &EdgeInstance, net: &Network) -> InstanceSpec {
         user_data: None,
         bandwidth: s.bandwidth.as_ref().map(|b| BandwidthSpec {
             size_mbit: b.size.and_then(|x| u32::try_from(x).ok()),
-            share_type: b.share_type.as_str().to_owned(),
+            share_type: match b.share_type {
+                crate::api::edge_instance::BandwidthShareType::Whole => {
+                    crate::provider::BandwidthSharing::Shared
+                }
+            },
         }),
         power: desired_power(ei),
         fleet_id: net.fleet_id.clone(),

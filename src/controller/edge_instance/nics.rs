@@ -128,13 +128,8 @@ pub(super) async fn execute_nics(
     let id = observed.id.clone();
     let what = if let Some((subnet, count)) = plan.add.first() {
         let groups = if net.security_group_ids.is_empty() {
-            // The account's default group shows by name; only ids can be passed on.
-            observed
-                .security_groups
-                .iter()
-                .filter(|g| g.len() >= 32 && g.contains('-'))
-                .cloned()
-                .collect()
+            // The instance's groups, as far as the cloud can take them back (ids, not names).
+            api.security_group_ids(observed)
         } else {
             net.security_group_ids.clone()
         };

@@ -703,9 +703,22 @@ fn operation(job: Option<String>, ids: Vec<String>) -> Operation {
     }
 }
 
-/// User data as IEC expects it: base64 of the text.
+/// User data as IEC expects it (instances and plan stacks alike): base64 of the text.
 fn user_data_b64(text: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+/// Whether an instance's security group entry is an id (IEC ids are UUIDs; the account's default
+/// group shows by name only, and a name cannot be passed on).
+fn is_resource_id(group: &str) -> bool {
+    group.len() >= 32 && group.contains('-')
+}
+
+/// A bandwidth's `sharetype` as IEC spells it (`WHOLE`, its only type).
+fn share_type(sharing: BandwidthSharing) -> String {
+    match sharing {
+        BandwidthSharing::Shared => "WHOLE".to_owned(),
+    }
 }
 
 #[async_trait]
@@ -728,6 +741,15 @@ impl InstanceApi for IecProvider {
 
     fn shows_name(&self, observed: &str, spec: &InstanceSpec) -> bool {
         instance::name_matches(observed, &spec.name, instance::with_prefix(spec))
+    }
+
+    fn security_group_ids(&self, observed: &ObservedInstance) -> Vec<String> {
+        observed
+            .security_groups
+            .iter()
+            .filter(|g| is_resource_id(g))
+            .cloned()
+            .collect()
     }
 
     async fn create(
@@ -757,7 +779,7 @@ impl InstanceApi for IecProvider {
                     .collect(),
             },
             bandwidth: spec.bandwidth.as_ref().map(|b| wire::BandwidthConfig {
-                sharetype: b.share_type.clone(),
+                sharetype: share_type(b.share_type),
                 size: b.size_mbit.map(u64::from),
             }),
             root_volume: wire::Volume {
@@ -1054,7 +1076,7 @@ pub fn deployment_request(request: &FleetPlanRequest, max_demand: u32) -> wire::
                         nic_num: tpl.nic_count.max(1),
                     },
                     bandwidth: tpl.bandwidth.as_ref().map(|b| wire::BandwidthConfig {
-                        sharetype: b.share_type.clone(),
+                        sharetype: share_type(b.share_type),
                         size: b.size_mbit.map(u64::from),
                     }),
                     root_volume: wire::Volume {
@@ -1075,7 +1097,7 @@ pub fn deployment_request(request: &FleetPlanRequest, max_demand: u32) -> wire::
                         .iter()
                         .map(|id| wire::IdRef { id: id.clone() })
                         .collect(),
-                    user_data: tpl.user_data.as_ref().map(|u| u.expose().to_owned()),
+                    user_data: tpl.user_data.as_ref().map(|u| user_data_b64(u.expose())),
                 }],
             },
         },
@@ -1429,8 +1451,11 @@ mod tests {
                 data_volumes: vec![],
                 key_name: None,
                 admin_password: Some("Pa55w0rd!x".into()),
-                user_data: None,
-                bandwidth: None,
+                user_data: Some("#!/bin/sh\n".into()),
+                bandwidth: Some(BandwidthSpec {
+                    size_mbit: Some(5),
+                    share_type: BandwidthSharing::Shared,
+                }),
                 with_prefix: false,
             },
             identity: CreateIdentity::default(),
@@ -1446,6 +1471,21 @@ mod tests {
             json.pointer("/edgecloud/stack/resources/0/admin_pass")
                 .and_then(|v| v.as_str()),
             Some("Pa55w0rd!x")
+        );
+        let resource = |field: &str| {
+            json.pointer(&format!("/edgecloud/stack/resources/0/{field}"))
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
+        assert_eq!(
+            resource("user_data").as_deref(),
+            Some("IyEvYmluL3NoCg=="),
+            "the stack's user data is base64 of the text, as IEC wants it"
+        );
+        assert_eq!(
+            resource("bandwidth/sharetype").as_deref(),
+            Some("WHOLE"),
+            "a shared bandwidth is IEC's WHOLE"
         );
         assert!(
             json.pointer("/edgecloud/id").is_none(),
@@ -1478,6 +1518,13 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(rule_from(&wire_rule).rule.fingerprint(), rule.fingerprint());
+    }
+
+    #[test]
+    fn only_security_group_ids_are_passed_on_never_the_default_groups_name() {
+        assert!(is_resource_id("5e2f0c1a-7b4d-4c3e-9a8f-1d2e3f4a5b6c"));
+        assert!(!is_resource_id("default"));
+        assert!(!is_resource_id("web-servers"));
     }
 
     #[test]
