@@ -5,15 +5,15 @@
 //! This module does not depend on `crate::api` (the CRD types): controllers map CRD → [`ProviderSettings`]
 //! and domain specs, and observed domain state → status.
 //!
-//! How the other clouds fit the same traits (IEC has every trait; veEN a client and the credential
-//! probe, no resource trait yet):
+//! How the other clouds fit the same traits (IEC has every trait; veEN the credential probe and the
+//! [`InstanceApi`], created into an existing cloud server; its other traits are not written yet):
 //!
 //! | trait | IEC | veEN | ModelArts DevServer | Luchen | Workspace |
 //! |---|---|---|---|---|---|
 //! | auth ([`Credentials`]) | AkSk / Password (IAM token) / Token | AkSk (HMAC-SHA256, scoped) | AkSk / Password | Password → cookie token, or Token | AkSk / Password |
 //! | [`VpcApi`] | vpcs + subnets | CreateCustomVPCInstance (+ subnets) | unsupported (uses an existing VPC) | unsupported | unsupported |
 //! | [`SecurityGroupApi`] | groups + immutable rules | groups + modifiable rules | unsupported | unsupported | unsupported |
-//! | [`InstanceApi`] | direct site-level create, batch power, change-OS, NICs | CreateInstance with `client_token`, Start/Stop/Offline | one server per create, prepaid → `Operation::order_id` | create/stop/terminate | app servers (job ids in `Operation::job_ids`) |
+//! | [`InstanceApi`] | direct site-level create, batch power, change-OS, NICs | CreateInstance into a cloud server (`InstanceRules::fleet = Required`) with `client_token` and owner tag, then SetInstanceName; Start/Stop/Reboot/Offline | one server per create, prepaid → `Operation::order_id` | create/stop/terminate | app servers (job ids in `Operation::job_ids`) |
 //! | [`FleetApi`] | deployment plan (cloud object) → deploy / expand | cloud server: plan kept local, deploy = CreateCloudServer with the client token | unsupported | unsupported | server group: deploy = create group, expand = create servers (job) |
 //! | crash recovery ([`Capabilities`]) | unique fleet/VPC names | client tokens + tags | names / order ids | names | group names + tags |
 //!

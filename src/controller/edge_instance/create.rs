@@ -109,6 +109,19 @@ pub(super) async fn create_spec(
     Ok(spec)
 }
 
+/// The idempotency token of a create (for clouds with client tokens): the intent's name, object and the
+/// instance it replaces. A create retried under the same intent replays the first call's answer; the
+/// recreate of a vanished instance (`replaces` names it) is a new create, not a replay of the create
+/// that made the vanished one.
+pub(super) fn idempotency_token(intent: &CreateIntent) -> String {
+    format!(
+        "{}/{}/{}",
+        intent.token,
+        intent.uid,
+        intent.replaces.as_deref().unwrap_or_default()
+    )
+}
+
 /// Validates, records the intent, creates, records the id.
 pub(super) async fn create(
     ei: &EdgeInstance,
@@ -144,10 +157,10 @@ pub(super) async fn create(
             what: "record the create intent (with the finalizer)",
             source,
         })?;
-    // The name always; the intent's token and an owner tag where the cloud has them (not IEC).
+    // The name always; an idempotency token and an owner tag where the cloud has them (not IEC).
     let identity = CreateIdentity::for_create(
         &name,
-        &created_intent.token,
+        &idempotency_token(&created_intent),
         &created_intent.uid,
         provider.capabilities(),
     );

@@ -360,3 +360,60 @@ fn provider_findings_stall_naming_the_field_of_the_edge_instance() {
     );
     assert!(check_spec(&named, &[]).is_ok());
 }
+
+#[test]
+fn a_provider_section_or_fleet_the_cloud_does_not_take_names_the_field() {
+    use super::model::check_cloud_fit;
+    use crate::provider::{iec, veen};
+    let field = |r: Result<(), Error>| match r {
+        Err(Error::InvalidSpec { field, .. }) => Some(field),
+        Ok(()) => None,
+        Err(e) => panic!("unexpected {e}"),
+    };
+    let (iec, veen) = (iec::capabilities(), veen::capabilities());
+    assert_eq!(field(check_cloud_fit(&ei(serde_json::json!({})), &iec)), None);
+    let on_veen = ei(serde_json::json!({"veen": {"hostName": "h"}}));
+    assert_eq!(field(check_cloud_fit(&on_veen, &iec)), Some("spec.veen"));
+    assert_eq!(field(check_cloud_fit(&on_veen, &veen)), None);
+    let on_iec = ei(serde_json::json!({"iec": {"withPrefix": true}}));
+    assert_eq!(field(check_cloud_fit(&on_iec, &veen)), Some("spec.iec"));
+    let in_fleet = ei(serde_json::json!({"fleetId": "cloudserver-1"}));
+    assert_eq!(
+        field(check_cloud_fit(&in_fleet, &iec)),
+        Some("spec.fleetRef"),
+        "IEC creates instances on their own"
+    );
+    assert_eq!(field(check_cloud_fit(&in_fleet, &veen)), None);
+    assert_eq!(
+        field(check_cloud_fit(&ei(serde_json::json!({})), &veen)),
+        None,
+        "a missing fleet is checked only for a create (an adopted instance is in its fleet)"
+    );
+    assert!(
+        veen.fleet_problem(false, true)
+            .is_some_and(|p| p.field == InstanceField::Fleet)
+    );
+}
+
+#[test]
+fn a_recreate_after_drift_uses_another_idempotency_token_than_the_first_create() {
+    use super::create::idempotency_token;
+    use crate::controller::intent::CreateIntent;
+    let intent = |replaces: Option<&str>| CreateIntent {
+        token: "web".into(),
+        params_hash: "h".into(),
+        started_at: now(),
+        uid: "uid-1".into(),
+        replaces: replaces.map(str::to_owned),
+    };
+    assert_eq!(
+        idempotency_token(&intent(None)),
+        idempotency_token(&intent(None)),
+        "a retried create replays"
+    );
+    assert_ne!(
+        idempotency_token(&intent(None)),
+        idempotency_token(&intent(Some("veen1"))),
+        "a recreate is a new create"
+    );
+}
