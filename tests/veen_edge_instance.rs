@@ -1,9 +1,9 @@
 //! EdgeInstance on Volcengine veEN against the real control plane and the emulator's veEN listener: an
 //! instance created into an existing cloud server (`spec.fleetId`) → Ready with its name, power
 //! Stopped / Running, a reboot request, a rename and a delete that leaves nothing; an instance offlined
-//! out of band is recreated; adoption by id with ObserveOnly and Orphan; spec errors named by field (no
-//! fleet, a flavor other than the cloud server's, an IEC section, a fleetRef to an EdgeCloud without an
-//! id); and a create whose answer is lost, with a controller crash before the status write, that ends
+//! out of band is recreated; an image change refused as UnsupportedChange; adoption by id with
+//! ObserveOnly and Orphan; spec errors named by field (no fleet, a flavor other than the cloud server's,
+//! an IEC section, a fleet on an IEC account, a fleetRef to an EdgeCloud without an id); and a create whose answer is lost, with a controller crash before the status write, that ends
 //! with exactly one instance.
 //!
 //! Each test owns a namespace, an emulator and, besides the harness's IEC ProviderConfig, a veEN
@@ -261,6 +261,25 @@ async fn veen_instance_joins_its_cloud_server_then_powers_reboots_renames_and_de
         "web-renamed"
     );
 
+    // The image is the cloud server's: a change is refused naming it, and reverting it clears that.
+    merge(&v.api, "web", json!({"spec": {"image": "image-centos79"}})).await;
+    let e = wait_for(&v.api, "web", WAIT, |e: &EdgeInstance| {
+        has_reason(e, STALLED, "True", "UnsupportedChange")
+    })
+    .await
+    .unwrap();
+    assert!(
+        message_of(&e, STALLED).contains("image"),
+        "{}",
+        message_of(&e, STALLED)
+    );
+    merge(&v.api, "web", json!({"spec": {"image": IMAGE}})).await;
+    wait_for(&v.api, "web", WAIT, |e: &EdgeInstance| {
+        has(e, READY, "True") && has(e, STALLED, "False") && observed_current(e)
+    })
+    .await
+    .unwrap();
+
     delete(&v.api, "web").await.unwrap();
     wait_deleted(&v.api, "web", WAIT).await.unwrap();
     assert!(v.live().is_empty(), "nothing left: {:?}", v.live());
@@ -355,6 +374,14 @@ async fn veen_spec_errors_stall_naming_the_field() {
     iec.spec.iec = Some(Default::default());
     create(&v.api, &iec).await;
     stalled_naming(&v.api, "iec-section", "spec.iec").await;
+
+    // IEC creates instances on their own: a fleet on an IEC account names spec.fleetRef.
+    let mut on_iec = v.instance("on-iec");
+    on_iec.spec.provider_config_ref.name = v.env.pc.clone();
+    on_iec.spec.veen = None;
+    create(&v.api, &on_iec).await;
+    let e = stalled_naming(&v.api, "on-iec", "spec.fleetRef").await;
+    assert_eq!(reason_of(&e, STALLED), "InvalidSpec");
 
     let mut waiting = v.instance("waiting");
     waiting.spec.fleet_id = None;
