@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 
 use super::VeenProvider;
 use super::client::{VeenClient, get, post};
-use super::placement;
+use super::placement::{self, PlacementError};
 use super::types::{Created, Instance, InstanceQuery};
 use crate::provider::batch::Lookup;
 use crate::provider::error::{ErrorDetail, ProviderError};
@@ -37,8 +37,6 @@ use crate::provider::{
 pub const MAX_NAME_LEN: usize = 60;
 /// The special characters veEN names may contain (besides letters, digits and Chinese).
 pub const NAME_SPECIALS: &str = "()`~!@#$%^&*-+=_|{}[]:;'<>,.?/";
-/// Shortest `create_instance_timeout` veEN accepts, in seconds.
-pub const MIN_CREATE_TIMEOUT_SECONDS: u32 = 120;
 
 /// veEN's name rule: 1–60 letters, digits, Chinese characters and [`NAME_SPECIALS`], not starting with
 /// `/`. `None` when `name` passes.
@@ -71,7 +69,7 @@ fn veen_ext(spec: &InstanceSpec) -> Option<&crate::provider::VeenInstanceExt> {
 
 /// veEN's rules for `spec` (see [`InstanceApi::validate`]): the name always; for a create also the
 /// fleet, a placement veEN can express, no network, description or data disks of its own (a veEN
-/// instance takes them from its cloud server) and the create timeout.
+/// instance takes them from its cloud server). The create timeout's minimum is the CRD's (CEL).
 pub fn validate(spec: &InstanceSpec, creating: bool) -> Vec<InstanceFieldError> {
     let mut found = Vec::new();
     if let Some(problem) = name_problem(&spec.name) {
@@ -87,12 +85,7 @@ pub fn validate(spec: &InstanceSpec, creating: bool) -> Vec<InstanceFieldError> 
         ));
     }
     if let Err(problem) = area_of(spec) {
-        let field = if problem.starts_with("spec.placement.operator") {
-            InstanceField::Operator
-        } else {
-            InstanceField::Placement
-        };
-        found.push(InstanceFieldError::invalid(field, problem));
+        found.push(placement_problem(&problem));
     }
     if !spec.vpc_id.is_empty() || !spec.subnet_ids.is_empty() || !spec.security_group_ids.is_empty() {
         found.push(InstanceFieldError::invalid(
@@ -112,21 +105,20 @@ pub fn validate(spec: &InstanceSpec, creating: bool) -> Vec<InstanceFieldError> 
             "a veEN instance takes the data disks of its cloud server: leave spec.dataVolumes empty",
         ));
     }
-    if let Some(t) = veen_ext(spec).and_then(|e| e.create_timeout_seconds)
-        && t < MIN_CREATE_TIMEOUT_SECONDS
-    {
-        found.push(InstanceFieldError::invalid(
-            InstanceField::Placement,
-            format!(
-                "spec.veen.createTimeoutSeconds is {t}; veEN takes at least {MIN_CREATE_TIMEOUT_SECONDS}"
-            ),
-        ));
-    }
     found
 }
 
+/// A placement veEN cannot take, as a finding naming the operator or the placement.
+fn placement_problem(problem: &PlacementError) -> InstanceFieldError {
+    let field = match problem {
+        PlacementError::UnknownOperator(_) | PlacementError::AreaWithoutIsp => InstanceField::Operator,
+        PlacementError::Nowhere => InstanceField::Placement,
+    };
+    InstanceFieldError::invalid(field, problem.to_string())
+}
+
 /// The `instance_area_nums` entry of one instance of `spec`.
-fn area_of(spec: &InstanceSpec) -> Result<super::types::AreaNum, String> {
+fn area_of(spec: &InstanceSpec) -> Result<super::types::AreaNum, PlacementError> {
     placement::area_entry(
         Some(spec.site.as_str()),
         spec.area.as_deref(),
@@ -323,7 +315,7 @@ pub fn create_body(spec: &InstanceSpec, count: u32, identity: &CreateIdentity) -
         .as_deref()
         .filter(|f| !f.is_empty())
         .ok_or("spec.fleetRef: veEN creates instances only into a cloud server")?;
-    let mut area = area_of(spec)?;
+    let mut area = area_of(spec).map_err(|e| format!("spec.placement: {e}"))?;
     area.num = count;
     let mut entry = serde_json::to_value(&area).map_err(|e| format!("encode: {e}"))?;
     let ext = veen_ext(spec);
@@ -425,12 +417,7 @@ impl InstanceApi for VeenProvider {
         }
         let area = match area_of(spec) {
             Ok(a) => a,
-            Err(problem) => {
-                return Ok(vec![InstanceFieldError::invalid(
-                    InstanceField::Placement,
-                    problem,
-                )]);
-            }
+            Err(problem) => return Ok(vec![placement_problem(&problem)]),
         };
         let offered = self.client.available(&spec.flavor).await?;
         if !offered.iter().any(|e| offers(e, &area)) {

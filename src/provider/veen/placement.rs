@@ -3,7 +3,40 @@
 //! `chinatelecom`), and the `instance_area_nums` entry of one placement (a cluster by the site id, or
 //! an area / city with an ISP). Shared by single instances (`instance.rs`) and cloud servers (fleets).
 
+use std::fmt;
+
 use super::types::AreaNum;
+
+/// Why a placement cannot be sent to veEN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlacementError {
+    /// The operator is none of [`OPERATORS`].
+    UnknownOperator(String),
+    /// An area or city without an ISP (veEN needs one there).
+    AreaWithoutIsp,
+    /// Neither a cluster nor an area or city.
+    Nowhere,
+}
+
+impl fmt::Display for PlacementError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::UnknownOperator(operator) => write!(
+                f,
+                "veEN has no operator {operator:?}; it serves {}",
+                OPERATORS
+                    .iter()
+                    .map(|(w, i)| format!("{w} ({i})"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Self::AreaWithoutIsp => f.write_str(
+                "veEN places by area or city only together with an operator (chinamobile, chinaunicom or chinatelecom)",
+            ),
+            Self::Nowhere => f.write_str("veEN needs a cluster (site id) or an area or city with an operator"),
+        }
+    }
+}
 
 /// The neutral operator names and the veEN ISP each maps to.
 pub const OPERATORS: &[(&str, &str)] = &[
@@ -13,22 +46,12 @@ pub const OPERATORS: &[(&str, &str)] = &[
 ];
 
 /// The veEN ISP of a neutral operator name (case-insensitive; the veEN code itself is accepted too).
-/// The error names `field` and the accepted words.
-pub fn isp_of(operator: &str, field: &str) -> Result<&'static str, String> {
+pub fn isp_of(operator: &str) -> Result<&'static str, PlacementError> {
     OPERATORS
         .iter()
         .find(|(word, isp)| word.eq_ignore_ascii_case(operator) || isp.eq_ignore_ascii_case(operator))
         .map(|(_, isp)| *isp)
-        .ok_or_else(|| {
-            format!(
-                "{field}: veEN has no operator {operator:?}; it serves {}",
-                OPERATORS
-                    .iter()
-                    .map(|(w, i)| format!("{w} ({i})"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            )
-        })
+        .ok_or_else(|| PlacementError::UnknownOperator(operator.to_owned()))
 }
 
 /// The neutral operator name of a veEN ISP, or the ISP as given when it is not one of the three.
@@ -41,32 +64,20 @@ pub fn operator_of(isp: &str) -> String {
 
 /// One placement as an `instance_area_nums` entry of `num` instances: the cluster when `cluster` (the
 /// site id) is given (with its ISP when one is asked for), else the area or city with the ISP veEN
-/// requires there. `Err` names the part of the placement that is missing or unknown.
+/// requires there.
 pub fn area_entry(
     cluster: Option<&str>,
     area: Option<&str>,
     operator: Option<&str>,
     num: u32,
-) -> Result<AreaNum, String> {
-    let isp = operator
-        .map(|o| isp_of(o, "spec.placement.operator"))
-        .transpose()?
-        .map(str::to_owned);
+) -> Result<AreaNum, PlacementError> {
+    let isp = operator.map(isp_of).transpose()?.map(str::to_owned);
     let (cluster_name, area_name) = match (cluster.filter(|c| !c.is_empty()), area.filter(|a| !a.is_empty()))
     {
         (Some(c), _) => (Some(c.to_owned()), None),
         (None, Some(a)) if isp.is_some() => (None, Some(a.to_owned())),
-        (None, Some(_)) => {
-            return Err(
-                "spec.placement.operator: veEN places by area or city only together with an ISP (chinamobile, chinaunicom or chinatelecom)".to_owned(),
-            );
-        }
-        (None, None) => {
-            return Err(
-                "spec.placement: veEN needs a cluster (siteId) or an area or city with an operator"
-                    .to_owned(),
-            );
-        }
+        (None, Some(_)) => return Err(PlacementError::AreaWithoutIsp),
+        (None, None) => return Err(PlacementError::Nowhere),
     };
     Ok(AreaNum {
         area_name,
@@ -83,15 +94,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn veen_operators_map_both_ways_and_unknown_ones_name_the_field() {
-        assert_eq!(isp_of("ChinaMobile", "f"), Ok("CMCC"));
-        assert_eq!(isp_of("chinaunicom", "f"), Ok("CUCC"));
-        assert_eq!(isp_of("CTCC", "f"), Ok("CTCC"), "the veEN code is accepted too");
-        let e = isp_of("bgp", "spec.placement.operator").unwrap_err();
-        assert!(
-            e.starts_with("spec.placement.operator: ") && e.contains("chinatelecom (CTCC)"),
-            "{e}"
-        );
+    fn veen_operators_map_both_ways_and_unknown_ones_list_the_accepted_words() {
+        assert_eq!(isp_of("ChinaMobile"), Ok("CMCC"));
+        assert_eq!(isp_of("chinaunicom"), Ok("CUCC"));
+        assert_eq!(isp_of("CTCC"), Ok("CTCC"), "the veEN code is accepted too");
+        let e = isp_of("bgp").unwrap_err();
+        assert_eq!(e, PlacementError::UnknownOperator("bgp".into()));
+        assert!(e.to_string().contains("chinatelecom (CTCC)"), "{e}");
         assert_eq!(operator_of("CUCC"), "chinaunicom");
         assert_eq!(operator_of("XX"), "XX");
     }
@@ -108,15 +117,14 @@ mod tests {
             (a.area_name.as_deref(), a.isp.as_deref(), a.num),
             (Some("hangzhou"), Some("CMCC"), 2)
         );
-        assert!(
-            area_entry(None, Some("hangzhou"), None, 1)
-                .unwrap_err()
-                .starts_with("spec.placement.operator")
+        assert_eq!(
+            area_entry(None, Some("hangzhou"), None, 1),
+            Err(PlacementError::AreaWithoutIsp)
         );
-        assert!(
-            area_entry(None, None, None, 1)
-                .unwrap_err()
-                .starts_with("spec.placement")
+        assert_eq!(area_entry(None, None, None, 1), Err(PlacementError::Nowhere));
+        assert_eq!(
+            area_entry(Some("cn-a"), None, Some("bgp"), 1),
+            Err(PlacementError::UnknownOperator("bgp".into()))
         );
     }
 }
