@@ -3,8 +3,9 @@
 //! Stopped / Running, a reboot request, a rename and a delete that leaves nothing; an instance offlined
 //! out of band is recreated; an image change refused as UnsupportedChange; adoption by id with
 //! ObserveOnly and Orphan; spec errors named by field (no fleet, a flavor other than the cloud server's,
-//! an IEC section, a fleet on an IEC account, a fleetRef to an EdgeCloud without an id); and a create whose answer is lost, with a controller crash before the status write, that ends
-//! with exactly one instance.
+//! an IEC section, a fleet on an IEC account); a fleetRef waiting for its EdgeCloud to exist and to have
+//! an id, then joining that cloud server; and a create whose answer is lost, with a controller crash
+//! before the status write, that ends with exactly one instance.
 //!
 //! Each test owns a namespace, an emulator and, besides the harness's IEC ProviderConfig, a veEN
 //! ProviderConfig pointing at the emulator's veEN listener; the cloud server the instances join is made
@@ -443,5 +444,71 @@ async fn veen_lost_create_answer_and_a_crash_before_the_status_write_make_exactl
     delete(&v.api, "crash").await.unwrap();
     wait_deleted(&v.api, "crash", WAIT).await.unwrap();
     assert!(v.live().is_empty(), "no leak");
+    v.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn veen_fleet_ref_waits_for_the_edge_cloud_and_its_id_then_joins_that_cloud_server() {
+    use edgefleet::api::edge_cloud::EdgeCloud;
+    let v = start("veen-ei-ref", Faults::default()).await;
+    let mut joiner = v.instance("joiner");
+    joiner.spec.fleet_id = None;
+    joiner.spec.fleet_ref = Some(edgefleet::api::common::LocalObjectRef { name: "fleet".into() });
+    create(&v.api, &joiner).await;
+    let waits_for = |what: &'static str| {
+        move |e: &EdgeInstance| {
+            let m = message_of(e, READY);
+            m.contains("spec.fleetRef") && m.contains("\"fleet\"") && m.contains(what)
+        }
+    };
+    wait_for(&v.api, "joiner", WAIT, waits_for("exist"))
+        .await
+        .unwrap();
+    // An EdgeCloud outside this test's controllers (no run label), standing for one whose cloud server
+    // exists: its status names the cloud server.
+    let fleets: Api<EdgeCloud> = v.env.ns.api();
+    let ec: EdgeCloud = serde_json::from_value(json!({
+        "apiVersion": "edgefleet.io/v1alpha1",
+        "kind": "EdgeCloud",
+        "metadata": {"name": "fleet", "namespace": v.env.ns.name()},
+        "spec": {
+            "providerConfigRef": {"name": v.pc},
+            "replicas": 0,
+            "coverage": {"level": "City", "policy": "Centralize"},
+            "placement": [{"city": "hangzhou", "operator": "chinamobile", "count": 0}],
+            "template": {
+                "name": "member",
+                "flavor": SPEC,
+                "image": IMAGE,
+                "rootVolume": {"type": "CloudBlockSSD", "size": 40},
+                "network": {"vpcId": "none", "nicCount": 1},
+            },
+        }
+    }))
+    .unwrap();
+    fleets.create(&PostParams::default(), &ec).await.unwrap();
+    wait_for(&v.api, "joiner", WAIT, waits_for("get a cloud id"))
+        .await
+        .unwrap();
+    fleets
+        .patch_status(
+            "fleet",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"status": {"edgeCloudId": v.cloud_server}})),
+        )
+        .await
+        .unwrap();
+    let e = ready(&v.api, "joiner").await;
+    assert_eq!(
+        status_of(&e).edge_cloud_id.as_deref(),
+        Some(v.cloud_server.as_str()),
+        "joined the EdgeCloud's cloud server"
+    );
+    assert_eq!(v.live().len(), 1);
+    delete(&v.api, "joiner").await.unwrap();
+    wait_deleted(&v.api, "joiner", WAIT).await.unwrap();
+    assert!(v.live().is_empty());
+    fleets.delete("fleet", &Default::default()).await.unwrap();
     v.finish().await;
 }
