@@ -1,6 +1,7 @@
 //! EdgeInstance on Volcengine veEN against the real control plane and the emulator's veEN listener: an
 //! instance created into an existing cloud server (`spec.fleetId`) → Ready with its name, power
-//! Stopped / Running, a reboot request, a rename and a delete that leaves nothing; an instance offlined
+//! Stopped / Running, a reboot request, a rename and a delete that leaves nothing (a settled object's
+//! passes mutate nothing and write nothing); an instance offlined
 //! out of band is recreated; an image change refused as UnsupportedChange; adoption by id with
 //! ObserveOnly and Orphan; spec errors named by field (no fleet, a flavor other than the cloud server's,
 //! an IEC section, a fleet on an IEC account); a fleetRef waiting for its EdgeCloud to exist and to have
@@ -42,6 +43,7 @@ use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::{Value, json};
 use support::harness::*;
+use support::quiescence::assert_quiescent;
 use support::*;
 
 const SPEC: &str = "veEN.C1.large";
@@ -219,6 +221,7 @@ async fn veen_instance_joins_its_cloud_server_then_powers_reboots_renames_and_de
     assert_eq!(row.len(), 1, "{row:?}");
     assert_eq!(row[0]["host_name"], "ef-host");
     assert_eq!(row[0]["cloud_server_id"], v.cloud_server.as_str());
+    assert_quiescent(&v.env, &v.api, "web").await;
 
     merge(&v.api, "web", json!({"spec": {"powerState": "Stopped"}})).await;
     wait_for(&v.api, "web", WAIT, |e: &EdgeInstance| {
