@@ -1,8 +1,7 @@
 //! EdgeInstance on Volcengine veEN against the real control plane and the emulator's veEN listener: an
 //! instance created into an existing cloud server (`spec.fleetId`) → Ready with its name, power
 //! Stopped / Running, a reboot request, a rename and a delete that leaves nothing (a settled object's
-//! passes mutate nothing and write nothing); an instance offlined
-//! out of band is recreated; an image change refused as UnsupportedChange; adoption by id with
+//! passes mutate nothing and write nothing); an instance offlined out of band is recreated; an image change refused as UnsupportedChange; adoption by id with
 //! ObserveOnly and Orphan; spec errors named by field (no fleet, a flavor other than the cloud server's,
 //! an IEC section, a fleet on an IEC account); a fleetRef waiting for its EdgeCloud to exist and to have
 //! an id, then joining that cloud server; and a create whose answer is lost, with a controller crash
