@@ -532,7 +532,7 @@ const CEL_RULES: &[(&str, &str, &str)] = &[
     (
         "vpcs",
         "spec.cidr",
-        "spec.cidr must be an IPv4 CIDR with a prefix length between 8 and 24",
+        "spec.cidr must be an IPv4 CIDR with a prefix length between 8 and 28",
     ),
     (
         "vpcs",
@@ -551,13 +551,16 @@ const CEL_RULES: &[(&str, &str, &str)] = &[
         "spec",
         "every spec.subnets[].cidr must lie inside spec.cidr",
     ),
-    ("vpcs", "spec.subnets[].cidr", "prefix length of at most 28"),
-    ("vpcs", "spec.subnets[].cidr", "spec.subnets[].cidr is immutable"),
+    ("vpcs", "spec.subnets[].cidr", "prefix length of at most 29"),
+    ("vpcs", "spec", "spec.iec and spec.veen cannot both be set"),
+    ("vpcs", "spec", "spec.veen cannot be removed"),
     (
         "vpcs",
-        "spec.subnets[].siteId",
-        "spec.subnets[].siteId is immutable",
+        "spec.veen.clusterName",
+        "spec.veen.clusterName is immutable",
     ),
+    ("vpcs", "spec.subnets[].cidr", "spec.subnets[].cidr is immutable"),
+    ("vpcs", "spec.subnets[]", "spec.subnets[].siteId is immutable"),
     (
         "vpcs",
         "spec.subnets[].gatewayIp",
@@ -584,6 +587,16 @@ const CEL_RULES: &[(&str, &str, &str)] = &[
     ("securitygroups", "", "spec.name must not be 'default'"),
     ("securitygroups", "spec", "spec.name is immutable"),
     ("securitygroups", "spec", "spec.description is immutable"),
+    (
+        "securitygroups",
+        "spec",
+        "spec.vpcRef and spec.vpcId cannot both be set",
+    ),
+    (
+        "securitygroups",
+        "spec",
+        "spec.vpcRef and spec.vpcId are immutable once set",
+    ),
     (
         "securitygroups",
         "spec.rules[]",

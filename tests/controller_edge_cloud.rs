@@ -41,12 +41,16 @@ async fn system_vpc(env: &Env) -> String {
     env.cloud_client()
         .vpcs()
         .unwrap()
-        .create(&CloudVpcSpec {
-            name: format!("fleet-net-{}", &env.ns.name()[env.ns.name().len() - 8..]),
-            cidr: "192.168.0.0/16".into(),
-            mode: VpcMode::System,
-            subnets: vec![],
-        })
+        .create(
+            &CloudVpcSpec {
+                name: format!("fleet-net-{}", &env.ns.name()[env.ns.name().len() - 8..]),
+                cidr: "192.168.0.0/16".into(),
+                mode: VpcMode::System,
+                subnets: vec![],
+                ext: Default::default(),
+            },
+            &Default::default(),
+        )
         .await
         .unwrap()
         .id

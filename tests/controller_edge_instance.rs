@@ -52,6 +52,7 @@ fn vpc(env: &Env, name: &str) -> Vpc {
             iec: Some(IecVpcSpec {
                 mode: IecVpcMode::Customer,
             }),
+            veen: None,
             subnets: ["a", "b"]
                 .iter()
                 .enumerate()
@@ -59,7 +60,7 @@ fn vpc(env: &Env, name: &str) -> Vpc {
                     name: (*name).into(),
                     cidr: format!("10.30.{}.0/24", i + 1),
                     gateway_ip: None,
-                    site_id: site(),
+                    site_id: Some(site()),
                     dns_list: vec![],
                     dhcp_enable: true,
                 })
@@ -79,6 +80,8 @@ fn sg(env: &Env, name: &str) -> SecurityGroup {
             adopt_id: None,
             name: None,
             description: None,
+            vpc_ref: None,
+            vpc_id: None,
             rule_management: RuleManagement::Additive,
             rules: vec![],
         },

@@ -31,6 +31,7 @@ fn vpc(env: &Env, name: &str, pc: &str, cidr: &str) -> Vpc {
             name: None,
             cidr: cidr.to_owned(),
             iec: None,
+            veen: None,
             subnets: vec![],
         },
         status: None,

@@ -14,7 +14,9 @@ use edgefleet::api::condition::{READY, STALLED, SYNCED};
 use edgefleet::api::security_group::{
     Direction, EtherType, RuleAction, RuleManagement, SecurityGroup, SecurityGroupRule, SecurityGroupSpec,
 };
-use edgefleet::provider::{Direction as CloudDirection, EtherType as CloudEtherType, RuleRemote, RuleSpec};
+use edgefleet::provider::{
+    Direction as CloudDirection, EtherType as CloudEtherType, RuleRemote, RuleSpec, SecurityGroupCreate,
+};
 use edgefleet_emulator::Faults;
 use edgefleet_emulator::core::faults::{ConsistencyFault, LatencyFault, LostResponseFault};
 use kube::api::Api;
@@ -48,6 +50,8 @@ fn sg(env: &Env, name: &str, rules: Vec<SecurityGroupRule>) -> SecurityGroup {
             adopt_id: None,
             name: None,
             description: Some("web tier".into()),
+            vpc_ref: None,
+            vpc_id: None,
             rule_management: RuleManagement::Authoritative,
             rules,
         },
@@ -101,7 +105,11 @@ async fn a_create_the_cloud_rejects_leaves_no_intent_and_creates_once_it_can() {
     let groups = cloud.security_groups().unwrap();
     let fillers = fill_quota(400, |i| async move {
         groups
-            .create(&format!("filler-{i}"), "quota filler")
+            .create(&SecurityGroupCreate {
+                name: format!("filler-{i}"),
+                description: "quota filler".into(),
+                ..SecurityGroupCreate::default()
+            })
             .await
             .map(|g| g.id)
     })
@@ -176,7 +184,7 @@ async fn authoritative_rules_drift_and_idempotence() {
         .iter()
         .find(|r| r.rule.port_min == Some(22))
         .unwrap();
-    sgs.delete_rule(&ssh.id).await.unwrap();
+    sgs.delete_rule(&id, &ssh.id).await.unwrap();
     let mut foreign = RuleSpec::allow(CloudDirection::Ingress, CloudEtherType::Ipv4);
     foreign.protocol = Some("udp".into());
     foreign.port_min = Some(53);
@@ -334,7 +342,11 @@ async fn observe_only_orphan_and_adoption() {
         .cloud_client()
         .security_groups()
         .unwrap()
-        .create("legacy", "made by hand")
+        .create(&SecurityGroupCreate {
+            name: "legacy".into(),
+            description: "made by hand".into(),
+            ..SecurityGroupCreate::default()
+        })
         .await
         .unwrap();
     let mutations = env.mutations();

@@ -14,7 +14,7 @@ use std::time::Duration;
 use edgefleet::api::common::{DeletionPolicy, ManagementPolicy, ProviderConfigRef};
 use edgefleet::api::condition::{READY, STALLED, SYNCED};
 use edgefleet::api::vpc::{IecVpcMode, IecVpcSpec, SubnetSpec, Vpc, VpcSpec};
-use edgefleet::provider::{VpcMode, VpcSpec as CloudVpcSpec};
+use edgefleet::provider::{CreateIdentity, VpcMode, VpcSpec as CloudVpcSpec};
 use edgefleet_emulator::Faults;
 use edgefleet_emulator::core::faults::{
     ConsistencyFault, ErrorFault, LatencyFault, LostResponseFault, ThrottleFault,
@@ -35,6 +35,7 @@ fn vpc(env: &Env, name: &str, cidr: &str) -> Vpc {
             name: None,
             cidr: cidr.to_owned(),
             iec: None,
+            veen: None,
             subnets: vec![],
         },
         status: None,
@@ -55,7 +56,7 @@ fn subnet(name: &str, cidr: &str, dns: &[&str]) -> SubnetSpec {
         name: name.to_owned(),
         cidr: cidr.to_owned(),
         gateway_ip: None,
-        site_id: site(),
+        site_id: Some(site()),
         dns_list: dns.iter().map(|d| (*d).to_owned()).collect(),
         dhcp_enable: true,
     }
@@ -131,12 +132,16 @@ async fn a_create_the_cloud_rejects_leaves_no_intent_and_creates_once_it_can() {
     let cloud = env.cloud_client();
     let vpcs = cloud.vpcs().unwrap();
     let fillers = fill_quota(100, |i| async move {
-        vpcs.create(&CloudVpcSpec {
-            name: format!("filler-{i}"),
-            cidr: "192.168.0.0/16".into(),
-            mode: VpcMode::System,
-            subnets: vec![],
-        })
+        vpcs.create(
+            &CloudVpcSpec {
+                name: format!("filler-{i}"),
+                cidr: "192.168.0.0/16".into(),
+                mode: VpcMode::System,
+                subnets: vec![],
+                ext: Default::default(),
+            },
+            &CreateIdentity::default(),
+        )
         .await
         .map(|v| v.id)
     })
@@ -237,12 +242,16 @@ async fn observe_only_reports_drift_and_never_mutates() {
     let existing = cloud
         .vpcs()
         .unwrap()
-        .create(&CloudVpcSpec {
-            name: "legacy".into(),
-            cidr: "10.4.0.0/16".into(),
-            mode: VpcMode::System,
-            subnets: vec![],
-        })
+        .create(
+            &CloudVpcSpec {
+                name: "legacy".into(),
+                cidr: "10.4.0.0/16".into(),
+                mode: VpcMode::System,
+                subnets: vec![],
+                ext: Default::default(),
+            },
+            &CreateIdentity::default(),
+        )
         .await
         .unwrap();
     let mutations = env.mutations();
@@ -314,12 +323,16 @@ async fn same_name_is_never_adopted_by_accident_but_adopt_id_adopts() {
         .cloud_client()
         .vpcs()
         .unwrap()
-        .create(&CloudVpcSpec {
-            name: "taken".into(),
-            cidr: "10.7.0.0/16".into(),
-            mode: VpcMode::System,
-            subnets: vec![],
-        })
+        .create(
+            &CloudVpcSpec {
+                name: "taken".into(),
+                cidr: "10.7.0.0/16".into(),
+                mode: VpcMode::System,
+                subnets: vec![],
+                ext: Default::default(),
+            },
+            &CreateIdentity::default(),
+        )
         .await
         .unwrap();
     create(&api, &vpc(&env, "taken", "10.7.0.0/16")).await;
@@ -428,7 +441,7 @@ async fn customer_subnets_follow_the_spec() {
     env.cloud_client()
         .vpcs()
         .unwrap()
-        .delete_subnet(&c)
+        .delete_subnet(&vpc_id(&v), &c)
         .await
         .unwrap();
     wait_for(&api, "cust", WAIT, |v: &Vpc| {

@@ -280,8 +280,8 @@ fn invalid_cases(pc_name: &str) -> Vec<(&'static str, Value, &'static str)> {
         // Vpc
         (
             "vpc: prefix too long",
-            merged(&vpc(), &json!({"spec": {"cidr": "10.0.0.0/25"}})),
-            "spec.cidr must be an IPv4 CIDR with a prefix length between 8 and 24",
+            merged(&vpc(), &json!({"spec": {"cidr": "10.0.0.0/29"}})),
+            "spec.cidr must be an IPv4 CIDR with a prefix length between 8 and 28",
         ),
         (
             "vpc: not a CIDR",
@@ -297,11 +297,6 @@ fn invalid_cases(pc_name: &str) -> Vec<(&'static str, Value, &'static str)> {
             "vpc: host bits set",
             merged(&vpc(), &json!({"spec": {"cidr": "10.1.0.1/16"}})),
             "spec.cidr must be a network address",
-        ),
-        (
-            "vpc: bad name",
-            merged(&vpc(), &json!({"spec": {"name": "my vpc"}})),
-            "spec.name in body should match",
         ),
         (
             "vpc: name too long",
@@ -332,12 +327,12 @@ fn invalid_cases(pc_name: &str) -> Vec<(&'static str, Value, &'static str)> {
             "every spec.subnets[].cidr must lie inside spec.cidr",
         ),
         (
-            "vpc: subnet /29",
+            "vpc: subnet /30",
             merged(
                 &custom_vpc(),
-                &json!({"spec": {"subnets": [{"name": "a", "cidr": "192.168.1.0/29", "siteId": "s"}]}}),
+                &json!({"spec": {"subnets": [{"name": "a", "cidr": "192.168.1.0/30", "siteId": "s"}]}}),
             ),
-            "spec.subnets[].cidr must be an IPv4 CIDR with a prefix length of at most 28",
+            "spec.subnets[].cidr must be an IPv4 CIDR with a prefix length of at most 29",
         ),
         (
             "vpc: subnet host bits",
@@ -380,12 +375,17 @@ fn invalid_cases(pc_name: &str) -> Vec<(&'static str, Value, &'static str)> {
             "Duplicate value",
         ),
         (
-            "vpc: subnet without site",
+            "vpc: two provider sections",
             merged(
-                &custom_vpc(),
-                &json!({"spec": {"subnets": [{"name": "a", "cidr": "192.168.1.0/24"}]}}),
+                &vpc(),
+                &json!({"spec": {"iec": {"mode": "SYSTEM"}, "veen": {"clusterName": "cn-hangzhou-cmcc-01"}}}),
             ),
-            "spec.subnets[0].siteId: Required value",
+            "spec.iec and spec.veen cannot both be set",
+        ),
+        (
+            "vpc: veen section without its cluster",
+            merged(&vpc(), &json!({"spec": {"veen": {}}})),
+            "spec.veen.clusterName: Required value",
         ),
         (
             "vpc: ObserveOnly without adoptId",

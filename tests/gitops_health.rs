@@ -671,12 +671,16 @@ async fn kstatus_and_argocd_agree_with_our_conditions_at_every_stage() {
         .cloud_client()
         .vpcs()
         .unwrap()
-        .create(&CloudVpcSpec {
-            name: format!("gitops-{}", &env.ns.name()[env.ns.name().len() - 8..]),
-            cidr: "192.168.0.0/16".into(),
-            mode: VpcMode::System,
-            subnets: vec![],
-        })
+        .create(
+            &CloudVpcSpec {
+                name: format!("gitops-{}", &env.ns.name()[env.ns.name().len() - 8..]),
+                cidr: "192.168.0.0/16".into(),
+                mode: VpcMode::System,
+                subnets: vec![],
+                ext: Default::default(),
+            },
+            &Default::default(),
+        )
         .await
         .unwrap()
         .id;

@@ -336,8 +336,14 @@ async fn transient_errors_retry_reads_but_never_creates() {
         cidr: "10.9.0.0/16".into(),
         mode: VpcMode::System,
         subnets: vec![],
+        ext: Default::default(),
     };
-    let err = p.vpcs().unwrap().create(&spec).await.expect_err("always 500");
+    let err = p
+        .vpcs()
+        .unwrap()
+        .create(&spec, &CreateIdentity::default())
+        .await
+        .expect_err("always 500");
     assert_eq!(err.category(), "Transient");
     assert_eq!(
         emu.calls_to("POST /v1/vpcs"),
@@ -361,20 +367,27 @@ async fn vpc_lifecycle_with_documented_errors() {
         cidr: "10.0.0.0/16".into(),
         mode: VpcMode::System,
         subnets: vec![],
+        ext: Default::default(),
     };
-    let v = api.create(&system).await.unwrap();
+    let v = api.create(&system, &CreateIdentity::default()).await.unwrap();
     assert_eq!(
         (v.name.as_str(), v.cidr.as_str(), v.mode),
         ("sys-net", "10.0.0.0/16", Some(VpcMode::System))
     );
-    let dup = api.create(&system).await.expect_err("names are unique");
+    let dup = api
+        .create(&system, &CreateIdentity::default())
+        .await
+        .expect_err("names are unique");
     assert_eq!((dup.category(), code(&dup)), ("Conflict", "IEC.020105"), "{dup}");
     let bad = api
-        .create(&VpcSpec {
-            name: "bad-cidr".into(),
-            cidr: "300.0.0.0/8".into(),
-            ..system.clone()
-        })
+        .create(
+            &VpcSpec {
+                name: "bad-cidr".into(),
+                cidr: "300.0.0.0/8".into(),
+                ..system.clone()
+            },
+            &CreateIdentity::default(),
+        )
         .await
         .expect_err("bad cidr");
     assert_eq!((bad.category(), code(&bad)), ("Invalid", "IEC.020115"), "{bad}");
@@ -396,11 +409,14 @@ async fn vpc_lifecycle_with_documented_errors() {
     assert_eq!(c.get_vpc(&v.id).await.unwrap().name, "sys-net-2");
     // Batched observation: all pages in one listing.
     for i in 0..3 {
-        api.create(&VpcSpec {
-            name: format!("many-{i}"),
-            cidr: format!("10.{}.0.0/16", 100 + i),
-            ..system.clone()
-        })
+        api.create(
+            &VpcSpec {
+                name: format!("many-{i}"),
+                cidr: format!("10.{}.0.0/16", 100 + i),
+                ..system.clone()
+            },
+            &CreateIdentity::default(),
+        )
         .await
         .unwrap();
     }
@@ -434,8 +450,9 @@ async fn subnet_lifecycle_with_documented_errors() {
         cidr: "10.0.0.0/16".into(),
         mode: VpcMode::System,
         subnets: vec![],
+        ext: Default::default(),
     };
-    let v = api.create(&system).await.unwrap();
+    let v = api.create(&system, &CreateIdentity::default()).await.unwrap();
     let subnet = SubnetSpec {
         name: "s1".into(),
         cidr: "10.0.1.0/24".into(),
@@ -462,8 +479,9 @@ async fn subnet_lifecycle_with_documented_errors() {
         cidr: "172.16.0.0/16".into(),
         mode: VpcMode::Customer,
         subnets: vec![],
+        ext: Default::default(),
     };
-    let c = api.create(&customer).await.unwrap();
+    let c = api.create(&customer, &CreateIdentity::default()).await.unwrap();
     let s1 = api
         .create_subnet(
             &c.id,
@@ -496,6 +514,7 @@ async fn subnet_lifecycle_with_documented_errors() {
         "{overlap}"
     );
     api.update_subnet(
+        &c.id,
         &s1.id,
         &SubnetUpdate {
             name: Some("s1-renamed".into()),
@@ -517,9 +536,12 @@ async fn subnet_lifecycle_with_documented_errors() {
 
     let busy = api.delete(&c.id).await.expect_err("VPC with subnets");
     assert_eq!((busy.category(), code(&busy)), ("InUse", "IEC.020113"), "{busy}");
-    api.delete_subnet(&s1.id).await.unwrap();
+    api.delete_subnet(&c.id, &s1.id).await.unwrap();
     api.delete(&c.id).await.unwrap();
-    let sub_gone = api.delete_subnet(&s1.id).await.expect_err("second subnet delete");
+    let sub_gone = api
+        .delete_subnet(&c.id, &s1.id)
+        .await
+        .expect_err("second subnet delete");
     assert_eq!(
         (sub_gone.category(), code(&sub_gone)),
         ("NotFound", "IEC.020003"),
@@ -557,7 +579,14 @@ async fn security_group_rules_converge_and_errors_map() {
         mode: RuleMode::Authoritative,
         keep_cloud_default_rules: false,
     };
-    let g = api.create(&desired.name, &desired.description).await.unwrap();
+    let g = api
+        .create(&SecurityGroupCreate {
+            name: desired.name.clone(),
+            description: desired.description.clone(),
+            ..SecurityGroupCreate::default()
+        })
+        .await
+        .unwrap();
     // Execute the plan against the observed group, then a second plan must be empty.
     let observed = api.get(&g.id).await.unwrap();
     for action in plan_security_group(&desired, Some(&observed), &caps) {
@@ -565,7 +594,7 @@ async fn security_group_rules_converge_and_errors_map() {
             SgAction::CreateRule(r) => {
                 api.create_rule(&g.id, &r).await.unwrap();
             }
-            SgAction::DeleteRule { id, .. } => api.delete_rule(&id).await.unwrap(),
+            SgAction::DeleteRule { id, .. } => api.delete_rule(&g.id, &id).await.unwrap(),
             other => panic!("unexpected action {other:?}"),
         }
     }
@@ -617,8 +646,11 @@ async fn security_group_rules_converge_and_errors_map() {
     assert_eq!(code(&e), "IEC.020308", "{e}");
 
     let rule_id = api.list_rules(&g.id).await.unwrap()[0].id.clone();
-    api.delete_rule(&rule_id).await.unwrap();
-    let e = api.delete_rule(&rule_id).await.expect_err("already deleted");
+    api.delete_rule(&g.id, &rule_id).await.unwrap();
+    let e = api
+        .delete_rule(&g.id, &rule_id)
+        .await
+        .expect_err("already deleted");
     assert_eq!((e.category(), code(&e)), ("NotFound", "IEC.020304"));
     api.delete(&g.id).await.unwrap();
     let e = api.get(&g.id).await.expect_err("deleted group");
@@ -653,12 +685,16 @@ async fn world(p: &IecProvider) -> World {
     );
     let vpcs = p.vpcs().unwrap();
     let vpc = vpcs
-        .create(&VpcSpec {
-            name: "inst-net".into(),
-            cidr: "192.168.0.0/16".into(),
-            mode: VpcMode::Customer,
-            subnets: vec![],
-        })
+        .create(
+            &VpcSpec {
+                name: "inst-net".into(),
+                cidr: "192.168.0.0/16".into(),
+                mode: VpcMode::Customer,
+                subnets: vec![],
+                ext: Default::default(),
+            },
+            &CreateIdentity::default(),
+        )
         .await
         .unwrap();
     let subnet = vpcs
@@ -676,7 +712,15 @@ async fn world(p: &IecProvider) -> World {
         )
         .await
         .unwrap();
-    let sg = p.security_groups().unwrap().create("inst-sg", "").await.unwrap();
+    let sg = p
+        .security_groups()
+        .unwrap()
+        .create(&SecurityGroupCreate {
+            name: "inst-sg".into(),
+            ..SecurityGroupCreate::default()
+        })
+        .await
+        .unwrap();
     World {
         site,
         flavor,
@@ -914,12 +958,16 @@ async fn fleet_plan_deploy_expand_members_and_delete() {
     let vpc = p
         .vpcs()
         .unwrap()
-        .create(&VpcSpec {
-            name: "fleet-net".into(),
-            cidr: "10.20.0.0/16".into(),
-            mode: VpcMode::System,
-            subnets: vec![],
-        })
+        .create(
+            &VpcSpec {
+                name: "fleet-net".into(),
+                cidr: "10.20.0.0/16".into(),
+                mode: VpcMode::System,
+                subnets: vec![],
+                ext: Default::default(),
+            },
+            &CreateIdentity::default(),
+        )
         .await
         .unwrap();
     let template = InstanceTemplate {
@@ -1104,8 +1152,12 @@ async fn lost_create_response_is_not_retried_and_the_object_is_found_by_name() {
         cidr: "10.30.0.0/16".into(),
         mode: VpcMode::System,
         subnets: vec![],
+        ext: Default::default(),
     };
-    let err = api.create(&spec).await.expect_err("the response is lost");
+    let err = api
+        .create(&spec, &CreateIdentity::default())
+        .await
+        .expect_err("the response is lost");
     assert!(err.is_retryable(), "{err}");
     assert_eq!(
         emu.calls_to("POST /v1/vpcs"),
@@ -1139,12 +1191,16 @@ async fn deploy_fleet(p: &IecProvider, name: &str, count: u32) -> (String, Vec<S
     let vpc = p
         .vpcs()
         .unwrap()
-        .create(&VpcSpec {
-            name: format!("{name}-net"),
-            cidr: "10.40.0.0/16".into(),
-            mode: VpcMode::System,
-            subnets: vec![],
-        })
+        .create(
+            &VpcSpec {
+                name: format!("{name}-net"),
+                cidr: "10.40.0.0/16".into(),
+                mode: VpcMode::System,
+                subnets: vec![],
+                ext: Default::default(),
+            },
+            &CreateIdentity::default(),
+        )
         .await
         .unwrap();
     let request = FleetPlanRequest {

@@ -183,11 +183,26 @@ async fn a_vpc_is_created_then_read_found_listed_and_deleted() {
         let run = cloud.start().await;
         let Ok(vpcs) = run.provider.vpcs() else { continue };
         let name = cloud.name();
+        let caps = run.provider.capabilities();
+        let identity = CreateIdentity::for_create("contract-net", "contract-token", "contract-owner", caps);
         let made = vpcs
-            .create(&cloud.vpc("contract-net", "10.60.0.0/16"))
+            .create(&cloud.vpc("contract-net", "10.60.0.0/16"), &identity)
             .await
             .unwrap();
         assert!(!made.id.is_empty(), "{name}: a created VPC has an id");
+        let by_identity = vpcs.find_by_identity(&identity).await.unwrap();
+        assert_eq!(
+            by_identity.iter().map(|v| &v.id).collect::<Vec<_>>(),
+            [&made.id],
+            "{name}: a lost create is found by its identity (tags where the cloud has them, else the name)"
+        );
+        if caps.tags {
+            let other = CreateIdentity::for_create("contract-net", "t", "someone-else", caps);
+            assert!(
+                vpcs.find_by_identity(&other).await.unwrap().is_empty(),
+                "{name}: another owner's identity finds nothing"
+            );
+        }
         let got = vpcs.get(&made.id).await.unwrap();
         assert_eq!(
             (got.name.as_str(), got.cidr.as_str()),
@@ -224,7 +239,28 @@ async fn a_security_group_keeps_the_rules_created_and_is_deleted() {
             continue;
         };
         let name = cloud.name();
-        let group = sgs.create("contract-sg", "contract").await.unwrap();
+        let caps = run.provider.capabilities();
+        // Where groups belong to a VPC, the group is made in one.
+        let vpc_id = match caps.security_group_needs_vpc {
+            true => {
+                let vpcs = run.provider.vpcs().unwrap();
+                let identity = CreateIdentity::for_create("contract-sg-net", "t", "contract-owner", caps);
+                Some(
+                    vpcs.create(&cloud.vpc("contract-sg-net", "10.61.0.0/16"), &identity)
+                        .await
+                        .unwrap()
+                        .id,
+                )
+            }
+            false => None,
+        };
+        let create = SecurityGroupCreate {
+            name: "contract-sg".into(),
+            description: "contract".into(),
+            vpc_id,
+            tags: [(OWNER_TAG.to_owned(), "contract-owner".to_owned())].into(),
+        };
+        let group = sgs.create(&create).await.unwrap();
         assert_eq!(sgs.get(&group.id).await.unwrap().name, "contract-sg", "{name}");
         let found = sgs.find_by_name("contract-sg").await.unwrap();
         assert_eq!(
@@ -253,7 +289,36 @@ async fn a_security_group_keeps_the_rules_created_and_is_deleted() {
             (Direction::Ingress, Some(443), &rule.remote),
             "{name}: the listed rule is the one created"
         );
-        sgs.delete_rule(&made.id).await.unwrap();
+        let changed = RuleSpec {
+            port_min: Some(8443),
+            port_max: Some(8443),
+            ..rule.clone()
+        };
+        let made = if caps.rule_update {
+            let updated = sgs.update_rule(&group.id, &made.id, &changed).await.unwrap();
+            assert_eq!(
+                updated.id, made.id,
+                "{name}: a rule changed in place keeps its id"
+            );
+            let rules = sgs.list_rules(&group.id).await.unwrap();
+            assert_eq!(
+                rules
+                    .iter()
+                    .map(|r| (r.id.as_str(), r.rule.port_min))
+                    .collect::<Vec<_>>(),
+                [(made.id.as_str(), Some(8443))],
+                "{name}: the rule is changed, not added"
+            );
+            updated
+        } else {
+            assert_eq!(
+                category(sgs.update_rule(&group.id, &made.id, &changed).await),
+                "Unsupported",
+                "{name}: rules cannot change in place"
+            );
+            made
+        };
+        sgs.delete_rule(&group.id, &made.id).await.unwrap();
         let rules = sgs.list_rules(&group.id).await.unwrap();
         assert!(
             rules.iter().all(|r| r.id != made.id),
@@ -500,6 +565,7 @@ impl CloudUnderTest for Iec {
             cidr: cidr.into(),
             mode: VpcMode::Customer,
             subnets: vec![],
+            ext: Default::default(),
         }
     }
 
@@ -507,7 +573,10 @@ impl CloudUnderTest for Iec {
         let p = run.provider.as_ref();
         let site = Self::site(p).await;
         let vpcs = p.vpcs().unwrap();
-        let vpc = vpcs.create(&self.vpc(name, "192.168.0.0/16")).await.unwrap();
+        let vpc = vpcs
+            .create(&self.vpc(name, "192.168.0.0/16"), &CreateIdentity::default())
+            .await
+            .unwrap();
         let subnet = vpcs
             .create_subnet(
                 &vpc.id,
@@ -566,12 +635,16 @@ impl CloudUnderTest for Iec {
         let vpc = p
             .vpcs()
             .unwrap()
-            .create(&VpcSpec {
-                name: format!("{name}-net"),
-                cidr: "10.20.0.0/16".into(),
-                mode: VpcMode::System,
-                subnets: vec![],
-            })
+            .create(
+                &VpcSpec {
+                    name: format!("{name}-net"),
+                    cidr: "10.20.0.0/16".into(),
+                    mode: VpcMode::System,
+                    subnets: vec![],
+                    ext: Default::default(),
+                },
+                &CreateIdentity::default(),
+            )
             .await
             .unwrap();
         let (flavor, image) = Self::flavor_and_image(p, &site.id).await;
@@ -668,8 +741,11 @@ impl CloudUnderTest for Veen {
         VpcSpec {
             name: name.into(),
             cidr: cidr.into(),
-            mode: VpcMode::Customer,
+            mode: VpcMode::System,
             subnets: vec![],
+            ext: VpcExt::Veen(VeenVpcExt {
+                cluster_name: Some("cn-hangzhou-cmcc-01".into()),
+            }),
         }
     }
 

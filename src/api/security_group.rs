@@ -55,7 +55,8 @@ pub enum RuleManagement {
     Additive,
 }
 
-/// One rule. Cloud rules are immutable, so changing a rule here deletes the old one and creates the new.
+/// One rule. Where the cloud's rules are immutable (IEC), changing a rule here creates the new one and
+/// deletes the old; where it modifies rules in place (veEN), the old rule is changed and keeps its id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("(has(self.remoteIpPrefix) ? 1 : 0) + (has(self.remoteGroupRef) ? 1 : 0) + (has(self.remoteGroupId) ? 1 : 0) == 1").message("spec.rules[]: exactly one of remoteIpPrefix, remoteGroupRef and remoteGroupId must be set (use remoteIpPrefix 0.0.0.0/0 for any address)"))]
@@ -146,6 +147,8 @@ fn default_priority() -> i32 {
 #[x_kube(validation = rule_observe_only_needs_adopt_id())]
 #[x_kube(validation = Rule::new("has(self.name) == has(oldSelf.name) && (!has(self.name) || self.name == oldSelf.name)").message("spec.name is immutable: the cloud has no API to rename a security group").field_path(".name"))]
 #[x_kube(validation = Rule::new("has(self.description) == has(oldSelf.description) && (!has(self.description) || self.description == oldSelf.description)").message("spec.description is immutable: the cloud has no API to update a security group").field_path(".description"))]
+#[x_kube(validation = Rule::new("!(has(self.vpcRef) && has(self.vpcId))").message("spec.vpcRef and spec.vpcId cannot both be set").field_path(".vpcRef"))]
+#[x_kube(validation = Rule::new("(!has(oldSelf.vpcRef) || (has(self.vpcRef) && self.vpcRef.name == oldSelf.vpcRef.name)) && (!has(oldSelf.vpcId) || (has(self.vpcId) && self.vpcId == oldSelf.vpcId))").message("spec.vpcRef and spec.vpcId are immutable once set: a security group cannot move to another VPC").field_path(".vpcRef"))]
 pub struct SecurityGroupSpec {
     /// The ProviderConfig (cloud account) that manages this group. Immutable.
     #[x_kube(validation = rule_provider_config_immutable())]
@@ -169,6 +172,15 @@ pub struct SecurityGroupSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 64))]
     pub description: Option<String>,
+    /// The Vpc (in this namespace) the group belongs to, on clouds whose security groups live in a VPC
+    /// (veEN: required); the controller waits until it has a cloud id. Clouds whose groups belong to the
+    /// account (IEC) reject it. At most one of vpcRef and vpcId; immutable once set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_ref: Option<LocalObjectRef>,
+    /// The VPC by literal cloud id, instead of vpcRef.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub vpc_id: Option<String>,
     /// Authoritative (default): the cloud group gets exactly spec.rules, cloud-created default rules
     /// included. Additive: only rules edgefleet created are ever deleted.
     #[serde(default)]

@@ -1,5 +1,8 @@
-//! Vpc (namespaced): a cloud VPC and, where the provider lets users plan them (IEC `CUSTOMER` mode),
-//! its per-site subnets.
+//! Vpc (namespaced): a cloud VPC and, where the provider lets users plan them (IEC `CUSTOMER` mode,
+//! every veEN VPC), its subnets. The schema holds the rules every cloud shares (private IPv4 ranges,
+//! subnets inside the VPC, immutable CIDRs); each cloud's own rules (IEC names and /8–/24, a site per
+//! subnet; veEN's cluster) are checked by its provider (`VpcApi::validate`), which reports
+//! `Stalled InvalidSpec` naming the field, because CEL cannot see which cloud the ProviderConfig is.
 
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -11,9 +14,6 @@ use super::common::{
     rule_provider_config_immutable,
 };
 use super::condition::Condition;
-
-/// RE2 pattern of an IEC VPC or subnet name: letters, digits, Chinese characters, `-`, `_`, `.`.
-pub const IEC_NETWORK_NAME_PATTERN: &str = r"^[-_.a-zA-Z0-9\p{Han}]+$";
 
 /// How subnets of an IEC VPC are planned.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -36,20 +36,34 @@ pub struct IecVpcSpec {
     pub mode: IecVpcMode,
 }
 
-/// One subnet of the VPC, in one site.
+/// veEN-specific VPC settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VeenVpcSpec {
+    /// The edge cluster (node) the VPC lives in, e.g. `cn-hangzhou-cmcc-01` (a veEN VPC and its subnets
+    /// live in one cluster; required on veEN). Immutable.
+    #[schemars(length(min = 1, max = 128))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.veen.clusterName is immutable: a veEN VPC lives in one edge cluster"))]
+    pub cluster_name: String,
+}
+
+/// One subnet of the VPC (on IEC in one site; on veEN in the VPC's cluster).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("string(cidr(self.cidr).masked()) == self.cidr").message("spec.subnets[].cidr must be a network address (host bits zero), e.g. 192.168.1.0/24").field_path(".cidr"))]
 #[x_kube(validation = Rule::new("!has(self.gatewayIp) || cidr(self.cidr).containsIP(self.gatewayIp)").message("spec.subnets[].gatewayIp must lie inside spec.subnets[].cidr").field_path(".gatewayIp"))]
 #[x_kube(validation = Rule::new("has(self.gatewayIp) == has(oldSelf.gatewayIp) && (!has(self.gatewayIp) || self.gatewayIp == oldSelf.gatewayIp)").message("spec.subnets[].gatewayIp is immutable").field_path(".gatewayIp"))]
+#[x_kube(validation = Rule::new("has(self.siteId) == has(oldSelf.siteId) && (!has(self.siteId) || self.siteId == oldSelf.siteId)").message("spec.subnets[].siteId is immutable").field_path(".siteId"))]
 pub struct SubnetSpec {
-    /// Subnet name in the cloud, unique within this Vpc (1–64: letters, digits, Chinese, `-`, `_`, `.`).
-    /// Renaming a subnet here replaces it (the name is the list key).
-    #[schemars(length(min = 1, max = 64), pattern(IEC_NETWORK_NAME_PATTERN))]
+    /// Subnet name in the cloud, unique within this Vpc (1–64 characters; IEC: letters, digits,
+    /// Chinese, `-`, `_`, `.`; veEN: at most 60). Renaming a subnet here replaces it (the name is the
+    /// list key).
+    #[schemars(length(min = 1, max = 64))]
     pub name: String,
-    /// IPv4 CIDR inside the VPC's cidr, prefix length at most /28 (e.g. 192.168.1.0/24). Immutable.
+    /// IPv4 CIDR inside the VPC's cidr (e.g. 192.168.1.0/24), prefix length at most /29 (IEC: /28).
+    /// Immutable.
     #[schemars(length(min = 9, max = 18))]
-    #[x_kube(validation = Rule::new("isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self).prefixLength() <= 28").message("spec.subnets[].cidr must be an IPv4 CIDR with a prefix length of at most 28"))]
+    #[x_kube(validation = Rule::new("isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self).prefixLength() <= 29").message("spec.subnets[].cidr must be an IPv4 CIDR with a prefix length of at most 29"))]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.subnets[].cidr is immutable"))]
     pub cidr: String,
     /// Gateway address inside cidr. Defaults to the first host address of cidr. Immutable.
@@ -57,17 +71,18 @@ pub struct SubnetSpec {
     #[schemars(length(min = 7, max = 15))]
     #[x_kube(validation = Rule::new("isIP(self) && ip(self).family() == 4").message("spec.subnets[].gatewayIp must be an IPv4 address"))]
     pub gateway_ip: Option<String>,
-    /// Edge site the subnet lives in (IEC site id from the site list). Immutable.
+    /// Edge site the subnet lives in (IEC site id from the site list; required on IEC, not taken by
+    /// veEN, whose subnets live in the VPC's cluster). Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
-    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.subnets[].siteId is immutable"))]
-    pub site_id: String,
-    /// IPv4 DNS servers (at most 4); the first two become the primary and secondary DNS.
+    pub site_id: Option<String>,
+    /// IPv4 DNS servers (at most 4); the first two become the primary and secondary DNS (IEC only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 4), inner(length(min = 7, max = 15)))]
     #[x_kube(validation = Rule::new("self.all(d, isIP(d) && ip(d).family() == 4)").message("spec.subnets[].dnsList entries must be IPv4 addresses"))]
     pub dns_list: Vec<String>,
     /// Whether DHCP hands out addresses (default true; with false, new instances get no IP and
-    /// cloud-init cannot inject passwords).
+    /// cloud-init cannot inject passwords; IEC only).
     #[serde(default = "default_true")]
     pub dhcp_enable: bool,
 }
@@ -90,7 +105,7 @@ fn default_true() -> bool {
     category = "edgefleet",
     derive = "PartialEq",
     selectable = ".spec.providerConfigRef.name",
-    doc = "Vpc is a cloud VPC and, for IEC CUSTOMER mode, its per-site subnets.",
+    doc = "Vpc is a cloud VPC and, where the cloud lets you plan them (IEC CUSTOMER mode, veEN), its subnets.",
     printcolumn(name = "Ready", type_ = "string", json_path = r#".status.conditions[?(@.type=="Ready")].status"#),
     printcolumn(name = "Synced", type_ = "string", json_path = r#".status.conditions[?(@.type=="Synced")].status"#),
     printcolumn(name = "Vpc-Id", type_ = "string", json_path = ".status.vpcId"),
@@ -105,6 +120,8 @@ fn default_true() -> bool {
 #[x_kube(validation = Rule::new("!has(self.subnets) || size(self.subnets) == 0 || !has(self.iec) || self.iec.mode == 'CUSTOMER'").message("spec.subnets cannot be listed when spec.iec.mode is SYSTEM (SYSTEM VPCs get their subnets from the cloud)").field_path(".subnets"))]
 #[x_kube(validation = Rule::new("(has(self.iec) ? self.iec.mode : 'SYSTEM') == (has(oldSelf.iec) ? oldSelf.iec.mode : 'SYSTEM')").message("spec.iec.mode is immutable").field_path(".iec"))]
 #[x_kube(validation = Rule::new("!has(self.subnets) || self.subnets.all(s, cidr(self.cidr).containsCIDR(s.cidr))").message("every spec.subnets[].cidr must lie inside spec.cidr").field_path(".subnets"))]
+#[x_kube(validation = Rule::new("!(has(self.iec) && has(self.veen))").message("spec.iec and spec.veen cannot both be set: give the section of the ProviderConfig's cloud").field_path(".veen"))]
+#[x_kube(validation = Rule::new("!has(oldSelf.veen) || has(self.veen)").message("spec.veen cannot be removed: a veEN VPC lives in its cluster").field_path(".veen"))]
 pub struct VpcSpec {
     /// The ProviderConfig (cloud account) that manages this VPC. Immutable.
     #[x_kube(validation = rule_provider_config_immutable())]
@@ -121,23 +138,27 @@ pub struct VpcSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub adopt_id: Option<String>,
-    /// Cloud name of the VPC (unique per account; 1–64: letters, digits, Chinese, `-`, `_`, `.`).
-    /// Defaults to metadata.name. Can be changed (the cloud renames the VPC).
+    /// Cloud name of the VPC (1–64 characters; IEC: unique per account, letters, digits, Chinese,
+    /// `-`, `_`, `.`; veEN: at most 60, not unique). Defaults to metadata.name. Can be changed (the
+    /// cloud renames the VPC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 64), pattern(IEC_NETWORK_NAME_PATTERN))]
+    #[schemars(length(min = 1, max = 64))]
     pub name: Option<String>,
-    /// IPv4 CIDR inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 with prefix length 8–24, e.g.
-    /// 192.168.0.0/16. Can be changed while it still contains every subnet.
+    /// IPv4 CIDR inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 with prefix length 8–28 (IEC:
+    /// 8–24), e.g. 192.168.0.0/16. IEC can change it while it still contains every subnet; veEN cannot.
     #[schemars(length(min = 9, max = 18))]
-    #[x_kube(validation = Rule::new("isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self).prefixLength() >= 8 && cidr(self).prefixLength() <= 24").message("spec.cidr must be an IPv4 CIDR with a prefix length between 8 and 24"))]
+    #[x_kube(validation = Rule::new("isCIDR(self) && cidr(self).ip().family() == 4 && cidr(self).prefixLength() >= 8 && cidr(self).prefixLength() <= 28").message("spec.cidr must be an IPv4 CIDR with a prefix length between 8 and 28"))]
     #[x_kube(validation = Rule::new("cidr('10.0.0.0/8').containsCIDR(self) || cidr('172.16.0.0/12').containsCIDR(self) || cidr('192.168.0.0/16').containsCIDR(self)").message("spec.cidr must lie inside 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"))]
     #[x_kube(validation = Rule::new("string(cidr(self).masked()) == self").message("spec.cidr must be a network address (host bits zero), e.g. 192.168.0.0/16"))]
     pub cidr: String,
-    /// IEC settings (mode). Absent means mode SYSTEM.
+    /// IEC settings (mode). Absent means mode SYSTEM. Only for an IEC ProviderConfig.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iec: Option<IecVpcSpec>,
+    /// veEN settings (the VPC's edge cluster); required for a veEN ProviderConfig, only for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub veen: Option<VeenVpcSpec>,
     /// Subnets to create, keyed by name; at most 64 (on IEC only in CUSTOMER mode: SYSTEM VPCs get their
-    /// subnets from the cloud).
+    /// subnets from the cloud; on veEN in the VPC's cluster).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64))]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
@@ -159,6 +180,17 @@ impl VpcSpec {
             IecVpcMode::Customer => crate::provider::VpcMode::Customer,
         }
     }
+
+    /// The provider section as the provider's domain value (`None` when no section is given).
+    pub fn provider_ext(&self) -> crate::provider::VpcExt {
+        match (&self.iec, &self.veen) {
+            (_, Some(veen)) => crate::provider::VpcExt::Veen(crate::provider::VeenVpcExt {
+                cluster_name: Some(veen.cluster_name.clone()),
+            }),
+            (Some(_), None) => crate::provider::VpcExt::Iec,
+            (None, None) => crate::provider::VpcExt::None,
+        }
+    }
 }
 
 /// Observed state of one subnet.
@@ -176,10 +208,11 @@ pub struct SubnetStatus {
     /// Observed gateway address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gateway_ip: Option<String>,
-    /// Site the subnet lives in.
+    /// Site the subnet lives in (IEC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub site_id: Option<String>,
-    /// Cloud status: ACTIVE (attached to the router), UNKNOWN (not yet attached) or ERROR.
+    /// Cloud status: ACTIVE (usable; IEC: attached to the router), UNKNOWN (IEC: not yet attached) or
+    /// ERROR.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
 }
@@ -208,7 +241,7 @@ pub struct VpcStatus {
     /// Observed CIDR.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cidr: Option<String>,
-    /// Observed mode (IEC: SYSTEM or CUSTOMER).
+    /// Observed mode (IEC: SYSTEM or CUSTOMER; clouds without modes leave it unset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
     /// Observed subnets (for SYSTEM VPCs, the ones the cloud created), by name.

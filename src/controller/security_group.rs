@@ -1,7 +1,12 @@
-//! The SecurityGroup controller: creates the cloud group (crash-safe), reconciles its rules as a set of
-//! normalised fingerprints (creates missing rules, deletes extra ones; where the cloud cannot change a
-//! rule in place, `Capabilities::rule_update`, a changed rule is a create plus a delete, creates
-//! first), resolves `remoteGroupRef`s to cloud ids (waiting until the referenced group has one), corrects
+//! The SecurityGroup controller: creates the cloud group (crash-safe; in its VPC where the cloud's groups
+//! belong to one, `Capabilities::security_group_needs_vpc`: `spec.vpcRef` is resolved like other
+//! references, waiting until the Vpc has a cloud id; on other clouds a VPC is rejected naming the
+//! field), reconciles its rules as a set of normalised fingerprints (creates missing rules, deletes
+//! extra ones; where the cloud cannot change a rule in place, `Capabilities::rule_update` false, a
+//! changed rule is a create plus a delete, creates first; where it can, the extra rule is modified into
+//! the missing one), checks the rules against the cloud (`SecurityGroupApi::validate`, `Stalled
+//! InvalidSpec` naming `spec.rules[i]…`), resolves `remoteGroupRef`s to cloud ids (waiting until the
+//! referenced group has one), corrects
 //! drift (recreates a group deleted out of band, restores changed rules) under Manage, reports it under
 //! ObserveOnly, adopts only by explicit `spec.adoptId`, and deletes the group (waiting while the cloud
 //! says it is in use).
@@ -49,10 +54,12 @@ use crate::api::security_group::{
     Direction as CrdDirection, EtherType as CrdEtherType, ObservedRule as StatusRule,
     RuleAction as CrdAction, RuleManagement, SecurityGroup, SecurityGroupRule, SecurityGroupStatus,
 };
+use crate::api::vpc::Vpc;
 use crate::provider::plan::{SgAction, plan_security_group};
 use crate::provider::{
-    Direction, EtherType, ObservedSecurityGroup, ProviderError, ProviderResult, RuleAction, RuleMode,
-    RuleRemote, RuleSpec, SecurityGroupApi, SecurityGroupSpec,
+    Capabilities, CreateIdentity, Direction, EtherType, FieldError, ObservedSecurityGroup, ProviderError,
+    ProviderResult, RuleAction, RuleMode, RuleRemote, RuleSpec, SecurityGroupApi, SecurityGroupCreate,
+    SecurityGroupSpec,
 };
 
 /// Errors of the SecurityGroup controller, one variant per step.
@@ -78,6 +85,26 @@ pub enum Error {
         /// "exist" or "get a cloud id".
         what: &'static str,
     },
+    /// spec.vpcRef names a Vpc that does not exist or has no cloud id yet.
+    #[error("waiting for Vpc {name:?} (named by spec.vpcRef) to {what}")]
+    WaitingForVpc {
+        /// The referenced Vpc.
+        name: String,
+        /// "exist" or "get a cloud id".
+        what: &'static str,
+    },
+    /// Reading the Vpc named by spec.vpcRef failed.
+    #[error("failed to read Vpc {name:?}")]
+    ReadVpc {
+        /// The referenced Vpc.
+        name: String,
+        /// Why.
+        #[source]
+        source: kube::Error,
+    },
+    /// A spec field this cloud cannot honour (checked before any call).
+    #[error("invalid spec for this cloud: {0}")]
+    InvalidSpec(FieldError),
     /// Reading the Kubernetes API failed while resolving references.
     #[error("failed to read SecurityGroup {name:?}")]
     ReadReference {
@@ -156,9 +183,9 @@ impl ReconcileError for Error {
             | Self::Delete { source, .. } => source.category(),
             Self::Lifecycle(e) => e.category(),
             Self::ProviderUnavailable { .. } => "ProviderConfigUnavailable",
-            Self::WaitingForReference { .. } => "WaitingForReference",
-            Self::ReadReference { .. } => "KubeApi",
-            Self::DescriptionTooLong { .. } => "InvalidSpec",
+            Self::WaitingForReference { .. } | Self::WaitingForVpc { .. } => "WaitingForReference",
+            Self::ReadReference { .. } | Self::ReadVpc { .. } => "KubeApi",
+            Self::DescriptionTooLong { .. } | Self::InvalidSpec(_) => "InvalidSpec",
             Self::InUse { .. } => "InUse",
             Self::PatchStatus(..) => "PatchStatus",
         }
@@ -176,11 +203,13 @@ impl ReconcileError for Error {
                 ..
             }
             | Self::ReadReference { .. }
+            | Self::ReadVpc { .. }
             | Self::PatchStatus(_) => ErrorClass::Transient,
-            Self::ProviderUnavailable { .. } | Self::WaitingForReference { .. } | Self::InUse { .. } => {
-                ErrorClass::Waiting
-            }
-            Self::DescriptionTooLong { .. } => ErrorClass::Stalled { recheck: false },
+            Self::ProviderUnavailable { .. }
+            | Self::WaitingForReference { .. }
+            | Self::WaitingForVpc { .. }
+            | Self::InUse { .. } => ErrorClass::Waiting,
+            Self::DescriptionTooLong { .. } | Self::InvalidSpec(_) => ErrorClass::Stalled { recheck: false },
         }
     }
 
@@ -194,24 +223,28 @@ impl ReconcileError for Error {
             | Self::Rule { source, .. }
             | Self::Delete { source, .. } => provider_error_class(source).1,
             Self::Lifecycle(e) => e.stalled_reason(),
-            Self::DescriptionTooLong { .. } => Some(reason::INVALID_SPEC),
+            Self::DescriptionTooLong { .. } | Self::InvalidSpec(_) => Some(reason::INVALID_SPEC),
             Self::ProviderUnavailable { deleting: false, .. }
             | Self::WaitingForReference { .. }
+            | Self::WaitingForVpc { .. }
             | Self::ReadReference { .. }
+            | Self::ReadVpc { .. }
             | Self::PatchStatus(_) => None,
         }
     }
 
     fn ready_reason(&self) -> Option<&'static str> {
         match self {
-            Self::ProviderUnavailable { deleting: false, .. } | Self::WaitingForReference { .. } => {
-                Some(reason::WAITING_FOR_DEPENDENCY)
-            }
+            Self::ProviderUnavailable { deleting: false, .. }
+            | Self::WaitingForReference { .. }
+            | Self::WaitingForVpc { .. } => Some(reason::WAITING_FOR_DEPENDENCY),
             Self::Lifecycle(e) => e.ready_reason(),
             Self::ProviderUnavailable { deleting: true, .. }
             | Self::Unsupported(_)
             | Self::ReadReference { .. }
+            | Self::ReadVpc { .. }
             | Self::DescriptionTooLong { .. }
+            | Self::InvalidSpec(_)
             | Self::Observe { .. }
             | Self::Rule { .. }
             | Self::Delete { .. }
@@ -418,8 +451,7 @@ type Writer = StatusWriter<SecurityGroup, SecurityGroupStatus>;
 /// need not be unique, so the recovery token is the ownership marker carried in the description.
 struct GroupCloud<'a> {
     api: &'a dyn SecurityGroupApi,
-    name: &'a str,
-    description: &'a str,
+    create: SecurityGroupCreate,
 }
 
 #[async_trait]
@@ -444,15 +476,76 @@ impl CloudSteps for GroupCloud<'_> {
     }
 
     async fn create(&self) -> ProviderResult<String> {
-        Ok(self.api.create(self.name, self.description).await?.id)
+        Ok(self.api.create(&self.create).await?.id)
     }
 }
 
-fn intent(sg: &SecurityGroup, name: &str, description: &str) -> Intent {
+fn intent(sg: &SecurityGroup, create: &SecurityGroupCreate) -> Intent {
+    let vpc = create.vpc_id.as_deref().unwrap_or_default();
     Intent {
         token: marker(&sg.uid().unwrap_or_default()),
-        params_hash: hex::encode(&Sha256::digest(format!("{name}|{description}").as_bytes())[..16]),
-        name: name.to_owned(),
+        params_hash: hex::encode(
+            &Sha256::digest(format!("{}|{}|{vpc}", create.name, create.description).as_bytes())[..16],
+        ),
+        name: create.name.clone(),
+    }
+}
+
+/// The VPC the group is created in: spec.vpcId, or the cloud id of the Vpc named by spec.vpcRef (same
+/// namespace; waits while it is missing or has no id). `None` when neither is set.
+async fn resolve_vpc(sg: &SecurityGroup, ctx: &Context) -> Result<Option<String>, Error> {
+    if let Some(id) = &sg.spec.vpc_id {
+        return Ok(Some(id.clone()));
+    }
+    let Some(r) = &sg.spec.vpc_ref else {
+        return Ok(None);
+    };
+    let api: Api<Vpc> = Api::namespaced(ctx.client.clone(), &sg.namespace().unwrap_or_default());
+    let vpc = api
+        .get_opt(&r.name)
+        .await
+        .map_err(|source| Error::ReadVpc {
+            name: r.name.clone(),
+            source,
+        })?
+        .ok_or_else(|| Error::WaitingForVpc {
+            name: r.name.clone(),
+            what: "exist",
+        })?;
+    vpc.status
+        .and_then(|s| s.vpc_id)
+        .map(Some)
+        .ok_or_else(|| Error::WaitingForVpc {
+            name: r.name.clone(),
+            what: "get a cloud id",
+        })
+}
+
+/// Whether the spec's VPC fits the cloud: required where groups belong to a VPC, refused where they
+/// belong to the account (a VPC there would be silently ignored).
+fn vpc_problem(sg: &SecurityGroup, caps: &Capabilities) -> Option<FieldError> {
+    let given = sg.spec.vpc_ref.is_some() || sg.spec.vpc_id.is_some();
+    let field = if sg.spec.vpc_id.is_some() {
+        "spec.vpcId"
+    } else {
+        "spec.vpcRef"
+    };
+    match (caps.security_group_needs_vpc, given) {
+        (true, false) => Some(FieldError {
+            field: "spec.vpcRef".into(),
+            message: format!(
+                "security groups of provider {} belong to a VPC: name the Vpc in spec.vpcRef (or its cloud id in spec.vpcId)",
+                caps.kind
+            ),
+        }),
+        (false, true) => Some(FieldError {
+            field: field.into(),
+            message: format!(
+                "security groups of provider {} belong to the account, not to a VPC: remove {field}",
+                caps.kind
+            ),
+        }),
+        _ => None,
     }
 }
 
@@ -509,17 +602,43 @@ async fn apply_steps(
     let caps = resolved.provider.capabilities();
     let intervals = resolved.intervals;
     let description = cloud_description(sg, caps.max_security_group_description_len)?;
+    if let Some(problem) = vpc_problem(sg, caps) {
+        return Err(Error::InvalidSpec(problem));
+    }
     // References to other groups are resolved before anything is created, so a group never exists with
-    // a partial rule set because of a missing reference.
-    resolve_rules(sg, ctx, w.status.security_group_id.as_deref()).await?;
+    // a partial rule set because of a missing reference. A reference to this group itself stands for
+    // its id in the validation.
+    let own = w
+        .status
+        .security_group_id
+        .clone()
+        .unwrap_or_else(|| cloud_name(sg));
+    let early = resolve_rules(sg, ctx, Some(&own)).await?;
+    let check = SecurityGroupSpec {
+        name: cloud_name(sg),
+        description: description.clone(),
+        rules: early,
+        mode: rule_mode(sg),
+        keep_cloud_default_rules: false,
+    };
+    if let Some(problem) = api.validate(&check).into_iter().next() {
+        return Err(Error::InvalidSpec(problem));
+    }
+    let vpc_id = resolve_vpc(sg, ctx).await?;
 
     let name = cloud_name(sg);
+    let uid = sg.uid().unwrap_or_default();
+    let identity = CreateIdentity::for_create(&name, &marker(&uid), &uid, caps);
     let cloud = GroupCloud {
         api,
-        name: &name,
-        description: &description,
+        create: SecurityGroupCreate {
+            name: name.clone(),
+            description: description.clone(),
+            vpc_id,
+            tags: identity.tags,
+        },
     };
-    let intent = intent(sg, &name, &description);
+    let intent = intent(sg, &cloud.create);
     let observed = match managed::ensure_identity(sg, &sg.spec, ctx, &cloud, &intent, w).await? {
         Identity::Observed(o) => o,
         Identity::Wait(outcome) => return Ok((outcome, intervals)),
@@ -537,11 +656,12 @@ async fn apply_steps(
     };
     let actions = actions_for(sg, &desired, &observed, &previous, caps);
     let id = observed.id.clone();
-    let (mut creates, mut deletes, mut fixed) = (0usize, 0usize, Vec::new());
+    let (mut creates, mut deletes, mut updates, mut fixed) = (0usize, 0usize, 0usize, Vec::new());
     for a in &actions {
         match a {
             SgAction::CreateRule(_) => creates += 1,
             SgAction::DeleteRule { .. } => deletes += 1,
+            SgAction::UpdateRule { .. } => updates += 1,
             SgAction::CannotUpdate { fields } => fixed.extend(fields.iter().copied()),
             SgAction::Create => {}
         }
@@ -556,11 +676,13 @@ async fn apply_steps(
     };
 
     if sg.spec.management_policy == ManagementPolicy::ObserveOnly {
-        let message = if creates + deletes == 0 {
+        let message = if creates + deletes + updates == 0 {
             format!("observing cloud security group {id}; its rules match the spec{note}")
         } else {
             format!(
-                "observing cloud security group {id}; drift (not corrected under ObserveOnly): {creates} rule(s) missing, {deletes} extra{note}"
+                "observing cloud security group {id}; drift (not corrected under ObserveOnly): {} rule(s) missing, {} extra{note}",
+                creates + updates,
+                deletes + updates
             )
         };
         return Ok((
@@ -571,7 +693,7 @@ async fn apply_steps(
             intervals,
         ));
     }
-    if creates + deletes == 0 {
+    if creates + deletes + updates == 0 {
         return Ok((
             Outcome::available(format!(
                 "cloud security group {id} has the desired rules{references}{note}"
@@ -592,7 +714,20 @@ async fn apply_steps(
                     });
                 }
             },
-            SgAction::DeleteRule { id: rule_id, .. } => match api.delete_rule(&rule_id).await {
+            SgAction::UpdateRule {
+                id: rule_id, rule, ..
+            } => match api.update_rule(&id, &rule_id, &rule).await {
+                Ok(_) => {}
+                Err(source) => {
+                    return Err(Error::Rule {
+                        action: "update",
+                        rule: rule_id,
+                        id,
+                        source,
+                    });
+                }
+            },
+            SgAction::DeleteRule { id: rule_id, .. } => match api.delete_rule(&id, &rule_id).await {
                 Ok(()) => {}
                 Err(e) if e.is_not_found() => {}
                 Err(source) => {
@@ -612,14 +747,16 @@ async fn apply_steps(
         EventType::Normal,
         "Updated",
         "Update",
-        format!("cloud security group {id}: created {creates} rule(s), deleted {deletes}"),
+        format!("cloud security group {id}: created {creates} rule(s), changed {updates}, deleted {deletes}"),
     )
     .await;
     Ok((
         Outcome::progressing(
             reason::UPDATING,
             reason::IN_PROGRESS,
-            format!("created {creates} and deleted {deletes} rule(s) of cloud security group {id}"),
+            format!(
+                "created {creates}, changed {updates} and deleted {deletes} rule(s) of cloud security group {id}"
+            ),
         ),
         intervals,
     ))
@@ -653,11 +790,9 @@ async fn cleanup_steps(sg: &SecurityGroup, ctx: &Context, w: &mut Writer) -> Res
             source,
         })?;
     let api = resolved.provider.security_groups().map_err(Error::Unsupported)?;
-    let name = cloud_name(sg);
     let cloud = GroupCloud {
         api,
-        name: &name,
-        description: "",
+        create: SecurityGroupCreate::default(),
     };
     let id = match managed::deletion_target(ctx, &cloud, &w.status).await? {
         DeletionTarget::Id(id) => id,
@@ -788,6 +923,8 @@ mod tests {
                 adopt_id: None,
                 name: None,
                 description: description.map(str::to_owned),
+                vpc_ref: None,
+                vpc_id: None,
                 rule_management: RuleManagement::Authoritative,
                 rules: vec![rule(Some("0.0.0.0/0"))],
             },

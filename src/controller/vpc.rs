@@ -5,10 +5,12 @@
 //! ObserveOnly), adopts only by explicit `spec.adoptId`, and deletes in dependency order (subnets, then
 //! the VPC), waiting — with backoff, never in a hot loop — while the cloud says something is in use.
 //!
-//! Crash safety (design.md, [`managed`]): the intent's token is the VPC name, unique per account on
-//! clouds that say so (`Capabilities::unique_names.vpc`). Recovery of an intent without an id looks the
-//! name up: one match → adopt, none → create once the eventual-consistency grace has passed, several →
-//! Stalled. A fresh create whose unique name is already taken by a VPC we have no intent for is never
+//! Crash safety (design.md, [`managed`]): the create carries a [`CreateIdentity`] — the VPC name and,
+//! where the cloud has tags (`Capabilities::tags`), the owner tag ([`OWNER_TAG`] = the object's uid).
+//! The intent's token is the owner uid where the cloud has tags (veEN: names are not unique), else the
+//! VPC name (IEC: unique per account, `Capabilities::unique_names.vpc`). Recovery of an intent without
+//! an id looks the token up (by tag or by name): one match → adopt, none → create once the
+//! eventual-consistency grace has passed, several → Stalled. A fresh create whose unique name is already taken by a VPC we have no intent for is never
 //! adopted: the object stalls with `NameConflict` and tells the user to set `spec.adoptId`. What a
 //! cloud cannot honour (a provider section's rules) is checked by the provider before any call
 //! (`VpcApi::validate`) and reported as `Stalled InvalidSpec` naming the field. Subnets need no intent:
@@ -43,7 +45,8 @@ use crate::api::provider_config::ProviderConfig;
 use crate::api::vpc::{SubnetStatus, Vpc, VpcStatus};
 use crate::provider::plan::{VpcAction, plan_vpc};
 use crate::provider::{
-    FieldError, ObservedVpc, ProviderError, ProviderResult, SubnetSpec, SubnetState, VpcApi, VpcMode, VpcSpec,
+    Capabilities, CreateIdentity, FieldError, OWNER_TAG, ObservedVpc, ProviderError, ProviderResult,
+    SubnetSpec, SubnetState, VpcApi, VpcMode, VpcSpec,
 };
 
 /// Errors of the Vpc controller, one variant per step.
@@ -223,19 +226,20 @@ pub fn desired(vpc: &Vpc) -> VpcSpec {
                 name: s.name.clone(),
                 cidr: s.cidr.clone(),
                 gateway_ip: s.gateway_ip.clone(),
-                site_id: s.site_id.clone(),
+                site_id: s.site_id.clone().unwrap_or_default(),
                 dhcp_enable: s.dhcp_enable,
                 primary_dns: s.dns_list.first().cloned(),
                 secondary_dns: s.dns_list.get(1).cloned(),
             })
             .collect(),
+        ext: vpc.spec.provider_ext(),
     }
 }
 
 /// Hash of the parameters a create sends (recorded in the intent).
 pub fn params_hash(spec: &VpcSpec) -> String {
     let mut h = Sha256::new();
-    h.update(format!("{}|{}|{:?}", spec.name, spec.cidr, spec.mode).as_bytes());
+    h.update(format!("{}|{}|{:?}|{:?}", spec.name, spec.cidr, spec.mode, spec.ext).as_bytes());
     hex::encode(&h.finalize()[..16])
 }
 
@@ -280,12 +284,36 @@ pub fn record_observed(status: &mut VpcStatus, observed: &ObservedVpc) {
 type Writer = StatusWriter<Vpc, VpcStatus>;
 
 /// The cloud-facing identity steps of a Vpc (the lifecycle itself is [`managed`]). The recovery token is
-/// the VPC name; where the cloud keeps VPC names unique (`Capabilities::unique_names`) a fresh create
-/// also refuses a name that is already taken.
+/// the owner uid where the cloud has tags, else the VPC name ([`token`]); where the cloud keeps VPC names
+/// unique (`Capabilities::unique_names`) a fresh create also refuses a name that is already taken.
 struct VpcCloud<'a> {
     api: &'a dyn VpcApi,
     want: &'a VpcSpec,
+    identity: CreateIdentity,
     unique_names: bool,
+    tags: bool,
+}
+
+impl<'a> VpcCloud<'a> {
+    fn new(api: &'a dyn VpcApi, want: &'a VpcSpec, vpc: &Vpc, caps: &Capabilities) -> Self {
+        let uid = vpc.uid().unwrap_or_default();
+        Self {
+            api,
+            want,
+            identity: CreateIdentity::for_create(&want.name, &token(vpc, want, caps), &uid, caps),
+            unique_names: caps.unique_names.vpc,
+            tags: caps.tags,
+        }
+    }
+}
+
+/// The recovery token of a create: the owner uid (what the [`OWNER_TAG`] carries) where the cloud has
+/// tags, else the VPC name.
+fn token(vpc: &Vpc, want: &VpcSpec, caps: &Capabilities) -> String {
+    match vpc.uid() {
+        Some(uid) if caps.tags => uid,
+        _ => want.name.clone(),
+    }
 }
 
 #[async_trait]
@@ -301,8 +329,21 @@ impl CloudSteps for VpcCloud<'_> {
         self.api.get(id).await
     }
 
+    /// By the owner tag where the cloud has tags (the token is the uid), else by name.
     async fn find(&self, token: &str) -> ProviderResult<Vec<ObservedVpc>> {
-        self.api.find_by_name(token).await
+        let identity = if self.tags {
+            CreateIdentity {
+                name: self.want.name.clone(),
+                client_token: None,
+                tags: [(OWNER_TAG.to_owned(), token.to_owned())].into(),
+            }
+        } else {
+            CreateIdentity {
+                name: token.to_owned(),
+                ..CreateIdentity::default()
+            }
+        };
+        self.api.find_by_identity(&identity).await
     }
 
     async fn taken(&self) -> ProviderResult<Vec<ObservedVpc>> {
@@ -313,16 +354,22 @@ impl CloudSteps for VpcCloud<'_> {
     }
 
     async fn create(&self) -> ProviderResult<String> {
-        Ok(self.api.create(self.want).await?.id)
+        Ok(self.api.create(self.want, &self.identity).await?.id)
     }
 }
 
-fn intent(want: &VpcSpec) -> Intent {
+fn intent(vpc: &Vpc, want: &VpcSpec, caps: &Capabilities) -> Intent {
     Intent {
-        token: want.name.clone(),
+        token: token(vpc, want, caps),
         params_hash: params_hash(want),
         name: want.name.clone(),
     }
+}
+
+/// Whether the subnets of `observed` are the user's to create and delete: the cloud manages subnets,
+/// and (IEC) only in CUSTOMER VPCs where it says so.
+fn user_subnets(caps: &Capabilities, observed: &ObservedVpc) -> bool {
+    caps.supports.subnets && (!caps.subnets_only_in_customer_vpcs || observed.mode == Some(VpcMode::Customer))
 }
 
 fn describe_action(a: &VpcAction) -> String {
@@ -339,6 +386,9 @@ fn describe_action(a: &VpcAction) -> String {
             format!("change {}", parts.join(" and "))
         }
         VpcAction::RequiresReplacement { fields } => format!("replace ({})", fields.join(", ")),
+        VpcAction::CreateSubnet(s) if s.site_id.is_empty() => {
+            format!("create subnet {} ({})", s.name, s.cidr)
+        }
         VpcAction::CreateSubnet(s) => format!("create subnet {} ({} in site {})", s.name, s.cidr, s.site_id),
         VpcAction::UpdateSubnet { id, .. } => format!("update subnet {id}"),
         VpcAction::DeleteSubnet { id } => format!("delete subnet {id}"),
@@ -377,7 +427,7 @@ async fn execute(
                 }
             },
             VpcAction::UpdateSubnet { id: sid, update } => {
-                api.update_subnet(&sid, &update)
+                api.update_subnet(id, &sid, &update)
                     .await
                     .map_err(|source| Error::Subnet {
                         action: "update",
@@ -386,7 +436,7 @@ async fn execute(
                         source,
                     })?;
             }
-            VpcAction::DeleteSubnet { id: sid } => match api.delete_subnet(&sid).await {
+            VpcAction::DeleteSubnet { id: sid } => match api.delete_subnet(id, &sid).await {
                 Ok(()) => {}
                 Err(e) if e.is_not_found() => {}
                 Err(source) => {
@@ -426,12 +476,9 @@ async fn apply_steps(vpc: &Vpc, ctx: &Context, w: &mut Writer) -> Result<(Outcom
     if let Some(problem) = api.validate(&want).into_iter().next() {
         return Err(Error::InvalidSpec(problem));
     }
-    let cloud = VpcCloud {
-        api,
-        want: &want,
-        unique_names: caps.unique_names.vpc,
-    };
-    let mut observed = match managed::ensure_identity(vpc, &vpc.spec, ctx, &cloud, &intent(&want), w).await? {
+    let cloud = VpcCloud::new(api, &want, vpc, caps);
+    let intent = intent(vpc, &want, caps);
+    let mut observed = match managed::ensure_identity(vpc, &vpc.spec, ctx, &cloud, &intent, w).await? {
         Identity::Observed(o) => o,
         Identity::Wait(outcome) => return Ok((outcome, intervals)),
     };
@@ -443,6 +490,16 @@ async fn apply_steps(vpc: &Vpc, ctx: &Context, w: &mut Writer) -> Result<(Outcom
     record_observed(&mut w.status, &observed);
     let actions = plan_vpc(&want, Some(&observed), caps);
     let id = observed.id.clone();
+    if observed.busy {
+        return Ok((
+            Outcome::progressing(
+                reason::CREATING,
+                reason::IN_PROGRESS,
+                format!("the cloud is still setting up cloud VPC {id}"),
+            ),
+            intervals,
+        ));
+    }
 
     if vpc.spec.management_policy == ManagementPolicy::ObserveOnly {
         let drift: Vec<String> = actions.iter().map(describe_action).collect();
@@ -535,7 +592,7 @@ async fn apply(vpc: Arc<Vpc>, ctx: &Context) -> Result<Action, Error> {
 async fn cleanup_steps(vpc: &Vpc, ctx: &Context, w: &mut Writer) -> Result<(), Error> {
     if keeps_cloud_object(&vpc.spec) {
         if let Some(id) = &w.status.vpc_id {
-            publish_orphaned(ctx, vpc, VpcCloud::NOUN, id).await;
+            publish_orphaned(ctx, vpc, <VpcCloud as CloudSteps>::NOUN, id).await;
         }
         return Ok(());
     }
@@ -550,11 +607,8 @@ async fn cleanup_steps(vpc: &Vpc, ctx: &Context, w: &mut Writer) -> Result<(), E
         })?;
     let api = resolved.provider.vpcs().map_err(Error::Unsupported)?;
     let want = desired(vpc);
-    let cloud = VpcCloud {
-        api,
-        want: &want,
-        unique_names: resolved.provider.capabilities().unique_names.vpc,
-    };
+    let caps = resolved.provider.capabilities();
+    let cloud = VpcCloud::new(api, &want, vpc, caps);
     let id = match managed::deletion_target(ctx, &cloud, &w.status).await? {
         DeletionTarget::Id(id) => id,
         DeletionTarget::Nothing => return Ok(()),
@@ -564,9 +618,9 @@ async fn cleanup_steps(vpc: &Vpc, ctx: &Context, w: &mut Writer) -> Result<(), E
         Err(e) if e.is_not_found() => return Ok(()),
         Err(source) => return Err(Error::Observe { id, source }),
     };
-    if observed.mode == Some(VpcMode::Customer) {
+    if user_subnets(caps, &observed) {
         for s in &observed.subnets {
-            match api.delete_subnet(&s.id).await {
+            match api.delete_subnet(&id, &s.id).await {
                 Ok(()) => {}
                 Err(e) if e.is_not_found() => {}
                 Err(source @ (ProviderError::InUse { .. } | ProviderError::Conflict { .. })) => {
@@ -687,7 +741,7 @@ mod tests {
                     name: "a".into(),
                     cidr: "10.0.1.0/24".into(),
                     gateway_ip: None,
-                    site_id: "site-1".into(),
+                    site_id: Some("site-1".into()),
                     dns_list: vec!["8.8.8.8".into(), "1.1.1.1".into(), "9.9.9.9".into()],
                     dhcp_enable: true,
                 }],
@@ -715,7 +769,7 @@ mod tests {
     #[test]
     fn error_classes_follow_the_policy() {
         let conflict = Error::from(LifecycleError::NameConflict {
-            noun: VpcCloud::NOUN,
+            noun: <VpcCloud as CloudSteps>::NOUN,
             name: "n".into(),
             ids: "v-1".into(),
         });

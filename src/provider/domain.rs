@@ -48,6 +48,28 @@ pub struct VpcSpec {
     pub mode: VpcMode,
     /// Desired subnets (only managed when `mode` is `Customer`).
     pub subnets: Vec<SubnetSpec>,
+    /// The cloud's own settings (the CRD's provider section), read only by the cloud they name.
+    pub ext: VpcExt,
+}
+
+/// Per-cloud settings of a VPC, from the CRD's provider section (`spec.iec`, `spec.veen`). Each cloud's
+/// [`VpcApi::validate`](super::VpcApi::validate) rejects a section of another cloud, naming it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum VpcExt {
+    /// No provider section.
+    #[default]
+    None,
+    /// `spec.iec` (its mode is [`VpcSpec::mode`]).
+    Iec,
+    /// `spec.veen`.
+    Veen(VeenVpcExt),
+}
+
+/// veEN's VPC settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VeenVpcExt {
+    /// The edge cluster (node) the VPC lives in; veEN requires it.
+    pub cluster_name: Option<String>,
 }
 
 /// Desired subnet of a VPC.
@@ -59,7 +81,7 @@ pub struct SubnetSpec {
     pub cidr: String,
     /// Gateway address; `None` = first host address of the cidr.
     pub gateway_ip: Option<String>,
-    /// Site (IEC subnets are per site).
+    /// Site (IEC subnets are per site); empty where the cloud has none (veEN: the VPC's cluster).
     pub site_id: String,
     /// DHCP on (default true).
     pub dhcp_enable: bool,
@@ -91,6 +113,9 @@ pub struct ObservedVpc {
     pub subnet_count: u32,
     /// Subnets of this VPC.
     pub subnets: Vec<ObservedSubnet>,
+    /// The cloud is still applying a create or change (veEN `modifying`): nothing is changed and
+    /// Ready waits until it is done.
+    pub busy: bool,
 }
 
 /// Lifecycle of a subnet.
@@ -326,6 +351,20 @@ pub struct SecurityGroupSpec {
     /// In authoritative mode, keep the rules the cloud adds to every new group (see
     /// [`Capabilities::default_rules`]) even though the spec does not list them.
     pub keep_cloud_default_rules: bool,
+}
+
+/// What a security-group create sends.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecurityGroupCreate {
+    /// Cloud name.
+    pub name: String,
+    /// Description (carries edgefleet's ownership marker).
+    pub description: String,
+    /// The VPC the group belongs to, on clouds whose groups live in a VPC
+    /// ([`Capabilities::security_group_needs_vpc`](super::Capabilities::security_group_needs_vpc)).
+    pub vpc_id: Option<String>,
+    /// Ownership tags, used where the cloud has tags.
+    pub tags: BTreeMap<String, String>,
 }
 
 /// Observed rule.

@@ -5,14 +5,15 @@
 //! This module does not depend on `crate::api` (the CRD types): controllers map CRD → [`ProviderSettings`]
 //! and domain specs, and observed domain state → status.
 //!
-//! How the other clouds fit the same traits (IEC has every trait; veEN the credential probe and the
-//! [`InstanceApi`], created into an existing cloud server; its other traits are not written yet):
+//! How the other clouds fit the same traits (IEC has every trait; veEN the credential probe, the
+//! [`InstanceApi`] (created into an existing cloud server), [`VpcApi`] and [`SecurityGroupApi`]; its
+//! other traits are not written yet):
 //!
 //! | trait | IEC | veEN | ModelArts DevServer | Luchen | Workspace |
 //! |---|---|---|---|---|---|
 //! | auth ([`Credentials`]) | AkSk / Password (IAM token) / Token | AkSk (HMAC-SHA256, scoped) | AkSk / Password | Password → cookie token, or Token | AkSk / Password |
-//! | [`VpcApi`] | vpcs + subnets | CreateCustomVPCInstance (+ subnets) | unsupported (uses an existing VPC) | unsupported | unsupported |
-//! | [`SecurityGroupApi`] | groups + immutable rules | groups + modifiable rules | unsupported | unsupported | unsupported |
+//! | [`VpcApi`] | vpcs + subnets (per site, CUSTOMER mode), unique names | CreateCustomVPCInstance in one cluster (`spec.veen.clusterName`) with its subnets; found again by the owner tag | unsupported (uses an existing VPC) | unsupported | unsupported |
+//! | [`SecurityGroupApi`] | account-wide groups + immutable rules (delete + create) | groups in a VPC (`security_group_needs_vpc`) + rules changed in place (`rule_update`) | unsupported | unsupported | unsupported |
 //! | [`InstanceApi`] | direct site-level create, batch power, change-OS, NICs | CreateInstance into a cloud server (`InstanceRules::fleet = Required`) with `client_token` and owner tag, then SetInstanceName; Start/Stop/Reboot/Offline | one server per create, prepaid → `Operation::order_id` | create/stop/terminate | app servers (job ids in `Operation::job_ids`) |
 //! | [`FleetApi`] | deployment plan (cloud object) → deploy / expand | cloud server: plan kept local, deploy = CreateCloudServer with the client token | unsupported | unsupported | server group: deploy = create group, expand = create servers (job) |
 //! | crash recovery ([`Capabilities`]) | unique fleet/VPC names | client tokens + tags | names / order ids | names | group names + tags |
@@ -179,8 +180,11 @@ pub struct Capabilities {
     pub subnets_only_in_customer_vpcs: bool,
     /// Security groups can be renamed/re-described in place.
     pub security_group_update: bool,
-    /// Rules can be modified in place (IEC: no — delete + create).
+    /// Rules can be modified in place (IEC: no — delete + create; veEN: `ModifySecurityGroupRule`).
     pub rule_update: bool,
+    /// Security groups belong to a VPC, named at create (veEN); otherwise to the account (IEC), and a
+    /// VPC given for one is an error.
+    pub security_group_needs_vpc: bool,
     /// Rules the cloud adds to every new security group (kept in authoritative mode when asked to).
     pub default_rules: Vec<RuleSpec>,
     /// Instance field policy.
@@ -283,12 +287,18 @@ pub trait VpcApi: Send + Sync {
     }
     /// All VPCs with this exact name (more than one → the caller stalls with the ids).
     async fn find_by_name(&self, name: &str) -> ProviderResult<Vec<ObservedVpc>>;
+    /// The VPCs a create with `identity` made (crash recovery): by its tags where it carries any
+    /// (clouds with tags, [`Capabilities::tags`]), otherwise by its name.
+    async fn find_by_identity(&self, identity: &CreateIdentity) -> ProviderResult<Vec<ObservedVpc>> {
+        self.find_by_name(&identity.name).await
+    }
     /// One VPC with its subnets.
     async fn get(&self, id: &str) -> ProviderResult<ObservedVpc>;
     /// Every VPC of the account with its subnets (batched observation: a few paginated calls in total).
     async fn list_all(&self) -> ProviderResult<Vec<ObservedVpc>>;
-    /// Creates the VPC (subnets are created separately).
-    async fn create(&self, spec: &VpcSpec) -> ProviderResult<ObservedVpc>;
+    /// Creates the VPC carrying `identity` (its tags where the cloud has them). Subnets are created
+    /// separately, except where the create takes them (veEN): then `spec.subnets` come with it.
+    async fn create(&self, spec: &VpcSpec, identity: &CreateIdentity) -> ProviderResult<ObservedVpc>;
     /// Changes name/cidr in place.
     async fn update(&self, id: &str, update: &VpcUpdate) -> ProviderResult<ObservedVpc>;
     /// Deletes the VPC (its subnets must be gone).
@@ -297,15 +307,20 @@ pub trait VpcApi: Send + Sync {
     async fn list_subnets(&self, vpc_id: &str) -> ProviderResult<Vec<ObservedSubnet>>;
     /// Creates a subnet.
     async fn create_subnet(&self, vpc_id: &str, spec: &SubnetSpec) -> ProviderResult<ObservedSubnet>;
-    /// Changes a subnet in place.
-    async fn update_subnet(&self, id: &str, update: &SubnetUpdate) -> ProviderResult<()>;
-    /// Deletes a subnet.
-    async fn delete_subnet(&self, id: &str) -> ProviderResult<()>;
+    /// Changes subnet `id` of VPC `vpc_id` in place.
+    async fn update_subnet(&self, vpc_id: &str, id: &str, update: &SubnetUpdate) -> ProviderResult<()>;
+    /// Deletes subnet `id` of VPC `vpc_id`.
+    async fn delete_subnet(&self, vpc_id: &str, id: &str) -> ProviderResult<()>;
 }
 
 /// Security groups and their rules.
 #[async_trait]
 pub trait SecurityGroupApi: Send + Sync {
+    /// What of `spec` (its rules, in spec order) this cloud cannot honour, checked before any call;
+    /// none by default. Fields are named as in the SecurityGroup object (`spec.rules[i].…`).
+    fn validate(&self, _spec: &SecurityGroupSpec) -> Vec<FieldError> {
+        Vec::new()
+    }
     /// Every security group with its rules (batched observation).
     async fn list_all(&self) -> ProviderResult<Vec<ObservedSecurityGroup>>;
     /// All groups with this exact name.
@@ -313,15 +328,29 @@ pub trait SecurityGroupApi: Send + Sync {
     /// One group with its rules.
     async fn get(&self, id: &str) -> ProviderResult<ObservedSecurityGroup>;
     /// Creates a group (the cloud may add default rules).
-    async fn create(&self, name: &str, description: &str) -> ProviderResult<ObservedSecurityGroup>;
+    async fn create(&self, create: &SecurityGroupCreate) -> ProviderResult<ObservedSecurityGroup>;
     /// Deletes a group.
     async fn delete(&self, id: &str) -> ProviderResult<()>;
     /// Rules of a group.
     async fn list_rules(&self, group_id: &str) -> ProviderResult<Vec<ObservedRule>>;
     /// Creates a rule.
     async fn create_rule(&self, group_id: &str, rule: &RuleSpec) -> ProviderResult<ObservedRule>;
-    /// Deletes a rule.
-    async fn delete_rule(&self, rule_id: &str) -> ProviderResult<()>;
+    /// Changes rule `rule_id` of group `group_id` into `rule`, keeping its id (clouds with
+    /// [`Capabilities::rule_update`]; `Unsupported` by default).
+    async fn update_rule(
+        &self,
+        group_id: &str,
+        rule_id: &str,
+        rule: &RuleSpec,
+    ) -> ProviderResult<ObservedRule> {
+        let _ = (group_id, rule, rule_id);
+        Err(ProviderError::unsupported(
+            "security_group.update_rule",
+            "this cloud cannot change a rule in place; delete it and create the new one",
+        ))
+    }
+    /// Deletes rule `rule_id` of group `group_id`.
+    async fn delete_rule(&self, group_id: &str, rule_id: &str) -> ProviderResult<()>;
 }
 
 /// Single instances (and fleet members).

@@ -139,12 +139,23 @@ pub enum SgAction {
         /// The rule's fingerprint, for events.
         fingerprint: String,
     },
+    /// Change a rule that is not desired into a missing one, keeping its id (clouds with
+    /// [`Capabilities::rule_update`]; instead of a create plus a delete).
+    UpdateRule {
+        /// Rule id.
+        id: String,
+        /// The old rule's fingerprint, for events.
+        fingerprint: String,
+        /// What it becomes.
+        rule: RuleSpec,
+    },
 }
 
 /// Plans a security group's rules as a set keyed by [`RuleSpec::fingerprint`]: create what is missing,
 /// delete what is extra (authoritative mode only; duplicates of a desired rule are extras too). Rules the
 /// cloud adds to every group are kept when `keep_cloud_default_rules` is set. Creates come before deletes
-/// so a rule change never opens a window with neither rule.
+/// so a rule change never opens a window with neither rule; where the cloud changes rules in place
+/// ([`Capabilities::rule_update`]) a missing rule is made from an extra one instead (`UpdateRule`).
 pub fn plan_security_group(
     desired: &SecurityGroupSpec,
     observed: Option<&ObservedSecurityGroup>,
@@ -195,13 +206,45 @@ pub fn plan_security_group(
             });
         }
     }
-    for want in desired_rules {
-        if !seen.contains(&want.fingerprint()) {
-            out.push(SgAction::CreateRule(want.clone()));
-        }
+    let mut creates: Vec<RuleSpec> = desired_rules
+        .into_iter()
+        .filter(|want| !seen.contains(&want.fingerprint()))
+        .cloned()
+        .collect();
+    if caps.rule_update {
+        // A missing rule takes over an extra one, preferring one of the same direction, so a changed
+        // rule is one modification (no window with neither rule, no new id).
+        let mut updates = Vec::new();
+        creates.retain(|want| {
+            let pick = deletes
+                .iter()
+                .position(|d| matches!(d, SgAction::DeleteRule { fingerprint, .. } if fingerprint.starts_with(direction_key(want.direction))))
+                .or_else(|| (!deletes.is_empty()).then_some(0));
+            match pick.map(|i| deletes.remove(i)) {
+                Some(SgAction::DeleteRule { id, fingerprint }) => {
+                    updates.push(SgAction::UpdateRule {
+                        id,
+                        fingerprint,
+                        rule: want.clone(),
+                    });
+                    false
+                }
+                _ => true,
+            }
+        });
+        out.extend(updates);
     }
+    out.extend(creates.into_iter().map(SgAction::CreateRule));
     out.extend(deletes);
     out
+}
+
+/// The start of a fingerprint of a rule in `direction`.
+fn direction_key(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Ingress => "ingress|",
+        Direction::Egress => "egress|",
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------

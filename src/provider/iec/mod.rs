@@ -47,6 +47,7 @@ pub fn capabilities() -> Capabilities {
         subnets_only_in_customer_vpcs: true,
         security_group_update: false,
         rule_update: false,
+        security_group_needs_vpc: false,
         // The reference does not say which rules a new group gets; Huawei clouds add allow-all egress.
         default_rules: vec![
             RuleSpec::allow(Direction::Egress, EtherType::Ipv4),
@@ -259,6 +260,7 @@ fn vpc_from(v: wire::Vpc, subnets: Vec<ObservedSubnet>) -> ObservedVpc {
         mode,
         subnet_count: v.subnet_num,
         subnets,
+        busy: false,
     }
 }
 
@@ -296,16 +298,82 @@ pub fn first_host(cidr: &str) -> Option<String> {
     Some(std::net::Ipv4Addr::from(network + 1).to_string())
 }
 
+/// Whether `name` keeps IEC's network naming rule: 1–64 letters, digits, Chinese characters, `-`, `_`, `.`.
+pub fn valid_network_name(name: &str) -> bool {
+    let n = name.chars().count();
+    (1..=64).contains(&n)
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c) || ('\u{4e00}'..='\u{9fff}').contains(&c))
+}
+
+fn prefix_len(cidr: &str) -> Option<u8> {
+    cidr.split_once('/').and_then(|(_, p)| p.parse().ok())
+}
+
+/// IEC's rules for a Vpc that the cloud-neutral schema leaves open: no other cloud's section, the
+/// name charset, a VPC prefix of /8–/24, subnets only in CUSTOMER mode, each at a site (`siteId`)
+/// with a prefix of at most /28 and a name of the charset.
+pub fn vpc_problems(spec: &VpcSpec) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    let mut problem = |field: String, message: &str| {
+        out.push(FieldError {
+            field,
+            message: message.to_owned(),
+        });
+    };
+    if let VpcExt::Veen(_) = spec.ext {
+        problem(
+            "spec.veen".into(),
+            "this ProviderConfig is Huawei Cloud IEC; spec.veen is for Volcengine veEN: remove it (IEC settings go in spec.iec)",
+        );
+    }
+    if !valid_network_name(&spec.name) {
+        problem(
+            "spec.name".into(),
+            "IEC VPC names are 1-64 letters, digits, Chinese characters, '-', '_' or '.' (set spec.name when metadata.name does not fit)",
+        );
+    }
+    if !prefix_len(&spec.cidr).is_some_and(|p| (8..=24).contains(&p)) {
+        problem(
+            "spec.cidr".into(),
+            "IEC VPCs take a prefix length between 8 and 24",
+        );
+    }
+    if spec.mode == VpcMode::System && !spec.subnets.is_empty() {
+        problem(
+            "spec.subnets".into(),
+            "IEC plans the subnets of a SYSTEM VPC itself: set spec.iec.mode to CUSTOMER to list subnets (the mode is immutable, so recreate the Vpc)",
+        );
+        return out;
+    }
+    for (i, s) in spec.subnets.iter().enumerate() {
+        if s.site_id.is_empty() {
+            problem(
+                format!("spec.subnets[{i}].siteId"),
+                "IEC subnets live in a site: set the IEC site id",
+            );
+        }
+        if !valid_network_name(&s.name) {
+            problem(
+                format!("spec.subnets[{i}].name"),
+                "IEC subnet names are 1-64 letters, digits, Chinese characters, '-', '_' or '.'",
+            );
+        }
+        if prefix_len(&s.cidr).is_some_and(|p| p > 28) {
+            problem(
+                format!("spec.subnets[{i}].cidr"),
+                "IEC subnets take a prefix length of at most 28",
+            );
+        }
+    }
+    out
+}
+
 #[async_trait]
 impl VpcApi for IecProvider {
     fn validate(&self, spec: &VpcSpec) -> Vec<FieldError> {
-        if spec.mode == VpcMode::System && !spec.subnets.is_empty() {
-            return vec![FieldError {
-                field: "spec.subnets".into(),
-                message: "IEC plans the subnets of a SYSTEM VPC itself: set spec.iec.mode to CUSTOMER to list subnets (the mode is immutable, so recreate the Vpc)".into(),
-            }];
-        }
-        Vec::new()
+        vpc_problems(spec)
     }
 
     async fn find_by_name(&self, name: &str) -> ProviderResult<Vec<ObservedVpc>> {
@@ -357,7 +425,8 @@ impl VpcApi for IecProvider {
             .collect())
     }
 
-    async fn create(&self, spec: &VpcSpec) -> ProviderResult<ObservedVpc> {
+    async fn create(&self, spec: &VpcSpec, _identity: &CreateIdentity) -> ProviderResult<ObservedVpc> {
+        // IEC has no tags: the unique name is the identity.
         let v = self
             .client
             .create_vpc(&spec.name, &spec.cidr, vpc_mode_str(spec.mode))
@@ -414,7 +483,7 @@ impl VpcApi for IecProvider {
         Ok(subnet_from(self.client.create_subnet(&option).await?))
     }
 
-    async fn update_subnet(&self, id: &str, update: &SubnetUpdate) -> ProviderResult<()> {
+    async fn update_subnet(&self, _vpc_id: &str, id: &str, update: &SubnetUpdate) -> ProviderResult<()> {
         let (primary_dns, secondary_dns) = update.dns.clone().unwrap_or((None, None));
         let option = wire::UpdateSubnetOption {
             name: update.name.clone(),
@@ -425,7 +494,7 @@ impl VpcApi for IecProvider {
         self.client.update_subnet(id, &option).await.map(|_| ())
     }
 
-    async fn delete_subnet(&self, id: &str) -> ProviderResult<()> {
+    async fn delete_subnet(&self, _vpc_id: &str, id: &str) -> ProviderResult<()> {
         self.client.delete_subnet(id).await
     }
 }
@@ -544,9 +613,13 @@ impl SecurityGroupApi for IecProvider {
         Ok(group_from(g, Some(rules)))
     }
 
-    async fn create(&self, name: &str, description: &str) -> ProviderResult<ObservedSecurityGroup> {
+    async fn create(&self, create: &SecurityGroupCreate) -> ProviderResult<ObservedSecurityGroup> {
+        // Account-wide groups without tags (`security_group_needs_vpc` is false: the controller never
+        // sends a VPC here).
         Ok(group_from(
-            self.client.create_security_group(name, description).await?,
+            self.client
+                .create_security_group(&create.name, &create.description)
+                .await?,
             None,
         ))
     }
@@ -570,7 +643,7 @@ impl SecurityGroupApi for IecProvider {
         Ok(rule_from(&created))
     }
 
-    async fn delete_rule(&self, rule_id: &str) -> ProviderResult<()> {
+    async fn delete_rule(&self, _group_id: &str, rule_id: &str) -> ProviderResult<()> {
         self.client.delete_rule(rule_id).await
     }
 }

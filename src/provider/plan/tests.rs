@@ -40,6 +40,7 @@ fn observed_subnet(id: &str, s: &SubnetSpec) -> ObservedSubnet {
 
 fn vpc(mode: VpcMode, subnets: Vec<SubnetSpec>) -> VpcSpec {
     VpcSpec {
+        ext: VpcExt::None,
         name: "net".into(),
         cidr: "10.0.0.0/16".into(),
         mode,
@@ -60,6 +61,7 @@ fn observed_vpc(spec: &VpcSpec) -> ObservedVpc {
             .enumerate()
             .map(|(i, s)| observed_subnet(&format!("s{i}"), s))
             .collect(),
+        busy: false,
     }
 }
 
@@ -284,6 +286,63 @@ fn security_group_plans() {
             c.reason
         );
     }
+}
+
+#[test]
+fn where_rules_change_in_place_a_changed_rule_is_one_update_of_the_same_direction() {
+    let caps = Capabilities {
+        rule_update: true,
+        ..caps()
+    };
+    let egress = RuleSpec::allow(Direction::Egress, EtherType::Ipv4);
+    let plan = plan_security_group(
+        &sg(vec![tcp(443), tcp(80)], RuleMode::Authoritative, false),
+        Some(&observed_sg(vec![("r1", egress.clone()), ("r2", tcp(22))])),
+        &caps,
+    );
+    assert_eq!(
+        plan,
+        vec![
+            SgAction::UpdateRule {
+                id: "r2".into(),
+                fingerprint: tcp(22).fingerprint(),
+                rule: tcp(443),
+            },
+            SgAction::UpdateRule {
+                id: "r1".into(),
+                fingerprint: egress.fingerprint(),
+                rule: tcp(80),
+            },
+        ],
+        "the ingress rule becomes the first ingress rule; the other takes what is left"
+    );
+    let plan = plan_security_group(
+        &sg(vec![tcp(443), tcp(80)], RuleMode::Authoritative, false),
+        Some(&observed_sg(vec![("r2", tcp(22))])),
+        &caps,
+    );
+    assert_eq!(
+        plan,
+        vec![
+            SgAction::UpdateRule {
+                id: "r2".into(),
+                fingerprint: tcp(22).fingerprint(),
+                rule: tcp(443),
+            },
+            SgAction::CreateRule(tcp(80)),
+        ],
+        "more missing than extra: the rest are created"
+    );
+    let plan = plan_security_group(
+        &sg(vec![tcp(443)], RuleMode::Additive, false),
+        Some(&observed_sg(vec![("r2", tcp(22))])),
+        &caps,
+    );
+    assert_eq!(
+        plan,
+        vec![SgAction::CreateRule(tcp(443))],
+        "additive: no rule is taken over"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------

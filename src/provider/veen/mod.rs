@@ -2,14 +2,17 @@
 //! pipeline's [`Authenticate`](crate::provider::http::Authenticate) for veEN), the error body read into
 //! `ProviderError`s ([`errors`]), the typed calls ([`client`], [`types`]) for cloud servers and
 //! instances, placement words ([`placement`]: ISPs ↔ operators, `instance_area_nums` entries), single
-//! instances ([`instance`]: the [`InstanceApi`], created into an existing cloud server), and this
-//! file's [`VeenProvider`]: the account's [`Provider`] as far as it is written. Resource accessors not
-//! written yet (issue 16: `FleetApi`, `VpcApi`, `SecurityGroupApi`, the catalog) answer `Unsupported`
-//! naming veEN, and the [`Capabilities`] say so.
+//! instances ([`instance`]: the [`InstanceApi`], created into an existing cloud server), edge networking
+//! ([`network`]: the [`VpcApi`] over custom VPCs in one cluster with their subnets, the
+//! [`SecurityGroupApi`] over VPC-bound groups with rules changed in place), and this file's
+//! [`VeenProvider`]: the account's [`Provider`] as far as it is written. Resource accessors not
+//! written yet (issue 16: `FleetApi`, the catalog) answer `Unsupported` naming veEN, and the
+//! [`Capabilities`] say so.
 
 pub mod client;
 pub mod errors;
 pub mod instance;
+pub mod network;
 pub mod placement;
 pub mod signer;
 pub mod types;
@@ -27,24 +30,31 @@ use super::*;
 /// Default veEN endpoint (the Volcengine OpenAPI gateway).
 pub const DEFAULT_ENDPOINT: &str = "https://veenedge.volcengineapi.com";
 
-/// veEN's capabilities as implemented now: single instances (into an existing cloud server); the other
-/// kinds are not supported yet. The other fields describe the cloud (create calls take a
+/// veEN's capabilities as implemented now: single instances (into an existing cloud server), VPCs with
+/// subnets and security groups; fleets are not supported yet. The other fields describe the cloud (create calls take a
 /// `client_token`, objects carry tags) so they stay right when the kinds arrive.
 pub fn capabilities() -> Capabilities {
     Capabilities {
         kind: ProviderKind::Veen,
         supports: SupportedKinds {
-            vpc: false,
-            subnets: false,
-            security_groups: false,
+            vpc: true,
+            subnets: true,
+            security_groups: true,
             instances: true,
             fleets: false,
         },
-        vpc_rename: false,
+        // SetVPCInstanceName; the segment is fixed.
+        vpc_rename: true,
         vpc_cidr_update: false,
+        // Every custom VPC takes subnets (CreateSubnetsForCustomVPC); there are no modes.
         subnets_only_in_customer_vpcs: false,
+        // ModifySecurityGroupAttribute exists, but the SecurityGroup CRD keeps name and description
+        // immutable, so edgefleet never sends it.
         security_group_update: false,
-        rule_update: false,
+        // ModifySecurityGroupRule changes a rule in place and keeps its id.
+        rule_update: true,
+        // CreateSecurityGroup needs vpc_identity.
+        security_group_needs_vpc: true,
         default_rules: Vec::new(),
         instance_fields: InstanceFieldPolicy {
             name: FieldChange::InPlace,
@@ -178,11 +188,11 @@ impl Provider for VeenProvider {
     }
 
     fn vpcs(&self) -> ProviderResult<&dyn VpcApi> {
-        Err(not_yet("vpcs", "VPCs"))
+        Ok(self)
     }
 
     fn security_groups(&self) -> ProviderResult<&dyn SecurityGroupApi> {
-        Err(not_yet("security_groups", "security groups"))
+        Ok(self)
     }
 
     fn instances(&self) -> ProviderResult<&dyn InstanceApi> {
@@ -230,13 +240,9 @@ mod tests {
         assert_eq!(p.kind(), ProviderKind::Veen);
         let s = p.capabilities().supports;
         assert!(s.instances && p.instances().is_ok());
-        assert!(!(s.vpc || s.subnets || s.security_groups || s.fleets));
-        let errors = [
-            p.vpcs().err(),
-            p.security_groups().err(),
-            p.fleets().err(),
-            p.catalog().err(),
-        ];
+        assert!(s.vpc && s.subnets && s.security_groups && p.vpcs().is_ok() && p.security_groups().is_ok());
+        assert!(!s.fleets);
+        let errors = [p.fleets().err(), p.catalog().err()];
         for e in errors {
             let e = e.unwrap();
             assert_eq!(e.category(), "Unsupported");
