@@ -90,7 +90,7 @@ pub enum Error {
     WaitingForVpc {
         /// The referenced Vpc.
         name: String,
-        /// "exist" or "get a cloud id".
+        /// "exist", "get a cloud id" or "become Ready".
         what: &'static str,
     },
     /// Reading the Vpc named by spec.vpcRef failed.
@@ -492,7 +492,7 @@ fn intent(sg: &SecurityGroup, create: &SecurityGroupCreate) -> Intent {
 }
 
 /// The VPC the group is created in: spec.vpcId, or the cloud id of the Vpc named by spec.vpcRef (same
-/// namespace; waits while it is missing or has no id). `None` when neither is set.
+/// namespace; waits while it is missing, has no id or is not Ready). `None` when neither is set.
 async fn resolve_vpc(sg: &SecurityGroup, ctx: &Context) -> Result<Option<String>, Error> {
     if let Some(id) = &sg.spec.vpc_id {
         return Ok(Some(id.clone()));
@@ -512,13 +512,23 @@ async fn resolve_vpc(sg: &SecurityGroup, ctx: &Context) -> Result<Option<String>
             name: r.name.clone(),
             what: "exist",
         })?;
-    vpc.status
-        .and_then(|s| s.vpc_id)
-        .map(Some)
-        .ok_or_else(|| Error::WaitingForVpc {
+    let status = vpc.status.unwrap_or_default();
+    let ready = status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == crate::api::condition::READY && c.is_true());
+    match status.vpc_id {
+        None => Err(Error::WaitingForVpc {
             name: r.name.clone(),
             what: "get a cloud id",
-        })
+        }),
+        // A VPC the cloud is still making (veEN `modifying`) takes no group yet.
+        Some(_) if !ready => Err(Error::WaitingForVpc {
+            name: r.name.clone(),
+            what: "become Ready",
+        }),
+        Some(id) => Ok(Some(id)),
+    }
 }
 
 /// Whether the spec's VPC fits the cloud: required where groups belong to a VPC, refused where they
@@ -624,7 +634,13 @@ async fn apply_steps(
     if let Some(problem) = api.validate(&check).into_iter().next() {
         return Err(Error::InvalidSpec(problem));
     }
-    let vpc_id = resolve_vpc(sg, ctx).await?;
+    // The VPC matters for a create only: a group that exists does not wait for its Vpc again (a Vpc
+    // busy with a subnet change would make it flap), it only takes the id for a recreate.
+    let vpc_id = if w.status.security_group_id.is_none() {
+        resolve_vpc(sg, ctx).await?
+    } else {
+        resolve_vpc(sg, ctx).await.ok().flatten()
+    };
 
     let name = cloud_name(sg);
     let uid = sg.uid().unwrap_or_default();
