@@ -2,7 +2,9 @@
 //! verifier is separate code: signed GETs (with encoded, repeated and PascalCase keys) and POSTs pass
 //! through the shared request pipeline; a wrong secret key, an unknown access key, and the emulator's
 //! business errors come back as the right `ProviderError` categories; a throttled call waits out the
-//! Retry-After and succeeds.
+//! Retry-After and succeeds. The network calls: a VPC made busy with its subnets and found by its owner
+//! tag (names are not unique), subnets added, renamed and removed once it is available; groups in
+//! their VPC, rules created, shown in both directions and modified in place.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -455,5 +457,246 @@ async fn veen_instance_calls_create_into_a_cloud_server_with_owner_tags_and_repl
     assert_eq!(mine[0].image.image_identity, "image-ubuntu2004");
     let e = c.get_instance("veen00000000000000000000").await.unwrap_err();
     assert!(e.is_not_found(), "{e}");
+    handle.shutdown().await.unwrap();
+}
+
+fn provider(url: &str) -> Arc<dyn edgefleet::provider::Provider> {
+    use edgefleet::provider::{Credentials, ProviderKind, ProviderRegistry, ProviderSettings};
+    let mut s = ProviderSettings::new(
+        ProviderKind::Veen,
+        "network",
+        Credentials::AkSk {
+            access_key: DEFAULT_AK.into(),
+            secret_key: DEFAULT_SK.into(),
+            security_token: None,
+        },
+    );
+    s.endpoints.api = Some(url.to_owned());
+    s.rate = RateBudget {
+        qps: 500.0,
+        burst: 100,
+    };
+    ProviderRegistry::new(ProviderMetrics::new())
+        .get_or_build(&s)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn veen_network_calls_make_a_busy_vpc_with_subnets_find_it_by_owner_and_change_subnets() {
+    use edgefleet::provider::{
+        CreateIdentity, OWNER_TAG, SubnetSpec, SubnetUpdate, VeenVpcExt, VpcExt, VpcMode, VpcSpec, VpcUpdate,
+    };
+    // The emulator's own delays: a new VPC is `modifying` for a second.
+    let (_, handle) = edgefleet_emulator::serve(Config::default()).await.unwrap();
+    let p = provider(&handle.url_of("veen").unwrap());
+    let api = p.vpcs().unwrap();
+    let subnet = |name: &str, cidr: &str| SubnetSpec {
+        name: name.into(),
+        cidr: cidr.into(),
+        gateway_ip: None,
+        site_id: String::new(),
+        dhcp_enable: true,
+        primary_dns: None,
+        secondary_dns: None,
+    };
+    let spec = VpcSpec {
+        name: "edge-net".into(),
+        cidr: "192.168.0.0/16".into(),
+        mode: VpcMode::System,
+        subnets: vec![subnet("sn-a", "192.168.1.0/24")],
+        ext: VpcExt::Veen(VeenVpcExt {
+            cluster_name: Some("cn-hangzhou-cmcc-01".into()),
+        }),
+    };
+    let identity = CreateIdentity {
+        name: spec.name.clone(),
+        client_token: None,
+        tags: [(OWNER_TAG.to_owned(), "uid-1".to_owned())].into(),
+    };
+    let made = api.create(&spec, &identity).await.unwrap();
+    assert!(made.busy, "a new veEN VPC is modifying");
+    assert_eq!(made.subnets.len(), 1, "the subnets come with the create");
+    assert_eq!(made.subnets[0].cidr, "192.168.1.0/24");
+    // Same name, other owner: found by tag, never by name.
+    let other = CreateIdentity {
+        tags: [(OWNER_TAG.to_owned(), "uid-2".to_owned())].into(),
+        ..identity.clone()
+    };
+    api.create(&spec, &other).await.unwrap();
+    let mine = api.find_by_identity(&identity).await.unwrap();
+    assert_eq!(mine.iter().map(|v| &v.id).collect::<Vec<_>>(), [&made.id]);
+    assert_eq!(
+        api.find_by_name(&spec.name).await.unwrap().len(),
+        2,
+        "names are not unique"
+    );
+    // Busy VPCs refuse changes with InUse; once available they take them.
+    let busy = api
+        .create_subnet(&made.id, &subnet("sn-b", "192.168.2.0/24"))
+        .await
+        .unwrap_err();
+    assert_eq!(busy.category(), "InUse", "{busy}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while api.get(&made.id).await.unwrap().busy {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the VPC never became available"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let b = api
+        .create_subnet(&made.id, &subnet("sn-b", "192.168.2.0/24"))
+        .await
+        .unwrap();
+    api.update_subnet(
+        &made.id,
+        &b.id,
+        &SubnetUpdate {
+            name: Some("sn-b2".into()),
+            ..SubnetUpdate::default()
+        },
+    )
+    .await
+    .unwrap();
+    let dns = api
+        .update_subnet(
+            &made.id,
+            &b.id,
+            &SubnetUpdate {
+                dns: Some((Some("8.8.8.8".into()), None)),
+                ..SubnetUpdate::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(dns.category(), "Unsupported");
+    let names: Vec<String> = api
+        .list_subnets(&made.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(names, ["sn-a", "sn-b2"]);
+    let first = api.get(&made.id).await.unwrap().subnets[0].id.clone();
+    api.delete_subnet(&made.id, &first).await.unwrap();
+    assert_eq!(
+        api.delete_subnet(&made.id, &first).await.unwrap_err().category(),
+        "NotFound"
+    );
+    let renamed = api
+        .update(
+            &made.id,
+            &VpcUpdate {
+                name: Some("edge-net-2".into()),
+                cidr: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "edge-net-2");
+    assert_eq!(renamed.subnets.len(), 1);
+    api.delete_subnet(&made.id, &b.id).await.unwrap();
+    api.delete(&made.id).await.unwrap();
+    assert_eq!(
+        api.get(&made.id).await.unwrap_err().category(),
+        "NotFound",
+        "deleting is gone"
+    );
+    handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn veen_network_calls_put_groups_in_their_vpc_and_modify_rules_in_place() {
+    use edgefleet::provider::{
+        CreateIdentity, Direction, EtherType, RuleAction, RuleRemote, RuleSpec, SecurityGroupCreate,
+        VeenVpcExt, VpcExt, VpcMode, VpcSpec,
+    };
+    let (handle, url) = emulator().await;
+    let p = provider(&url);
+    let vpc = p
+        .vpcs()
+        .unwrap()
+        .create(
+            &VpcSpec {
+                name: "sg-net".into(),
+                cidr: "10.8.0.0/16".into(),
+                mode: VpcMode::System,
+                subnets: vec![],
+                ext: VpcExt::Veen(VeenVpcExt {
+                    cluster_name: Some("cn-hangzhou-cmcc-01".into()),
+                }),
+            },
+            &CreateIdentity::default(),
+        )
+        .await
+        .unwrap();
+    let sgs = p.security_groups().unwrap();
+    let no_vpc = sgs
+        .create(&SecurityGroupCreate {
+            name: "loose".into(),
+            ..SecurityGroupCreate::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(no_vpc.category(), "Invalid", "{no_vpc}");
+    let g = sgs
+        .create(&SecurityGroupCreate {
+            name: "web".into(),
+            description: "web tier [ef-0123]".into(),
+            vpc_id: Some(vpc.id.clone()),
+            tags: [("edgefleet-owner".to_owned(), "uid".to_owned())].into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        g.description, "web tier [ef-0123]",
+        "the marker rides in the remark"
+    );
+    let ssh = RuleSpec {
+        protocol: Some("tcp".into()),
+        port_min: Some(22),
+        port_max: Some(22),
+        remote: RuleRemote::Cidr("0.0.0.0/0".into()),
+        ..RuleSpec::allow(Direction::Ingress, EtherType::Ipv4)
+    };
+    let deny_all_out = RuleSpec {
+        action: RuleAction::Deny,
+        priority: Some(100),
+        remote: RuleRemote::Cidr("10.9.0.0/16".into()),
+        ..RuleSpec::allow(Direction::Egress, EtherType::Ipv4)
+    };
+    let r1 = sgs.create_rule(&g.id, &ssh).await.unwrap();
+    let r2 = sgs.create_rule(&g.id, &deny_all_out).await.unwrap();
+    let got = sgs.get(&g.id).await.unwrap();
+    let mut fps: Vec<String> = got.rules.iter().map(|r| r.rule.fingerprint()).collect();
+    fps.sort();
+    let mut want = vec![ssh.fingerprint(), deny_all_out.fingerprint()];
+    want.sort();
+    assert_eq!(
+        fps, want,
+        "DescribeSecurityGroup shows both directions as created"
+    );
+    let wider = RuleSpec {
+        port_min: Some(2200),
+        port_max: Some(2299),
+        ..ssh.clone()
+    };
+    let changed = sgs.update_rule(&g.id, &r1.id, &wider).await.unwrap();
+    assert_eq!(
+        (changed.id.as_str(), changed.rule.fingerprint()),
+        (r1.id.as_str(), wider.fingerprint())
+    );
+    let dup = sgs.update_rule(&g.id, &r1.id, &deny_all_out).await.unwrap_err();
+    assert_eq!(dup.category(), "Invalid", "{dup}");
+    assert_eq!(sgs.list_rules(&g.id).await.unwrap().len(), 2);
+    assert_eq!(sgs.list_all().await.unwrap()[0].rules.len(), 2);
+    sgs.delete_rule(&g.id, &r2.id).await.unwrap();
+    assert_eq!(sgs.list_rules(&g.id).await.unwrap().len(), 1);
+    let in_use = p.vpcs().unwrap().delete(&vpc.id).await.unwrap_err();
+    assert_eq!(in_use.category(), "InUse", "a VPC with a group: {in_use}");
+    sgs.delete(&g.id).await.unwrap();
+    assert_eq!(sgs.get(&g.id).await.unwrap_err().category(), "NotFound");
+    p.vpcs().unwrap().delete(&vpc.id).await.unwrap();
     handle.shutdown().await.unwrap();
 }

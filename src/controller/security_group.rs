@@ -988,4 +988,29 @@ mod tests {
             RuleRemote::Group("g-2".into())
         );
     }
+
+    #[test]
+    fn a_vpc_is_required_where_groups_live_in_one_and_refused_where_they_do_not() {
+        let iec = crate::provider::iec::capabilities();
+        let veen = crate::provider::veen::capabilities();
+        let mut g = sg(None);
+        assert!(vpc_problem(&g, &iec).is_none(), "IEC: account-wide groups");
+        let missing = vpc_problem(&g, &veen).map(|p| p.field);
+        assert_eq!(missing.as_deref(), Some("spec.vpcRef"), "veEN needs the VPC");
+        g.spec.vpc_ref = Some(crate::api::common::LocalObjectRef { name: "net".into() });
+        assert!(vpc_problem(&g, &veen).is_none());
+        let refused = vpc_problem(&g, &iec).unwrap();
+        assert_eq!(refused.field, "spec.vpcRef");
+        assert!(
+            refused.message.contains("belong to the account"),
+            "{}",
+            refused.message
+        );
+        g.spec.vpc_ref = None;
+        g.spec.vpc_id = Some("vpc-1".into());
+        assert_eq!(
+            vpc_problem(&g, &iec).map(|p| p.field).as_deref(),
+            Some("spec.vpcId")
+        );
+    }
 }

@@ -797,4 +797,46 @@ mod tests {
         );
         assert_eq!(throttled.category(), "Throttled");
     }
+
+    #[test]
+    fn iec_requires_a_site_per_subnet_and_refuses_the_veen_section() {
+        let mut v = vpc(None);
+        v.spec.iec = Some(crate::api::vpc::IecVpcSpec {
+            mode: crate::api::vpc::IecVpcMode::Customer,
+        });
+        assert!(crate::provider::iec::vpc_problems(&desired(&v)).is_empty());
+        v.spec.subnets[0].site_id = None;
+        v.spec.iec = None;
+        v.spec.veen = Some(crate::api::vpc::VeenVpcSpec {
+            cluster_name: "c".into(),
+        });
+        let fields: Vec<String> = crate::provider::iec::vpc_problems(&desired(&v))
+            .into_iter()
+            .map(|p| p.field)
+            .collect();
+        assert_eq!(
+            fields,
+            ["spec.veen", "spec.subnets"],
+            "SYSTEM mode: the subnets are the cloud's"
+        );
+        v.spec.veen = None;
+        v.spec.iec = Some(crate::api::vpc::IecVpcSpec {
+            mode: crate::api::vpc::IecVpcMode::Customer,
+        });
+        v.spec.cidr = "10.0.0.0/26".into();
+        let fields: Vec<String> = crate::provider::iec::vpc_problems(&desired(&v))
+            .into_iter()
+            .map(|p| p.field)
+            .collect();
+        assert_eq!(fields, ["spec.cidr", "spec.subnets[0].siteId"]);
+    }
+
+    #[test]
+    fn the_recovery_token_is_the_owner_uid_where_the_cloud_has_tags_else_the_name() {
+        let mut v = vpc(None);
+        v.metadata.uid = Some("uid-1".into());
+        let want = desired(&v);
+        assert_eq!(token(&v, &want, &crate::provider::iec::capabilities()), "net");
+        assert_eq!(token(&v, &want, &crate::provider::veen::capabilities()), "uid-1");
+    }
 }
