@@ -5,7 +5,8 @@
 //! write, ends with exactly one VPC (found again by the owner tag: veEN names are not unique). A
 //! SecurityGroup in that Vpc (`spec.vpcRef`) → Ready with its rules; a changed rule is modified in place
 //! (one ModifySecurityGroupRule, no create or delete, same rule id); a group without `spec.vpcRef`
-//! stalls naming it; deleted with nothing left.
+//! stalls naming it; deleted with nothing left. Settled objects make no cloud call that mutates and
+//! write no status (`assert_quiescent`).
 //!
 //! Each test owns a namespace, an emulator and, besides the harness's IEC ProviderConfig, a veEN
 //! ProviderConfig pointing at the emulator's veEN listener.
@@ -34,6 +35,7 @@ use kube::ResourceExt;
 use kube::api::{Api, ListParams, PostParams};
 use serde_json::{Value, json};
 use support::harness::*;
+use support::quiescence::assert_quiescent;
 use support::*;
 
 const CLUSTER: &str = "cn-hangzhou-cmcc-01";
