@@ -244,6 +244,8 @@ async fn veen_vpc_becomes_ready_with_subnets_follows_subnet_changes_and_deletes_
         Some(json!(ready_vpc.uid().unwrap())),
         "the owner tag carries the uid"
     );
+    // Settled: further passes change nothing in the cloud and write no status.
+    assert_quiescent(&v.env, &v.vpcs, "edge").await;
 
     // One subnet removed, one added: the cloud follows, the VPC stays.
     merge(
@@ -388,6 +390,8 @@ async fn veen_security_group_in_a_vpc_is_ready_changes_a_rule_in_place_and_delet
         (Some("reject"), Some(5))
     );
     let before = rule_ports(&g);
+    // Settled: the observed rules match the spec's fingerprints, so passes change nothing.
+    assert_quiescent(&v.env, &v.sgs, "web").await;
     assert_eq!(
         before.iter().map(|r| r.1).collect::<Vec<_>>(),
         [Some(22), Some(443)]
