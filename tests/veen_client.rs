@@ -21,6 +21,10 @@ use edgefleet_emulator::config::{DEFAULT_AK, DEFAULT_SK};
 use edgefleet_emulator::{Config, ServerHandle};
 use serde_json::{Value, json};
 
+#[path = "support/poll.rs"]
+mod poll;
+use poll::eventually;
+
 async fn emulator() -> (ServerHandle, String) {
     let (_, handle) = edgefleet_emulator::serve(Config {
         delays: edgefleet_emulator::Delays::zero(),
@@ -457,6 +461,43 @@ async fn veen_instance_calls_create_into_a_cloud_server_with_owner_tags_and_repl
     assert_eq!(mine[0].image.image_identity, "image-ubuntu2004");
     let e = c.get_instance("veen00000000000000000000").await.unwrap_err();
     assert!(e.is_not_found(), "{e}");
+
+    // Into a custom VPC and its subnet: veEN places the instance in the VPC's cluster.
+    let p = pipeline(&url, DEFAULT_AK, DEFAULT_SK);
+    let vpc = result(
+        &p,
+        post(
+            "CreateCustomVPCInstance",
+            json!({"vpc_name": "joined-net", "cluster_name": "cn-nanjing-cmcc-01", "segment": "10.8.0.0/16", "desc": "joined",
+                   "subnets": [{"name": "s1", "cidr": "10.8.1.0/24", "desc": "joined"}]}),
+        ),
+    )
+    .await
+    .unwrap();
+    let vpc_id = vpc["vpc_instance"]["vpc_identity"].as_str().unwrap().to_owned();
+    let subnet_id = vpc["vpc_instance"]["sub_nets"][0]["subnet_identity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let in_vpc = InstanceSpec {
+        site: String::new(),
+        area: Some("east_china".into()),
+        operator: Some("chinamobile".into()),
+        vpc_id: vpc_id.clone(),
+        subnet_ids: vec![subnet_id.clone()],
+        ..spec.clone()
+    };
+    let made = eventually("the VPC takes instances", 200, || async {
+        c.create_instance_with(create_body(&in_vpc, 1, &CreateIdentity::default()).unwrap())
+            .await
+            .ok()
+    })
+    .await;
+    let i = c.get_instance(&made.instance_id_list[0]).await.unwrap();
+    assert_eq!(
+        (i.vpc_identity.as_str(), i.cluster.cluster_name.as_str()),
+        (vpc_id.as_str(), "cn-nanjing-cmcc-01")
+    );
     handle.shutdown().await.unwrap();
 }
 

@@ -333,7 +333,8 @@ pub struct EdgeInstanceSpec {
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.dataVolumes is immutable"))]
     pub data_volumes: Vec<DataVolume>,
     /// VPC, subnets and security groups. Optional where the cloud needs no network (IEC needs a VPC:
-    /// checked before a create; a veEN instance takes its cloud server's network, so it stays empty).
+    /// checked before a create; veEN takes a custom VPC and at most one subnet, and the security groups are
+    /// the cloud server's).
     #[serde(default)]
     pub network: InstanceNetwork,
     /// The fleet (veEN cloud server, later Workspace server group) the instance joins, for clouds where

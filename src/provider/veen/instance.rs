@@ -3,7 +3,8 @@
 //! the spec's fleet (`InstanceSpec::fleet_id`), placed by one `instance_area_nums` entry
 //! ([`super::placement`]), with the create identity's `client_token` and owner tag; the instance is
 //! then renamed to the spec's name (`CreateInstance` takes no name: veEN names members after the cloud
-//! server). What the instance inherits from its cloud server (spec, image, system disk, network, login)
+//! server). The instance may join a custom VPC (and one subnet of it) in its area entry. What it
+//! inherits from its cloud server (spec, image, system disk, security groups, login)
 //! is checked against `GetCloudServer` before the create; the placement against
 //! `ListAvailableResourceInfo`.
 //!
@@ -68,8 +69,8 @@ fn veen_ext(spec: &InstanceSpec) -> Option<&crate::provider::VeenInstanceExt> {
 }
 
 /// veEN's rules for `spec` (see [`InstanceApi::validate`]): the name always; for a create also the
-/// fleet, a placement veEN can express, no network, description or data disks of its own (a veEN
-/// instance takes them from its cloud server). The create timeout's minimum is the CRD's (CEL).
+/// fleet, a placement veEN can express, at most one subnet, and no security groups, description or data
+/// disks of its own (a veEN instance takes them from its cloud server). The create timeout's minimum is the CRD's (CEL).
 pub fn validate(spec: &InstanceSpec, creating: bool) -> Vec<InstanceFieldError> {
     let mut found = Vec::new();
     if let Some(problem) = name_problem(&spec.name) {
@@ -87,10 +88,19 @@ pub fn validate(spec: &InstanceSpec, creating: bool) -> Vec<InstanceFieldError> 
     if let Err(problem) = area_of(spec) {
         found.push(placement_problem(&problem));
     }
-    if !spec.vpc_id.is_empty() || !spec.subnet_ids.is_empty() || !spec.security_group_ids.is_empty() {
+    if !spec.security_group_ids.is_empty() {
         found.push(InstanceFieldError::invalid(
             InstanceField::Network,
-            "a veEN instance takes the network (VPC, subnet, security groups) of its cloud server: leave spec.network empty",
+            "a veEN instance takes the security groups of its cloud server: leave spec.network's security groups empty",
+        ));
+    }
+    if spec.subnet_ids.len() > 1 {
+        found.push(InstanceFieldError::invalid(
+            InstanceField::Subnets,
+            format!(
+                "{} subnets; a veEN instance created into a cloud server has one NIC (one subnet)",
+                spec.subnet_ids.len()
+            ),
         ));
     }
     if !spec.description.is_empty() {
@@ -117,14 +127,18 @@ fn placement_problem(problem: &PlacementError) -> InstanceFieldError {
     InstanceFieldError::invalid(field, problem.to_string())
 }
 
-/// The `instance_area_nums` entry of one instance of `spec`.
+/// The `instance_area_nums` entry of one instance of `spec`: its placement, and its custom VPC and
+/// subnet when the spec names them (a veEN VPC lives in one cluster, so veEN places the instance there).
 fn area_of(spec: &InstanceSpec) -> Result<super::types::AreaNum, PlacementError> {
-    placement::area_entry(
+    let mut area = placement::area_entry(
         Some(spec.site.as_str()),
         spec.area.as_deref(),
         spec.operator.as_deref(),
         1,
-    )
+    )?;
+    area.vpc_identity = non_empty(&spec.vpc_id);
+    area.subnet_identity = area.vpc_identity.as_ref().and(spec.subnet_ids.first().cloned());
+    Ok(area)
 }
 
 /// The domain state of a veEN status (the SDK enum).
@@ -638,10 +652,26 @@ mod tests {
         assert_eq!(fields(&s, true), vec![InstanceField::Operator]);
         let mut s = spec();
         s.vpc_id = "vpc-1".into();
+        s.subnet_ids = vec!["subnet-1".into()];
+        assert_eq!(fields(&s, true), vec![], "a custom VPC and one subnet");
+        let body = create_body(&s, 1, &CreateIdentity::default()).unwrap();
+        assert_eq!(
+            (
+                &body["instance_area_nums"][0]["vpc_identity"],
+                &body["instance_area_nums"][0]["subnet_identity"]
+            ),
+            (&json!("vpc-1"), &json!("subnet-1"))
+        );
+        s.subnet_ids.push("subnet-2".into());
+        s.security_group_ids = vec!["sg-1".into()];
         s.description = "d".into();
         assert_eq!(
             fields(&s, true),
-            vec![InstanceField::Network, InstanceField::Description]
+            vec![
+                InstanceField::Network,
+                InstanceField::Subnets,
+                InstanceField::Description
+            ]
         );
         let mut s = spec();
         s.name = "a b".into();
