@@ -541,20 +541,20 @@ fn vpc_problem(sg: &SecurityGroup, caps: &Capabilities) -> Option<FieldError> {
         "spec.vpcRef"
     };
     match (caps.security_group_needs_vpc, given) {
-        (true, false) => Some(FieldError {
-            field: "spec.vpcRef".into(),
-            message: format!(
+        (true, false) => Some(FieldError::invalid(
+            "spec.vpcRef".to_owned(),
+            format!(
                 "security groups of provider {} belong to a VPC: name the Vpc in spec.vpcRef (or its cloud id in spec.vpcId)",
                 caps.kind
             ),
-        }),
-        (false, true) => Some(FieldError {
-            field: field.into(),
-            message: format!(
+        )),
+        (false, true) => Some(FieldError::invalid(
+            field.to_owned(),
+            format!(
                 "security groups of provider {} belong to the account, not to a VPC: remove {field}",
                 caps.kind
             ),
-        }),
+        )),
         _ => None,
     }
 }

@@ -21,17 +21,51 @@ pub enum VpcMode {
     Customer,
 }
 
-/// A spec field this cloud cannot honour, found before any call. The controller reports it as
-/// `Stalled InvalidSpec` naming the field; nothing is sent to the cloud.
+/// A spec field this cloud cannot honour, found before any call: which field, whether the cloud
+/// never takes the value or its catalog does not offer it now, and why. The controller reports it as
+/// `Stalled InvalidSpec` (or `NotInCatalog`) naming the field; nothing is sent to the cloud. `F` names
+/// the field: its path in the Kubernetes object (`spec.subnets`, the default), or a part of a spec that
+/// each controller maps to its own path ([`InstanceField`], see [`InstanceFieldError`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldError {
-    /// The field's path in the Kubernetes object, e.g. `spec.subnets`.
-    pub field: String,
-    /// Why, in the cloud's terms, and how to fix it.
+pub struct FieldError<F = String> {
+    /// Which field.
+    pub field: F,
+    /// Invalid or not in the catalog.
+    pub kind: FieldErrorKind,
+    /// What is wrong, in the cloud's terms, with its limit and how to fix it (never a secret).
     pub message: String,
 }
 
-impl fmt::Display for FieldError {
+/// Whether a finding is a spec the cloud never accepts or one its catalog does not offer now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldErrorKind {
+    /// The cloud's rules reject the value (fix the spec).
+    Invalid,
+    /// The catalog does not offer it (fix the spec, or wait for the catalog to change).
+    NotInCatalog,
+}
+
+impl<F> FieldError<F> {
+    /// A value the cloud's rules reject.
+    pub fn invalid(field: F, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            kind: FieldErrorKind::Invalid,
+            message: message.into(),
+        }
+    }
+
+    /// A value the catalog does not offer.
+    pub fn not_in_catalog(field: F, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            kind: FieldErrorKind::NotInCatalog,
+            message: message.into(),
+        }
+    }
+}
+
+impl<F: fmt::Display> fmt::Display for FieldError<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.field, self.message)
     }
@@ -561,45 +595,9 @@ pub enum InstanceField {
     Description,
 }
 
-/// Whether a finding is a spec the cloud never accepts or one its catalog does not offer now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FieldErrorKind {
-    /// The cloud's rules reject the value (fix the spec).
-    Invalid,
-    /// The catalog does not offer it (fix the spec, or wait for the catalog to change).
-    NotInCatalog,
-}
-
-/// One finding of a provider's validation of a spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InstanceFieldError {
-    /// Which part of the spec.
-    pub field: InstanceField,
-    /// Invalid or not in the catalog.
-    pub kind: FieldErrorKind,
-    /// What is wrong, with the cloud's limit (never a secret).
-    pub message: String,
-}
-
-impl InstanceFieldError {
-    /// A value the cloud's rules reject.
-    pub fn invalid(field: InstanceField, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            kind: FieldErrorKind::Invalid,
-            message: message.into(),
-        }
-    }
-
-    /// A value the catalog does not offer.
-    pub fn not_in_catalog(field: InstanceField, message: impl Into<String>) -> Self {
-        Self {
-            field,
-            kind: FieldErrorKind::NotInCatalog,
-            message: message.into(),
-        }
-    }
-}
+/// One finding of a provider's validation of an instance spec or a fleet's member template; the
+/// controller names the field of its own API.
+pub type InstanceFieldError = FieldError<InstanceField>;
 
 impl InstanceSpec {
     /// Hash of the fields the cloud never shows back (password, user data, key name), so a controller can

@@ -317,10 +317,7 @@ fn prefix_len(cidr: &str) -> Option<u8> {
 pub fn vpc_problems(spec: &VpcSpec) -> Vec<FieldError> {
     let mut out = Vec::new();
     let mut problem = |field: String, message: &str| {
-        out.push(FieldError {
-            field,
-            message: message.to_owned(),
-        });
+        out.push(FieldError::invalid(field, message));
     };
     if let VpcExt::Veen(_) = spec.ext {
         problem(

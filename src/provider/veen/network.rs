@@ -337,10 +337,7 @@ pub fn valid_name(name: &str, max: usize) -> bool {
 }
 
 fn problem(field: String, message: &str) -> FieldError {
-    FieldError {
-        field,
-        message: message.to_owned(),
-    }
+    FieldError::invalid(field, message)
 }
 
 /// What of a Vpc veEN cannot honour: another cloud's section, no cluster, names outside veEN's
