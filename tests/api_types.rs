@@ -710,7 +710,22 @@ const CEL_RULES: &[(&str, &str, &str)] = &[
     (
         "edgeclouds",
         "spec.template.network",
-        "exactly one of vpcRef and vpcId",
+        "at most one of vpcRef and vpcId",
+    ),
+    (
+        "edgeclouds",
+        "spec",
+        "spec.veen and spec.template.iec name different clouds",
+    ),
+    (
+        "edgeclouds",
+        "spec.veen",
+        "spec.veen.priceStrategy needs spec.veen.scheduleStrategy",
+    ),
+    (
+        "edgeclouds",
+        "spec.veen.createInstanceTimeoutSeconds",
+        "createInstanceTimeoutSeconds must be between 120 and 86400",
     ),
     (
         "edgeclouds",

@@ -107,6 +107,7 @@ fn fleet(env: &Env, name: &str, vpc_id: &str, replicas: i32, placement: Vec<Plac
             strategy: FleetStrategy::default(),
             remediation: Remediation::default(),
             paused: false,
+            veen: None,
         },
         status: None,
     }

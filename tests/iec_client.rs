@@ -987,6 +987,7 @@ async fn fleet_plan_deploy_expand_members_and_delete() {
         user_data: None,
         bandwidth: None,
         with_prefix: false,
+        ext: FleetExt::None,
     };
     let request = FleetPlanRequest {
         target: FleetPlanTarget::New {
@@ -1231,6 +1232,7 @@ async fn deploy_fleet(p: &IecProvider, name: &str, count: u32) -> (String, Vec<S
             user_data: None,
             bandwidth: None,
             with_prefix: true,
+            ext: FleetExt::None,
         },
         identity: CreateIdentity::default(),
     };

@@ -474,7 +474,7 @@ async fn a_fleet_is_deployed_then_expanded_where_it_can_grow_and_deleted_with_it
             .into_iter()
             .map(|m| m.id)
             .collect();
-        p.instances().unwrap().delete(&ids).await.unwrap();
+        fleets.delete_members(&op.fleet_id, &ids).await.unwrap();
         eventually(&format!("{name}: members gone"), 400, || async {
             let left = fleets.list_members(&op.fleet_id).await.ok()?;
             left.iter()
@@ -676,6 +676,7 @@ impl CloudUnderTest for Iec {
                 user_data: None,
                 bandwidth: None,
                 with_prefix: false,
+                ext: FleetExt::None,
             },
             identity: CreateIdentity::default(),
         }
@@ -686,8 +687,8 @@ impl CloudUnderTest for Iec {
     }
 }
 
-/// Volcengine veEN against the emulator's veEN listener. Its instances live in a cloud server, made
-/// here through the client (the fleet mapping is not written yet).
+/// Volcengine veEN against the emulator's veEN listener. Its single instances live in a cloud server,
+/// made here through the client; fleets are cloud servers made through the `FleetApi`.
 struct Veen;
 
 impl Veen {
@@ -811,8 +812,7 @@ impl CloudUnderTest for Veen {
         }
     }
 
-    /// The fleet part of the contract runs only once veEN supports fleets; this is the request the
-    /// fleet mapping will take (a cloud server of the template at a city × ISP).
+    /// A cloud server of the template at a city × ISP.
     async fn fleet(&self, _p: &dyn Provider, name: &str, count: u32) -> FleetPlanRequest {
         FleetPlanRequest {
             target: FleetPlanTarget::New { name: name.into() },
@@ -842,6 +842,7 @@ impl CloudUnderTest for Veen {
                 user_data: None,
                 bandwidth: None,
                 with_prefix: false,
+                ext: FleetExt::None,
             },
             identity: CreateIdentity::default(),
         }

@@ -741,3 +741,76 @@ async fn veen_network_calls_put_groups_in_their_vpc_and_modify_rules_in_place() 
     p.vpcs().unwrap().delete(&vpc.id).await.unwrap();
     handle.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn veen_fleet_calls_offers_token_replay_and_owner_tagged_members() {
+    use edgefleet::provider::OWNER_TAG;
+    let (handle, url) = emulator().await;
+    let c = client(&url);
+
+    // The catalog of a spec: clusters with ids for area and city, ISP and free capacity.
+    let offers = c.offers("veEN.C1.large").await.unwrap();
+    let hz = offers
+        .iter()
+        .find(|o| o.cluster == "cn-hangzhou-cmcc-01")
+        .expect("hangzhou offers the spec");
+    assert_eq!(
+        (hz.area.as_str(), hz.city.as_str(), hz.isp.as_str()),
+        ("east_china", "hangzhou", "CMCC")
+    );
+    assert_eq!(hz.city_name, "杭州");
+    assert!(hz.available > 0);
+    assert!(
+        !c.offers("veEN.G1.large")
+            .await
+            .unwrap()
+            .iter()
+            .any(|o| o.cluster == "cn-xiamen-ctcc-01"),
+        "a cluster without the spec is not offered"
+    );
+    let unknown = c.offers("veEN.nope").await.unwrap_err();
+    assert_eq!(unknown.category(), "Invalid");
+
+    // CreateCloudServer twice with one token: one cloud server, the same ids.
+    let body = json!({"cloudserver_name": "fleet-calls", "image_id": "image-ubuntu2004", "spec_name": "veEN.C1.large",
+        "storage_config": {"system_disk": {"storage_type": "CloudBlockSSD", "capacity": "40"}},
+        "network_config": {"bandwidth_peak": "5"},
+        "instance_area_nums": [{"area_name": "hangzhou", "isp": "CMCC", "num": 1}],
+        "client_token": "ef-fleet-calls", "Tags": [{"Key": OWNER_TAG, "Value": "uid-1"}]});
+    let first = c.create_cloud_server_body(body.clone()).await.unwrap();
+    let again = c.create_cloud_server_body(body).await.unwrap();
+    assert_eq!(first, again, "the token replays");
+    let cs = first.cloud_server_identity.clone();
+    assert_eq!(c.list_cloud_servers(&[]).await.unwrap().len(), 1);
+
+    // CreateInstance with a token: replayed too.
+    let more = json!({"cloud_server_identity": cs, "client_token": "ef-more",
+        "instance_area_nums": [{"cluster_name": "cn-hangzhou-cmcc-01", "isp": "CMCC", "num": 2}],
+        "Tags": [{"Key": OWNER_TAG, "Value": "uid-1"}]});
+    let added = c.create_instance_body(more.clone()).await.unwrap();
+    assert_eq!(added.instance_id_list.len(), 2);
+    assert_eq!(c.create_instance_body(more).await.unwrap(), added);
+
+    // A standalone instance of another owner in the same cloud server is not a member.
+    let other = json!({"cloud_server_identity": cs, "client_token": "ef-other",
+        "instance_area_nums": [{"cluster_name": "cn-hangzhou-cmcc-01", "isp": "CMCC", "num": 1}],
+        "Tags": [{"Key": OWNER_TAG, "Value": "uid-2"}]});
+    c.create_instance_body(other).await.unwrap();
+    assert_eq!(c.members(&cs, None).await.unwrap().len(), 4);
+    assert_eq!(c.members(&cs, Some("uid-1")).await.unwrap().len(), 3);
+    let tagged = c.cloud_servers_tagged(OWNER_TAG, "uid-1").await.unwrap();
+    assert_eq!(
+        tagged
+            .iter()
+            .map(|c| c.cloud_server_identity.as_str())
+            .collect::<Vec<_>>(),
+        [cs.as_str()]
+    );
+    assert!(
+        c.cloud_servers_tagged(OWNER_TAG, "uid-9")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    handle.shutdown().await.unwrap();
+}

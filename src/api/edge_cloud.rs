@@ -117,10 +117,13 @@ pub struct PlacementEntry {
     pub weight: Option<i32>,
 }
 
-/// Network of the members (IEC edge clouds need a SYSTEM-mode VPC; subnets are chosen by the cloud).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+/// Network of the members: at most one of vpcRef and vpcId. Whether a VPC is needed is the cloud's
+/// rule, checked before anything is created (IEC edge clouds need a SYSTEM-mode VPC, the cloud chooses
+/// the subnets: without one the object is Stalled InvalidSpec naming spec.template.network; veEN
+/// members need none, and a veEN VPC lives in one cluster, so it suits single-cluster fleets only).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new("has(self.vpcRef) != has(self.vpcId)").message("spec.template.network: exactly one of vpcRef and vpcId must be set"))]
+#[x_kube(validation = Rule::new("!(has(self.vpcRef) && has(self.vpcId))").message("spec.template.network: at most one of vpcRef and vpcId may be set"))]
 pub struct TemplateNetwork {
     /// The Vpc object (same namespace; IEC: mode SYSTEM) the members join.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,6 +151,18 @@ fn default_nic_count() -> i32 {
     1
 }
 
+impl Default for TemplateNetwork {
+    fn default() -> Self {
+        Self {
+            vpc_ref: None,
+            vpc_id: None,
+            nic_count: default_nic_count(),
+            security_group_refs: Vec::new(),
+            security_group_ids: Vec::new(),
+        }
+    }
+}
+
 /// The member instance template. Changing fields the cloud cannot change in place (flavor, image,
 /// volumes, network, bandwidth, name) replaces members following spec.strategy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -170,7 +185,8 @@ pub struct EdgeInstanceTemplate {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 2))]
     pub data_volumes: Vec<DataVolume>,
-    /// VPC and security groups of the members.
+    /// VPC and security groups of the members (optional where the cloud needs no VPC).
+    #[serde(default)]
     pub network: TemplateNetwork,
     /// Public bandwidth for the members; unset: no public IPs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -228,6 +244,73 @@ impl EdgeInstanceTemplate {
             veen: None,
         }
     }
+}
+
+/// veEN `schedule_strategy`: how the cloud spreads the instances of one area entry over its clusters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum VeenScheduleStrategy {
+    /// Over as many clusters as possible (`dispersion`).
+    Dispersion,
+    /// In as few clusters as possible (`concentration`).
+    Concentration,
+}
+
+/// veEN `price_strategy`: which clusters the scheduler prefers by price.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum VeenPriceStrategy {
+    /// Higher-priced (better) clusters first (`high_priority`).
+    HighPriority,
+    /// Lower-priced clusters first (`low_priority`).
+    LowPriority,
+}
+
+/// veEN `billing_config.computing_billing_method` (post-paid).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum VeenComputingBilling {
+    /// Monthly peak.
+    MonthlyPeak,
+    /// Daily peak.
+    DailyPeak,
+}
+
+/// veEN `billing_config.bandwidth_billing_method`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum VeenBandwidthBilling {
+    /// Monthly 95th percentile.
+    #[serde(rename = "MonthlyP95")]
+    MonthlyP95,
+    /// Daily peak.
+    DailyPeak,
+}
+
+/// Volcengine veEN settings of the cloud server (only for a ProviderConfig of type Veen): the
+/// CreateCloudServer fields the common template has no word for. Unset fields keep veEN's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.priceStrategy) || has(self.scheduleStrategy)").message("spec.veen.priceStrategy needs spec.veen.scheduleStrategy").field_path(".priceStrategy"))]
+pub struct VeenEdgeCloudSpec {
+    /// Dispersion or Concentration (veEN ignores it for city-level entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule_strategy: Option<VeenScheduleStrategy>,
+    /// HighPriority or LowPriority.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_strategy: Option<VeenPriceStrategy>,
+    /// MonthlyPeak or DailyPeak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub computing_billing_method: Option<VeenComputingBilling>,
+    /// MonthlyP95 or DailyPeak.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth_billing_method: Option<VeenBandwidthBilling>,
+    /// Seconds a new member may take to open (120–86400); a member not running by then is open_fail
+    /// and is replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 120 && self <= 86400").message("spec.veen.createInstanceTimeoutSeconds must be between 120 and 86400"))]
+    pub create_instance_timeout_seconds: Option<i32>,
+    /// Volcengine project of the cloud server (default `default`). Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.veen.project is immutable"))]
+    pub project: Option<String>,
 }
 
 /// Which members go first when scaling in.
@@ -395,6 +478,7 @@ fn default_replicas() -> i32 {
 #[x_kube(validation = Rule::new("has(self.name) == has(oldSelf.name) && (!has(self.name) || self.name == oldSelf.name)").message("spec.name is immutable: the cloud has no API to rename an edge cloud").field_path(".name"))]
 #[x_kube(validation = Rule::new("self.placement.all(p, self.coverage.level == 'Site' ? has(p.siteId) : self.coverage.level == 'City' ? has(p.city) : self.coverage.level == 'Province' ? has(p.province) : has(p.area))").message("spec.placement[] entries must name a siteId, city, province or area matching spec.coverage.level").field_path(".placement"))]
 #[x_kube(validation = Rule::new("!(self.coverage.level in ['Province', 'Area']) || self.placement.all(p, !has(p.poolId))").message("spec.placement[].poolId is not allowed when spec.coverage.level is Province or Area").field_path(".placement"))]
+#[x_kube(validation = Rule::new("!(has(self.veen) && has(self.template.iec))").message("spec.veen and spec.template.iec name different clouds: set at most one").field_path(".veen"))]
 #[x_kube(validation = Rule::new("self.replicas == 0 || self.placement.filter(p, has(p.count)).map(p, p.count).sum() == self.replicas || (self.placement.filter(p, has(p.count)).map(p, p.count).sum() < self.replicas && self.placement.exists(p, has(p.weight)))").message("spec.placement[].count values must add up to spec.replicas, or to less when some entry has a weight").field_path(".placement"))]
 pub struct EdgeCloudSpec {
     /// The ProviderConfig (cloud account) that manages this fleet. Immutable.
@@ -447,6 +531,10 @@ pub struct EdgeCloudSpec {
     /// While true, the controller only observes: no scaling, replacement or remediation.
     #[serde(default)]
     pub paused: bool,
+    /// Volcengine veEN cloud-server settings (ProviderConfig of type Veen only; not with
+    /// spec.template.iec).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub veen: Option<VeenEdgeCloudSpec>,
 }
 
 impl_managed_spec!(EdgeCloudSpec);

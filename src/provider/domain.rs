@@ -915,6 +915,37 @@ pub struct InstanceTemplate {
     pub bandwidth: Option<BandwidthSpec>,
     /// Whether the cloud may prefix member names.
     pub with_prefix: bool,
+    /// The cloud's own fleet settings (the EdgeCloud's provider section), passed through to its client.
+    pub ext: FleetExt,
+}
+
+/// Per-cloud settings of a fleet, from the EdgeCloud's provider section. Only the cloud they name
+/// reads them; controllers pass them on without looking inside.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum FleetExt {
+    /// None given.
+    #[default]
+    None,
+    /// Volcengine veEN (CreateCloudServer fields beyond the common template).
+    Veen(VeenFleetExt),
+}
+
+/// veEN's cloud-server settings (CreateCloudServer fields the common template has no word for), in
+/// the API's own spelling; `None` keeps the API default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct VeenFleetExt {
+    /// `schedule_strategy.schedule_strategy`: `dispersion` or `concentration`.
+    pub schedule_strategy: Option<String>,
+    /// `schedule_strategy.price_strategy`: `high_priority` or `low_priority`.
+    pub price_strategy: Option<String>,
+    /// `billing_config.computing_billing_method`: `MonthlyPeak` or `DailyPeak`.
+    pub computing_billing_method: Option<String>,
+    /// `billing_config.bandwidth_billing_method`: `MonthlyP95` or `DailyPeak`.
+    pub bandwidth_billing_method: Option<String>,
+    /// `create_instance_timeout` in seconds (at least 120; a member not open by then is `open_fail`).
+    pub create_instance_timeout_secs: Option<u32>,
+    /// The Volcengine project (default `default`).
+    pub project: Option<String>,
 }
 
 /// What a fleet plan creates: a new fleet, or more members of an existing one.

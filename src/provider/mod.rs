@@ -455,10 +455,19 @@ pub trait FleetApi: Send + Sync {
     async fn get(&self, id: &str) -> ProviderResult<ObservedFleet>;
     /// Fleets with this exact name.
     async fn find_by_name(&self, name: &str) -> ProviderResult<Vec<ObservedFleet>>;
+    /// Fleets carrying `identity`, for the crash recovery of a create and for name conflicts. By
+    /// default: named exactly `identity.name` (clouds that keep fleet names unique); clouds with tags
+    /// and non-unique names (veEN) look up the owner tag instead.
+    async fn find_by_identity(&self, identity: &CreateIdentity) -> ProviderResult<Vec<ObservedFleet>> {
+        self.find_by_name(&identity.name).await
+    }
     /// Every fleet of the account (batched observation).
     async fn list_all(&self) -> ProviderResult<Vec<ObservedFleet>>;
     /// Members of a fleet, all pages.
     async fn list_members(&self, fleet_id: &str) -> ProviderResult<Vec<ObservedInstance>>;
+    /// Deletes members `ids` of fleet `fleet_id` in one batch (scale-in, remediation, teardown), in
+    /// whatever state the cloud lets them go (veEN: running ones too).
+    async fn delete_members(&self, fleet_id: &str, ids: &[String]) -> ProviderResult<Operation>;
     /// Deletes a fleet (members first where the cloud requires it).
     async fn delete(&self, id: &str) -> ProviderResult<Operation>;
 }

@@ -70,13 +70,18 @@ fn labels(ns: &str) -> BTreeMap<String, String> {
 impl Env {
     /// Namespace, emulator (with `faults`), Secret, ProviderConfig; controllers started.
     pub async fn start(prefix: &str, faults: Faults) -> Env {
-        super::quiescence::install();
-        let client = client().await.unwrap();
-        let ns = TestNamespace::new(&client, prefix).await.unwrap();
         let config = EmulatorConfig {
             faults,
             ..EmulatorConfig::default()
         };
+        Self::start_with(prefix, config).await
+    }
+
+    /// As [`Env::start`], with an emulator of this configuration (catalog, quotas, faults).
+    pub async fn start_with(prefix: &str, config: EmulatorConfig) -> Env {
+        super::quiescence::install();
+        let client = client().await.unwrap();
+        let ns = TestNamespace::new(&client, prefix).await.unwrap();
         let (_, emulator) = edgefleet_emulator::serve(config).await.unwrap();
         let pc = ns.name().to_owned();
         let secret = "iec-credentials".to_owned();

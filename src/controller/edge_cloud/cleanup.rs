@@ -63,7 +63,6 @@ async fn cleanup_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<
         ec,
         ctx,
         fleets: provider.fleets().map_err(Error::Unsupported)?,
-        instances: provider.instances().map_err(Error::Unsupported)?,
         caps: &caps,
         ei_api,
         w,
@@ -148,12 +147,13 @@ async fn recorded_or_recovered(
         (None, Some(pending)) => pending,
         (None, None) => return Ok(None),
     };
+    let identity = fleet::create_identity(pass.ec, &pending.token, &pending, pass.caps);
     let found = pass
         .fleets
-        .find_by_name(&pending.token)
+        .find_by_identity(&identity)
         .await
         .map_err(|source| Error::Lookup {
-            what: format!("edge clouds named {:?}", pending.token),
+            what: format!("edge clouds of {:?}", pending.token),
             source,
         })?;
     match found.as_slice() {

@@ -17,6 +17,7 @@ use super::observe::FleetView;
 use super::status::{self, StepReport, Writer};
 use super::{BUILD_TIMEOUT, CAPACITY_EXHAUSTED, Error};
 use crate::api::common::PendingOperation;
+use crate::api::condition::reason::QUOTA_EXCEEDED;
 use crate::api::edge_cloud::{
     EdgeCloud, EdgeCloudStatus, REPLACE_ANNOTATION, TEMPLATE_FINGERPRINT_ANNOTATION,
 };
@@ -24,8 +25,8 @@ use crate::api::edge_instance::EdgeInstance;
 use crate::controller::events::EventType;
 use crate::controller::runtime::{Context, elapsed_since, now};
 use crate::provider::{
-    Capabilities, FleetApi, FleetPlan, FleetPlanRequest, FleetPlanTarget, FleetState, InstanceApi,
-    InstanceState, InstanceTemplate, ObservedFleet, ObservedInstance, OpenPlan, ProviderError, SiteTarget,
+    Capabilities, FleetApi, FleetPlan, FleetPlanRequest, FleetPlanTarget, FleetState, InstanceState,
+    InstanceTemplate, ObservedFleet, ObservedInstance, OpenPlan, ProviderError, SiteTarget,
 };
 
 /// One pass over an EdgeCloud: the object, the controller context, the cloud's APIs and capabilities,
@@ -35,10 +36,8 @@ pub(super) struct FleetPass<'a> {
     pub ec: &'a EdgeCloud,
     /// The controller context.
     pub ctx: &'a Context,
-    /// Fleets of the account.
+    /// Fleets of the account (and the batch delete of their members).
     pub fleets: &'a dyn FleetApi,
-    /// Instances of the account (batch delete of members).
-    pub instances: &'a dyn InstanceApi,
     /// What the cloud can do.
     pub caps: &'a Capabilities,
     /// The member EdgeInstances' namespace.
@@ -81,10 +80,11 @@ pub(super) enum Expansion {
 enum ExpandStart {
     /// Submitted.
     Started,
-    /// Submitted for some locations; the others have no capacity (message names them).
-    Partial(String),
-    /// The cloud has no capacity or quota for any of these targets.
-    Blocked(String),
+    /// Submitted for some locations; the others have no capacity (reason, and a message naming them).
+    Partial(&'static str, String),
+    /// The cloud has no capacity or quota for any of these targets (reason: `QuotaExceeded` when a
+    /// quota refused it, else `CapacityExhausted`).
+    Blocked(&'static str, String),
 }
 
 /// Ids of cloud members that are gone or going (deleted, being deleted, absent from the list).
@@ -111,6 +111,17 @@ pub(super) struct PlanAttempt {
     pub plan: Option<(FleetPlan, FleetPlanRequest)>,
     /// `location[/operator]: why` for each location the cloud has no capacity or quota for.
     pub blocked: Vec<String>,
+    /// The ScalingBlocked reason of `blocked`: `QuotaExceeded` when a quota refused, else
+    /// `CapacityExhausted`.
+    pub reason: &'static str,
+}
+
+fn blocked_reason(e: &ProviderError) -> &'static str {
+    if matches!(e, ProviderError::QuotaExceeded { .. }) {
+        QUOTA_EXCEEDED
+    } else {
+        CAPACITY_EXHAUSTED
+    }
 }
 
 /// Creates a plan for `request`. When the cloud refuses for lack of capacity or quota and several
@@ -125,11 +136,13 @@ pub(super) async fn create_plan_for(
             return Ok(PlanAttempt {
                 plan: Some((plan, request.clone())),
                 blocked: Vec::new(),
+                reason: CAPACITY_EXHAUSTED,
             });
         }
         Err(e) if e.is_capacity() => e,
         Err(e) => return Err(e),
     };
+    let mut reason = blocked_reason(&err);
     if request.targets.len() < 2 {
         return Ok(PlanAttempt {
             plan: None,
@@ -138,6 +151,7 @@ pub(super) async fn create_plan_for(
                 .iter()
                 .map(|t| format!("{}: {err}", t.key()))
                 .collect(),
+            reason,
         });
     }
     let mut blocked = Vec::new();
@@ -149,13 +163,23 @@ pub(super) async fn create_plan_for(
                 return Ok(PlanAttempt {
                     plan: Some((plan, one)),
                     blocked,
+                    reason,
                 });
             }
-            Err(e) if e.is_capacity() => blocked.push(format!("{}: {e}", t.key())),
+            Err(e) if e.is_capacity() => {
+                if blocked.is_empty() {
+                    reason = blocked_reason(&e);
+                }
+                blocked.push(format!("{}: {e}", t.key()));
+            }
             Err(e) => return Err(e),
         }
     }
-    Ok(PlanAttempt { plan: None, blocked })
+    Ok(PlanAttempt {
+        plan: None,
+        blocked,
+        reason,
+    })
 }
 
 impl FleetPass<'_> {
@@ -203,13 +227,13 @@ impl FleetPass<'_> {
                         activity: Some(format!("expanding: {}", describe_targets(&add))),
                         blocked: None,
                     },
-                    ExpandStart::Partial(m) => StepReport {
+                    ExpandStart::Partial(why, m) => StepReport {
                         activity: Some(format!("expanding where the cloud has capacity; {m}")),
-                        blocked: Some((CAPACITY_EXHAUSTED, m)),
+                        blocked: Some((why, m)),
                     },
-                    ExpandStart::Blocked(m) => StepReport {
+                    ExpandStart::Blocked(why, m) => StepReport {
                         activity: None,
-                        blocked: Some((CAPACITY_EXHAUSTED, m)),
+                        blocked: Some((why, m)),
                     },
                 },
             ),
@@ -315,7 +339,7 @@ impl FleetPass<'_> {
             .cloned()
             .collect();
         if !deletable.is_empty() {
-            match self.instances.delete(&deletable).await {
+            match self.fleets.delete_members(set.fleet_id, &deletable).await {
                 Ok(_) => {}
                 // A member vanished or is busy since the list: the next observation sorts it out.
                 Err(e) if e.is_not_found() || matches!(e, ProviderError::Conflict { .. }) => {
@@ -546,7 +570,7 @@ impl FleetPass<'_> {
         template: &InstanceTemplate,
     ) -> Result<ExpandStart, Error> {
         let name = fleet::cloud_name(self.ec);
-        let request = fleet::plan_request(
+        let mut request = fleet::plan_request(
             self.ec,
             FleetPlanTarget::Expand {
                 fleet_id: fleet_id.to_owned(),
@@ -554,12 +578,16 @@ impl FleetPass<'_> {
             add,
             template,
         );
-        self.w.status.pending_expand = Some(PendingOperation {
+        let intent = PendingOperation {
             token: format!("expand:{fleet_id}"),
             params_hash: fleet::params_hash(&request),
             started_at: now(),
             handle: None,
-        });
+        };
+        // Where the cloud takes a client token (veEN), the expansion's is made from this intent: an
+        // expand retried after a lost answer replays.
+        request.identity = fleet::create_identity(self.ec, fleet_id, &intent, self.caps);
+        self.w.status.pending_expand = Some(intent);
         // New members are recorded with the fingerprint of the template they are created from.
         self.w.status.members_fingerprint = Some(fleet::hidden_fingerprint(&self.ec.spec));
         self.persist().await?;
@@ -583,12 +611,13 @@ impl FleetPass<'_> {
                 });
             }
         };
+        let why = attempt.reason;
         let blocked = (!attempt.blocked.is_empty())
             .then(|| format!("no capacity or quota at {}", attempt.blocked.join("; ")));
         let Some((plan, request)) = attempt.plan else {
             self.w.status.pending_expand = None;
             self.persist().await?;
-            return Ok(ExpandStart::Blocked(blocked.unwrap_or_default()));
+            return Ok(ExpandStart::Blocked(why, blocked.unwrap_or_default()));
         };
         if let Some(p) = self.w.status.pending_expand.as_mut() {
             p.handle = Some(plan.id.clone());
@@ -597,15 +626,34 @@ impl FleetPass<'_> {
         remember_plan(&mut self.w.status, &plan.id);
         self.persist().await?;
         let add = request.targets.as_slice();
-        self.fleets
-            .expand(&plan.id, &request)
-            .await
-            .map_err(|source| Error::Execute {
-                action: "expand",
-                plan_id: plan.id.clone(),
-                name: name.clone(),
-                source,
-            })?;
+        match self.fleets.expand(&plan.id, &request).await {
+            Ok(_) => {}
+            // Refused outright for quota or capacity where the plan could not know (veEN: plans are
+            // local, CreateInstance checks the quota): nothing was made, the intent goes.
+            Err(e) if e.is_capacity() && e.created_nothing() => {
+                self.w.status.pending_expand = None;
+                self.persist().await?;
+                let why = if matches!(e, ProviderError::QuotaExceeded { .. }) {
+                    QUOTA_EXCEEDED
+                } else {
+                    CAPACITY_EXHAUSTED
+                };
+                let message = format!(
+                    "the cloud refused {} more member(s) ({}): {e}",
+                    add.iter().map(|t| t.count).sum::<u32>(),
+                    describe_targets(add)
+                );
+                return Ok(ExpandStart::Blocked(why, message));
+            }
+            Err(source) => {
+                return Err(Error::Execute {
+                    action: "expand",
+                    plan_id: plan.id.clone(),
+                    name: name.clone(),
+                    source,
+                });
+            }
+        }
         self.publish(
             EventType::Normal,
             "ScalingOut",
@@ -619,7 +667,7 @@ impl FleetPass<'_> {
         )
         .await;
         Ok(match blocked {
-            Some(m) => ExpandStart::Partial(m),
+            Some(m) => ExpandStart::Partial(why, m),
             None => ExpandStart::Started,
         })
     }

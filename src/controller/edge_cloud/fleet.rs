@@ -9,6 +9,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::ResourceExt;
 use sha2::{Digest, Sha256};
 
+use crate::api::common::PendingOperation;
 use crate::api::edge_cloud::{
     CoverageLevel as CrdLevel, CoveragePolicy as CrdPolicy, EdgeCloud, EdgeCloudSpec, FleetDeletePolicy,
     PlacementEntry as CrdEntry, PlacementStatus,
@@ -16,9 +17,9 @@ use crate::api::edge_cloud::{
 use crate::api::edge_instance::{BandwidthShareType, PowerState as CrdPower};
 use crate::provider::plan::{DeletePolicy, MemberView, PlacementEntry, PlacementError, resolve_placement};
 use crate::provider::{
-    BandwidthSharing, BandwidthSpec, CoverageLevel, CoveragePolicy, CreateIdentity, FleetPlanRequest,
-    FleetPlanTarget, InstanceField, InstanceFieldError, InstanceState, InstanceTemplate, ObservedInstance,
-    SecretString, SiteTarget, VolumeSpec, placement_key,
+    BandwidthSharing, BandwidthSpec, Capabilities, CoverageLevel, CoveragePolicy, CreateIdentity, FleetExt,
+    FleetPlanRequest, FleetPlanTarget, InstanceField, InstanceFieldError, InstanceState, InstanceTemplate,
+    ObservedInstance, SecretString, SiteTarget, VeenFleetExt, VolumeSpec, placement_key,
 };
 
 /// The cloud name of an EdgeCloud: spec.name or metadata.name. The cloud keeps edge-cloud names unique
@@ -176,7 +177,68 @@ pub fn instance_template(ec: &EdgeCloud, refs: &ResolvedRefs) -> InstanceTemplat
             },
         }),
         with_prefix: t.with_prefix(),
+        ext: fleet_ext(&ec.spec),
     }
+}
+
+/// The cloud-specific fleet settings of the spec (its provider section), in the cloud's own words.
+pub fn fleet_ext(spec: &EdgeCloudSpec) -> FleetExt {
+    use crate::api::edge_cloud::{
+        VeenBandwidthBilling as Bw, VeenComputingBilling as Cb, VeenPriceStrategy as Pr,
+        VeenScheduleStrategy as Sc,
+    };
+    let Some(v) = &spec.veen else {
+        return FleetExt::None;
+    };
+    FleetExt::Veen(VeenFleetExt {
+        schedule_strategy: v.schedule_strategy.map(|s| {
+            match s {
+                Sc::Dispersion => "dispersion",
+                Sc::Concentration => "concentration",
+            }
+            .to_owned()
+        }),
+        price_strategy: v.price_strategy.map(|p| {
+            match p {
+                Pr::HighPriority => "high_priority",
+                Pr::LowPriority => "low_priority",
+            }
+            .to_owned()
+        }),
+        computing_billing_method: v.computing_billing_method.map(|c| {
+            match c {
+                Cb::MonthlyPeak => "MonthlyPeak",
+                Cb::DailyPeak => "DailyPeak",
+            }
+            .to_owned()
+        }),
+        bandwidth_billing_method: v.bandwidth_billing_method.map(|b| {
+            match b {
+                Bw::MonthlyP95 => "MonthlyP95",
+                Bw::DailyPeak => "DailyPeak",
+            }
+            .to_owned()
+        }),
+        create_instance_timeout_secs: v
+            .create_instance_timeout_seconds
+            .and_then(|s| u32::try_from(s).ok()),
+        project: v.project.clone(),
+    })
+}
+
+/// The identity a create or expansion under `intent` carries: `name`, and where the cloud has them
+/// ([`CreateIdentity::for_create`]) a client token made from the object's uid, the intent's token and
+/// its start time (the same for every retry of this intent, new for the next one) and the owner tag
+/// with the object's uid.
+pub fn create_identity(
+    ec: &EdgeCloud,
+    name: &str,
+    intent: &PendingOperation,
+    caps: &Capabilities,
+) -> CreateIdentity {
+    let uid = ec.uid().unwrap_or_default();
+    let started = serde_json::to_string(&intent.started_at).unwrap_or_default();
+    CreateIdentity::for_create(name, &format!("{uid}/{}/{started}", intent.token), &uid, caps)
 }
 
 /// A plan request adding `targets` (counts > 0 only) to a new fleet or an existing one.

@@ -2,7 +2,11 @@
 //! of an interrupted create (intent `pendingCreate`: token = the cloud name, handle = the deployment
 //! plan id), else a new deployment plan and its deploy — the intent durable before the plan exists, the
 //! plan id before it is executed, the edge cloud id right after. A recorded edge cloud that disappeared
-//! is deployed again (unless ObserveOnly).
+//! is deployed again (unless ObserveOnly). The create's identity ([`fleet::create_identity`]) carries a
+//! client token and the owner tag where the cloud has them (veEN), derived from the intent: a repeated
+//! deploy replays, and recovery looks the fleet up by identity (`FleetApi::find_by_identity`: by name
+//! where names are unique, by owner tag on veEN). A fleet of the same name is a conflict only where the
+//! cloud keeps fleet names unique (`Capabilities::unique_names.fleet`).
 
 use tracing::{debug, info};
 
@@ -86,17 +90,19 @@ pub(super) async fn ensure_identity(
         return Err(Error::NothingToObserve);
     }
     let name = fleet::cloud_name(pass.ec);
-    let request = fleet::plan_request(
+    let mut request = fleet::plan_request(
         pass.ec,
         FleetPlanTarget::New { name: name.clone() },
         want.targets,
         want.template,
     );
     if let Some(pending) = pass.w.status.pending_create.clone() {
+        request.identity = fleet::create_identity(pass.ec, &name, &pending, pass.caps);
         if let Some(identity) = recover(pass, &pending, &request, want.may_create).await? {
             return Ok(identity);
         }
-    } else {
+    } else if pass.caps.unique_names.fleet {
+        // Only where the cloud keeps fleet names unique is a fleet of this name someone else's.
         let existing = pass
             .fleets
             .find_by_name(&name)
@@ -178,10 +184,10 @@ async fn recover(
     let grace = pass.ctx.config.recovery_grace;
     let found = pass
         .fleets
-        .find_by_name(&pending.token)
+        .find_by_identity(&request.identity)
         .await
         .map_err(|source| Error::Lookup {
-            what: format!("edge clouds named {:?}", pending.token),
+            what: format!("edge clouds of {:?}", pending.token),
             source,
         })?;
     match found.as_slice() {
@@ -238,7 +244,7 @@ async fn recover(
 /// Creates the edge cloud: intent, deployment plan (id recorded), deploy.
 async fn create(
     pass: &mut FleetPass<'_>,
-    request: FleetPlanRequest,
+    mut request: FleetPlanRequest,
     may_create: bool,
     blocked: &mut Vec<String>,
 ) -> Result<Identity, Error> {
@@ -259,12 +265,16 @@ async fn create(
     let name = fleet::cloud_name(pass.ec);
     // Crash-safety step 1: the intent (token = the unique cloud name) is durable before the plan exists,
     // and so is the fingerprint the members will be recorded with.
-    pass.w.status.pending_create = Some(PendingOperation {
+    let intent = PendingOperation {
         token: name.clone(),
         params_hash: fleet::params_hash(&request),
         started_at: now(),
         handle: None,
-    });
+    };
+    // The client token and owner tag (where the cloud has them) come from this intent, so a deploy
+    // retried after a crash replays instead of creating a second fleet.
+    request.identity = fleet::create_identity(pass.ec, &name, &intent, pass.caps);
+    pass.w.status.pending_create = Some(intent);
     pass.w.status.members_fingerprint = Some(fleet::hidden_fingerprint(&pass.ec.spec));
     pass.persist().await?;
     let attempt = create_plan_for(pass.fleets, &request)

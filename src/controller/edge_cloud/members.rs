@@ -114,7 +114,11 @@ pub fn mirror(ec: &EdgeCloud, m: &ObservedInstance, refs: &ResolvedRefs, fingerp
             },
             network: InstanceNetwork {
                 vpc_ref: None,
-                vpc_id: Some(m.vpc_id.clone().unwrap_or_else(|| refs.vpc_id.clone())),
+                vpc_id: m
+                    .vpc_id
+                    .clone()
+                    .filter(|v| !v.is_empty())
+                    .or_else(|| Some(refs.vpc_id.clone()).filter(|v| !v.is_empty())),
                 subnets: vec![],
                 security_group_refs: vec![],
                 security_group_ids: refs.security_group_ids.clone(),

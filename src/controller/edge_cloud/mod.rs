@@ -413,7 +413,6 @@ async fn apply_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<(O
         ec,
         ctx,
         fleets,
-        instances: provider.instances().map_err(Error::Unsupported)?,
         caps: &caps,
         ei_api: Api::namespaced(ctx.client.clone(), &ec.namespace().unwrap_or_default()),
         w,

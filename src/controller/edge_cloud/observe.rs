@@ -73,11 +73,8 @@ pub(super) async fn resolve_refs(ec: &EdgeCloud, ctx: &Context) -> Result<Resolv
                 }
             }
         }
-        (None, None) => {
-            return Err(Error::Dependency {
-                what: "spec.template.network.vpcRef or vpcId".to_owned(),
-            });
-        }
+        // No VPC: whether the cloud needs one is its rule (FleetApi::validate_template).
+        (None, None) => String::new(),
     };
     let mut security_group_ids: Vec<String> = Vec::new();
     for r in &net.security_group_refs {

@@ -124,9 +124,18 @@ pub fn volume_problems(root: &VolumeSpec, data: &[VolumeSpec]) -> Vec<InstanceFi
     found
 }
 
-/// IEC's rules for a fleet's member template that the shared schema leaves open (the disks).
+/// IEC's rules for a fleet's member template that the shared schema leaves open: a VPC (edge clouds
+/// always join one) and the disks.
 pub fn template_problems(template: &InstanceTemplate) -> Vec<InstanceFieldError> {
-    volume_problems(&template.root_volume, &template.data_volumes)
+    let mut problems = Vec::new();
+    if template.vpc_id.is_empty() {
+        problems.push(InstanceFieldError::invalid(
+            InstanceField::Network,
+            "IEC edge clouds need a VPC (mode SYSTEM): set vpcRef or vpcId",
+        ));
+    }
+    problems.extend(volume_problems(&template.root_volume, &template.data_volumes));
+    problems
 }
 
 /// Whether `observed` is `name` as IEC shows it: equal, or `IEC-<site code>-<name>` when the instance was

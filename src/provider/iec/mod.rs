@@ -1271,6 +1271,10 @@ impl FleetApi for IecProvider {
             .collect())
     }
 
+    async fn delete_members(&self, _fleet_id: &str, ids: &[String]) -> ProviderResult<Operation> {
+        InstanceApi::delete(self, ids).await
+    }
+
     async fn delete(&self, id: &str) -> ProviderResult<Operation> {
         let job = self.client.delete_edge_cloud(id).await?;
         Ok(operation(Some(job.job_id), Vec::new()))
@@ -1527,6 +1531,7 @@ mod tests {
                     share_type: BandwidthSharing::Shared,
                 }),
                 with_prefix: false,
+                ext: FleetExt::None,
             },
             identity: CreateIdentity::default(),
         };
@@ -1564,6 +1569,15 @@ mod tests {
         assert!(
             !format!("{body:?}").contains("Pa55w0rd"),
             "Debug hides the password"
+        );
+        assert!(instance::template_problems(&req.template).is_empty());
+        let mut no_vpc = req.template.clone();
+        no_vpc.vpc_id.clear();
+        let problems = instance::template_problems(&no_vpc);
+        assert_eq!(
+            problems.iter().map(|p| p.field).collect::<Vec<_>>(),
+            [InstanceField::Network],
+            "IEC edge clouds need a VPC: {problems:?}"
         );
     }
 

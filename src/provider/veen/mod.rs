@@ -4,13 +4,14 @@
 //! instances, placement words ([`placement`]: ISPs ↔ operators, `instance_area_nums` entries), single
 //! instances ([`instance`]: the [`InstanceApi`], created into an existing cloud server), edge networking
 //! ([`network`]: the [`VpcApi`] over custom VPCs in one cluster with their subnets, the
-//! [`SecurityGroupApi`] over VPC-bound groups with rules changed in place), and this file's
-//! [`VeenProvider`]: the account's [`Provider`] as far as it is written. Resource accessors not
-//! written yet (issue 16: `FleetApi`, the catalog) answer `Unsupported` naming veEN, and the
-//! [`Capabilities`] say so.
+//! [`SecurityGroupApi`] over VPC-bound groups with rules changed in place), fleets ([`fleet`]: the
+//! [`FleetApi`], EdgeCloud = cloud server), the catalog ([`catalog`]: `ListAvailableResourceInfo` as
+//! the [`CatalogApi`]), and this file's [`VeenProvider`]: the account's [`Provider`].
 
+pub mod catalog;
 pub mod client;
 pub mod errors;
+pub mod fleet;
 pub mod instance;
 pub mod network;
 pub mod placement;
@@ -31,7 +32,8 @@ use super::*;
 pub const DEFAULT_ENDPOINT: &str = "https://veenedge.volcengineapi.com";
 
 /// veEN's capabilities as implemented now: single instances (into an existing cloud server), VPCs with
-/// subnets and security groups; fleets are not supported yet. The other fields describe the cloud (create calls take a
+/// subnets and security groups, fleets (cloud servers, expandable at every level, in any state of
+/// theirs). The other fields describe the cloud (create calls take a
 /// `client_token`, objects carry tags) so they stay right when the kinds arrive.
 pub fn capabilities() -> Capabilities {
     Capabilities {
@@ -41,7 +43,8 @@ pub fn capabilities() -> Capabilities {
             subnets: true,
             security_groups: true,
             instances: true,
-            fleets: false,
+            // EdgeCloud = cloud server (fleet.rs).
+            fleets: true,
         },
         // SetVPCInstanceName; the segment is fixed.
         vpc_rename: true,
@@ -84,8 +87,9 @@ pub fn capabilities() -> Capabilities {
             instance: false,
             fleet: false,
         },
+        // CreateInstance adds members to a cloud server at every level, in any state of it.
         fleet: FleetCapabilities {
-            expand: false,
+            expand: true,
             no_expand_levels: Vec::new(),
             expand_only_when_ready: false,
         },
@@ -165,13 +169,6 @@ impl VeenProvider {
     }
 }
 
-fn not_yet(op: &str, what: &str) -> ProviderError {
-    ProviderError::unsupported(
-        format!("veen.{op}"),
-        format!("{what} on Volcengine veEN are not implemented by edgefleet yet"),
-    )
-}
-
 #[async_trait]
 impl Provider for VeenProvider {
     fn kind(&self) -> ProviderKind {
@@ -200,14 +197,11 @@ impl Provider for VeenProvider {
     }
 
     fn fleets(&self) -> ProviderResult<&dyn FleetApi> {
-        Err(not_yet("fleets", "EdgeClouds (cloud servers)"))
+        Ok(self)
     }
 
     fn catalog(&self) -> ProviderResult<&dyn CatalogApi> {
-        Err(not_yet(
-            "catalog",
-            "catalog lookups (sites, flavors, images, quotas)",
-        ))
+        Ok(self)
     }
 }
 
@@ -230,7 +224,7 @@ mod tests {
     }
 
     #[test]
-    fn veen_supports_instances_only_yet_and_says_so_naming_veen() {
+    fn veen_supports_every_kind_and_has_no_operation_api() {
         let p = build(&settings(Credentials::AkSk {
             access_key: "AK".into(),
             secret_key: SecretString::new("SK"),
@@ -241,13 +235,8 @@ mod tests {
         let s = p.capabilities().supports;
         assert!(s.instances && p.instances().is_ok());
         assert!(s.vpc && s.subnets && s.security_groups && p.vpcs().is_ok() && p.security_groups().is_ok());
-        assert!(!s.fleets);
-        let errors = [p.fleets().err(), p.catalog().err()];
-        for e in errors {
-            let e = e.unwrap();
-            assert_eq!(e.category(), "Unsupported");
-            assert!(e.to_string().contains("veEN"), "{e}");
-        }
+        assert!(s.fleets && p.fleets().is_ok() && p.catalog().is_ok());
+        assert!(p.operations().is_err(), "no job or order API");
     }
 
     #[test]

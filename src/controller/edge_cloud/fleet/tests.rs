@@ -36,6 +36,7 @@ fn spec(level: CrdLevel, placement: Vec<CrdEntry>, replicas: i32) -> EdgeCloudSp
         strategy: FleetStrategy::default(),
         remediation: Remediation::default(),
         paused: false,
+        veen: None,
     }
 }
 
