@@ -546,3 +546,25 @@ async fn veen_a_kill_between_the_create_and_the_status_write_finds_the_cloud_ser
     delete_and_expect_nothing_left(&env, &api, "killed").await;
     teardown(env, &pc).await;
 }
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn veen_a_veen_section_on_an_iec_account_stalls_naming_spec_veen() {
+    let (env, pc) = veen_env("veen-ec-fit", |_| {}).await;
+    let api: Api<EdgeCloud> = env.ns.api();
+    // The harness's own ProviderConfig is IEC.
+    let mut ec = fleet(&env, &env.pc, "misfit", 1, three_regions());
+    ec.spec.veen = Some(edgefleet::api::edge_cloud::VeenEdgeCloudSpec::default());
+    create(&api, &ec).await;
+    let ec = wait_for(&api, "misfit", WAIT, |ec: &EdgeCloud| {
+        has_reason(ec, STALLED, "True", reason::INVALID_SPEC)
+    })
+    .await
+    .unwrap();
+    let message = message_of(&ec, STALLED);
+    assert!(message.contains("spec.veen"), "{message}");
+    assert!(env.cloud("iec.deployment").is_empty() && cloud_servers(&env).is_empty());
+    delete(&api, "misfit").await.unwrap();
+    wait_deleted(&api, "misfit", WAIT).await.unwrap();
+    teardown(env, &pc).await;
+}

@@ -17,6 +17,7 @@ use super::edge_instance::{
     Bandwidth, DataVolume, EdgeInstanceSpec, IecInstanceSpec, InstanceNetwork, InstancePlacement, PowerState,
     RootVolume,
 };
+use crate::provider::ProviderKind;
 
 /// Annotation on a member EdgeInstance that makes it the first choice when the fleet scales in (any value).
 pub const DELETE_FIRST_ANNOTATION: &str = "edgefleet.io/delete-first";
@@ -538,6 +539,21 @@ pub struct EdgeCloudSpec {
 }
 
 impl_managed_spec!(EdgeCloudSpec);
+
+impl EdgeCloudSpec {
+    /// The provider sections that are set, each with its field path and the cloud it is for (the
+    /// controller refuses one that is not the ProviderConfig's cloud).
+    pub fn provider_sections(&self) -> Vec<(&'static str, ProviderKind)> {
+        let mut out = Vec::new();
+        if self.template.iec.is_some() {
+            out.push(("spec.template.iec", ProviderKind::Iec));
+        }
+        if self.veen.is_some() {
+            out.push(("spec.veen", ProviderKind::Veen));
+        }
+        out
+    }
+}
 
 /// Desired and observed members of one placement location.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

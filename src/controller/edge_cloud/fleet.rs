@@ -661,6 +661,25 @@ pub fn template_field_path(field: InstanceField) -> &'static str {
     }
 }
 
+/// The spec's fit with the account's cloud: a provider section of another cloud is refused naming its
+/// field (CEL cannot see the ProviderConfig).
+pub fn check_cloud_fit(spec: &EdgeCloudSpec, caps: &Capabilities) -> Result<(), SpecError> {
+    match spec
+        .provider_sections()
+        .into_iter()
+        .find(|(_, cloud)| *cloud != caps.kind)
+    {
+        Some((field, cloud)) => Err(SpecError::Template {
+            field,
+            message: format!(
+                "this section is for provider {cloud}, but ProviderConfig {:?} is provider {}: remove it",
+                spec.provider_config_ref.name, caps.kind
+            ),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// The provider's findings on the member template as a spec error naming the first field; the others
 /// follow in its message.
 pub fn check_template(findings: &[InstanceFieldError]) -> Result<(), SpecError> {

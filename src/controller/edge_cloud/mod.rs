@@ -396,6 +396,7 @@ async fn apply_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<(O
     w.status.template_hash = Some(fleet::template_hash(spec));
 
     // Validate (pure) and show the resolution before anything exists.
+    fleet::check_cloud_fit(spec, &caps).map_err(Error::InvalidSpec)?;
     let targets = fleet::targets(spec).map_err(Error::InvalidSpec)?;
     let build_timeout = spec
         .remediation

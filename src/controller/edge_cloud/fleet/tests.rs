@@ -454,3 +454,19 @@ fn template_findings_name_the_template_field_first_and_keep_the_others() {
         "spec.template.rootVolume.size: 200 GB; the cloud takes 40–100 GB; spec.template.dataVolumes: 3 data disks; at most 2"
     );
 }
+
+#[test]
+fn a_provider_section_of_another_cloud_is_refused_naming_it() {
+    let iec = crate::provider::iec::capabilities();
+    let veen = crate::provider::veen::capabilities();
+    let mut s = spec(CrdLevel::City, vec![], 1);
+    assert!(check_cloud_fit(&s, &iec).is_ok() && check_cloud_fit(&s, &veen).is_ok());
+    s.veen = Some(crate::api::edge_cloud::VeenEdgeCloudSpec::default());
+    assert!(check_cloud_fit(&s, &veen).is_ok());
+    let err = check_cloud_fit(&s, &iec).unwrap_err().to_string();
+    assert!(
+        err.starts_with("spec.veen: this section is for provider"),
+        "{err}"
+    );
+    assert!(matches!(fleet_ext(&s), FleetExt::Veen(_)));
+}
