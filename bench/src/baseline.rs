@@ -14,7 +14,7 @@ use kube::Client;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use crate::workload::{instance, resource};
+use crate::workload::{iec_instance as instance, resource};
 
 /// How the baseline writes its one status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,4 +1,5 @@
-//! The cloud side of the drivers: an `edgefleet-emulator` process with quotas large enough for the run
+//! The cloud side of the drivers: an `edgefleet-emulator` process (the IEC and the veEN API, each on its
+//! own loopback port, one state) with quotas large enough for the run
 //! (zero delays for the bench, the emulator's own transition delays plus per-call latency for the chaos
 //! campaign), and its admin API: per-operation call counters (`GET /_emulator/calls`), the state
 //! snapshot, faults, and the requests sent before a Retry-After had passed.
@@ -14,13 +15,16 @@ use edgefleet_emulator::core::calls::CallsSnapshot;
 use edgefleet_emulator::core::faults::Faults;
 use edgefleet_emulator::core::retry_after::RetryAfterReport;
 use edgefleet_emulator::iec::catalog::{Catalog, QuotaLimit};
+use edgefleet_emulator::veen::catalog::VeenCatalog;
 use tokio::process::{Child, Command};
 
 /// A running emulator, killed on drop.
 pub struct Emulator {
     child: Child,
-    /// Base URL of the IEC (and IAM) endpoint.
+    /// Base URL of the IEC (and IAM) endpoint; the admin API (`/_emulator/...`) is served here too.
     pub url: String,
+    /// Base URL of the veEN endpoint.
+    pub veen_url: String,
     http: reqwest::Client,
 }
 
@@ -39,6 +43,21 @@ fn bench_catalog() -> Catalog {
     }
     for site in &mut catalog.sites {
         site.capacity_instances = BENCH_QUOTA;
+    }
+    catalog
+}
+
+/// The built-in veEN catalog with [`BENCH_QUOTA`]-sized quotas: cloud servers per account, instances per
+/// cloud server and every cluster's capacity (the seed's defaults are 5, 10 and tens).
+fn bench_veen_catalog() -> VeenCatalog {
+    let big = u32::try_from(BENCH_QUOTA.min(u64::from(u32::MAX))).unwrap_or(u32::MAX);
+    let mut catalog = VeenCatalog {
+        cloud_server_quota: big,
+        instances_per_cloud_server: big,
+        ..VeenCatalog::default()
+    };
+    for cluster in &mut catalog.clusters {
+        cluster.capacity = big;
     }
     catalog
 }
@@ -72,8 +91,10 @@ impl Emulator {
     /// Starts `bin` with bench quotas and its log in `work_dir`, and waits until it answers.
     pub async fn start(bin: &Path, work_dir: &Path, options: &EmulatorOptions) -> Result<Self> {
         let addr = free_port()?;
+        let veen_addr = free_port()?;
         let config = Config {
             catalog: bench_catalog(),
+            veen: bench_veen_catalog(),
             faults: options.faults.clone(),
             ..Config::default()
         };
@@ -87,6 +108,8 @@ impl Emulator {
         command
             .arg("--iec-addr")
             .arg(addr.to_string())
+            .arg("--veen-addr")
+            .arg(veen_addr.to_string())
             .arg("--config")
             .arg(&config_path)
             .args(["--log", "warn"]);
@@ -103,6 +126,7 @@ impl Emulator {
         let emulator = Self {
             child,
             url: format!("http://{addr}"),
+            veen_url: format!("http://{veen_addr}"),
             http: reqwest::Client::new(),
         };
         emulator.wait_healthy(&log_path).await?;

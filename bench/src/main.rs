@@ -22,8 +22,6 @@ use anyhow::{Context as _, Result};
 use clap::Parser;
 use edgefleet::api::edge_cloud::EdgeCloud;
 use edgefleet::api::edge_instance::EdgeInstance;
-use edgefleet::api::security_group::SecurityGroup;
-use edgefleet::api::vpc::Vpc;
 use kube::Client;
 
 use edgefleet_bench::apiserver::{self, Requests, is_lease, is_object_traffic};
@@ -32,7 +30,7 @@ use edgefleet_bench::cloud::{CloudCalls, Emulator, EmulatorOptions};
 use edgefleet_bench::operator::{Operator, OperatorOptions};
 use edgefleet_bench::report::{self, Baseline, Convergence, Parameters, Report, Steady, Versions};
 use edgefleet_bench::setup::{install_crds, interrupted};
-use edgefleet_bench::workload::{self, ROLE_LABEL, resource};
+use edgefleet_bench::workload::{self, Cloud, ROLE_LABEL, resource};
 
 /// Namespace of the managed objects.
 const NAMESPACE: &str = "bench";
@@ -47,6 +45,9 @@ struct Args {
     /// The `edgefleet-emulator` binary.
     #[arg(long)]
     emulator_bin: PathBuf,
+    /// The cloud the objects are created in (its emulator family; see `workload` for each cloud's shapes).
+    #[arg(long, value_enum, default_value_t = Cloud::Iec)]
+    cloud: Cloud,
     /// Standalone EdgeInstances.
     #[arg(long, default_value_t = 1000)]
     instances: usize,
@@ -138,7 +139,12 @@ async fn run(args: &Args) -> Result<Report> {
     install_crds(&client).await?;
     let emulator =
         Emulator::start(&args.emulator_bin, &args.out_dir, &EmulatorOptions::zero_delays()).await?;
-    eprintln!("[bench] emulator at {}", emulator.url);
+    eprintln!(
+        "[bench] emulator at {} (IEC) and {} (veEN); objects on {}",
+        emulator.url,
+        emulator.veen_url,
+        args.cloud.as_str()
+    );
 
     let baseline = measure_baseline(&client, args).await?;
     eprintln!(
@@ -147,7 +153,19 @@ async fn run(args: &Args) -> Result<Report> {
     );
 
     workload::ensure_namespace(&client, NAMESPACE).await?;
-    workload::create_shared(&client, NAMESPACE, &emulator.url, args.qps, args.fleets > 0).await?;
+    let endpoint = match args.cloud {
+        Cloud::Iec => &emulator.url,
+        Cloud::Veen => &emulator.veen_url,
+    };
+    workload::create_shared(
+        &client,
+        NAMESPACE,
+        args.cloud,
+        endpoint,
+        args.qps,
+        args.fleets > 0,
+    )
+    .await?;
     let mut operator = Operator::start(&OperatorOptions {
         bin: &args.operator_bin,
         namespace: NAMESPACE,
@@ -157,7 +175,7 @@ async fn run(args: &Args) -> Result<Report> {
         ..OperatorOptions::defaults(&args.operator_bin, &args.out_dir)
     })
     .await?;
-    wait_shared(&client, args.fleets > 0).await?;
+    wait_shared(&client, args.cloud, args.fleets > 0).await?;
     eprintln!("[bench] operator up, shared objects Ready");
 
     let convergence = measure_convergence(&client, &emulator, &mut operator, args, &baseline).await?;
@@ -177,6 +195,7 @@ async fn run(args: &Args) -> Result<Report> {
             kubernetes,
         },
         parameters: Parameters {
+            cloud: args.cloud.as_str().into(),
             instances: args.instances,
             fleets: args.fleets,
             replicas: args.replicas,
@@ -217,20 +236,12 @@ async fn measure_baseline(client: &Client, args: &Args) -> Result<Baseline> {
     })
 }
 
-async fn wait_shared(client: &Client, fleets: bool) -> Result<()> {
+async fn wait_shared(client: &Client, cloud: Cloud, fleets: bool) -> Result<()> {
     let timeout = Duration::from_secs(120);
-    workload::wait_ready(client, &resource::<Vpc>(), NAMESPACE, "bench-vpc", timeout).await?;
-    if fleets {
-        workload::wait_ready(client, &resource::<Vpc>(), NAMESPACE, "bench-fleet-vpc", timeout).await?;
+    for (ar, name) in workload::shared_objects(cloud, fleets) {
+        workload::wait_ready(client, &ar, NAMESPACE, name, timeout).await?;
     }
-    workload::wait_ready(
-        client,
-        &resource::<SecurityGroup>(),
-        NAMESPACE,
-        "bench-sg",
-        timeout,
-    )
-    .await
+    Ok(())
 }
 
 async fn measure_convergence(
@@ -247,10 +258,10 @@ async fn measure_convergence(
     let started = Instant::now();
 
     let instances: Vec<_> = (0..args.instances)
-        .map(|i| workload::instance(NAMESPACE, i))
+        .map(|i| workload::instance(args.cloud, NAMESPACE, i))
         .collect();
     let fleets: Vec<_> = (0..args.fleets)
-        .map(|i| workload::fleet(NAMESPACE, i, args.replicas))
+        .map(|i| workload::fleet(args.cloud, NAMESPACE, i, args.replicas))
         .collect();
     let ei = resource::<EdgeInstance>();
     let ec = resource::<EdgeCloud>();
@@ -349,7 +360,10 @@ async fn measure_steady(
 }
 
 fn write_report(report: &Report, args: &Args) -> Result<()> {
-    let stem = args.out_dir.join(format!("bench-{}", args.instances));
+    let stem = match args.cloud {
+        Cloud::Iec => args.out_dir.join(format!("bench-{}", args.instances)),
+        Cloud::Veen => args.out_dir.join(format!("bench-veen-{}", args.instances)),
+    };
     let json = stem.with_extension("json");
     std::fs::write(&json, serde_json::to_vec_pretty(report)?)
         .with_context(|| format!("writing {}", json.display()))?;

@@ -52,6 +52,8 @@ pub struct Versions {
 /// Run parameters.
 #[derive(Debug, Clone, Serialize)]
 pub struct Parameters {
+    /// The cloud the objects were created in (`iec`, `veen`).
+    pub cloud: String,
     /// Standalone EdgeInstances.
     pub instances: usize,
     /// EdgeClouds.
@@ -225,12 +227,16 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "### {} EdgeInstances{}\n",
+            "### {} EdgeInstances{} on {}\n",
             p.instances,
             if p.fleets > 0 {
                 format!(" + {} EdgeClouds × {} replicas", p.fleets, p.replicas)
             } else {
                 String::new()
+            },
+            match p.cloud.as_str() {
+                "veen" => "veEN",
+                _ => "IEC",
             }
         );
         let _ = writeln!(
@@ -387,6 +393,7 @@ mod tests {
                 kubernetes: "v1.33.13".into(),
             },
             parameters: Parameters {
+                cloud: "iec".into(),
                 instances: 10,
                 fleets: 0,
                 replicas: 0,

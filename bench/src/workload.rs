@@ -1,14 +1,21 @@
 //! The objects the bench applies and how it knows they are Ready.
 //!
 //! Objects are built as JSON (the same shape a user applies) and handled as `DynamicObject`s, so the bench
-//! measures exactly what `kubectl apply` would produce. Shared dependencies (credentials Secret,
-//! ProviderConfig, one CUSTOMER VPC with a /16 subnet, one security group, the admin password Secret)
-//! are created first; then N EdgeInstances (and M EdgeClouds) as fast as the bench's writers can.
+//! measures exactly what `kubectl apply` would produce. Shared dependencies are created first; then N
+//! EdgeInstances (and M EdgeClouds) as fast as the bench's writers can. What the shared objects and the
+//! instances are depends on the [`Cloud`]:
+//! - IEC: credentials Secret, ProviderConfig, one CUSTOMER VPC with a /16 subnet, one security group, the
+//!   admin password Secret (and a SYSTEM VPC for fleets); instances are created at a site in that VPC.
+//! - veEN: credentials Secret, ProviderConfig, the admin password Secret and one EdgeCloud of 0 replicas
+//!   (`bench-pool`: a cloud server with no instances of its own); veEN instances live in a cloud
+//!   server, so every standalone instance joins that one (`spec.fleetRef`) and inherits its spec, image
+//!   and disk.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
+use edgefleet::api::edge_cloud::EdgeCloud;
 use edgefleet::api::provider_config::ProviderConfig;
 use edgefleet::api::security_group::SecurityGroup;
 use edgefleet::api::vpc::Vpc;
@@ -22,8 +29,42 @@ use serde_json::{Value, json};
 
 /// Label on every object the bench creates (selects the standalone instances it waits for).
 pub const ROLE_LABEL: &str = "bench.edgefleet.io/role";
-/// Name of the ProviderConfig the bench creates.
+/// The cloud a run manages (`--cloud`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Cloud {
+    /// Huawei IEC.
+    Iec,
+    /// Volcengine veEN.
+    Veen,
+}
+
+impl Cloud {
+    /// As on the command line and in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Iec => "iec",
+            Self::Veen => "veen",
+        }
+    }
+
+    /// Name of the ProviderConfig the bench creates for this cloud.
+    pub fn provider_config(self) -> &'static str {
+        match self {
+            Self::Iec => "bench-iec",
+            Self::Veen => "bench-veen",
+        }
+    }
+}
+
+/// Name of the IEC ProviderConfig the bench creates.
 pub const PROVIDER_CONFIG: &str = "bench-iec";
+/// The EdgeCloud whose cloud server the veEN standalone instances join.
+pub const VEEN_POOL: &str = "bench-pool";
+/// The built-in veEN catalog's Hangzhou China Mobile cluster city, spec and image (docs/emulator.md).
+const VEEN_CITY: &str = "hangzhou";
+const VEEN_SPEC: &str = "veEN.C1.large";
+const VEEN_IMAGE: &str = "image-ubuntu2004";
 /// The built-in emulator catalog's Zhongshan site, flavor and image (docs/emulator.md).
 const SITE_ID: &str = "a0272146-f6d8-4e3f-a1dc-196ec4a2f856";
 const FLAVOR: &str = "c6.large.2";
@@ -64,19 +105,42 @@ pub async fn create_dynamic(
     Ok(())
 }
 
-/// The Secret + ProviderConfig for the emulator at `emulator_url`, and the shared VPC, security group and
-/// password Secret in `namespace`.
+/// The shared objects of `cloud` (see the module docs), its ProviderConfig pointed at `endpoint` (that
+/// cloud's emulator listener).
 pub async fn create_shared(
     client: &Client,
     namespace: &str,
-    emulator_url: &str,
+    cloud: Cloud,
+    endpoint: &str,
     qps: u32,
     fleets: bool,
 ) -> Result<()> {
+    match cloud {
+        Cloud::Iec => create_shared_iec(client, namespace, endpoint, qps, fleets).await,
+        Cloud::Veen => create_shared_veen(client, namespace, endpoint, qps).await,
+    }
+}
+
+/// The shared objects the bench waits for before it starts the clock: (kind, name) in `namespace`.
+pub fn shared_objects(cloud: Cloud, fleets: bool) -> Vec<(ApiResource, &'static str)> {
+    match cloud {
+        Cloud::Iec => {
+            let mut shared = vec![(resource::<Vpc>(), "bench-vpc")];
+            if fleets {
+                shared.push((resource::<Vpc>(), "bench-fleet-vpc"));
+            }
+            shared.push((resource::<SecurityGroup>(), "bench-sg"));
+            shared
+        }
+        Cloud::Veen => vec![(resource::<EdgeCloud>(), VEEN_POOL)],
+    }
+}
+
+async fn create_secrets(client: &Client, namespace: &str, credentials: &str) -> Result<()> {
     let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
     for (name, data) in [
         (
-            "bench-iec-credentials",
+            credentials,
             json!({"accessKey": edgefleet_emulator::config::DEFAULT_AK, "secretKey": edgefleet_emulator::config::DEFAULT_SK}),
         ),
         ("bench-login", json!({"password": "Edge-Fleet-2026!"})),
@@ -90,6 +154,43 @@ pub async fn create_shared(
             .await
             .with_context(|| format!("creating Secret {name}"))?;
     }
+    Ok(())
+}
+
+async fn create_shared_veen(client: &Client, namespace: &str, endpoint: &str, qps: u32) -> Result<()> {
+    create_secrets(client, namespace, "bench-veen-credentials").await?;
+    create_dynamic(
+        client,
+        &resource::<ProviderConfig>(),
+        None,
+        json!({
+            "apiVersion": "edgefleet.io/v1alpha1", "kind": "ProviderConfig",
+            "metadata": {"name": Cloud::Veen.provider_config()},
+            "spec": {
+                "provider": "Veen",
+                "region": "cn-north-1",
+                "endpoints": {"veen": endpoint},
+                "credentials": {"type": "AkSk", "secretRef": {"name": "bench-veen-credentials", "namespace": namespace}},
+                "rateLimit": {"qps": qps, "burst": qps.saturating_mul(2).min(10_000)},
+            }
+        }),
+    )
+    .await?;
+    let mut pool = fleet(Cloud::Veen, namespace, 0, 0);
+    pool["metadata"]["name"] = json!(VEEN_POOL);
+    pool["metadata"]["labels"][ROLE_LABEL] = json!("shared");
+    pool["spec"]["template"]["name"] = json!("bench-pool");
+    create_dynamic(client, &resource::<EdgeCloud>(), Some(namespace), pool).await
+}
+
+async fn create_shared_iec(
+    client: &Client,
+    namespace: &str,
+    emulator_url: &str,
+    qps: u32,
+    fleets: bool,
+) -> Result<()> {
+    create_secrets(client, namespace, "bench-iec-credentials").await?;
     create_dynamic(
         client,
         &resource::<ProviderConfig>(),
@@ -158,8 +259,29 @@ pub async fn create_shared(
     .await
 }
 
-/// One standalone EdgeInstance, as a user would write it.
-pub fn instance(namespace: &str, index: usize) -> Value {
+/// One standalone EdgeInstance of `cloud`, as a user would write it.
+pub fn instance(cloud: Cloud, namespace: &str, index: usize) -> Value {
+    match cloud {
+        Cloud::Iec => iec_instance(namespace, index),
+        Cloud::Veen => json!({
+            "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeInstance",
+            "metadata": {"name": format!("bench-{index:05}"), "namespace": namespace, "labels": {ROLE_LABEL: "instance"}},
+            "spec": {
+                "providerConfigRef": {"name": Cloud::Veen.provider_config()},
+                "fleetRef": {"name": VEEN_POOL},
+                "flavor": VEEN_SPEC,
+                "image": VEEN_IMAGE,
+                "placement": {"city": VEEN_CITY, "operator": "chinamobile"},
+                "rootVolume": {"type": "CloudBlockSSD", "size": 40},
+                "adminPasswordSecretRef": {"name": "bench-login", "key": "password"},
+                "powerState": "Running",
+            }
+        }),
+    }
+}
+
+/// One IEC EdgeInstance at the Zhongshan site in the shared VPC (also the baseline's object shape).
+pub fn iec_instance(namespace: &str, index: usize) -> Value {
     json!({
         "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeInstance",
         "metadata": {"name": format!("bench-{index:05}"), "namespace": namespace, "labels": {ROLE_LABEL: "instance"}},
@@ -180,8 +302,31 @@ pub fn instance(namespace: &str, index: usize) -> Value {
     })
 }
 
-/// One EdgeCloud of `replicas` members.
-pub fn fleet(namespace: &str, index: usize, replicas: u32) -> Value {
+/// One EdgeCloud of `cloud` with `replicas` members.
+pub fn fleet(cloud: Cloud, namespace: &str, index: usize, replicas: u32) -> Value {
+    match cloud {
+        Cloud::Iec => iec_fleet(namespace, index, replicas),
+        Cloud::Veen => json!({
+            "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeCloud",
+            "metadata": {"name": format!("bench-fleet-{index:03}"), "namespace": namespace, "labels": {ROLE_LABEL: "fleet"}},
+            "spec": {
+                "providerConfigRef": {"name": Cloud::Veen.provider_config()},
+                "replicas": replicas,
+                "coverage": {"level": "City", "policy": "Centralize"},
+                "placement": [{"city": VEEN_CITY, "operator": "chinamobile", "weight": 1}],
+                "template": {
+                    "name": format!("bf{index:03}"),
+                    "flavor": VEEN_SPEC,
+                    "image": VEEN_IMAGE,
+                    "rootVolume": {"type": "CloudBlockSSD", "size": 40},
+                    "adminPasswordSecretRef": {"name": "bench-login", "key": "password"},
+                },
+            }
+        }),
+    }
+}
+
+fn iec_fleet(namespace: &str, index: usize, replicas: u32) -> Value {
     json!({
         "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeCloud",
         "metadata": {"name": format!("bench-fleet-{index:03}"), "namespace": namespace, "labels": {ROLE_LABEL: "fleet"}},

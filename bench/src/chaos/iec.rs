@@ -59,7 +59,7 @@ fn key(kind: &str, name: &str) -> Key {
 }
 
 fn instance_name(index: usize) -> String {
-    workload::instance("x", index)["metadata"]["name"]
+    workload::iec_instance("x", index)["metadata"]["name"]
         .as_str()
         .unwrap_or_default()
         .to_owned()
@@ -67,7 +67,7 @@ fn instance_name(index: usize) -> String {
 
 fn new_instance(model: &mut Model, namespace: &str) -> Mutation {
     let index = model.next_index();
-    let mut body = workload::instance(namespace, index);
+    let mut body = workload::iec_instance(namespace, index);
     body["metadata"]["labels"][ROLE_LABEL] = json!("chaos");
     body["spec"]["userDataSecretRef"] = json!({"name": USER_DATA_SECRET, "key": "userData"});
     Mutation::Create(body)
@@ -75,7 +75,7 @@ fn new_instance(model: &mut Model, namespace: &str) -> Mutation {
 
 fn new_fleet(model: &mut Model, namespace: &str, replicas: u32) -> Mutation {
     let index = model.next_index();
-    let mut body = workload::fleet(namespace, index, replicas);
+    let mut body = workload::fleet(workload::Cloud::Iec, namespace, index, replicas);
     body["metadata"]["labels"][ROLE_LABEL] = json!("chaos");
     body["spec"]["template"]["userDataSecretRef"] = json!({"name": USER_DATA_SECRET, "key": "userData"});
     Mutation::Create(body)

@@ -414,7 +414,7 @@ pub async fn run(args: &ChaosArgs) -> Result<ChaosReport> {
     .await?;
     eprintln!("[chaos] emulator at {}", emulator.url);
     workload::ensure_namespace(&client, NAMESPACE).await?;
-    workload::create_shared(&client, NAMESPACE, &emulator.url, 100, true).await?;
+    workload::create_shared(&client, NAMESPACE, workload::Cloud::Iec, &emulator.url, 100, true).await?;
     let secret = ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&());
     for body in workload.shared(NAMESPACE) {
         workload::create_dynamic(&client, &secret, Some(NAMESPACE), body).await?;
