@@ -199,16 +199,21 @@ fn demo(ctx: &Context) -> Result<()> {
     )
 }
 
-/// `cargo xtask bench --smoke`: 200 EdgeInstances and an EdgeCloud of 5 on a fresh control plane of its
-/// own (the bench reads the apiserver's global counters, which the other phases' leftovers would
-/// disturb), failing only when something does not become Ready or the steady state writes or mutates.
+/// `cargo xtask bench --smoke`, once per cloud with an emulator family (`--cloud iec`, `--cloud veen`):
+/// 200 EdgeInstances and an EdgeCloud of 5 on a fresh control plane of its own (the bench reads the
+/// apiserver's global counters, which the other phases' leftovers would disturb), failing only when
+/// something does not become Ready or the steady state writes or mutates.
 fn bench_smoke(_ctx: &Context) -> Result<()> {
-    crate::bench::run(&crate::bench::BenchArgs {
-        use_existing_cluster: false,
-        out_dir: None,
-        smoke: true,
-        driver_args: Vec::new(),
-    })
+    for cloud in ["iec", "veen"] {
+        crate::bench::run(&crate::bench::BenchArgs {
+            use_existing_cluster: false,
+            out_dir: None,
+            smoke: true,
+            driver_args: vec!["--cloud".into(), cloud.into()],
+        })
+        .with_context(|| format!("bench smoke on {cloud}"))?;
+    }
+    Ok(())
 }
 
 /// `cargo xtask chaos --smoke`: seed 1, 10 rounds of 5 mutations with emulator faults, the operator
