@@ -37,6 +37,8 @@ const SAMPLES: &[&str] = &[
     "deploy/samples/securitygroup.yaml",
     "deploy/samples/edgeinstance.yaml",
     "deploy/samples/edgecloud.yaml",
+    "deploy/samples/edgecloud-veen.yaml",
+    "deploy/samples/edgeinstance-veen.yaml",
 ];
 /// Each cloud's emulator address as the samples write it (`endpoints.api` / `endpoints.veen`), replaced
 /// by the address the demo's emulator listens on for that cloud.
