@@ -6,8 +6,8 @@
 //! instances are depends on the [`Cloud`]:
 //! - IEC: credentials Secret, ProviderConfig, one CUSTOMER VPC with a /16 subnet, one security group, the
 //!   admin password Secret (and a SYSTEM VPC for fleets); instances are created at a site in that VPC.
-//! - veEN: credentials Secret, ProviderConfig, the admin password Secret and one EdgeCloud of 0 replicas
-//!   (`bench-pool`: a cloud server with no instances of its own); veEN instances live in a cloud
+//! - veEN: credentials Secret, ProviderConfig, the admin password Secret and one EdgeCloud of 1 replica
+//!   (`bench-pool`: its cloud server, the fleet itself being one member); veEN instances live in a cloud
 //!   server, so every standalone instance joins that one (`spec.fleetRef`) and inherits its spec, image
 //!   and disk.
 
@@ -59,7 +59,7 @@ impl Cloud {
 
 /// Name of the IEC ProviderConfig the bench creates.
 pub const PROVIDER_CONFIG: &str = "bench-iec";
-/// The EdgeCloud whose cloud server the veEN standalone instances join.
+/// The EdgeCloud (of one member) whose cloud server the veEN standalone instances join.
 pub const VEEN_POOL: &str = "bench-pool";
 /// The built-in veEN catalog's Hangzhou China Mobile cluster city, spec and image (docs/emulator.md).
 const VEEN_CITY: &str = "hangzhou";
@@ -176,7 +176,8 @@ async fn create_shared_veen(client: &Client, namespace: &str, endpoint: &str, qp
         }),
     )
     .await?;
-    let mut pool = fleet(Cloud::Veen, namespace, 0, 0);
+    // One member: a fleet of none has no cloud object (nothing to join) on any cloud.
+    let mut pool = fleet(Cloud::Veen, namespace, 0, 1);
     pool["metadata"]["name"] = json!(VEEN_POOL);
     pool["metadata"]["labels"][ROLE_LABEL] = json!("shared");
     pool["spec"]["template"]["name"] = json!("bench-pool");
