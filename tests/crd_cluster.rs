@@ -731,7 +731,7 @@ fn invalid_cases(pc_name: &str) -> Vec<(&'static str, Value, &'static str)> {
                 &edge_cloud(),
                 &json!({"spec": {"template": {"network": {"vpcId": "v"}}}}),
             ),
-            "spec.template.network: exactly one of vpcRef and vpcId must be set",
+            "spec.template.network: at most one of vpcRef and vpcId may be set",
         ),
         (
             "ec: template root volume of zero",
