@@ -37,6 +37,7 @@ const SAMPLES: &[&str] = &[
     "deploy/samples/securitygroup.yaml",
     "deploy/samples/edgeinstance.yaml",
     "deploy/samples/edgecloud.yaml",
+    "deploy/samples/network-veen.yaml",
     "deploy/samples/edgecloud-veen.yaml",
     "deploy/samples/edgeinstance-veen.yaml",
 ];
