@@ -435,18 +435,13 @@ pub fn fleet_from(cs: CloudServer) -> ObservedFleet {
 
 /// A member as an observed instance: the instance mapping of [`instance::observed`], with area and
 /// city by the catalog's ids where `offers` lists the member's cluster (the instance shows display
-/// names such as `杭州`, the spec names `hangzhou`), and the creation time in RFC 3339 (what the
-/// delete policies and the build timeout read).
+/// names such as `杭州`, the spec names `hangzhou`).
 pub fn member_from(i: &Instance, offers: &[Offer]) -> ObservedInstance {
     let mut o = instance::observed(i);
     if let Some(offer) = offers.iter().find(|x| x.cluster == i.cluster.cluster_name) {
         o.placement.area = Some(offer.area.clone()).filter(|a| !a.is_empty());
         o.placement.city = Some(offer.city.clone()).filter(|c| !c.is_empty());
     }
-    o.created = k8s_openapi::jiff::Timestamp::from_second(i.create_time)
-        .ok()
-        .filter(|_| i.create_time > 0)
-        .map(|t| t.to_string());
     o
 }
 

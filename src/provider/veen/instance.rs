@@ -184,9 +184,18 @@ pub fn observed(i: &Instance) -> ObservedInstance {
         security_groups: Vec::new(),
         vpc_id: non_empty(&i.vpc_identity),
         key_name: None,
-        created: (i.create_time > 0).then(|| i.create_time.to_string()),
+        created: rfc3339(i.create_time),
         tags: i.tags.iter().map(|t| (t.key.clone(), t.value.clone())).collect(),
     }
+}
+
+/// A veEN `create_time` (epoch seconds) as RFC 3339, how every cloud reports `ObservedInstance::created`
+/// (the delete policies and the build timeout read it); none for 0 or an out-of-range value.
+pub fn rfc3339(epoch_seconds: i64) -> Option<String> {
+    k8s_openapi::jiff::Timestamp::from_second(epoch_seconds)
+        .ok()
+        .filter(|_| epoch_seconds > 0)
+        .map(|t| t.to_string())
 }
 
 /// What a cloud server gives every instance, as `GetCloudServer` shows it.
@@ -588,6 +597,20 @@ impl InstanceApi for VeenProvider {
 mod tests {
     use super::*;
     use crate::provider::{PowerState, VeenInstanceExt, VolumeSpec};
+
+    #[test]
+    fn veen_creation_times_are_reported_in_rfc3339_like_every_cloud() {
+        let at = |t: i64| {
+            observed(&Instance {
+                create_time: t,
+                ..Instance::default()
+            })
+            .created
+        };
+        assert_eq!(at(1_700_000_000).as_deref(), Some("2023-11-14T22:13:20Z"));
+        assert_eq!(at(0), None, "unknown");
+        assert_eq!(at(i64::MAX), None, "out of range");
+    }
 
     fn spec() -> InstanceSpec {
         InstanceSpec {
