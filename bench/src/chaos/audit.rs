@@ -105,19 +105,23 @@ pub fn audit(
             findings.leaks.push(describe());
         }
     }
-    let mut by_name: BTreeMap<(&str, &str, Option<&str>), Vec<&str>> = BTreeMap::new();
+    // One cloud object per intent and kind (subnets: per VPC and subnet name). Fleet members are
+    // counted against replicas below.
+    let mut by_intent: BTreeMap<(&str, &Key, Option<&str>), Vec<&str>> = BTreeMap::new();
     for c in inventory.iter().filter(|c| c.fleet.is_none()) {
-        let scope = (c.kind == "subnet").then_some(c.intent.name.as_str());
-        by_name
-            .entry((c.kind.as_str(), c.name.as_str(), scope))
+        let scope = (c.kind == "subnet").then_some(c.name.as_str());
+        by_intent
+            .entry((c.kind.as_str(), &c.intent, scope))
             .or_default()
             .push(c.id.as_str());
     }
-    for ((kind, name, _), ids) in by_name {
+    for ((kind, intent, scope), ids) in by_intent {
         if ids.len() > 1 {
-            findings
-                .duplicates
-                .push(format!("{} cloud {kind}s named {name}: {ids:?}", ids.len()));
+            let scope = scope.map(|s| format!(" named {s}")).unwrap_or_default();
+            findings.duplicates.push(format!(
+                "{} cloud {kind}s{scope} for {intent}: {ids:?}",
+                ids.len()
+            ));
         }
     }
     for o in objects {

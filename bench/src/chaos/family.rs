@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
-use edgefleet_emulator::core::faults::Faults;
+use edgefleet_emulator::core::faults::{ErrorFault, Faults};
 use kube::api::DynamicObject;
 use kube::core::ApiResource;
 use serde_json::Value;
@@ -70,6 +70,10 @@ impl Mutation {
     }
 }
 
+/// Kubernetes objects by metadata.uid: how a family that tags its cloud objects with the owner's uid
+/// (veEN's `edgefleet-owner`) tells which object a cloud object belongs to.
+pub type Owners = BTreeMap<String, Key>;
+
 /// What the user intends: the objects alive (their last-applied JSON) and the ones deleted.
 #[derive(Debug, Default, Clone)]
 pub struct Model {
@@ -79,6 +83,8 @@ pub struct Model {
     pub deleted: BTreeSet<Key>,
     /// Next free index for names.
     pub next: usize,
+    /// Every object seen (created by the driver, or listed), by uid, deleted ones included.
+    pub owners: Owners,
 }
 
 impl Model {
@@ -86,6 +92,21 @@ impl Model {
     pub fn next_index(&mut self) -> usize {
         self.next += 1;
         self.next
+    }
+
+    /// Records the uids of listed objects (the shared ones are not created by the driver).
+    pub fn learn(&mut self, objects: &[DynamicObject]) {
+        for o in objects {
+            if let (Some(uid), Some(key)) = (o.metadata.uid.clone(), Key::of(o)) {
+                self.owners.insert(uid, key);
+            }
+        }
+    }
+
+    /// A random alive object of `kind`, if any.
+    pub fn pick(&self, kind: &str, rng: &mut Rng) -> Option<(Key, Value)> {
+        let all: Vec<(Key, Value)> = self.of_kind(kind).map(|(k, v)| (k.clone(), v.clone())).collect();
+        rng.pick(&all).cloned()
     }
 
     /// Alive objects of one kind.
@@ -223,24 +244,116 @@ pub trait CloudWorkload: Send + Sync {
     /// The faults of `--faults` that run for the whole campaign (errors, lost responses, throttling,
     /// slow builds), added to `base` (the latency every call has).
     fn faults(&self, base: &Faults, seed: u64) -> Faults;
+    /// The benchmark cloud whose shared objects ([`crate::workload::create_shared`]) the campaign uses.
+    fn cloud(&self) -> crate::workload::Cloud;
+    /// Every cloud object of the emulator snapshot that the campaign's objects can create; `owners`
+    /// names the Kubernetes objects by uid (for families that tag cloud objects with it).
+    fn inventory(&self, state: &Value, owners: &Owners) -> Vec<CloudObject>;
+
     /// A burst of server errors on every call, added to `faults`.
-    fn burst(&self, faults: &Faults) -> Faults;
-    /// Every cloud object of the emulator snapshot that the campaign's objects can create.
-    fn inventory(&self, state: &Value) -> Vec<CloudObject>;
-    /// The cloud objects (kind, id) that a Kubernetes object's status names as its own.
-    fn owned(&self, object: &DynamicObject) -> Vec<(String, String)>;
+    fn burst(&self, faults: &Faults) -> Faults {
+        let mut burst = faults.clone();
+        burst.errors.insert(
+            0,
+            ErrorFault {
+                operation: "*".into(),
+                rate: 1.0,
+                status: 503,
+            },
+        );
+        burst
+    }
+
+    /// The cloud objects (kind, id) that a Kubernetes object's status names as its own (the status
+    /// fields every family shares: instanceId, securityGroupId, edgeCloudId, vpcId and subnet ids).
+    fn owned(&self, object: &DynamicObject) -> Vec<(String, String)> {
+        let status = &object.data["status"];
+        let kind = object.types.as_ref().map(|t| t.kind.as_str()).unwrap_or_default();
+        let one = |cloud_kind: &str, field: &str| {
+            status[field]
+                .as_str()
+                .map(|id| (cloud_kind.to_owned(), id.to_owned()))
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        match kind {
+            "EdgeInstance" => one("instance", "instanceId"),
+            "SecurityGroup" => one("security_group", "securityGroupId"),
+            "EdgeCloud" => one("edgecloud", "edgeCloudId"),
+            "Vpc" => {
+                let mut ids = one("vpc", "vpcId");
+                ids.extend(
+                    status["subnets"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|s| s["id"].as_str())
+                        .map(|id| ("subnet".to_owned(), id.to_owned())),
+                );
+                ids
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// The desired member count of a fleet object (`None` for kinds that are not fleets).
-    fn fleet_replicas(&self, object: &DynamicObject) -> Option<u64>;
+    fn fleet_replicas(&self, object: &DynamicObject) -> Option<u64> {
+        let is_fleet = object.types.as_ref().is_some_and(|t| t.kind == "EdgeCloud");
+        is_fleet.then(|| object.data["spec"]["replicas"].as_u64().unwrap_or(1))
+    }
+
     /// Crash-relevant persisted state of one object the operator manages, beyond the generic
-    /// finalizer/intent/id/Ready steps (e.g. an expansion or member removal recorded but unfinished).
-    fn extra_step(&self, object: &DynamicObject) -> Option<&'static str>;
+    /// finalizer/intent/id/Ready steps (an expansion or member removal recorded but unfinished).
+    fn extra_step(&self, object: &DynamicObject) -> Option<&'static str> {
+        let status = &object.data["status"];
+        if status["pendingDelete"].as_array().is_some_and(|a| !a.is_empty()) {
+            return Some("fleet: member removals recorded, not confirmed");
+        }
+        if !status["pendingExpand"].is_null() {
+            return Some("fleet: expansion intent recorded");
+        }
+        None
+    }
+}
+
+/// The rows (their values) of one emulator table, over every account of a snapshot.
+pub fn rows<'a>(state: &'a Value, table: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+    state["accounts"]
+        .as_object()
+        .into_iter()
+        .flat_map(|accounts| accounts.values())
+        .flat_map(move |store| store["tables"][table].as_array().into_iter().flatten())
+        .map(|row| &row["value"])
+}
+
+/// A string field of a row (empty when absent).
+pub fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+/// The other of two values (the first when `current` is neither).
+pub fn other(current: &Value, pair: [&'static str; 2]) -> &'static str {
+    if current.as_str() == Some(pair[0]) {
+        pair[1]
+    } else {
+        pair[0]
+    }
+}
+
+/// A key from kind and name.
+pub fn key(kind: &str, name: &str) -> Key {
+    Key {
+        kind: kind.to_owned(),
+        name: name.to_owned(),
+    }
 }
 
 /// The workload of the family named `name`.
 pub fn workload_for(name: &str) -> Result<Box<dyn CloudWorkload>> {
     match name {
         "iec" => Ok(Box::new(super::iec::Iec)),
-        other => bail!("--cloud {other}: no such cloud family (known: iec)"),
+        "veen" => Ok(Box::new(super::veen::Veen)),
+        other => bail!("--cloud {other}: no such cloud family (known: iec, veen)"),
     }
 }
 

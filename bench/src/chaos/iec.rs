@@ -19,11 +19,10 @@ use edgefleet::api::vpc::Vpc;
 use edgefleet_emulator::core::faults::{
     ErrorFault, Faults, LostMode, LostResponseFault, SlowBuildFault, ThrottleFault,
 };
-use kube::api::DynamicObject;
 use kube::core::ApiResource;
 use serde_json::{Value, json};
 
-use super::family::{CloudObject, CloudWorkload, Key, Model, Mutation, Rng};
+use super::family::{CloudObject, CloudWorkload, Model, Mutation, Owners, Rng, key, other, rows, text};
 use crate::workload::{self, PROVIDER_CONFIG, ROLE_LABEL, resource};
 
 /// The IEC family.
@@ -50,13 +49,6 @@ const MAX_VPCS: usize = 4;
 const MAX_GROUPS: usize = 4;
 /// Instances whose index ends in 7 build this long under `--faults` (`slow_builds`).
 const SLOW_BUILD_MS: u64 = 12_000;
-
-fn key(kind: &str, name: &str) -> Key {
-    Key {
-        kind: kind.to_owned(),
-        name: name.to_owned(),
-    }
-}
 
 fn instance_name(index: usize) -> String {
     workload::iec_instance("x", index)["metadata"]["name"]
@@ -113,15 +105,6 @@ fn new_group(model: &mut Model, namespace: &str) -> Mutation {
     }))
 }
 
-/// The other of two values (the first when `current` is neither).
-fn other(current: &Value, pair: [&'static str; 2]) -> &'static str {
-    if current.as_str() == Some(pair[0]) {
-        pair[1]
-    } else {
-        pair[0]
-    }
-}
-
 /// The kinds of mutation, with their weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -159,12 +142,6 @@ const OPS: [(Op, u64); 14] = [
 ];
 
 impl Iec {
-    /// A random alive object of `kind`, if any.
-    fn any(model: &Model, kind: &str, rng: &mut Rng) -> Option<(Key, Value)> {
-        let all: Vec<(Key, Value)> = model.of_kind(kind).map(|(k, v)| (k.clone(), v.clone())).collect();
-        rng.pick(&all).cloned()
-    }
-
     /// The mutation `op` asks for, if the model allows it now.
     fn try_op(op: Op, model: &mut Model, namespace: &str, rng: &mut Rng) -> Option<Mutation> {
         let count = |m: &Model, kind: &str| m.of_kind(kind).count();
@@ -172,9 +149,9 @@ impl Iec {
             Op::CreateInstance if count(model, "EdgeInstance") < MAX_INSTANCES => {
                 new_instance(model, namespace)
             }
-            Op::DeleteInstance => Mutation::Delete(Self::any(model, "EdgeInstance", rng)?.0),
+            Op::DeleteInstance => Mutation::Delete(model.pick("EdgeInstance", rng)?.0),
             Op::Power => {
-                let (key, v) = Self::any(model, "EdgeInstance", rng)?;
+                let (key, v) = model.pick("EdgeInstance", rng)?;
                 let next = if v["spec"]["powerState"] == "Stopped" {
                     "Running"
                 } else {
@@ -187,7 +164,7 @@ impl Iec {
                 }
             }
             Op::Reinstall => {
-                let (key, v) = Self::any(model, "EdgeInstance", rng)?;
+                let (key, v) = model.pick("EdgeInstance", rng)?;
                 let image = other(&v["spec"]["image"], IMAGES);
                 Mutation::Patch {
                     key,
@@ -196,7 +173,7 @@ impl Iec {
                 }
             }
             Op::Describe => {
-                let (key, _) = Self::any(model, "EdgeInstance", rng)?;
+                let (key, _) = model.pick("EdgeInstance", rng)?;
                 let text = format!("chaos {}", rng.below(1_000_000));
                 Mutation::Patch {
                     key,
@@ -209,7 +186,7 @@ impl Iec {
                 new_fleet(model, namespace, replicas)
             }
             Op::Scale => {
-                let (key, v) = Self::any(model, "EdgeCloud", rng)?;
+                let (key, v) = model.pick("EdgeCloud", rng)?;
                 let current = v["spec"]["replicas"].as_u64().unwrap_or(0);
                 let mut next = rng.below(MAX_REPLICAS + 1);
                 if next == current {
@@ -223,7 +200,7 @@ impl Iec {
                 }
             }
             Op::Roll => {
-                let (key, v) = Self::any(model, "EdgeCloud", rng)?;
+                let (key, v) = model.pick("EdgeCloud", rng)?;
                 let template = &v["spec"]["template"];
                 if rng.chance(0.5) {
                     let flavor = other(&template["flavor"], FLAVORS);
@@ -241,15 +218,15 @@ impl Iec {
                     }
                 }
             }
-            Op::DeleteFleet => Mutation::Delete(Self::any(model, "EdgeCloud", rng)?.0),
+            Op::DeleteFleet => Mutation::Delete(model.pick("EdgeCloud", rng)?.0),
             Op::CreateVpc if count(model, "Vpc") < MAX_VPCS => {
                 let customer = rng.chance(0.5);
                 new_vpc(model, namespace, customer)
             }
-            Op::DeleteVpc => Mutation::Delete(Self::any(model, "Vpc", rng)?.0),
+            Op::DeleteVpc => Mutation::Delete(model.pick("Vpc", rng)?.0),
             Op::CreateGroup if count(model, "SecurityGroup") < MAX_GROUPS => new_group(model, namespace),
             Op::EditRules => {
-                let (key, _) = Self::any(model, "SecurityGroup", rng)?;
+                let (key, _) = model.pick("SecurityGroup", rng)?;
                 let port = 1000 + rng.below(60_000);
                 Mutation::Patch {
                     key,
@@ -257,23 +234,10 @@ impl Iec {
                     what: "edit rules",
                 }
             }
-            Op::DeleteGroup => Mutation::Delete(Self::any(model, "SecurityGroup", rng)?.0),
+            Op::DeleteGroup => Mutation::Delete(model.pick("SecurityGroup", rng)?.0),
             _ => return None,
         })
     }
-}
-
-fn rows<'a>(state: &'a Value, table: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
-    state["accounts"]
-        .as_object()
-        .into_iter()
-        .flat_map(|accounts| accounts.values())
-        .flat_map(move |store| store["tables"][table].as_array().into_iter().flatten())
-        .map(|row| &row["value"])
-}
-
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_owned()
 }
 
 impl CloudWorkload for Iec {
@@ -361,20 +325,11 @@ impl CloudWorkload for Iec {
         faults
     }
 
-    fn burst(&self, faults: &Faults) -> Faults {
-        let mut burst = faults.clone();
-        burst.errors.insert(
-            0,
-            ErrorFault {
-                operation: "*".into(),
-                rate: 1.0,
-                status: 503,
-            },
-        );
-        burst
+    fn cloud(&self) -> workload::Cloud {
+        workload::Cloud::Iec
     }
 
-    fn inventory(&self, state: &Value) -> Vec<CloudObject> {
+    fn inventory(&self, state: &Value, _owners: &Owners) -> Vec<CloudObject> {
         let mut out = Vec::new();
         let mut vpc_names = std::collections::BTreeMap::new();
         for v in rows(state, "iec.vpc") {
@@ -435,52 +390,6 @@ impl CloudWorkload for Iec {
         }
         out
     }
-
-    fn owned(&self, object: &DynamicObject) -> Vec<(String, String)> {
-        let status = &object.data["status"];
-        let kind = object.types.as_ref().map(|t| t.kind.as_str()).unwrap_or_default();
-        let one = |cloud_kind: &str, field: &str| {
-            status[field]
-                .as_str()
-                .map(|id| (cloud_kind.to_owned(), id.to_owned()))
-                .into_iter()
-                .collect::<Vec<_>>()
-        };
-        match kind {
-            "EdgeInstance" => one("instance", "instanceId"),
-            "SecurityGroup" => one("security_group", "securityGroupId"),
-            "EdgeCloud" => one("edgecloud", "edgeCloudId"),
-            "Vpc" => {
-                let mut ids = one("vpc", "vpcId");
-                ids.extend(
-                    status["subnets"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
-                        .filter_map(|s| s["id"].as_str())
-                        .map(|id| ("subnet".to_owned(), id.to_owned())),
-                );
-                ids
-            }
-            _ => Vec::new(),
-        }
-    }
-
-    fn fleet_replicas(&self, object: &DynamicObject) -> Option<u64> {
-        let is_fleet = object.types.as_ref().is_some_and(|t| t.kind == "EdgeCloud");
-        is_fleet.then(|| object.data["spec"]["replicas"].as_u64().unwrap_or(1))
-    }
-
-    fn extra_step(&self, object: &DynamicObject) -> Option<&'static str> {
-        let status = &object.data["status"];
-        if status["pendingDelete"].as_array().is_some_and(|a| !a.is_empty()) {
-            return Some("fleet: member removals recorded, not confirmed");
-        }
-        if !status["pendingExpand"].is_null() {
-            return Some("fleet: expansion intent recorded");
-        }
-        None
-    }
 }
 
 #[cfg(test)]
@@ -527,7 +436,7 @@ mod tests {
                 {"seq": 4, "value": {"id": "i2", "name": "IEC-x-bf001-0001", "edgecloud_id": "e1", "edgecloud_name": "bench-fleet-001"}},
             ],
         }}}});
-        let inv = Iec.inventory(&state);
+        let inv = Iec.inventory(&state, &Owners::new());
         assert_eq!(inv.len(), 4);
         assert_eq!(inv[1].intent, key("Vpc", "chaos-vpc-00001"));
         assert_eq!(inv[2].intent, key("EdgeInstance", "bench-00003"));

@@ -16,12 +16,13 @@
 //! 7. reports as markdown and JSON ([`report`]); the binary exits non-zero on any leak, duplicate or
 //!    lost deletion.
 //!
-//! A cloud family plugs in by implementing [`family::CloudWorkload`] (IEC: [`iec`]).
+//! A cloud family plugs in by implementing [`family::CloudWorkload`] (IEC: [`iec`], veEN: [`veen`]).
 
 pub mod audit;
 pub mod family;
 pub mod iec;
 pub mod report;
+pub mod veen;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -69,7 +70,7 @@ pub struct ChaosArgs {
     /// Directory for the report (`chaos-<seed>.json`, `chaos-<seed>.md`) and the process logs.
     #[arg(long)]
     pub out_dir: PathBuf,
-    /// Cloud family whose workload runs (known: iec).
+    /// Cloud family whose workload runs (known: iec, veen).
     #[arg(long, default_value = "iec")]
     pub cloud: String,
     /// Rounds; each applies --ops-per-round mutations and ends with one kill.
@@ -249,15 +250,18 @@ async fn list_all(client: &Client, kinds: &[ApiResource]) -> Result<Vec<DynamicO
             .list(&ListParams::default())
             .await
             .with_context(|| format!("listing {}", ar.plural))?;
-        all.extend(list.items.into_iter().map(|mut o| {
-            o.types = Some(TypeMeta {
-                api_version: ar.api_version.clone(),
-                kind: ar.kind.clone(),
-            });
-            o
-        }));
+        all.extend(list.items.into_iter().map(|o| typed(o, ar)));
     }
     Ok(all)
+}
+
+/// The object with its type set (lists and creates return objects without it).
+fn typed(mut object: DynamicObject, ar: &ApiResource) -> DynamicObject {
+    object.types = Some(TypeMeta {
+        api_version: ar.api_version.clone(),
+        kind: ar.kind.clone(),
+    });
+    object
 }
 
 fn resource_of(kinds: &[ApiResource], kind: &str) -> Result<ApiResource> {
@@ -275,15 +279,17 @@ async fn apply(client: &Client, kinds: &[ApiResource], model: &mut Model, mutati
             let ar = resource_of(kinds, body["kind"].as_str().unwrap_or_default())?;
             let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NAMESPACE, &ar);
             let object: DynamicObject = serde_json::from_value(body.clone()).context("building an object")?;
-            api.create(&PostParams::default(), &object)
+            let created = api
+                .create(&PostParams::default(), &object)
                 .await
                 .with_context(|| {
                     format!(
                         "creating {} {}",
                         ar.kind,
-                        object.metadata.name.unwrap_or_default()
+                        object.metadata.name.clone().unwrap_or_default()
                     )
                 })?;
+            model.learn(&[typed(created, &ar)]);
         }
         Mutation::Patch { key, patch, .. } => {
             let ar = resource_of(kinds, &key.kind)?;
@@ -412,9 +418,13 @@ pub async fn run(args: &ChaosArgs) -> Result<ChaosReport> {
         },
     )
     .await?;
-    eprintln!("[chaos] emulator at {}", emulator.url);
+    let endpoint = match workload.cloud() {
+        workload::Cloud::Iec => &emulator.url,
+        workload::Cloud::Veen => &emulator.veen_url,
+    };
+    eprintln!("[chaos] emulator at {endpoint}");
     workload::ensure_namespace(&client, NAMESPACE).await?;
-    workload::create_shared(&client, NAMESPACE, workload::Cloud::Iec, &emulator.url, 100, true).await?;
+    workload::create_shared(&client, NAMESPACE, workload.cloud(), endpoint, 100, true).await?;
     let secret = ApiResource::erase::<k8s_openapi::api::core::v1::Secret>(&());
     for body in workload.shared(NAMESPACE) {
         workload::create_dynamic(&client, &secret, Some(NAMESPACE), body).await?;
@@ -467,7 +477,8 @@ pub async fn run(args: &ChaosArgs) -> Result<ChaosReport> {
         kill_times.push(epoch_ms());
         let at_s = rounds_started.elapsed().as_secs_f64();
         let objects = list_all(&client, &kinds).await?;
-        let inventory = workload.inventory(&emulator.state().await?);
+        model.learn(&objects);
+        let inventory = workload.inventory(&emulator.state().await?, &model.owners);
         let steps = steps_at_kill(workload, &objects, &inventory);
         if burst && let Some(f) = &faults {
             emulator.set_faults(f).await?;
@@ -512,9 +523,10 @@ pub async fn run(args: &ChaosArgs) -> Result<ChaosReport> {
         convergence.seconds
     );
     let objects = list_all(&client, &kinds).await?;
-    let inventory = workload.inventory(&emulator.state().await?);
+    model.learn(&objects);
+    let inventory = workload.inventory(&emulator.state().await?, &model.owners);
     let findings = audit(workload, &model, &objects, &inventory);
-    let cleanup = delete_everything(&client, workload, &emulator, &mut operators, timeout).await?;
+    let cleanup = delete_everything(&client, workload, &model, &emulator, &mut operators, timeout).await?;
     let retry_after = early_requests(&emulator, &kill_times).await?;
     let cloud_statuses = emulator
         .calls()
@@ -602,6 +614,7 @@ fn classify_early(record: &RetryAfterReport, kill_times: &[u64]) -> RetryAfter {
 async fn delete_everything(
     client: &Client,
     workload: &dyn CloudWorkload,
+    model: &Model,
     emulator: &Emulator,
     operators: &mut Operators<'_>,
     timeout: Duration,
@@ -632,7 +645,7 @@ async fn delete_everything(
     let seconds = started.elapsed().as_secs_f64();
     let cloud_deadline = Instant::now() + Duration::from_secs(60);
     let left = loop {
-        let inventory = workload.inventory(&emulator.state().await?);
+        let inventory = workload.inventory(&emulator.state().await?, &model.owners);
         if inventory.is_empty() || Instant::now() >= cloud_deadline {
             break inventory;
         }
