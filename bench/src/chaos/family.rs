@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::{Result, bail};
-use edgefleet_emulator::core::faults::{ErrorFault, Faults};
+use edgefleet_emulator::core::faults::{ErrorFault, Faults, LostMode, LostResponseFault, ThrottleFault};
 use kube::api::DynamicObject;
 use kube::core::ApiResource;
 use serde_json::Value;
@@ -314,6 +314,69 @@ pub trait CloudWorkload: Send + Sync {
         }
         None
     }
+}
+
+/// A weighted random op that `try_op` allows now; when the drawn one is not possible (nothing to
+/// delete, or at a bound), the first of `fallbacks` that is (creating an instance always is, until the
+/// bound; at the bound, deleting one is).
+pub fn draw<Op: Copy>(
+    ops: &[(Op, u64)],
+    fallbacks: &[Op],
+    rng: &mut Rng,
+    mut try_op: impl FnMut(Op, &mut Rng) -> Option<Mutation>,
+) -> Mutation {
+    let weights: Vec<u64> = ops.iter().map(|(_, w)| *w).collect();
+    loop {
+        let op = ops[rng.weighted(&weights)].0;
+        if let Some(m) = try_op(op, rng) {
+            return m;
+        }
+        for fallback in fallbacks {
+            if let Some(m) = try_op(*fallback, rng) {
+                return m;
+            }
+        }
+    }
+}
+
+/// Powers a random EdgeInstance off, or on when it is off.
+pub fn toggle_power(model: &Model, rng: &mut Rng) -> Option<Mutation> {
+    let (key, v) = model.pick("EdgeInstance", rng)?;
+    let next = if v["spec"]["powerState"] == "Stopped" {
+        "Running"
+    } else {
+        "Stopped"
+    };
+    Some(Mutation::Patch {
+        key,
+        patch: serde_json::json!({"spec": {"powerState": next}}),
+        what: "power",
+    })
+}
+
+/// The faults every family's `--faults` has, over `base`: 3 % 503s on `errors_on`, 10 % lost responses
+/// of each `lost` operation (with its mode), throttling at 25 requests/s with Retry-After 1 s.
+pub fn campaign_faults(base: &Faults, seed: u64, errors_on: &str, lost: &[(&str, LostMode)]) -> Faults {
+    let mut faults = base.clone();
+    faults.seed = seed;
+    faults.errors.push(ErrorFault {
+        operation: errors_on.into(),
+        rate: 0.03,
+        status: 503,
+    });
+    for (operation, mode) in lost {
+        faults.lost_responses.push(LostResponseFault {
+            operation: (*operation).into(),
+            rate: 0.1,
+            mode: *mode,
+        });
+    }
+    faults.throttle.push(ThrottleFault {
+        account: "*".into(),
+        limit_per_second: 25,
+        retry_after_secs: 1,
+    });
+    faults
 }
 
 /// The rows (their values) of one emulator table, over every account of a snapshot.

@@ -16,13 +16,14 @@ use edgefleet::api::edge_cloud::EdgeCloud;
 use edgefleet::api::edge_instance::EdgeInstance;
 use edgefleet::api::security_group::SecurityGroup;
 use edgefleet::api::vpc::Vpc;
-use edgefleet_emulator::core::faults::{
-    ErrorFault, Faults, LostMode, LostResponseFault, SlowBuildFault, ThrottleFault,
-};
+use edgefleet_emulator::core::faults::{Faults, LostMode, SlowBuildFault};
 use kube::core::ApiResource;
 use serde_json::{Value, json};
 
-use super::family::{CloudObject, CloudWorkload, Model, Mutation, Owners, Rng, key, other, rows, text};
+use super::family::{
+    CloudObject, CloudWorkload, Model, Mutation, Owners, Rng, campaign_faults, draw, key, other, rows, text,
+    toggle_power,
+};
 use crate::workload::{self, PROVIDER_CONFIG, ROLE_LABEL, resource};
 
 /// The IEC family.
@@ -150,19 +151,7 @@ impl Iec {
                 new_instance(model, namespace)
             }
             Op::DeleteInstance => Mutation::Delete(model.pick("EdgeInstance", rng)?.0),
-            Op::Power => {
-                let (key, v) = model.pick("EdgeInstance", rng)?;
-                let next = if v["spec"]["powerState"] == "Stopped" {
-                    "Running"
-                } else {
-                    "Stopped"
-                };
-                Mutation::Patch {
-                    key,
-                    patch: json!({"spec": {"powerState": next}}),
-                    what: "power",
-                }
-            }
+            Op::Power => toggle_power(model, rng)?,
             Op::Reinstall => {
                 let (key, v) = model.pick("EdgeInstance", rng)?;
                 let image = other(&v["spec"]["image"], IMAGES);
@@ -274,47 +263,18 @@ impl CloudWorkload for Iec {
     }
 
     fn mutate(&self, model: &mut Model, namespace: &str, rng: &mut Rng) -> Mutation {
-        let weights: Vec<u64> = OPS.iter().map(|(_, w)| *w).collect();
-        loop {
-            let op = OPS[rng.weighted(&weights)].0;
-            if let Some(m) = Self::try_op(op, model, namespace, rng) {
-                return m;
-            }
-            // Not possible now (nothing to delete, or at a bound): creating an instance always is,
-            // until the bound; at the bound, deleting one is.
-            if let Some(m) = Self::try_op(Op::CreateInstance, model, namespace, rng) {
-                return m;
-            }
-            if let Some(m) = Self::try_op(Op::DeleteInstance, model, namespace, rng) {
-                return m;
-            }
-        }
+        draw(&OPS, &[Op::CreateInstance, Op::DeleteInstance], rng, |op, rng| {
+            Self::try_op(op, model, namespace, rng)
+        })
     }
 
     fn faults(&self, base: &Faults, seed: u64) -> Faults {
-        let mut faults = base.clone();
-        faults.seed = seed;
-        faults.errors.push(ErrorFault {
-            operation: "*".into(),
-            rate: 0.03,
-            status: 503,
-        });
-        for (operation, mode) in [
+        let lost = [
             ("POST /v1/*", LostMode::Error500),
             ("DELETE /v1/*", LostMode::Drop),
             ("PUT /v1/*", LostMode::Error500),
-        ] {
-            faults.lost_responses.push(LostResponseFault {
-                operation: operation.into(),
-                rate: 0.1,
-                mode,
-            });
-        }
-        faults.throttle.push(ThrottleFault {
-            account: "*".into(),
-            limit_per_second: 25,
-            retry_after_secs: 1,
-        });
+        ];
+        let mut faults = campaign_faults(base, seed, "*", &lost);
         faults.slow_builds = (0..2000)
             .filter(|i| i % 10 == 7)
             .map(|i| SlowBuildFault {

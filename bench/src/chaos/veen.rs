@@ -19,23 +19,25 @@ use edgefleet::api::edge_instance::EdgeInstance;
 use edgefleet::api::security_group::SecurityGroup;
 use edgefleet::api::vpc::Vpc;
 use edgefleet::provider::OWNER_TAG;
-use edgefleet_emulator::core::faults::{ErrorFault, Faults, LostMode, LostResponseFault, ThrottleFault};
+use edgefleet_emulator::core::faults::{Faults, LostMode};
 use edgefleet_emulator::veen::kinds;
 use kube::core::ApiResource;
 use serde_json::{Value, json};
 
-use super::family::{CloudObject, CloudWorkload, Key, Model, Mutation, Owners, Rng, key, rows, text};
+use super::family::{
+    CloudObject, CloudWorkload, Key, Model, Mutation, Owners, Rng, campaign_faults, draw, key, rows, text,
+    toggle_power,
+};
 use crate::workload::{self, Cloud, ROLE_LABEL, resource};
 
 /// The veEN family.
 pub struct Veen;
 
 /// Cities and carriers of the emulator's built-in veEN catalog that fleets spread over.
-const PLACES: [(&str, &str); 4] = [
+const PLACES: [(&str, &str); 3] = [
     ("hangzhou", "chinamobile"),
     ("guangzhou", "chinatelecom"),
     ("shenzhen", "chinamobile"),
-    ("hangzhou", "chinatelecom"),
 ];
 /// The cluster of the campaign's Vpcs.
 const CLUSTER: &str = "cn-hangzhou-cmcc-01";
@@ -149,19 +151,7 @@ impl Veen {
                 new_instance(model, namespace)
             }
             Op::DeleteInstance => Mutation::Delete(model.pick("EdgeInstance", rng)?.0),
-            Op::Power => {
-                let (key, v) = model.pick("EdgeInstance", rng)?;
-                let next = if v["spec"]["powerState"] == "Stopped" {
-                    "Running"
-                } else {
-                    "Stopped"
-                };
-                Mutation::Patch {
-                    key,
-                    patch: json!({"spec": {"powerState": next}}),
-                    what: "power",
-                }
-            }
+            Op::Power => toggle_power(model, rng)?,
             Op::CreateFleet if count(model, "EdgeCloud") < MAX_FLEETS => {
                 let replicas = 1 + rng.below(MAX_REPLICAS - 1) as u32;
                 new_fleet(model, namespace, replicas, rng)
@@ -258,30 +248,13 @@ impl CloudWorkload for Veen {
     }
 
     fn mutate(&self, model: &mut Model, namespace: &str, rng: &mut Rng) -> Mutation {
-        let weights: Vec<u64> = OPS.iter().map(|(_, w)| *w).collect();
-        loop {
-            let op = OPS[rng.weighted(&weights)].0;
-            if let Some(m) = Self::try_op(op, model, namespace, rng) {
-                return m;
-            }
-            if let Some(m) = Self::try_op(Op::CreateInstance, model, namespace, rng) {
-                return m;
-            }
-            if let Some(m) = Self::try_op(Op::DeleteInstance, model, namespace, rng) {
-                return m;
-            }
-        }
+        draw(&OPS, &[Op::CreateInstance, Op::DeleteInstance], rng, |op, rng| {
+            Self::try_op(op, model, namespace, rng)
+        })
     }
 
     fn faults(&self, base: &Faults, seed: u64) -> Faults {
-        let mut faults = base.clone();
-        faults.seed = seed;
-        faults.errors.push(ErrorFault {
-            operation: "veen:*".into(),
-            rate: 0.03,
-            status: 503,
-        });
-        for (operation, mode) in [
+        let lost = [
             ("veen:CreateCloudServer", LostMode::Error500),
             ("veen:CreateInstance", LostMode::Error500),
             ("veen:CreateCustomVPCInstance", LostMode::Error500),
@@ -290,19 +263,8 @@ impl CloudWorkload for Veen {
             ("veen:DeleteCloudServer", LostMode::Drop),
             ("veen:Start*", LostMode::Drop),
             ("veen:Stop*", LostMode::Drop),
-        ] {
-            faults.lost_responses.push(LostResponseFault {
-                operation: operation.into(),
-                rate: 0.1,
-                mode,
-            });
-        }
-        faults.throttle.push(ThrottleFault {
-            account: "*".into(),
-            limit_per_second: 25,
-            retry_after_secs: 1,
-        });
-        faults
+        ];
+        campaign_faults(base, seed, "veen:*", &lost)
     }
 
     fn cloud(&self) -> Cloud {
@@ -407,5 +369,29 @@ mod tests {
         assert_eq!(by_id("i2").fleet, None);
         assert_eq!(by_id("i2").intent, key("EdgeInstance", "bench-00001"));
         assert_eq!(by_id("v1").intent, key("unknown owner", "u-stranger"));
+    }
+
+    #[test]
+    fn the_audit_reports_a_veen_cloud_server_of_an_unknown_owner_as_a_leak() {
+        let fleet: kube::api::DynamicObject = serde_json::from_value(json!({
+            "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeCloud",
+            "metadata": {"name": "bench-fleet-001", "uid": "u-fleet"},
+            "spec": {"replicas": 1}, "status": {"edgeCloudId": "cs1"},
+        }))
+        .unwrap();
+        let tag = |uid: &str| json!([{"Key": OWNER_TAG, "Value": uid}]);
+        let state = json!({"accounts": {"d": {"tables": {
+            kinds::CLOUD_SERVER: [
+                {"seq": 1, "value": {"id": "cs1", "name": "bf001", "tags": tag("u-fleet")}},
+                {"seq": 2, "value": {"id": "cs2", "name": "stray", "tags": tag("u-stranger")}},
+            ],
+        }}}});
+        let mut model = Model::default();
+        model.learn(std::slice::from_ref(&fleet));
+        let inventory = Veen.inventory(&state, &model.owners);
+        let findings = crate::chaos::audit::audit(&Veen, &model, &[fleet], &inventory);
+        assert_eq!(findings.leaks.len(), 1, "{findings:?}");
+        assert!(findings.leaks[0].contains("cs2"), "{findings:?}");
+        assert!(findings.duplicates.is_empty(), "{findings:?}");
     }
 }
