@@ -209,7 +209,7 @@ impl Emulator {
 pub struct CloudCalls {
     /// All requests.
     pub requests: u64,
-    /// Requests that were reads (GET).
+    /// Requests that were reads (GET: the emulator counts them, whatever the operation is called).
     pub reads: u64,
     /// Successful mutations.
     pub mutations: u64,
@@ -225,16 +225,33 @@ impl CloudCalls {
             let earlier = before.operations.get(op);
             let requests = counters.requests - earlier.map_or(0, |c| c.requests.min(counters.requests));
             let mutations = counters.mutations - earlier.map_or(0, |c| c.mutations.min(counters.mutations));
+            let reads = counters.reads - earlier.map_or(0, |c| c.reads.min(counters.reads));
             if requests == 0 && mutations == 0 {
                 continue;
             }
             calls.requests += requests;
             calls.mutations += mutations;
-            if op.starts_with("GET ") {
-                calls.reads += requests;
-            }
+            calls.reads += reads;
             calls.by_operation.insert(op.clone(), requests);
         }
         calls
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use edgefleet_emulator::core::calls::Calls;
+
+    #[test]
+    fn reads_between_two_snapshots_come_from_the_emulators_count_not_the_name() {
+        let calls = Calls::default();
+        let before = calls.snapshot();
+        calls.request("veen:ListInstances", true);
+        calls.request("GET /v1/cloudservers", true);
+        calls.request("veen:StartInstances", false);
+        calls.finished("veen:StartInstances", 200, true);
+        let d = CloudCalls::between(&before, &calls.snapshot());
+        assert_eq!((d.requests, d.reads, d.mutations), (3, 2, 1));
     }
 }

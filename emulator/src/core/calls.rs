@@ -1,5 +1,6 @@
-//! Request counters per operation (`"<METHOD> <route>"`): how many requests arrived, how many were
-//! successful mutations (non-GET with a 2xx answer, counted even when the response was then lost),
+//! Request counters per operation (`"<METHOD> <route>"`, or the family's own name such as
+//! `veen:ListInstances`): how many requests arrived, how many of them were reads (GET or HEAD: the
+//! operation name need not say), how many were successful mutations (non-GET with a 2xx answer, counted even when the response was then lost),
 //! and answers per status code. Tests use them to prove "a second reconcile makes no cloud call".
 
 use std::collections::BTreeMap;
@@ -12,6 +13,9 @@ use serde::{Deserialize, Serialize};
 pub struct OpCounters {
     /// Requests received (after routing).
     pub requests: u64,
+    /// Of those, reads (GET or HEAD).
+    #[serde(default)]
+    pub reads: u64,
     /// Mutating requests whose handler succeeded.
     pub mutations: u64,
     /// Answers by HTTP status.
@@ -48,21 +52,17 @@ pub struct Calls {
 }
 
 impl Calls {
-    /// Counts an arriving request.
-    pub fn request(&self, op: &str) {
+    /// Counts an arriving request (`read`: a GET or HEAD).
+    pub fn request(&self, op: &str, read: bool) {
         let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         g.total_requests += 1;
-        match g.operations.get_mut(op) {
-            Some(c) => c.requests += 1,
-            None => {
-                g.operations.insert(
-                    op.to_string(),
-                    OpCounters {
-                        requests: 1,
-                        ..Default::default()
-                    },
-                );
-            }
+        let c = match g.operations.get_mut(op) {
+            Some(c) => c,
+            None => g.operations.entry(op.to_string()).or_default(),
+        };
+        c.requests += 1;
+        if read {
+            c.reads += 1;
         }
     }
 
@@ -87,5 +87,23 @@ impl Calls {
     /// Resets all counters to zero.
     pub fn reset(&self) {
         *self.inner.lock().unwrap_or_else(|e| e.into_inner()) = CallsSnapshot::default();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_counted_by_method_whatever_the_operation_is_called() {
+        let calls = Calls::default();
+        calls.request("veen:ListInstances", true);
+        calls.request("veen:ListInstances", true);
+        calls.request("veen:CreateInstance", false);
+        calls.finished("veen:CreateInstance", 200, true);
+        let s = calls.snapshot();
+        assert_eq!(s.operations["veen:ListInstances"].reads, 2);
+        assert_eq!(s.operations["veen:CreateInstance"].reads, 0);
+        assert_eq!((s.total_requests, s.total_mutations), (3, 1));
     }
 }

@@ -76,7 +76,7 @@ async fn ingress(
                 .map_or_else(|| parts.uri.path().to_string(), |m| m.as_str().to_string())
         )
     });
-    app.calls().request(&op);
+    app.calls().request(&op, !is_mutation_method);
     let limit = app.config().body_limit_bytes;
     let bytes: Bytes = match read_limited(body, limit).await {
         Ok(b) => b,
