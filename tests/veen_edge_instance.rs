@@ -372,6 +372,24 @@ async fn veen_spec_errors_stall_naming_the_field() {
         message_of(&e, STALLED)
     );
 
+    // The login and the user data are the cloud server's: a key pair, or a password read from its
+    // Secret (only then does the controller see it), is named, never silently dropped.
+    let mut key = v.instance("key");
+    key.spec.key_name = Some("kp-1".into());
+    create(&v.api, &key).await;
+    stalled_naming(&v.api, "key", "spec.keyName").await;
+    let mut password = v.instance("password");
+    password.spec.admin_password_secret_ref = Some(edgefleet::api::common::SecretKeyRef {
+        name: v.env.secret.clone(),
+        key: "secretKey".into(),
+    });
+    create(&v.api, &password).await;
+    let e = stalled_naming(&v.api, "password", "spec.adminPasswordSecretRef").await;
+    assert!(
+        !message_of(&e, STALLED).contains(edgefleet_emulator::config::DEFAULT_SK),
+        "the secret's value never reaches status"
+    );
+
     let mut iec = v.instance("iec-section");
     iec.spec.veen = None;
     iec.spec.iec = Some(Default::default());

@@ -274,7 +274,6 @@ pub fn instance(cloud: Cloud, namespace: &str, index: usize) -> Value {
                 "image": VEEN_IMAGE,
                 "placement": {"city": VEEN_CITY, "operator": "chinamobile"},
                 "rootVolume": {"type": "CloudBlockSSD", "size": 40},
-                "adminPasswordSecretRef": {"name": "bench-login", "key": "password"},
                 "powerState": "Running",
             }
         }),

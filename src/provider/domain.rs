@@ -593,6 +593,14 @@ pub enum InstanceField {
     Fleet,
     /// The description.
     Description,
+    /// The login key pair.
+    KeyName,
+    /// The initial password.
+    AdminPassword,
+    /// The user data.
+    UserData,
+    /// The public bandwidth.
+    Bandwidth,
 }
 
 /// One finding of a provider's validation of an instance spec or a fleet's member template; the

@@ -654,6 +654,10 @@ pub fn template_field_path(field: InstanceField) -> &'static str {
         InstanceField::Fleet => "spec",
         InstanceField::Description => "spec.description",
         InstanceField::DataVolumes => "spec.template.dataVolumes",
+        InstanceField::KeyName => "spec.template.keyName",
+        InstanceField::AdminPassword => "spec.template.adminPasswordSecretRef",
+        InstanceField::UserData => "spec.template.userDataSecretRef",
+        InstanceField::Bandwidth => "spec.template.bandwidth",
         InstanceField::Network | InstanceField::Subnets => "spec.template.network",
         InstanceField::Placement | InstanceField::Site | InstanceField::Pool | InstanceField::Operator => {
             "spec.placement"

@@ -146,6 +146,8 @@ pub(super) async fn create(
     check_spec(ei, &findings)?;
     validate_image(provider, &spec.image).await?;
     let spec = create_spec(ei, ctx, spec).await?;
+    // Once more with the secrets read: a cloud may not take a password or user data at all.
+    check_spec(ei, &api.validate(&spec, true))?;
     let name = spec.name.clone();
     // Crash-safety step 1: the intent is durable before the cloud call (with the finalizer, one patch).
     let created_intent = CreateIntent {

@@ -294,6 +294,10 @@ pub fn field_path(field: InstanceField) -> &'static str {
         InstanceField::Subnets => "spec.network.subnets",
         InstanceField::Fleet => "spec.fleetRef",
         InstanceField::Description => "spec.description",
+        InstanceField::KeyName => "spec.keyName",
+        InstanceField::AdminPassword => "spec.adminPasswordSecretRef",
+        InstanceField::UserData => "spec.userDataSecretRef",
+        InstanceField::Bandwidth => "spec.bandwidth",
     }
 }
 

@@ -69,8 +69,10 @@ fn veen_ext(spec: &InstanceSpec) -> Option<&crate::provider::VeenInstanceExt> {
 }
 
 /// veEN's rules for `spec` (see [`InstanceApi::validate`]): the name always; for a create also the
-/// fleet, a placement veEN can express, at most one subnet, and no security groups, description or data
-/// disks of its own (a veEN instance takes them from its cloud server). The create timeout's minimum is the CRD's (CEL).
+/// fleet, a placement veEN can express, at most one subnet, and no security groups, description, data
+/// disks, key pair, password, user data or bandwidth of its own (a veEN instance takes them from its
+/// cloud server; the password and user data are seen once the controller has read their Secrets). The
+/// create timeout's minimum is the CRD's (CEL).
 pub fn validate(spec: &InstanceSpec, creating: bool) -> Vec<InstanceFieldError> {
     let mut found = Vec::new();
     if let Some(problem) = name_problem(&spec.name) {
@@ -114,6 +116,40 @@ pub fn validate(spec: &InstanceSpec, creating: bool) -> Vec<InstanceFieldError> 
             InstanceField::DataVolumes,
             "a veEN instance takes the data disks of its cloud server: leave spec.dataVolumes empty",
         ));
+    }
+    let inherited = [
+        (
+            spec.key_name.is_some(),
+            InstanceField::KeyName,
+            "login (secret_config)",
+            "spec.keyName",
+        ),
+        (
+            spec.admin_password.is_some(),
+            InstanceField::AdminPassword,
+            "login (secret_config)",
+            "spec.adminPasswordSecretRef",
+        ),
+        (
+            spec.user_data.is_some(),
+            InstanceField::UserData,
+            "user data (custom_data)",
+            "spec.userDataSecretRef",
+        ),
+        (
+            spec.bandwidth.is_some(),
+            InstanceField::Bandwidth,
+            "bandwidth (network_config)",
+            "spec.bandwidth",
+        ),
+    ];
+    for (set, field, what, path) in inherited {
+        if set {
+            found.push(InstanceFieldError::invalid(
+                field,
+                format!("a veEN instance takes the {what} of its cloud server: leave {path} unset"),
+            ));
+        }
     }
     found
 }
@@ -699,6 +735,25 @@ mod tests {
         let mut s = spec();
         s.name = "a b".into();
         assert_eq!(fields(&s, false), vec![InstanceField::Name]);
+        let mut s = spec();
+        s.key_name = Some("kp".into());
+        s.admin_password = Some(crate::provider::SecretString::new("Edge-Fleet-2026!"));
+        s.user_data = Some(crate::provider::SecretString::new("#!/bin/sh"));
+        s.bandwidth = Some(crate::provider::BandwidthSpec {
+            size_mbit: Some(5),
+            share_type: crate::provider::BandwidthSharing::Shared,
+        });
+        assert_eq!(
+            fields(&s, true),
+            vec![
+                InstanceField::KeyName,
+                InstanceField::AdminPassword,
+                InstanceField::UserData,
+                InstanceField::Bandwidth
+            ],
+            "the login, user data and bandwidth are the cloud server's, never silently dropped"
+        );
+        assert_eq!(fields(&s, false), vec![], "only a create sends them");
     }
 
     #[test]
