@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use edgefleet::api::EDGE_CLOUD_LABEL;
-use edgefleet::api::common::{DeletionPolicy, ManagementPolicy, ProviderConfigRef, SecretRef};
+use edgefleet::api::common::{DeletionPolicy, ManagementPolicy, ProviderConfigRef};
 use edgefleet::api::condition::reason;
 use edgefleet::api::condition::{READY, SCALING_BLOCKED, STALLED, SYNCED};
 use edgefleet::api::edge_cloud::{
@@ -26,15 +26,12 @@ use edgefleet::api::edge_cloud::{
     FleetDeletePolicy, FleetStrategy, PlacementEntry, Remediation, TemplateNetwork,
 };
 use edgefleet::api::edge_instance::{EdgeInstance, PowerState, RootVolume};
-use edgefleet::api::provider_config::{
-    Credentials, CredentialsType, ProviderConfig, ProviderConfigSpec, ProviderEndpoints, ProviderType,
-    RateLimit,
-};
+use edgefleet::api::provider_config::{ProviderConfig, ProviderType};
 use edgefleet::provider::OWNER_TAG;
 use edgefleet_emulator::core::faults::{LostMode, LostResponseFault};
 use edgefleet_emulator::{Config as EmulatorConfig, Faults};
 use kube::ResourceExt;
-use kube::api::{Api, ListParams, PostParams};
+use kube::api::{Api, ListParams};
 use support::harness::*;
 use support::quiescence::assert_quiescent;
 use support::*;
@@ -49,35 +46,8 @@ async fn veen_env(prefix: &str, tune: impl FnOnce(&mut EmulatorConfig)) -> (Env,
     tune(&mut config);
     let env = Env::start_with(prefix, config).await;
     let name = format!("{}-veen", env.pc);
-    let mut pc = ProviderConfig::new(
-        &name,
-        ProviderConfigSpec {
-            provider: ProviderType::Veen,
-            region: None,
-            project_id: None,
-            domain_id: None,
-            domain_name: None,
-            endpoints: Some(ProviderEndpoints {
-                veen: env.emu().url_of("veen"),
-                ..ProviderEndpoints::default()
-            }),
-            credentials: Credentials {
-                secret_ref: SecretRef {
-                    name: env.secret.clone(),
-                    namespace: env.ns.name().to_owned(),
-                },
-                type_: CredentialsType::AkSk,
-            },
-            rate_limit: RateLimit { qps: 50, burst: 100 },
-            poll_interval: "10s".into(),
-            pending_poll_interval: "1s".into(),
-        },
-    );
-    pc.metadata.labels = Some([(RUN_LABEL.to_owned(), env.ns.name().to_owned())].into());
-    Api::<ProviderConfig>::all(env.client.clone())
-        .create(&PostParams::default(), &pc)
-        .await
-        .unwrap();
+    env.create_provider_config_for(ProviderType::Veen, &name, &env.secret)
+        .await;
     (env, name)
 }
 

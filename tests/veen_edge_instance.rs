@@ -21,13 +21,9 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
-use edgefleet::api::common::SecretRef;
 use edgefleet::api::condition::{READY, STALLED};
 use edgefleet::api::edge_instance::EdgeInstance;
-use edgefleet::api::provider_config::{
-    Credentials, CredentialsType, ProviderConfig, ProviderConfigSpec, ProviderEndpoints, ProviderType,
-    RateLimit,
-};
+use edgefleet::api::provider_config::{ProviderConfig, ProviderType};
 use edgefleet::controller::intent::CreateIntent;
 use edgefleet::provider::veen::VeenProvider;
 use edgefleet::provider::veen::client::VeenClient;
@@ -85,33 +81,8 @@ async fn start(prefix: &str, faults: Faults) -> Veen {
     let env = Env::start(prefix, faults).await;
     let url = env.emu().url_of("veen").unwrap();
     let pc = format!("{}-veen", env.pc);
-    let pcs: Api<ProviderConfig> = Api::all(env.client.clone());
-    let mut config = ProviderConfig::new(
-        &pc,
-        ProviderConfigSpec {
-            provider: ProviderType::Veen,
-            region: None,
-            project_id: None,
-            domain_id: None,
-            domain_name: None,
-            endpoints: Some(ProviderEndpoints {
-                veen: Some(url.clone()),
-                ..ProviderEndpoints::default()
-            }),
-            credentials: Credentials {
-                secret_ref: SecretRef {
-                    name: env.secret.clone(),
-                    namespace: env.ns.name().to_owned(),
-                },
-                type_: CredentialsType::AkSk,
-            },
-            rate_limit: RateLimit { qps: 50, burst: 100 },
-            poll_interval: "10s".into(),
-            pending_poll_interval: "1s".into(),
-        },
-    );
-    config.metadata.labels = Some([(RUN_LABEL.to_owned(), env.ns.name().to_owned())].into());
-    pcs.create(&PostParams::default(), &config).await.unwrap();
+    env.create_provider_config_for(ProviderType::Veen, &pc, &env.secret)
+        .await;
     let client = veen_provider(&url);
     let cloud_server = client
         .client()

@@ -170,20 +170,41 @@ impl Env {
     /// Creates another ProviderConfig (selected by this test's controllers) for the emulator account,
     /// reading credentials from `secret` in the test namespace.
     pub async fn create_extra_provider_config(&self, name: &str, secret: &str) {
+        self.create_provider_config_for(ProviderType::Iec, name, secret)
+            .await;
+    }
+
+    /// A ProviderConfig `name` of `cloud` on this test's emulator (its listener for that cloud; IEC
+    /// with the emulator's domain), credentials from Secret `secret` in the test namespace, labelled
+    /// for the run, polling every 10 s (pending: 1 s).
+    pub async fn create_provider_config_for(&self, cloud: ProviderType, name: &str, secret: &str) {
         let api: Api<ProviderConfig> = Api::all(self.client.clone());
-        let mut pc = ProviderConfig::new(
-            name,
-            ProviderConfigSpec {
-                provider: ProviderType::Iec,
-                region: None,
-                project_id: None,
-                domain_id: Some(DOMAIN.to_owned()),
-                domain_name: None,
-                endpoints: Some(ProviderEndpoints {
+        let (domain_id, endpoints) = match cloud {
+            ProviderType::Veen => (
+                None,
+                ProviderEndpoints {
+                    veen: self.emu().url_of("veen"),
+                    ..ProviderEndpoints::default()
+                },
+            ),
+            _ => (
+                Some(DOMAIN.to_owned()),
+                ProviderEndpoints {
                     iec: Some(self.emu().url()),
                     iam: Some(self.emu().url()),
                     ..ProviderEndpoints::default()
-                }),
+                },
+            ),
+        };
+        let mut pc = ProviderConfig::new(
+            name,
+            ProviderConfigSpec {
+                provider: cloud,
+                region: None,
+                project_id: None,
+                domain_id,
+                domain_name: None,
+                endpoints: Some(endpoints),
                 credentials: Credentials {
                     secret_ref: SecretRef {
                         name: secret.to_owned(),
