@@ -19,7 +19,6 @@
 mod support;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use edgefleet::api::condition::{READY, STALLED};
 use edgefleet::api::edge_instance::EdgeInstance;
@@ -414,20 +413,7 @@ async fn veen_lost_create_answer_and_a_crash_before_the_status_write_make_exactl
     })
     .await
     .unwrap();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while v.env.cloud("veen.instance").is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the create never reached the cloud"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    v.env.crash_controllers().await;
-    v.env.set_faults(Faults {
-        seed: 11,
-        ..Faults::default()
-    });
-    v.env.start_controllers();
+    v.env.crash_once_created("veen.instance", 11).await;
     let e = ready(&v.api, "crash").await;
     let live = v.live();
     assert_eq!(live.len(), 1, "exactly one instance: {live:?}");

@@ -18,8 +18,6 @@
 
 mod support;
 
-use std::time::Duration;
-
 use edgefleet::api::condition::{READY, STALLED};
 use edgefleet::api::provider_config::{ProviderConfig, ProviderType};
 use edgefleet::api::security_group::SecurityGroup;
@@ -295,20 +293,7 @@ async fn veen_lost_vpc_create_answer_and_a_crash_before_the_status_write_make_ex
     };
     let mut v = start("veen-vpc-crash", faults).await;
     create(&v.vpcs, &v.vpc("crash", &[("sn-a", "192.168.1.0/24")])).await;
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while v.env.cloud("veen.vpc").is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the create never reached the cloud"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    v.env.crash_controllers().await;
-    v.env.set_faults(Faults {
-        seed: 7,
-        ..Faults::default()
-    });
-    v.env.start_controllers();
+    v.env.crash_once_created("veen.vpc", 7).await;
     let done = ready(&v.vpcs, "crash").await;
     let live = v.live_vpcs();
     assert_eq!(live.len(), 1, "exactly one VPC: {live:?}");

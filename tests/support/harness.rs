@@ -273,6 +273,26 @@ impl Env {
             .unwrap_or_default()
     }
 
+    /// The crash of a create in flight: waits (up to [`WAIT`]) until the emulator's table `kind` holds a
+    /// row (the create reached the cloud), then kills the controllers, clears the faults (with `seed`)
+    /// and starts fresh ones, which must recover what the dead ones left.
+    pub async fn crash_once_created(&mut self, kind: &str, seed: u64) {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.cloud(kind).is_empty() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the create never reached the cloud ({kind})"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.crash_controllers().await;
+        self.set_faults(Faults {
+            seed,
+            ..Faults::default()
+        });
+        self.start_controllers();
+    }
+
     /// A cloud client of the test account (for out-of-band changes, as a person with console access).
     pub fn cloud_client(&self) -> Arc<dyn Provider> {
         let mut settings = ProviderSettings::new(
