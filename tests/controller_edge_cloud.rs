@@ -117,20 +117,6 @@ fn three_cities() -> Vec<PlacementEntry> {
     vec![city("xi'an", 1), city("changsha", 1), city("wuhan", 1)]
 }
 
-/// Waits until the fleet is Ready with `n` members at the current generation.
-async fn converged(api: &Api<EdgeCloud>, name: &str, n: i32) -> EdgeCloud {
-    wait_for(api, name, WAIT, |ec: &EdgeCloud| {
-        ec.status.as_ref().is_some_and(|s| {
-            s.observed_generation == ec.metadata.generation
-                && s.replicas == n
-                && s.ready_replicas == n
-                && s.updated_replicas == n
-        }) && has(ec, READY, "True")
-    })
-    .await
-    .unwrap()
-}
-
 /// Live (not DELETED) cloud instances, and edge clouds and plans, as the emulator stores them.
 fn live_instances(env: &Env) -> Vec<serde_json::Value> {
     env.cloud("iec.instance")
@@ -194,7 +180,7 @@ async fn three_city_fleet_converges_scales_and_deletes() {
     let vpc = system_vpc(&env).await;
     create(&api, &fleet(&env, "web", &vpc, 3, three_cities())).await;
 
-    let ec = converged(&api, "web", 3).await;
+    let ec = fleet_converged(&api, "web", 3).await;
     assert!(has(&ec, SYNCED, "True") && has(&ec, STALLED, "False"));
     assert!(has_reason(
         &ec,
@@ -245,7 +231,7 @@ async fn three_city_fleet_converges_scales_and_deletes() {
     kubectl(&["scale", "-n", env.ns.name(), "edgecloud/web", "--replicas=5"])
         .await
         .unwrap();
-    let ec = converged(&api, "web", 5).await;
+    let ec = fleet_converged(&api, "web", 5).await;
     assert_eq!(
         per_city(&ec),
         [("changsha", (2, 2)), ("wuhan", (2, 2)), ("xi'an", (1, 1))]
@@ -266,7 +252,7 @@ async fn three_city_fleet_converges_scales_and_deletes() {
     kubectl(&["scale", "-n", env.ns.name(), "edgecloud/web", "--replicas=2"])
         .await
         .unwrap();
-    let ec = converged(&api, "web", 2).await;
+    let ec = fleet_converged(&api, "web", 2).await;
     assert_eq!(
         per_city(&ec),
         [("changsha", (1, 1)), ("wuhan", (1, 1)), ("xi'an", (0, 0))]
@@ -307,7 +293,7 @@ async fn site_level_fleet_cannot_expand_and_reports_it() {
     );
     ec.spec.coverage.level = CoverageLevel::Site;
     create(&api, &ec).await;
-    converged(&api, "edge", 1).await;
+    fleet_converged(&api, "edge", 1).await;
 
     merge(&api, "edge", serde_json::json!({"spec": {"replicas": 2}})).await;
     let ec = wait_for(&api, "edge", WAIT, |ec: &EdgeCloud| {
@@ -325,7 +311,7 @@ async fn site_level_fleet_cannot_expand_and_reports_it() {
 
     // Scaling back in clears the block.
     merge(&api, "edge", serde_json::json!({"spec": {"replicas": 1}})).await;
-    let ec = converged(&api, "edge", 1).await;
+    let ec = fleet_converged(&api, "edge", 1).await;
     assert!(has(&ec, SCALING_BLOCKED, "False"));
     delete_and_expect_nothing_left(&env, &api, "edge").await;
     env.teardown().await;
@@ -368,7 +354,7 @@ async fn a_template_the_cloud_cannot_honour_stalls_naming_the_field_before_any_p
         serde_json::json!({"spec": {"template": {"rootVolume": {"size": 40}}}}),
     )
     .await;
-    converged(&api, "big-disk", 2).await;
+    fleet_converged(&api, "big-disk", 2).await;
     delete_and_expect_nothing_left(&env, &api, "big-disk").await;
     env.teardown().await;
 }
@@ -380,7 +366,7 @@ async fn paused_freezes_scaling_and_orphan_keeps_everything() {
     let api: Api<EdgeCloud> = env.ns.api();
     let vpc = system_vpc(&env).await;
     create(&api, &fleet(&env, "calm", &vpc, 1, vec![city("wuhan", 1)])).await;
-    converged(&api, "calm", 1).await;
+    fleet_converged(&api, "calm", 1).await;
 
     merge(
         &api,
@@ -399,7 +385,7 @@ async fn paused_freezes_scaling_and_orphan_keeps_everything() {
     assert_eq!(live_instances(&env).len(), 1, "no scaling while paused");
 
     merge(&api, "calm", serde_json::json!({"spec": {"paused": false}})).await;
-    converged(&api, "calm", 2).await;
+    fleet_converged(&api, "calm", 2).await;
 
     merge(
         &api,
@@ -459,7 +445,7 @@ async fn lost_responses_and_restarts_never_duplicate_or_double_delete() {
     .await
     .unwrap();
     env.set_faults(Faults::default());
-    converged(&api, "tough", 2).await;
+    fleet_converged(&api, "tough", 2).await;
     assert_eq!(
         env.cloud("iec.edgecloud").len(),
         1,
@@ -483,7 +469,7 @@ async fn lost_responses_and_restarts_never_duplicate_or_double_delete() {
     env.crash_controllers().await;
     env.set_faults(Faults::default());
     env.start_controllers();
-    converged(&api, "tough", 4).await;
+    fleet_converged(&api, "tough", 4).await;
     assert_eq!(
         live_instances(&env).len(),
         4,
@@ -515,7 +501,7 @@ async fn lost_responses_and_restarts_never_duplicate_or_double_delete() {
     env.crash_controllers().await;
     env.set_faults(Faults::default());
     env.start_controllers();
-    converged(&api, "tough", 1).await;
+    fleet_converged(&api, "tough", 1).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     while live_instances(&env).len() != 1 {
         assert!(tokio::time::Instant::now() < deadline, "3 members are deleted");
@@ -589,7 +575,7 @@ async fn a_site_without_capacity_blocks_only_that_site() {
 
     // Capacity comes back: no restart needed.
     env.set_faults(Faults::default());
-    let ec = converged(&api, "spread", 3).await;
+    let ec = fleet_converged(&api, "spread", 3).await;
     assert!(has(&ec, SCALING_BLOCKED, "False"));
     assert_eq!(per_city(&ec)["zhongshan"], (1, 1));
     delete_and_expect_nothing_left(&env, &api, "spread").await;
@@ -603,7 +589,7 @@ async fn failed_members_are_replaced() {
     let api: Api<EdgeCloud> = env.ns.api();
     let vpc = system_vpc(&env).await;
     create(&api, &fleet(&env, "heal", &vpc, 2, vec![city("changsha", 1)])).await;
-    converged(&api, "heal", 2).await;
+    fleet_converged(&api, "heal", 2).await;
 
     // New members fail in the cloud until the fault is lifted.
     env.set_faults(Faults {
@@ -617,7 +603,7 @@ async fn failed_members_are_replaced() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     env.set_faults(Faults::default());
-    converged(&api, "heal", 3).await;
+    fleet_converged(&api, "heal", 3).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let live = live_instances(&env);
@@ -642,7 +628,7 @@ async fn a_flavor_change_replaces_members_within_max_unavailable() {
     let api: Api<EdgeCloud> = env.ns.api();
     let vpc = system_vpc(&env).await;
     create(&api, &fleet(&env, "roll", &vpc, 2, vec![city("wuhan", 1)])).await;
-    converged(&api, "roll", 2).await;
+    fleet_converged(&api, "roll", 2).await;
     let before: Vec<String> = live_instances(&env)
         .iter()
         .map(|i| i["id"].as_str().unwrap().to_owned())
@@ -705,7 +691,7 @@ fn ids(env: &Env) -> Vec<String> {
 async fn fleet_with_ready_members(env: &Env, api: &Api<EdgeCloud>, name: &str, n: i32) -> Vec<EdgeInstance> {
     let vpc = system_vpc(env).await;
     create(api, &fleet(env, name, &vpc, n, vec![city("xi'an", 1)])).await;
-    converged(api, name, n).await;
+    fleet_converged(api, name, n).await;
     let ms = mirrored(env, name, usize::try_from(n).unwrap()).await;
     let eis: Api<EdgeInstance> = env.ns.api();
     for m in &ms {
@@ -810,7 +796,7 @@ async fn a_fleet_short_of_a_member_is_never_ready_while_expanding() {
         assert!(tokio::time::Instant::now() < deadline, "an expansion starts");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    converged(&api, "short", 3).await;
+    fleet_converged(&api, "short", 3).await;
     watching.abort();
     let versions = versions.lock().unwrap().clone();
     assert!(
@@ -833,7 +819,7 @@ async fn a_fleet_delete_waits_for_the_cloud_as_progress_not_as_an_error() {
     let api: Api<EdgeCloud> = env.ns.api();
     let vpc = system_vpc(&env).await;
     create(&api, &fleet(&env, "gone", &vpc, 2, vec![city("xi'an", 1)])).await;
-    converged(&api, "gone", 2).await;
+    fleet_converged(&api, "gone", 2).await;
     let (versions, watching) = record_versions(&api, "gone");
     delete_and_expect_nothing_left(&env, &api, "gone").await;
     watching.abort();
@@ -883,7 +869,7 @@ async fn an_image_change_is_applied_in_place_one_member_at_a_time() {
         key: "user-data".into(),
     });
     create(&api, &ec).await;
-    converged(&api, "os", 2).await;
+    fleet_converged(&api, "os", 2).await;
     let before = ids(&env);
     const UBUNTU: &str = "00000000-0000-0000-0000-000000000008";
     merge(
@@ -940,7 +926,7 @@ async fn a_failed_edge_cloud_is_deleted_and_deployed_again() {
     .unwrap();
     let first_id = first.status.unwrap().edge_cloud_id.unwrap();
     env.set_faults(Faults::default());
-    let ec = converged(&api, "phoenix", 2).await;
+    let ec = fleet_converged(&api, "phoenix", 2).await;
     let now_id = ec.status.unwrap().edge_cloud_id.unwrap();
     assert_ne!(now_id, first_id, "deployed again");
     assert_eq!(
@@ -1028,7 +1014,7 @@ async fn the_sample_shaped_fleet_resolves_references_and_deletion_never_scales_u
     );
     create(&vpcs, &vpc).await;
     create(&sgs, &sg).await;
-    let ec = converged(&api, "web-fleet", 3).await;
+    let ec = fleet_converged(&api, "web-fleet", 3).await;
     let rows: BTreeMap<(String, Option<String>), (i32, i32)> = ec
         .status
         .unwrap()
@@ -1087,7 +1073,7 @@ async fn observe_only_adoption_reports_and_never_mutates() {
     let api: Api<EdgeCloud> = env.ns.api();
     let vpc = system_vpc(&env).await;
     create(&api, &fleet(&env, "owner", &vpc, 2, vec![city("wuhan", 1)])).await;
-    let owner = converged(&api, "owner", 2).await;
+    let owner = fleet_converged(&api, "owner", 2).await;
     let id = owner.status.unwrap().edge_cloud_id.unwrap();
 
     let mut watcher = fleet(&env, "watcher", &vpc, 5, vec![city("wuhan", 1)]);
@@ -1124,7 +1110,7 @@ async fn a_member_annotated_delete_first_goes_first() {
     let mut ec = fleet(&env, "pick", &vpc, 3, vec![city("xi'an", 1)]);
     ec.spec.delete_policy = FleetDeletePolicy::Newest;
     create(&api, &ec).await;
-    converged(&api, "pick", 3).await;
+    fleet_converged(&api, "pick", 3).await;
     let ms = mirrored(&env, "pick", 3).await;
     // The member Newest would pick last (oldest; among equals the largest id, since ties go to the
     // smallest id) is annotated: it goes anyway.
@@ -1155,7 +1141,7 @@ async fn a_member_annotated_delete_first_goes_first() {
     )
     .await;
     merge(&api, "pick", serde_json::json!({"spec": {"replicas": 2}})).await;
-    converged(&api, "pick", 2).await;
+    fleet_converged(&api, "pick", 2).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let now = ids(&env);
@@ -1190,7 +1176,7 @@ async fn a_member_stuck_in_build_is_replaced_and_deleted_once_it_leaves_build() 
     let mut ec = fleet(&env, "stuck", &vpc, 2, vec![city("changsha", 1)]);
     ec.spec.remediation.build_timeout = "10s".into();
     create(&api, &ec).await;
-    converged(&api, "stuck", 2).await;
+    fleet_converged(&api, "stuck", 2).await;
     let expand_op = "POST /v1/deployments/{deployment_id}/expand";
     let expansions_before = env.emu().calls().requests(expand_op);
 
@@ -1268,7 +1254,7 @@ async fn a_member_stuck_in_build_is_replaced_and_deleted_once_it_leaves_build() 
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    converged(&api, "stuck", 3).await;
+    fleet_converged(&api, "stuck", 3).await;
     let mut names: Vec<String> = live_instances(&env)
         .iter()
         .map(|i| i["name"].as_str().unwrap().to_owned())
@@ -1315,7 +1301,7 @@ async fn a_data_volume_change_replaces_members_within_max_unavailable() {
         max_unavailable: Some(IntOrString::Int(1)),
     };
     create(&api, &ec).await;
-    converged(&api, "disk", 2).await;
+    fleet_converged(&api, "disk", 2).await;
     let before: Vec<String> = ids(&env);
     let ms = mirrored(&env, "disk", 2).await;
     let old_fingerprint = ms[0].annotations()[TEMPLATE_FINGERPRINT_ANNOTATION].clone();

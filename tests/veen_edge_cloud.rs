@@ -20,7 +20,7 @@ use std::time::Duration;
 use edgefleet::api::EDGE_CLOUD_LABEL;
 use edgefleet::api::common::{DeletionPolicy, ManagementPolicy, ProviderConfigRef};
 use edgefleet::api::condition::reason;
-use edgefleet::api::condition::{READY, SCALING_BLOCKED, STALLED, SYNCED};
+use edgefleet::api::condition::{SCALING_BLOCKED, STALLED, SYNCED};
 use edgefleet::api::edge_cloud::{
     Coverage, CoverageLevel, CoveragePolicy, EdgeCloud, EdgeCloudSpec, EdgeInstanceTemplate,
     FleetDeletePolicy, FleetStrategy, PlacementEntry, Remediation, TemplateNetwork,
@@ -120,20 +120,6 @@ fn fleet(env: &Env, pc: &str, name: &str, replicas: i32, placement: Vec<Placemen
     }
 }
 
-/// Waits until the fleet is Ready with `n` members at the current generation.
-async fn converged(api: &Api<EdgeCloud>, name: &str, n: i32) -> EdgeCloud {
-    wait_for(api, name, WAIT, |ec: &EdgeCloud| {
-        ec.status.as_ref().is_some_and(|s| {
-            s.observed_generation == ec.metadata.generation
-                && s.replicas == n
-                && s.ready_replicas == n
-                && s.updated_replicas == n
-        }) && has(ec, READY, "True")
-    })
-    .await
-    .unwrap()
-}
-
 /// Cloud servers in the emulator.
 fn cloud_servers(env: &Env) -> Vec<serde_json::Value> {
     env.cloud("veen.cloud_server")
@@ -231,7 +217,7 @@ async fn veen_fleet_over_three_regions_scales_3_6_2_0_and_deletes_members_first(
     let api: Api<EdgeCloud> = env.ns.api();
     create(&api, &fleet(&env, &pc, "web", 3, three_regions())).await;
 
-    let ec = converged(&api, "web", 3).await;
+    let ec = fleet_converged(&api, "web", 3).await;
     assert!(has(&ec, SYNCED, "True") && has(&ec, STALLED, "False"));
     assert!(has(&ec, SCALING_BLOCKED, "False"));
     let s = ec.status.clone().unwrap();
@@ -298,7 +284,7 @@ async fn veen_fleet_over_three_regions_scales_3_6_2_0_and_deletes_members_first(
     kubectl(&["scale", "-n", env.ns.name(), "edgecloud/web", "--replicas=6"])
         .await
         .unwrap();
-    let ec = converged(&api, "web", 6).await;
+    let ec = fleet_converged(&api, "web", 6).await;
     assert!(per_location(&ec).values().all(|&(d, c)| (d, c) == (2, 2)));
     assert_eq!(
         cloud_servers(&env).len(),
@@ -317,7 +303,7 @@ async fn veen_fleet_over_three_regions_scales_3_6_2_0_and_deletes_members_first(
     kubectl(&["scale", "-n", env.ns.name(), "edgecloud/web", "--replicas=2"])
         .await
         .unwrap();
-    let ec = converged(&api, "web", 2).await;
+    let ec = fleet_converged(&api, "web", 2).await;
     let rows = per_location(&ec);
     assert!(rows.values().all(|(d, c)| d == c), "{rows:?}");
     assert_eq!(rows.values().filter(|(d, _)| *d == 1).count(), 2, "{rows:?}");
@@ -328,7 +314,7 @@ async fn veen_fleet_over_three_regions_scales_3_6_2_0_and_deletes_members_first(
     kubectl(&["scale", "-n", env.ns.name(), "edgecloud/web", "--replicas=0"])
         .await
         .unwrap();
-    converged(&api, "web", 0).await;
+    fleet_converged(&api, "web", 0).await;
     running_instances(&env, 0).await;
     mirrored(&env, "web", 0).await;
     assert_eq!(cloud_servers(&env).len(), 1);
@@ -343,7 +329,7 @@ async fn veen_delete_takes_running_members_offline_before_the_cloud_server() {
     let (env, pc) = veen_env("veen-ec-del", |_| {}).await;
     let api: Api<EdgeCloud> = env.ns.api();
     create(&api, &fleet(&env, &pc, "gone", 2, three_regions())).await;
-    converged(&api, "gone", 2).await;
+    fleet_converged(&api, "gone", 2).await;
     running_instances(&env, 2).await;
     let offline = env.emu().calls().requests("veen:OfflineInstances");
     delete_and_expect_nothing_left(&env, &api, "gone").await;
@@ -358,7 +344,7 @@ async fn veen_scaling_beyond_the_cloud_server_quota_is_scaling_blocked_quota_exc
     let api: Api<EdgeCloud> = env.ns.api();
     let one_city = vec![entry("hangzhou", "chinamobile", None, Some(1))];
     create(&api, &fleet(&env, &pc, "full", 3, one_city)).await;
-    converged(&api, "full", 3).await;
+    fleet_converged(&api, "full", 3).await;
 
     merge(&api, "full", serde_json::json!({"spec": {"replicas": 6}})).await;
     let ec = wait_for(&api, "full", WAIT, |ec: &EdgeCloud| {
@@ -376,7 +362,7 @@ async fn veen_scaling_beyond_the_cloud_server_quota_is_scaling_blocked_quota_exc
 
     // Back within the quota: it converges and the block clears.
     merge(&api, "full", serde_json::json!({"spec": {"replicas": 4}})).await;
-    let ec = converged(&api, "full", 4).await;
+    let ec = fleet_converged(&api, "full", 4).await;
     assert!(has(&ec, SCALING_BLOCKED, "False"));
     delete_and_expect_nothing_left(&env, &api, "full").await;
     teardown(env, &pc).await;
@@ -389,7 +375,7 @@ async fn veen_an_open_fail_member_is_replaced() {
     let api: Api<EdgeCloud> = env.ns.api();
     let one_city = vec![entry("guangzhou", "chinatelecom", None, Some(1))];
     create(&api, &fleet(&env, &pc, "heal", 2, one_city)).await;
-    converged(&api, "heal", 2).await;
+    fleet_converged(&api, "heal", 2).await;
 
     // New members fail to open until the fault is lifted.
     env.set_faults(Faults {
@@ -407,7 +393,7 @@ async fn veen_an_open_fail_member_is_replaced() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     env.set_faults(Faults::default());
-    converged(&api, "heal", 3).await;
+    fleet_converged(&api, "heal", 3).await;
     running_instances(&env, 3).await;
     mirrored(&env, "heal", 3).await;
     assert!(
@@ -450,7 +436,7 @@ async fn veen_lost_answers_replay_the_client_token_and_never_duplicate() {
         "the create was retried"
     );
     env.set_faults(Faults::default());
-    converged(&api, "tough", 2).await;
+    fleet_converged(&api, "tough", 2).await;
     assert_eq!(
         cloud_servers(&env).len(),
         1,
@@ -470,7 +456,7 @@ async fn veen_lost_answers_replay_the_client_token_and_never_duplicate() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     env.set_faults(Faults::default());
-    converged(&api, "tough", 4).await;
+    fleet_converged(&api, "tough", 4).await;
     running_instances(&env, 4).await;
     assert_eq!(cloud_servers(&env).len(), 1);
     assert_quiescent(&env, &api, "tough").await;
@@ -506,7 +492,7 @@ async fn veen_a_kill_between_the_create_and_the_status_write_finds_the_cloud_ser
     );
     env.set_faults(Faults::default());
     env.start_controllers();
-    converged(&api, "killed", 2).await;
+    fleet_converged(&api, "killed", 2).await;
     assert_eq!(
         cloud_servers(&env).len(),
         1,

@@ -17,7 +17,7 @@ fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
 #[tokio::test]
 async fn veen_envelope_routing_and_unknown_actions() {
     let v = start().await;
-    let r = v.ok(v.get("ListCloudServers", &[]).await, "ListCloudServers");
+    let r = v.get_ok("ListCloudServers", &[]).await;
     assert_eq!(r, json!({"cloud_servers": [], "total_count": 0}));
     assert_err(
         &v.get("NoSuchThing", &[]).await,
@@ -294,7 +294,7 @@ async fn veen_faults_counters_and_key_spellings() {
         "ServiceUnavailableTemp",
         "",
     );
-    v.ok(v.get("ListCloudServers", &[]).await, "ListCloudServers");
+    v.get_ok("ListCloudServers", &[]).await;
     v.faults(json!({"errors": [{"operation": "veen:*", "rate": 1.0}]}))
         .await;
     let got = v.get("ListCloudServers", &[]).await;

@@ -10,15 +10,11 @@ use serde_json::{Value, json};
 use veen_support::{Veen, assert_err, seed_body, start};
 
 async fn create(v: &Veen, body: Value) -> Value {
-    v.ok(v.post("CreateCloudServer", body).await, "CreateCloudServer")
+    v.post_ok("CreateCloudServer", body).await
 }
 
 async fn instance(v: &Veen, id: &str) -> Value {
-    v.ok(
-        v.get("GetInstance", &[("InstanceIdentity", id)]).await,
-        "GetInstance",
-    )["instance"]
-        .clone()
+    v.get_ok("GetInstance", &[("InstanceIdentity", id)]).await["instance"].clone()
 }
 
 fn ids(r: &Value) -> Vec<String> {
@@ -63,7 +59,7 @@ async fn veen_create_cloud_server_seed_body_and_states() {
     assert_eq!(instance(&v, &members[0]).await["status"], "running");
     // GetCloudServer in both key spellings, with the histogram
     for key in ["CloudServerID", "cloud_server_id"] {
-        let g = v.ok(v.get("GetCloudServer", &[(key, &cs)]).await, "GetCloudServer");
+        let g = v.get_ok("GetCloudServer", &[(key, &cs)]).await;
         let c = &g["cloud_server"];
         assert_eq!(c["name"], "cloud-test");
         assert_eq!(c["instance_count"], 3);
@@ -81,7 +77,7 @@ async fn veen_create_cloud_server_seed_body_and_states() {
     }
     // power: stop → stop, start → running, reboot → running
     let one = json!({"instance_identities": [members[0]]});
-    v.ok(v.post("StopInstances", one.clone()).await, "StopInstances");
+    v.post_ok("StopInstances", one.clone()).await;
     assert_eq!(instance(&v, &members[0]).await["status"], "stopping");
     assert_err(
         &v.post("StopInstances", one.clone()).await,
@@ -97,7 +93,7 @@ async fn veen_create_cloud_server_seed_body_and_states() {
         "InvalidInstanceStatus",
         "stop",
     );
-    v.ok(v.post("StartInstances", one.clone()).await, "StartInstances");
+    v.post_ok("StartInstances", one.clone()).await;
     assert_eq!(instance(&v, &members[0]).await["status"], "starting");
     v.advance(2).await;
     assert_eq!(instance(&v, &members[0]).await["status"], "running");
@@ -107,7 +103,7 @@ async fn veen_create_cloud_server_seed_body_and_states() {
         "InvalidInstanceStatus",
         "running",
     );
-    v.ok(v.post("RebootInstances", one.clone()).await, "RebootInstances");
+    v.post_ok("RebootInstances", one.clone()).await;
     assert_eq!(instance(&v, &members[0]).await["status"], "rebooting");
     v.advance(2).await;
     assert_eq!(instance(&v, &members[0]).await["status"], "running");
@@ -131,14 +127,11 @@ async fn veen_create_cloud_server_seed_body_and_states() {
         "instance_identities",
     );
     // rename
-    v.ok(
-        v.post(
-            "SetInstanceName",
-            json!({"instance_identity": members[0], "instance_name": "web-东-1"}),
-        )
-        .await,
+    v.post_ok(
         "SetInstanceName",
-    );
+        json!({"instance_identity": members[0], "instance_name": "web-东-1"}),
+    )
+    .await;
     assert_eq!(instance(&v, &members[0]).await["instance_name"], "web-东-1");
     assert_err(
         &v.post(
@@ -170,14 +163,11 @@ async fn veen_create_cloud_server_seed_body_and_states() {
         "ResourceInUse",
         "OfflineInstances",
     );
-    v.ok(
-        v.post(
-            "OfflineInstances",
-            json!({"instance_identities": members, "ignore_running": true}),
-        )
-        .await,
+    v.post_ok(
         "OfflineInstances",
-    );
+        json!({"instance_identities": members, "ignore_running": true}),
+    )
+    .await;
     assert_eq!(instance(&v, &members[0]).await["status"], "terminating");
     assert_err(
         &v.post("DeleteCloudServer", json!({"cloud_server_id": cs})).await,
@@ -192,10 +182,8 @@ async fn veen_create_cloud_server_seed_body_and_states() {
         "ResourceNotFound",
         "",
     );
-    v.ok(
-        v.post("DeleteCloudServer", json!({"cloud_server_id": cs})).await,
-        "DeleteCloudServer",
-    );
+    v.post_ok("DeleteCloudServer", json!({"cloud_server_id": cs}))
+        .await;
     assert_err(
         &v.get("GetCloudServer", &[("CloudServerID", &cs)]).await,
         404,
@@ -524,7 +512,7 @@ async fn veen_create_cloud_server_validation_errors() {
         assert_err(&v.post("CreateCloudServer", body).await, 400, code, field);
     }
     // nothing was created by the failed calls
-    let l = v.ok(v.get("ListCloudServers", &[]).await, "ListCloudServers");
+    let l = v.get_ok("ListCloudServers", &[]).await;
     assert_eq!(l["total_count"], 0);
     v.handle.shutdown().await.unwrap();
 }
@@ -544,7 +532,7 @@ async fn veen_client_token_idempotency_and_quotas() {
         first, again,
         "the same token returns the same cloud server and instances"
     );
-    let l = v.ok(v.get("ListInstances", &[]).await, "ListInstances");
+    let l = v.get_ok("ListInstances", &[]).await;
     assert_eq!(l["total_count"], 2, "no second set of instances");
     let mut changed = body.clone();
     changed["network_config"]["bandwidth_peak"] = json!("30");
@@ -555,8 +543,8 @@ async fn veen_client_token_idempotency_and_quotas() {
         "uid-1234-create",
     );
     // instances inherit the tags; TagFilters find them
-    let found = v.ok(
-        v.get(
+    let found = v
+        .get_ok(
             "ListInstances",
             &[
                 ("TagFilters.1.Key", "edgefleet.io/uid"),
@@ -564,45 +552,39 @@ async fn veen_client_token_idempotency_and_quotas() {
                 ("WithTagInfo", "true"),
             ],
         )
-        .await,
-        "ListInstances",
-    );
+        .await;
     assert_eq!(found["total_count"], 2);
     assert_eq!(
         found["instances"][0]["Tags"],
         json!([{"Key": "edgefleet.io/uid", "Value": "1234"}])
     );
-    let none = v.ok(
-        v.get(
+    let none = v
+        .get_ok(
             "ListInstances",
             &[
                 ("TagFilters.1.Key", "edgefleet.io/uid"),
                 ("TagFilters.1.Values.1", "999"),
             ],
         )
-        .await,
-        "ListInstances",
-    );
+        .await;
     assert_eq!(none["total_count"], 0);
-    let cs = v.ok(
-        v.get(
+    let cs = v
+        .get_ok(
             "ListCloudServers",
             &[
                 ("TagFilters.1.Key", "edgefleet.io/uid"),
                 ("with_tag_info", "true"),
             ],
         )
-        .await,
-        "ListCloudServers",
-    );
+        .await;
     assert_eq!(cs["total_count"], 1);
     assert_eq!(cs["cloud_servers"][0]["Tags"][0]["Value"], "1234");
     // CreateInstance with a token, replayed, then mismatched
     let cs_id = first["cloud_server_identity"].as_str().unwrap().to_string();
     let add = json!({"cloud_server_identity": cs_id, "client_token": "uid-1234-scale-1",
                      "instance_area_nums": [{"cluster_name": "cn-shenzhen-cmcc-01", "num": 3}]});
-    let a1 = v.ok(v.post("CreateInstance", add.clone()).await, "CreateInstance");
-    let a2 = v.ok(v.post("CreateInstance", add.clone()).await, "CreateInstance");
+    let a1 = v.post_ok("CreateInstance", add.clone()).await;
+    let a2 = v.post_ok("CreateInstance", add.clone()).await;
     assert_eq!(ids(&a1).len(), 3);
     assert_eq!(a1, a2);
     let mut other = add.clone();
@@ -669,11 +651,9 @@ async fn veen_client_token_idempotency_and_quotas() {
 async fn veen_placement_capacity_and_available_resources() {
     let v = start().await;
     // the Xiamen cluster holds 2 instances and offers only veEN.C1.large
-    let avail = v.ok(
-        v.get("ListAvailableResourceInfo", &[("InstanceType", "veEN.C1.large")])
-            .await,
-        "ListAvailableResourceInfo",
-    );
+    let avail = v
+        .get_ok("ListAvailableResourceInfo", &[("InstanceType", "veEN.C1.large")])
+        .await;
     let xiamen = avail["regions"]
         .as_array()
         .unwrap()
@@ -684,11 +664,9 @@ async fn veen_placement_capacity_and_available_resources() {
     assert_eq!(xiamen["available_num"], 2);
     assert_eq!(xiamen["isp"]["id"], "CTCC");
     assert_eq!(xiamen["area"]["name"], "华东");
-    let g1 = v.ok(
-        v.get("ListAvailableResourceInfo", &[("instance_type", "veEN.G1.large")])
-            .await,
-        "ListAvailableResourceInfo",
-    );
+    let g1 = v
+        .get_ok("ListAvailableResourceInfo", &[("instance_type", "veEN.G1.large")])
+        .await;
     assert!(
         g1["regions"]
             .as_array()
@@ -742,11 +720,9 @@ async fn veen_placement_capacity_and_available_resources() {
     )
     .await;
     assert_eq!(ids(&r).len(), 2);
-    let avail = v.ok(
-        v.get("ListAvailableResourceInfo", &[("InstanceType", "veEN.C1.large")])
-            .await,
-        "ListAvailableResourceInfo",
-    );
+    let avail = v
+        .get_ok("ListAvailableResourceInfo", &[("InstanceType", "veEN.C1.large")])
+        .await;
     let xiamen = avail["regions"]
         .as_array()
         .unwrap()
@@ -822,7 +798,7 @@ async fn veen_list_filters_paging_and_open_fail() {
         let v = &v;
         async move {
             let p: Vec<(&str, &str)> = params.iter().map(|(k, x)| (*k, x.as_str())).collect();
-            v.ok(v.get("ListInstances", &p).await, "ListInstances")
+            v.get_ok("ListInstances", &p).await
         }
     };
     assert_eq!(count(&list(vec![]).await), 5);
@@ -887,10 +863,9 @@ async fn veen_list_filters_paging_and_open_fail() {
         "MissingParameter",
         "TagFilters.1.Key",
     );
-    let cs_page = v.ok(
-        v.get("ListCloudServers", &[("limit", "1"), ("page", "2")]).await,
-        "ListCloudServers",
-    );
+    let cs_page = v
+        .get_ok("ListCloudServers", &[("limit", "1"), ("page", "2")])
+        .await;
     assert_eq!(cs_page["total_count"], 2);
     assert_eq!(cs_page["cloud_servers"][0]["cloud_server_identity"], b_id);
     // open_fail: a create_instance_timeout (120 s) shorter than the open delay
@@ -902,30 +877,25 @@ async fn veen_list_filters_paging_and_open_fail() {
         json!([{"cluster_name": "cn-hangzhou-cmcc-01", "num": 1}]),
     );
     body["create_instance_timeout"] = json!(120);
-    let r = s.ok(s.post("CreateCloudServer", body).await, "CreateCloudServer");
+    let r = s.post_ok("CreateCloudServer", body).await;
     let id = ids(&r)[0].clone();
     s.advance(119).await;
     assert_eq!(instance(&s, &id).await["status"], "opening");
     s.advance(2).await;
     assert_eq!(instance(&s, &id).await["status"], "open_fail");
-    s.ok(
-        s.post("OfflineInstances", json!({"instance_identities": [id]}))
-            .await,
-        "OfflineInstances",
-    );
+    s.post_ok("OfflineInstances", json!({"instance_identities": [id]}))
+        .await;
     // the instance_failure_rate fault ends opens in open_fail
     s.faults(json!({"instance_failure_rate": 1.0})).await;
-    let r = s.ok(
-        s.post(
+    let r = s
+        .post_ok(
             "CreateCloudServer",
             seed_body(
                 "fail-open",
                 json!([{"cluster_name": "cn-hangzhou-cmcc-01", "num": 1}]),
             ),
         )
-        .await,
-        "CreateCloudServer",
-    );
+        .await;
     s.advance(200).await;
     assert_eq!(instance(&s, &ids(&r)[0]).await["status"], "open_fail");
     s.handle.shutdown().await.unwrap();

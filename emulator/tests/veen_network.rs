@@ -14,16 +14,13 @@ fn vpc_body(name: &str) -> Value {
 }
 
 async fn vpcs(v: &Veen, params: &[(&str, &str)]) -> Value {
-    v.ok(v.get("ListVPCInstances", params).await, "ListVPCInstances")
+    v.get_ok("ListVPCInstances", params).await
 }
 
 #[tokio::test]
 async fn veen_vpc_lifecycle_and_validation() {
     let v = start().await;
-    let r = v.ok(
-        v.post("CreateCustomVPCInstance", vpc_body("vpc-one")).await,
-        "CreateCustomVPCInstance",
-    );
+    let r = v.post_ok("CreateCustomVPCInstance", vpc_body("vpc-one")).await;
     let vpc = &r["vpc_instance"];
     let id = vpc["vpc_identity"].as_str().unwrap().to_string();
     assert_eq!(vpc["status"], "modifying");
@@ -80,15 +77,9 @@ async fn veen_vpc_lifecycle_and_validation() {
         "in-vpc",
         json!([{"cluster_name": "cn-hangzhou-cmcc-01", "num": 1, "vpc_identity": id, "subnet_identity": subnet}]),
     );
-    let r = v.ok(
-        v.post("CreateCloudServer", body.clone()).await,
-        "CreateCloudServer",
-    );
+    let r = v.post_ok("CreateCloudServer", body.clone()).await;
     let inst = r["instance_id_list"][0].as_str().unwrap().to_string();
-    let i = v.ok(
-        v.get("GetInstance", &[("instance_identity", &inst)]).await,
-        "GetInstance",
-    );
+    let i = v.get_ok("GetInstance", &[("instance_identity", &inst)]).await;
     assert_eq!(i["instance"]["vpc_identity"], id.as_str());
     assert_eq!(i["instance"]["subnet_cidr"], "192.168.1.0/24");
     assert!(
@@ -105,10 +96,7 @@ async fn veen_vpc_lifecycle_and_validation() {
         "InsufficientCapacity",
         "VPC",
     );
-    let vids = v.ok(
-        v.get("ListInstances", &[("VPCIdentities", &id)]).await,
-        "ListInstances",
-    );
+    let vids = v.get_ok("ListInstances", &[("VPCIdentities", &id)]).await;
     assert_eq!(vids["total_count"], 1);
     // in use → refused; after the instance is gone → deleting → gone
     assert_err(
@@ -119,20 +107,14 @@ async fn veen_vpc_lifecycle_and_validation() {
         &id,
     );
     v.advance(3).await;
-    v.ok(
-        v.post(
-            "OfflineInstances",
-            json!({"instance_identities": [inst], "ignore_running": true}),
-        )
-        .await,
+    v.post_ok(
         "OfflineInstances",
-    );
+        json!({"instance_identities": [inst], "ignore_running": true}),
+    )
+    .await;
     v.advance(3).await;
-    v.ok(
-        v.post("DeleteCustomVPCInstances", json!({"vpc_identity_list": [id]}))
-            .await,
-        "DeleteCustomVPCInstances",
-    );
+    v.post_ok("DeleteCustomVPCInstances", json!({"vpc_identity_list": [id]}))
+        .await;
     assert_eq!(vpcs(&v, &[]).await["vpc_instances"][0]["status"], "deleting");
     v.advance(1).await;
     assert_eq!(vpcs(&v, &[]).await["count"], 0);
@@ -156,10 +138,7 @@ async fn veen_vpc_lifecycle_and_validation() {
 #[tokio::test]
 async fn veen_security_groups_and_rules() {
     let v = start().await;
-    let r = v.ok(
-        v.post("CreateCustomVPCInstance", vpc_body("vpc-sg")).await,
-        "CreateCustomVPCInstance",
-    );
+    let r = v.post_ok("CreateCustomVPCInstance", vpc_body("vpc-sg")).await;
     let vpc = r["vpc_instance"]["vpc_identity"].as_str().unwrap().to_string();
     let sg_body = json!({"vpc_identity": vpc, "name": "web", "remark": "web tier", "Tags": [{"Key": "k", "Value": "v"}]});
     assert_err(
@@ -169,10 +148,7 @@ async fn veen_security_groups_and_rules() {
         "vpc_identity",
     );
     v.advance(1).await;
-    let g = v.ok(
-        v.post("CreateSecurityGroup", sg_body.clone()).await,
-        "CreateSecurityGroup",
-    );
+    let g = v.post_ok("CreateSecurityGroup", sg_body.clone()).await;
     let sg = g["security_group"]["group_identity"]
         .as_str()
         .unwrap()
@@ -201,14 +177,12 @@ async fn veen_security_groups_and_rules() {
         "InvalidParameter",
         "group_type",
     );
-    let d = v.ok(
-        v.get(
+    let d = v
+        .get_ok(
             "DescribeSecurityGroups",
             &[("TagFilters.1.Key", "k"), ("WithTagInfo", "true")],
         )
-        .await,
-        "DescribeSecurityGroups",
-    );
+        .await;
     assert_eq!(d["total_count"], 1);
     assert_eq!(d["security_groups"][0]["cluster_name"], "cn-hangzhou-cmcc-01");
     assert_eq!(d["security_groups"][0]["Tags"][0]["Key"], "k");
@@ -216,10 +190,7 @@ async fn veen_security_groups_and_rules() {
     let rules = json!({"group_identity": sg, "rules": [
         {"direction": "ingress", "protocol": "TCP", "ports": "22", "ip_cidr": "0.0.0.0/0", "priority": 1, "rule": "allow", "remark": "ssh"},
         {"direction": "egress", "protocol": "ANY", "ip_cidrs": ["10.0.0.0/8", "172.16.0.0/12"]}]});
-    let c = v.ok(
-        v.post("CreateSecurityGroupRules", rules.clone()).await,
-        "CreateSecurityGroupRules",
-    );
+    let c = v.post_ok("CreateSecurityGroupRules", rules.clone()).await;
     assert_eq!(c["rules"].as_array().unwrap().len(), 3);
     assert_err(
         &v.post("CreateSecurityGroupRules", rules).await,
@@ -285,30 +256,24 @@ async fn veen_security_groups_and_rules() {
             field,
         );
     }
-    let all = v.ok(
-        v.get("DescribeSecurityGroupRules", &[("GroupIdentity", &sg)])
-            .await,
-        "DescribeSecurityGroupRules",
-    );
+    let all = v
+        .get_ok("DescribeSecurityGroupRules", &[("GroupIdentity", &sg)])
+        .await;
     assert_eq!(all["total_count"], 3);
-    let ingress = v.ok(
-        v.get(
+    let ingress = v
+        .get_ok(
             "DescribeSecurityGroupRules",
             &[("group_identity", &sg), ("direction", "ingress")],
         )
-        .await,
-        "DescribeSecurityGroupRules",
-    );
+        .await;
     assert_eq!(ingress["total_count"], 1);
     assert_eq!(ingress["rules"][0]["ports"], "22");
-    let page = v.ok(
-        v.get(
+    let page = v
+        .get_ok(
             "DescribeSecurityGroupRules",
             &[("group_identity", &sg), ("limit", "2"), ("page", "2")],
         )
-        .await,
-        "DescribeSecurityGroupRules",
-    );
+        .await;
     assert_eq!(page["rules"].as_array().unwrap().len(), 1);
     assert_err(
         &v.get("DescribeSecurityGroupRules", &[]).await,
@@ -317,14 +282,11 @@ async fn veen_security_groups_and_rules() {
         "group_identity",
     );
     let rid = ingress["rules"][0]["rule_identity"].as_str().unwrap().to_string();
-    v.ok(
-        v.post(
-            "DeleteSecurityGroupRules",
-            json!({"group_identity": sg, "rule_identities": [rid]}),
-        )
-        .await,
+    v.post_ok(
         "DeleteSecurityGroupRules",
-    );
+        json!({"group_identity": sg, "rule_identities": [rid]}),
+    )
+    .await;
     assert_err(
         &v.post(
             "DeleteSecurityGroupRules",
@@ -341,13 +303,11 @@ async fn veen_security_groups_and_rules() {
         json!([{"cluster_name": "cn-hangzhou-cmcc-01", "num": 1}]),
     );
     cs["network_config"]["security_group_id_list"] = json!([sg]);
-    let r = v.ok(v.post("CreateCloudServer", cs).await, "CreateCloudServer");
+    let r = v.post_ok("CreateCloudServer", cs).await;
     let inst = r["instance_id_list"][0].as_str().unwrap().to_string();
-    let bound = v.ok(
-        v.get("DescribeSecurityGroups", &[("BindIdentities", &inst)])
-            .await,
-        "DescribeSecurityGroups",
-    );
+    let bound = v
+        .get_ok("DescribeSecurityGroups", &[("BindIdentities", &inst)])
+        .await;
     assert_eq!(bound["total_count"], 1);
     assert_err(
         &v.post("DeleteSecurityGroup", json!({"group_identities": [sg]}))
@@ -364,20 +324,14 @@ async fn veen_security_groups_and_rules() {
         "",
     );
     v.advance(3).await;
-    v.ok(
-        v.post(
-            "OfflineInstances",
-            json!({"instance_identities": [inst], "ignore_running": true}),
-        )
-        .await,
+    v.post_ok(
         "OfflineInstances",
-    );
+        json!({"instance_identities": [inst], "ignore_running": true}),
+    )
+    .await;
     v.advance(2).await;
-    v.ok(
-        v.post("DeleteSecurityGroup", json!({"group_identities": [sg]}))
-            .await,
-        "DeleteSecurityGroup",
-    );
+    v.post_ok("DeleteSecurityGroup", json!({"group_identities": [sg]}))
+        .await;
     assert_err(
         &v.get("DescribeSecurityGroupRules", &[("group_identity", &sg)])
             .await,
@@ -385,26 +339,14 @@ async fn veen_security_groups_and_rules() {
         "ResourceNotFound",
         &sg,
     );
-    assert_eq!(
-        v.ok(
-            v.get("DescribeSecurityGroups", &[]).await,
-            "DescribeSecurityGroups"
-        )["total_count"],
-        0
-    );
-    v.ok(
-        v.post("DeleteCustomVPCInstances", json!({"vpc_identity_list": [vpc]}))
-            .await,
-        "DeleteCustomVPCInstances",
-    );
+    assert_eq!(v.get_ok("DescribeSecurityGroups", &[]).await["total_count"], 0);
+    v.post_ok("DeleteCustomVPCInstances", json!({"vpc_identity_list": [vpc]}))
+        .await;
     v.handle.shutdown().await.unwrap();
 }
 
 async fn available_vpc(v: &Veen, name: &str) -> (String, String) {
-    let r = v.ok(
-        v.post("CreateCustomVPCInstance", vpc_body(name)).await,
-        "CreateCustomVPCInstance",
-    );
+    let r = v.post_ok("CreateCustomVPCInstance", vpc_body(name)).await;
     let vpc = r["vpc_instance"]["vpc_identity"].as_str().unwrap().to_string();
     let subnet = r["vpc_instance"]["sub_nets"][0]["subnet_identity"]
         .as_str()
@@ -414,7 +356,7 @@ async fn available_vpc(v: &Veen, name: &str) -> (String, String) {
 }
 
 async fn subnets(v: &Veen, params: &[(&str, &str)]) -> Value {
-    v.ok(v.get("ListSubnetInstances", params).await, "ListSubnetInstances")
+    v.get_ok("ListSubnetInstances", params).await
 }
 
 #[tokio::test]
@@ -430,10 +372,7 @@ async fn veen_subnets_are_added_listed_renamed_and_removed() {
         "modifying",
     );
     v.advance(1).await;
-    let made = v.ok(
-        v.post("CreateSubnetsForCustomVPC", add.clone()).await,
-        "CreateSubnetsForCustomVPC",
-    );
+    let made = v.post_ok("CreateSubnetsForCustomVPC", add.clone()).await;
     let second = made["subnet_id_list"][0].as_str().unwrap().to_string();
     for (body, code, needle) in [
         (
@@ -517,14 +456,11 @@ async fn veen_subnets_are_added_listed_renamed_and_removed() {
         2
     );
     // rename a subnet and the VPC
-    v.ok(
-        v.post(
-            "SetSubnetNameAndDesc",
-            json!({"subnet_identity": second, "name": "sn-b2", "desc": "b2"}),
-        )
-        .await,
+    v.post_ok(
         "SetSubnetNameAndDesc",
-    );
+        json!({"subnet_identity": second, "name": "sn-b2", "desc": "b2"}),
+    )
+    .await;
     assert_eq!(
         subnets(&v, &[("SubnetIdentityList", &second)]).await["subnet_instances"][0]["name"],
         "sn-b2"
@@ -539,19 +475,13 @@ async fn veen_subnets_are_added_listed_renamed_and_removed() {
         "ResourceNotFound",
         "subnet-nope",
     );
-    v.ok(
-        v.post(
-            "SetVPCInstanceName",
-            json!({"vpc_identity": vpc, "vpc_name": "vpc-renamed"}),
-        )
-        .await,
+    v.post_ok(
         "SetVPCInstanceName",
-    );
-    v.ok(
-        v.post("SetVPCInstanceDesc", json!({"vpc_identity": vpc, "desc": "new"}))
-            .await,
-        "SetVPCInstanceDesc",
-    );
+        json!({"vpc_identity": vpc, "vpc_name": "vpc-renamed"}),
+    )
+    .await;
+    v.post_ok("SetVPCInstanceDesc", json!({"vpc_identity": vpc, "desc": "new"}))
+        .await;
     let renamed = vpcs(&v, &[("VpcIdentityList", &vpc)]).await;
     assert_eq!(renamed["vpc_instances"][0]["vpc_name"], "vpc-renamed");
     assert_eq!(renamed["vpc_instances"][0]["desc"], "new");
@@ -566,14 +496,7 @@ async fn veen_subnets_are_added_listed_renamed_and_removed() {
         "vpc_name",
     );
     // a subnet with an instance cannot go; the other can
-    let r = v.ok(
-        v.post(
-            "CreateCloudServer",
-            seed_body("in-subnet", json!([{"cluster_name": "cn-hangzhou-cmcc-01", "num": 1, "vpc_identity": vpc, "subnet_identity": second}])),
-        )
-        .await,
-        "CreateCloudServer",
-    );
+    let r = v.post_ok("CreateCloudServer", seed_body("in-subnet", json!([{"cluster_name": "cn-hangzhou-cmcc-01", "num": 1, "vpc_identity": vpc, "subnet_identity": second}]))).await;
     let inst = r["instance_id_list"][0].as_str().unwrap().to_string();
     assert_err(
         &v.post(
@@ -585,14 +508,11 @@ async fn veen_subnets_are_added_listed_renamed_and_removed() {
         "ResourceInUse",
         &second,
     );
-    v.ok(
-        v.post(
-            "DeleteSubnetsForCustomVPC",
-            json!({"vpc_identity": vpc, "subnet_identity_list": [first]}),
-        )
-        .await,
+    v.post_ok(
         "DeleteSubnetsForCustomVPC",
-    );
+        json!({"vpc_identity": vpc, "subnet_identity_list": [first]}),
+    )
+    .await;
     assert_err(
         &v.post(
             "DeleteSubnetsForCustomVPC",
@@ -614,23 +534,17 @@ async fn veen_subnets_are_added_listed_renamed_and_removed() {
         "subnet_identity_list",
     );
     v.advance(3).await;
-    v.ok(
-        v.post(
-            "OfflineInstances",
-            json!({"instance_identities": [inst], "ignore_running": true}),
-        )
-        .await,
+    v.post_ok(
         "OfflineInstances",
-    );
+        json!({"instance_identities": [inst], "ignore_running": true}),
+    )
+    .await;
     v.advance(3).await;
-    v.ok(
-        v.post(
-            "DeleteSubnetsForCustomVPC",
-            json!({"vpc_identity": vpc, "subnet_identity_list": [second]}),
-        )
-        .await,
+    v.post_ok(
         "DeleteSubnetsForCustomVPC",
-    );
+        json!({"vpc_identity": vpc, "subnet_identity_list": [second]}),
+    )
+    .await;
     assert_eq!(subnets(&v, &[]).await["count"], 0);
     v.handle.shutdown().await.unwrap();
 }
@@ -640,35 +554,24 @@ async fn veen_rules_are_modified_in_place_and_groups_bind_instances() {
     let v = start().await;
     let (vpc, subnet) = available_vpc(&v, "vpc-mod").await;
     v.advance(1).await;
-    let g = v.ok(
-        v.post("CreateSecurityGroup", json!({"vpc_identity": vpc, "name": "app"}))
-            .await,
-        "CreateSecurityGroup",
-    );
+    let g = v
+        .post_ok("CreateSecurityGroup", json!({"vpc_identity": vpc, "name": "app"}))
+        .await;
     let sg = g["security_group"]["group_identity"]
         .as_str()
         .unwrap()
         .to_string();
-    let c = v.ok(
-        v.post(
+    let c = v
+        .post_ok(
             "CreateSecurityGroupRules",
             json!({"group_identity": sg, "rules": [
                 {"direction": "ingress", "protocol": "TCP", "ports": "22", "ip_cidr": "0.0.0.0/0"},
                 {"direction": "ingress", "protocol": "TCP", "ports": "80", "ip_cidr": "0.0.0.0/0"}]}),
         )
-        .await,
-        "CreateSecurityGroupRules",
-    );
+        .await;
     let ssh = c["rules"][0]["rule_identity"].as_str().unwrap().to_string();
     // absent policy fields keep their values; the id stays
-    let m = v.ok(
-        v.post(
-            "ModifySecurityGroupRule",
-            json!({"group_identity": sg, "rule_identity": ssh, "policy": {"ip_cidr": "10.0.0.0/8", "priority": 5, "rule": "reject", "ip_cidrs": null}}),
-        )
-        .await,
-        "ModifySecurityGroupRule",
-    );
+    let m = v.post_ok("ModifySecurityGroupRule", json!({"group_identity": sg, "rule_identity": ssh, "policy": {"ip_cidr": "10.0.0.0/8", "priority": 5, "rule": "reject", "ip_cidrs": null}})).await;
     let r = &m["rule"];
     assert_eq!(r["rule_identity"], ssh.as_str());
     assert_eq!(
@@ -680,20 +583,16 @@ async fn veen_rules_are_modified_in_place_and_groups_bind_instances() {
         (Some("10.0.0.0/8"), Some(5), Some("reject"))
     );
     // a changed protocol does not keep the ports
-    let m = v.ok(
-        v.post(
+    let m = v
+        .post_ok(
             "ModifySecurityGroupRule",
             json!({"group_identity": sg, "rule_identity": ssh, "policy": {"protocol": "ICMP"}}),
         )
-        .await,
-        "ModifySecurityGroupRule",
-    );
+        .await;
     assert_eq!(m["rule"]["ports"], "");
-    let listed = v.ok(
-        v.get("DescribeSecurityGroupRules", &[("GroupIdentity", &sg)])
-            .await,
-        "DescribeSecurityGroupRules",
-    );
+    let listed = v
+        .get_ok("DescribeSecurityGroupRules", &[("GroupIdentity", &sg)])
+        .await;
     assert_eq!(listed["total_count"], 2, "modified, not added");
     for (policy, status, code, needle) in [
         (
@@ -751,10 +650,7 @@ async fn veen_rules_are_modified_in_place_and_groups_bind_instances() {
         "rule_identity",
     );
     // one group with its rules by direction
-    let d = v.ok(
-        v.get("DescribeSecurityGroup", &[("GroupIdentity", &sg)]).await,
-        "DescribeSecurityGroup",
-    );
+    let d = v.get_ok("DescribeSecurityGroup", &[("GroupIdentity", &sg)]).await;
     assert_eq!(d["security_group"]["ingress_rule"]["total"], 2);
     assert_eq!(d["security_group"]["egress_rule"]["total"], 0);
     assert_err(
@@ -765,22 +661,17 @@ async fn veen_rules_are_modified_in_place_and_groups_bind_instances() {
         "sg-nope",
     );
     // name and remark change in place; the name stays unique per VPC
-    v.ok(
-        v.post(
-            "CreateSecurityGroup",
-            json!({"vpc_identity": vpc, "name": "other"}),
-        )
-        .await,
+    v.post_ok(
         "CreateSecurityGroup",
-    );
-    let a = v.ok(
-        v.post(
+        json!({"vpc_identity": vpc, "name": "other"}),
+    )
+    .await;
+    let a = v
+        .post_ok(
             "ModifySecurityGroupAttribute",
             json!({"group_identity": sg, "name": "app2", "remark": "renamed"}),
         )
-        .await,
-        "ModifySecurityGroupAttribute",
-    );
+        .await;
     assert_eq!(
         (
             a["security_group"]["name"].as_str(),
@@ -806,37 +697,25 @@ async fn veen_rules_are_modified_in_place_and_groups_bind_instances() {
         "name",
     );
     // instances of the group's VPC join and leave; a joined group cannot be deleted
-    let r = v.ok(
-        v.post(
-            "CreateCloudServer",
-            seed_body("joiner", json!([{"cluster_name": "cn-hangzhou-cmcc-01", "num": 1, "vpc_identity": vpc, "subnet_identity": subnet}])),
-        )
-        .await,
-        "CreateCloudServer",
-    );
+    let r = v.post_ok("CreateCloudServer", seed_body("joiner", json!([{"cluster_name": "cn-hangzhou-cmcc-01", "num": 1, "vpc_identity": vpc, "subnet_identity": subnet}]))).await;
     let inst = r["instance_id_list"][0].as_str().unwrap().to_string();
-    let outside = v.ok(
-        v.post(
+    let outside = v
+        .post_ok(
             "CreateCloudServer",
             seed_body(
                 "outsider",
                 json!([{"cluster_name": "cn-hangzhou-cmcc-01", "num": 1}]),
             ),
         )
-        .await,
-        "CreateCloudServer",
-    )["instance_id_list"][0]
+        .await["instance_id_list"][0]
         .as_str()
         .unwrap()
         .to_string();
-    v.ok(
-        v.post(
-            "JoinSecurityGroup",
-            json!({"group_identity": sg, "instance_identities": [inst]}),
-        )
-        .await,
+    v.post_ok(
         "JoinSecurityGroup",
-    );
+        json!({"group_identity": sg, "instance_identities": [inst]}),
+    )
+    .await;
     assert_err(
         &v.post(
             "JoinSecurityGroup",
@@ -857,16 +736,11 @@ async fn veen_rules_are_modified_in_place_and_groups_bind_instances() {
         "MissingParameter",
         "instance_identities",
     );
-    let bound = v.ok(
-        v.get("DescribeSecurityGroups", &[("BindIdentities", &inst)])
-            .await,
-        "DescribeSecurityGroups",
-    );
+    let bound = v
+        .get_ok("DescribeSecurityGroups", &[("BindIdentities", &inst)])
+        .await;
     assert_eq!(bound["total_count"], 1);
-    let d = v.ok(
-        v.get("DescribeSecurityGroup", &[("GroupIdentity", &sg)]).await,
-        "DescribeSecurityGroup",
-    );
+    let d = v.get_ok("DescribeSecurityGroup", &[("GroupIdentity", &sg)]).await;
     assert_eq!(
         d["security_group"]["binds"]["binds"][0]["bind_identity"],
         inst.as_str()
@@ -878,24 +752,16 @@ async fn veen_rules_are_modified_in_place_and_groups_bind_instances() {
         "ResourceInUse",
         &sg,
     );
-    v.ok(
-        v.post(
-            "LeaveSecurityGroup",
-            json!({"group_identity": sg, "instance_identities": [inst]}),
-        )
-        .await,
+    v.post_ok(
         "LeaveSecurityGroup",
-    );
-    let bound = v.ok(
-        v.get("DescribeSecurityGroups", &[("BindIdentities", &inst)])
-            .await,
-        "DescribeSecurityGroups",
-    );
+        json!({"group_identity": sg, "instance_identities": [inst]}),
+    )
+    .await;
+    let bound = v
+        .get_ok("DescribeSecurityGroups", &[("BindIdentities", &inst)])
+        .await;
     assert_eq!(bound["total_count"], 0);
-    v.ok(
-        v.post("DeleteSecurityGroup", json!({"group_identities": [sg]}))
-            .await,
-        "DeleteSecurityGroup",
-    );
+    v.post_ok("DeleteSecurityGroup", json!({"group_identities": [sg]}))
+        .await;
     v.handle.shutdown().await.unwrap();
 }

@@ -362,6 +362,25 @@ where
     .unwrap()
 }
 
+/// Waits until the EdgeCloud `name` is Ready with `n` members, all ready and updated, for its current
+/// generation, and returns it.
+pub async fn fleet_converged(
+    api: &Api<edgefleet::api::edge_cloud::EdgeCloud>,
+    name: &str,
+    n: i32,
+) -> edgefleet::api::edge_cloud::EdgeCloud {
+    wait_for(api, name, WAIT, |ec: &edgefleet::api::edge_cloud::EdgeCloud| {
+        ec.status.as_ref().is_some_and(|s| {
+            s.observed_generation == ec.metadata.generation
+                && s.replicas == n
+                && s.ready_replicas == n
+                && s.updated_replicas == n
+        }) && has(ec, edgefleet::api::condition::READY, "True")
+    })
+    .await
+    .unwrap()
+}
+
 /// Whether the status was written for the object's current generation.
 pub fn observed_current<K: Resource + Serialize>(obj: &K) -> bool {
     let observed = serde_json::to_value(obj).ok().and_then(|v| {

@@ -465,13 +465,7 @@ pub fn set_vpc_name(app: &AppState, p: &Principal, body: Obj<'_>) -> Result<Valu
     if !valid_name(&name, 1, 60) {
         return Err(invalid("vpc_name", "1-60 characters of the name charset"));
     }
-    app.tx(p, |tx| {
-        available_vpc(tx, &id)?;
-        if let Some(v) = tx.store.table::<Vpc>()?.get_mut(&id) {
-            v.name = name;
-        }
-        Ok(json!({}))
-    })
+    change_vpc(app, p, &id, |v| v.name = name)
 }
 
 /// `SetVPCInstanceDesc` (POST `vpc_identity`, `desc`).
@@ -481,10 +475,20 @@ pub fn set_vpc_desc(app: &AppState, p: &Principal, body: Obj<'_>) -> Result<Valu
     if desc.chars().count() > 255 {
         return Err(invalid("desc", "at most 255 characters"));
     }
+    change_vpc(app, p, &id, |v| v.desc = desc)
+}
+
+/// Applies `change` to the available VPC `id` (the Set* attribute actions).
+fn change_vpc(
+    app: &AppState,
+    p: &Principal,
+    id: &str,
+    change: impl FnOnce(&mut Vpc),
+) -> Result<Value, ApiError> {
     app.tx(p, |tx| {
-        available_vpc(tx, &id)?;
-        if let Some(v) = tx.store.table::<Vpc>()?.get_mut(&id) {
-            v.desc = desc;
+        available_vpc(tx, id)?;
+        if let Some(v) = tx.store.table::<Vpc>()?.get_mut(id) {
+            change(v);
         }
         Ok(json!({}))
     })

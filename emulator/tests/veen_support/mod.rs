@@ -227,6 +227,18 @@ impl Veen {
         got.1["Result"].clone()
     }
 
+    /// POST `action` and return its `Result` (asserts success as [`Veen::ok`] does).
+    pub async fn post_ok(&self, action: &str, body: Value) -> Value {
+        let got = self.post(action, body).await;
+        self.ok(got, action)
+    }
+
+    /// GET `action` and return its `Result` (asserts success as [`Veen::ok`] does).
+    pub async fn get_ok(&self, action: &str, params: &[(&str, &str)]) -> Value {
+        let got = self.get(action, params).await;
+        self.ok(got, action)
+    }
+
     pub async fn advance(&self, seconds: u64) {
         let r = self
             .http
