@@ -122,7 +122,7 @@ impl ReconcileError for Error {
             Self::Build { .. } => Some(reason::INVALID_SPEC),
             Self::Rejected { .. } => Some(reason::UNAUTHORIZED),
             Self::InUse { .. } => Some(reason::DELETION_BLOCKED),
-            _ => None,
+            Self::Probe { .. } | Self::Kube(_) | Self::PatchStatus(_) => None,
         }
     }
 }

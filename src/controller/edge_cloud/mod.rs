@@ -268,7 +268,19 @@ impl Error {
             | Self::DeleteMembers { source, .. }
             | Self::Delete { source, .. }
             | Self::DeletePlan { source, .. } => Some(source),
-            _ => None,
+            Self::ProviderUnavailable { .. }
+            | Self::InvalidSpec(_)
+            | Self::NothingToObserve
+            | Self::Dependency { .. }
+            | Self::ReadDependency { .. }
+            | Self::Members { .. }
+            | Self::DeletionWaits { .. }
+            | Self::NameConflict { .. }
+            | Self::AmbiguousRecovery { .. }
+            | Self::AdoptTargetNotFound { .. }
+            | Self::ExternallyDeleted { .. }
+            | Self::EdgeCloudFailed { .. }
+            | Self::PatchStatus(..) => None,
         }
     }
 }
@@ -340,7 +352,21 @@ impl ReconcileError for Error {
             Self::AdoptTargetNotFound { .. } => Some(reason::ADOPT_TARGET_NOT_FOUND),
             Self::ExternallyDeleted { .. } => Some(reason::EXTERNALLY_DELETED),
             Self::EdgeCloudFailed { .. } => Some(EDGE_CLOUD_FAILED),
-            _ => None,
+            // Provider errors were answered above; the rest do not stall.
+            Self::Unsupported(_)
+            | Self::Observe { .. }
+            | Self::Lookup { .. }
+            | Self::Plan { .. }
+            | Self::Execute { .. }
+            | Self::DeleteMembers { .. }
+            | Self::Delete { .. }
+            | Self::DeletePlan { .. }
+            | Self::ProviderUnavailable { deleting: false, .. }
+            | Self::Dependency { .. }
+            | Self::ReadDependency { .. }
+            | Self::Members { .. }
+            | Self::DeletionWaits { .. }
+            | Self::PatchStatus(..) => None,
         }
     }
 
@@ -350,7 +376,25 @@ impl ReconcileError for Error {
                 Some(reason::WAITING_FOR_DEPENDENCY)
             }
             Self::EdgeCloudFailed { .. } => Some(reason::UNAVAILABLE),
-            _ => None,
+            Self::Unsupported(_)
+            | Self::Observe { .. }
+            | Self::Lookup { .. }
+            | Self::Plan { .. }
+            | Self::Execute { .. }
+            | Self::DeleteMembers { .. }
+            | Self::Delete { .. }
+            | Self::DeletePlan { .. }
+            | Self::ProviderUnavailable { deleting: true, .. }
+            | Self::InvalidSpec(_)
+            | Self::NothingToObserve
+            | Self::ReadDependency { .. }
+            | Self::Members { .. }
+            | Self::DeletionWaits { .. }
+            | Self::NameConflict { .. }
+            | Self::AmbiguousRecovery { .. }
+            | Self::AdoptTargetNotFound { .. }
+            | Self::ExternallyDeleted { .. }
+            | Self::PatchStatus(..) => None,
         }
     }
 }

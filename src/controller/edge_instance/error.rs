@@ -244,7 +244,24 @@ impl Error {
             | Self::Create { source, .. }
             | Self::Operate { source, .. }
             | Self::Delete { source, .. } => Some(source),
-            _ => None,
+            Self::ProviderUnavailable { .. }
+            | Self::WaitingForReference { .. }
+            | Self::ReadReference { .. }
+            | Self::ReadSecret { .. }
+            | Self::SecretUnavailable { .. }
+            | Self::InvalidSpec { .. }
+            | Self::NothingToObserve
+            | Self::NotInCatalog { .. }
+            | Self::DeletionWaits { .. }
+            | Self::DeletionPending { .. }
+            | Self::NameConflict { .. }
+            | Self::AmbiguousRecovery { .. }
+            | Self::AdoptTargetNotFound { .. }
+            | Self::ExternallyDeleted { .. }
+            | Self::InstanceFailed { .. }
+            | Self::UnsupportedChange { .. }
+            | Self::PatchMetadata { .. }
+            | Self::PatchStatus(..) => None,
         }
     }
 
@@ -340,7 +357,23 @@ impl ReconcileError for Error {
             Self::ExternallyDeleted { .. } => Some(reason::EXTERNALLY_DELETED),
             Self::InstanceFailed { .. } => Some(INSTANCE_FAILED),
             Self::UnsupportedChange { .. } => Some(reason::UNSUPPORTED_CHANGE),
-            _ => None,
+            // Provider errors were answered above; the rest do not stall.
+            Self::ProviderUnavailable { deleting: false, .. }
+            | Self::Unsupported(_)
+            | Self::Catalog { .. }
+            | Self::Observe { .. }
+            | Self::Lookup { .. }
+            | Self::Create { .. }
+            | Self::Operate { .. }
+            | Self::Delete { .. }
+            | Self::WaitingForReference { .. }
+            | Self::ReadReference { .. }
+            | Self::ReadSecret { .. }
+            | Self::SecretUnavailable { .. }
+            | Self::DeletionWaits { .. }
+            | Self::DeletionPending { .. }
+            | Self::PatchMetadata { .. }
+            | Self::PatchStatus(..) => None,
         }
     }
 
@@ -349,7 +382,29 @@ impl ReconcileError for Error {
             Self::ProviderUnavailable { deleting: false, .. }
             | Self::WaitingForReference { .. }
             | Self::SecretUnavailable { .. } => Some(reason::WAITING_FOR_DEPENDENCY),
-            _ => None,
+            Self::ProviderUnavailable { deleting: true, .. }
+            | Self::Unsupported(_)
+            | Self::Catalog { .. }
+            | Self::Observe { .. }
+            | Self::Lookup { .. }
+            | Self::Create { .. }
+            | Self::Operate { .. }
+            | Self::Delete { .. }
+            | Self::ReadReference { .. }
+            | Self::ReadSecret { .. }
+            | Self::InvalidSpec { .. }
+            | Self::NothingToObserve
+            | Self::NotInCatalog { .. }
+            | Self::DeletionWaits { .. }
+            | Self::DeletionPending { .. }
+            | Self::NameConflict { .. }
+            | Self::AmbiguousRecovery { .. }
+            | Self::AdoptTargetNotFound { .. }
+            | Self::ExternallyDeleted { .. }
+            | Self::InstanceFailed { .. }
+            | Self::UnsupportedChange { .. }
+            | Self::PatchMetadata { .. }
+            | Self::PatchStatus(..) => None,
         }
     }
 }
