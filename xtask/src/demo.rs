@@ -41,11 +41,21 @@ const SAMPLES: &[&str] = &[
     "deploy/samples/edgecloud-veen.yaml",
     "deploy/samples/edgeinstance-veen.yaml",
 ];
-/// Each cloud's emulator address as the samples write it (`endpoints.api` / `endpoints.veen`), replaced
-/// by the address the demo's emulator listens on for that cloud.
-const SAMPLE_ENDPOINTS: &[(Cloud, &str)] = &[
-    (Cloud::Iec, "http://127.0.0.1:18080"),
-    (Cloud::Veen, "http://127.0.0.1:18081"),
+/// The clouds the demo's emulator serves, each on its own listener: the cloud, the emulator's flag for
+/// its listen address, the word the emulator's start-up line names it by, and its address as the samples
+/// write it (`endpoints.api` / `endpoints.veen` / ...), replaced by the address the demo's emulator
+/// listens on for that cloud. The first is the admin API's listener. A new cloud is one row here.
+const CLOUDS: &[EmulatedCloud] = &[
+    EmulatedCloud {
+        name: "IEC",
+        flag: "--iec-addr",
+        sample_endpoint: "http://127.0.0.1:18080",
+    },
+    EmulatedCloud {
+        name: "veEN",
+        flag: "--veen-addr",
+        sample_endpoint: "http://127.0.0.1:18081",
+    },
 ];
 /// The namespace of the sample objects.
 const SAMPLE_NAMESPACE: &str = "default";
@@ -134,30 +144,30 @@ pub fn run_with(args: &DemoArgs, existing: Option<ExistingCluster>) -> Result<()
     }
 }
 
-/// A cloud the emulator serves, each on its own listener.
+/// A cloud the emulator serves (one row of [`CLOUDS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cloud {
-    /// Huawei IEC (and IAM): `--iec-addr`.
-    Iec,
-    /// Volcengine veEN: `--veen-addr`.
-    Veen,
+struct EmulatedCloud {
+    /// How the demo's messages name it.
+    name: &'static str,
+    /// The emulator's flag for its listen address.
+    flag: &'static str,
+    /// Its address as the samples write it.
+    sample_endpoint: &'static str,
 }
 
 /// The demo's emulator: one process, one state, a listener per cloud.
 #[derive(Debug, Clone)]
 struct Emulator {
-    iec: String,
-    veen: String,
+    /// The base URL of each of [`CLOUDS`], in its order.
+    urls: Vec<String>,
     /// The port of the admin API (`/_emulator/...`, served on every listener).
     admin_port: u16,
 }
 
 impl Emulator {
-    fn url(&self, cloud: Cloud) -> &str {
-        match cloud {
-            Cloud::Iec => &self.iec,
-            Cloud::Veen => &self.veen,
-        }
+    /// The first cloud's (IEC's) base URL, where the admin API is shown.
+    fn admin_url(&self) -> &str {
+        self.urls.first().map_or("", String::as_str)
     }
 }
 
@@ -165,9 +175,9 @@ impl Emulator {
 fn point_at_emulator(text: &str, emulator: &Emulator) -> (String, usize) {
     let mut out = text.to_owned();
     let mut replaced = 0;
-    for (cloud, endpoint) in SAMPLE_ENDPOINTS {
-        replaced += out.matches(endpoint).count();
-        out = out.replace(endpoint, emulator.url(*cloud));
+    for (cloud, url) in CLOUDS.iter().zip(&emulator.urls) {
+        replaced += out.matches(cloud.sample_endpoint).count();
+        out = out.replace(cloud.sample_endpoint, url);
     }
     (out, replaced)
 }
@@ -407,28 +417,28 @@ impl World {
         Ok(())
     }
 
-    /// Starts `edgefleet-emulator` on two free loopback ports (IEC, veEN) with the demo delays.
+    /// Starts `edgefleet-emulator` on a free loopback port per cloud with the demo delays.
     fn start_emulator(&mut self, bins: &Binaries) -> Result<Emulator> {
         let config = self.dir.join("emulator.yaml");
         fs::write(&config, EMULATOR_CONFIG)
             .with_context(|| format!("failed to write {}", config.display()))?;
-        let ports = process::free_ports(2)?;
-        let (port, veen_port) = (ports[0], ports[1]);
+        let ports = process::free_ports(CLOUDS.len())?;
+        let port = ports[0];
         let emulator = Emulator {
-            iec: format!("http://127.0.0.1:{port}"),
-            veen: format!("http://127.0.0.1:{veen_port}"),
+            urls: ports.iter().map(|p| format!("http://127.0.0.1:{p}")).collect(),
             admin_port: port,
         };
-        let args = vec![
-            "--iec-addr".to_owned(),
-            format!("127.0.0.1:{port}"),
-            "--veen-addr".to_owned(),
-            format!("127.0.0.1:{veen_port}"),
+        let mut args = Vec::new();
+        for (cloud, p) in CLOUDS.iter().zip(&ports) {
+            args.push(cloud.flag.to_owned());
+            args.push(format!("127.0.0.1:{p}"));
+        }
+        args.extend([
             "--config".to_owned(),
             config.to_string_lossy().into_owned(),
             "--latency-ms".to_owned(),
             EMULATOR_LATENCY_MS.to_owned(),
-        ];
+        ]);
         let (pid, log) = self.spawn("edgefleet-emulator", &bins.emulator, &args)?;
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
@@ -445,11 +455,15 @@ impl World {
             }
             thread::sleep(Duration::from_millis(200));
         }
+        let listeners: Vec<String> = CLOUDS
+            .iter()
+            .zip(&emulator.urls)
+            .map(|(cloud, url)| format!("{} at {url}", cloud.name))
+            .collect();
         note(&format!(
-            "emulator: IEC at {}, veEN at {} (delays: instance build 8 s, power 3 s, delete 3 s; \
+            "emulator: {} (delays: instance build 8 s, power 3 s, delete 3 s; \
              +{EMULATOR_LATENCY_MS} ms per call; log {})",
-            emulator.iec,
-            emulator.veen,
+            listeners.join(", "),
             log.display()
         ));
         Ok(emulator)
@@ -556,9 +570,9 @@ impl World {
             if is_provider_config_sample(sample) && replaced == 0 {
                 bail!(
                     "{sample} no longer names an emulator endpoint ({}); update xtask/src/demo.rs",
-                    SAMPLE_ENDPOINTS
+                    CLOUDS
                         .iter()
-                        .map(|(_, e)| *e)
+                        .map(|c| c.sample_endpoint)
                         .collect::<Vec<_>>()
                         .join(", ")
                 );
@@ -746,7 +760,7 @@ impl World {
              \x20 curl -s http://127.0.0.1:{operator_port}/metrics | grep ^edgefleet_\n\
              \n  logs: {}\n\nThe table below follows every change. Ctrl-C stops the operator, the emulator and the \
              control plane.\n",
-            emulator.iec,
+            emulator.admin_url(),
             self.dir.display()
         ));
         eprintln!("{help}");
@@ -1089,16 +1103,31 @@ mod tests {
     #[test]
     fn every_sample_endpoint_is_replaced_by_its_clouds_emulator_address() {
         let emulator = Emulator {
-            iec: "http://127.0.0.1:1".into(),
-            veen: "http://127.0.0.1:2".into(),
+            urls: (0..CLOUDS.len())
+                .map(|i| format!("http://127.0.0.1:{}", i + 1))
+                .collect(),
             admin_port: 1,
         };
-        let (text, n) = point_at_emulator(
-            "api: http://127.0.0.1:18080\nveen: http://127.0.0.1:18081\n",
-            &emulator,
+        let sample: String = CLOUDS
+            .iter()
+            .map(|c| format!("{}: {}\n", c.name, c.sample_endpoint))
+            .collect();
+        let (text, n) = point_at_emulator(&sample, &emulator);
+        assert_eq!(n, CLOUDS.len());
+        let want: String = CLOUDS
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{}: http://127.0.0.1:{}\n", c.name, i + 1))
+            .collect();
+        assert_eq!(text, want);
+        let mut endpoints: Vec<_> = CLOUDS.iter().map(|c| c.sample_endpoint).collect();
+        endpoints.sort_unstable();
+        endpoints.dedup();
+        assert_eq!(
+            endpoints.len(),
+            CLOUDS.len(),
+            "two clouds share a sample endpoint"
         );
-        assert_eq!(n, 2);
-        assert_eq!(text, "api: http://127.0.0.1:1\nveen: http://127.0.0.1:2\n");
         assert!(is_provider_config_sample(
             "deploy/samples/providerconfig-veen.yaml"
         ));
@@ -1120,7 +1149,7 @@ mod tests {
             }
             if is_provider_config_sample(sample) {
                 assert!(
-                    SAMPLE_ENDPOINTS.iter().any(|(_, e)| text.contains(e)),
+                    CLOUDS.iter().any(|c| text.contains(c.sample_endpoint)),
                     "{sample} names no emulator endpoint"
                 );
             }
