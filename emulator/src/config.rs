@@ -1,5 +1,6 @@
-//! Emulator configuration: listen addresses (IEC, veEN), credentials, the IEC catalog (sites, flavors,
-//! images, volume types, quotas), the veEN catalog (specs, images, edge clusters, quotas), transition
+//! Emulator configuration: listen addresses (IEC, veEN, Luchen), credentials, the IEC catalog (sites, flavors,
+//! images, volume types, quotas), the veEN catalog (specs, images, edge clusters, quotas), the Luchen
+//! section (users, token lifetime, GPU catalog), transition
 //! delays, faults, clock mode and limits. Loaded from a YAML (or JSON) file with `--config`; every field has a built-in default, so an empty file is valid.
 //!
 //! Built-in credentials (document them to users; they only unlock the emulator):
@@ -17,6 +18,7 @@ use crate::core::clock::ClockMode;
 use crate::core::error::Error;
 use crate::core::faults::Faults;
 use crate::iec::catalog::Catalog;
+use crate::luchen::catalog::LuchenConfig;
 use crate::veen::catalog::VeenCatalog;
 
 /// Default account (domain) id.
@@ -47,6 +49,10 @@ pub struct Config {
     pub veen_addr: SocketAddr,
     /// The veEN catalog (specs, images, edge clusters with capacity) and quotas.
     pub veen: VeenCatalog,
+    /// Address of the Luchen endpoint (its own listener over the same state); port 0 picks a free port.
+    pub luchen_addr: SocketAddr,
+    /// Luchen users, token lifetime and catalog (regions, GPU instance types, images, storages).
+    pub luchen: LuchenConfig,
     /// Delays of asynchronous transitions.
     pub delays: Delays,
     /// Faults active from start-up.
@@ -68,6 +74,8 @@ impl Default for Config {
             catalog: Catalog::default(),
             veen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             veen: VeenCatalog::default(),
+            luchen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            luchen: LuchenConfig::default(),
             delays: Delays::default(),
             faults: Faults::default(),
             clock: ClockMode::Real,
@@ -124,6 +132,7 @@ impl Config {
                 k.secret_key = "******".into();
             }
         }
+        c.luchen = c.luchen.redacted();
         c
     }
 }

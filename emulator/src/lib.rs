@@ -13,8 +13,8 @@
 //!
 //! Modules: [`core`] (cloud-neutral state, clock, accounts and principals, faults, admin API, server; a
 //! cloud is a [`core::cloud::Cloud`] descriptor), [`huawei`] (APIG signing and IAM, shared by the Huawei
-//! clouds), [`iec`] (the IEC resource families) and [`veen`] (Volcengine veEN, on a listener of its
-//! own). This file is the only
+//! clouds), [`iec`] (the IEC resource families), [`veen`] (Volcengine veEN, on a listener of its
+//! own) and [`luchen`] (Luchen GPU instances, on a listener of its own). This file is the only
 //! one that names the clouds ([`clouds`]). `docs/emulator.md` lists endpoints, quirks, faults and figures.
 #![recursion_limit = "512"]
 
@@ -22,6 +22,7 @@ pub mod config;
 pub mod core;
 pub mod huawei;
 pub mod iec;
+pub mod luchen;
 pub mod veen;
 
 pub use crate::config::{Config, Delays};
@@ -37,7 +38,7 @@ use axum::Router;
 
 /// The clouds the emulator serves: the one place that names them. Each gets a listener of its own.
 pub fn clouds() -> Vec<core::cloud::Cloud> {
-    vec![iec::cloud(), veen::cloud()]
+    vec![iec::cloud(), veen::cloud(), luchen::cloud()]
 }
 
 /// Builds the IEC router and state without binding (useful for in-process tests).
@@ -45,10 +46,15 @@ pub fn build(config: Config) -> Result<(Router, AppState), Error> {
     core::server::build(config, &iec::cloud())
 }
 
-/// Starts every cloud over one shared state: IEC on `config.iec_addr`, veEN on `config.veen_addr`.
-/// Returns the IEC address and a handle (`handle.addr_of("veen")` / `url_of("veen")` for veEN).
+/// Starts every cloud over one shared state: IEC on `config.iec_addr`, veEN on `config.veen_addr`,
+/// Luchen on `config.luchen_addr`. Returns the IEC address and a handle (`handle.addr_of("veen")` /
+/// `url_of("veen")` / `url_of("luchen")` for the others).
 pub async fn serve(config: Config) -> Result<(SocketAddr, ServerHandle), Error> {
-    let listeners = vec![(iec::cloud(), config.iec_addr), (veen::cloud(), config.veen_addr)];
+    let listeners = vec![
+        (iec::cloud(), config.iec_addr),
+        (veen::cloud(), config.veen_addr),
+        (luchen::cloud(), config.luchen_addr),
+    ];
     let handle = core::server::serve_many(config, &listeners).await?;
     Ok((handle.addr(), handle))
 }

@@ -1,6 +1,7 @@
 //! The `edgefleet-emulator` binary: serves the IEC API (and IAM token endpoint and admin API) on
 //! `--iec-addr` and the veEN API (and the same admin API) on `--veen-addr`. With port 0 the bound IEC
-//! URL is printed as the first line of stdout, the veEN URL as the second (`veen http://…`). SIGTERM or
+//! URL is printed as the first line of stdout, the veEN URL as the second (`veen http://…`), the Luchen
+//! URL (`--luchen-addr`) as the third (`luchen http://…`). SIGTERM or
 //! Ctrl-C shut down gracefully (and write `--state-file`, if given).
 
 use std::io::Write;
@@ -26,6 +27,9 @@ struct Cli {
     /// Listen address of the Volcengine veEN endpoint; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
     veen_addr: SocketAddr,
+    /// Listen address of the Luchen endpoint; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    luchen_addr: SocketAddr,
     /// Config file (YAML or JSON): credentials, catalog, delays, faults, limits.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -62,6 +66,7 @@ fn build_config(cli: &Cli) -> Result<Config, Error> {
     };
     config.iec_addr = cli.iec_addr;
     config.veen_addr = cli.veen_addr;
+    config.luchen_addr = cli.luchen_addr;
     if cli.state_file.is_some() {
         config.state_file = cli.state_file.clone();
     }
@@ -144,6 +149,9 @@ async fn main() -> std::process::ExitCode {
         let _ = writeln!(out, "http://{addr}");
         if let Some(veen) = handle.url_of("veen") {
             let _ = writeln!(out, "veen {veen}");
+        }
+        if let Some(luchen) = handle.url_of("luchen") {
+            let _ = writeln!(out, "luchen {luchen}");
         }
         let _ = out.flush();
         stop.await;

@@ -8,6 +8,12 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
+/// A response extension a handler sets when its non-GET request is a read (or changes no resource):
+/// the request is then counted in `reads`, never as a mutation, and its answer is never lost by the
+/// `lost_responses` fault. Luchen lists by POST (`/api/instance/list`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadAnswer;
+
 /// Counters of one operation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OpCounters {
@@ -64,6 +70,12 @@ impl Calls {
         if read {
             c.reads += 1;
         }
+    }
+
+    /// Counts a request that arrived as a mutation method as a read after all ([`ReadAnswer`]).
+    pub fn read_after_all(&self, op: &str) {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.operations.entry(op.to_string()).or_default().reads += 1;
     }
 
     /// Counts an answer and, if `mutation`, a successful mutation.

@@ -12,6 +12,7 @@
 //! | `capacity_exhausted_sites` | sites where creating instances fails for lack of capacity |
 //! | `instance_failure_rate` | share of new instances (and edge-cloud members) that end `FAILED` |
 //! | `slow_builds` | new instances whose name matches stay `BUILD` for a given time (then build as usual) |
+//! | `token_ttl_ms` | session tokens issued meanwhile expire after this many ms (Luchen login) |
 //!
 //! Operations are named `"<METHOD> <route>"`, e.g. `"POST /v1/vpcs"` or `"GET /v1/vpcs/{vpc_id}"`
 //! (the route template, not the concrete path). A pattern is an exact name, `"*"`, or a prefix
@@ -43,6 +44,11 @@ pub struct Faults {
     pub instance_failure_rate: f64,
     /// Builds slower than the configured `instance_build` delay, by instance name (first match wins).
     pub slow_builds: Vec<SlowBuildFault>,
+    /// Session tokens issued while this is set live this many milliseconds of emulator time instead
+    /// of the cloud's lifetime (clouds that honour it: `luchen` login). Tests shorten token expiry
+    /// with it at run time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_ttl_ms: Option<u64>,
 }
 
 /// New instances whose name matches `name` stay `BUILD` for `delay_ms` instead of the configured

@@ -5,7 +5,8 @@
 //!
 //! Ingress order for a cloud request: count the request → read the body (≤ `body_limit_bytes`,
 //! else 413) → authenticate (the cloud's [`Profile::authenticate`]) → throttle (429) → injected latency →
-//! injected 500/503 → handler → count the mutation → lost-response fault. Every error answer on the
+//! injected 500/503 → handler → count the mutation (unless the handler marked its answer a
+//! [`ReadAnswer`](crate::core::calls::ReadAnswer)) → lost-response fault. Every error answer on the
 //! way (an [`ApiError`] response) is given the cloud's body by the `render_errors` layer around the
 //! cloud's routes, through its [`Profile::render`].
 
@@ -23,7 +24,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::Config;
 use crate::core::app::AppState;
-use crate::core::calls::CallsSnapshot;
+use crate::core::calls::{CallsSnapshot, ReadAnswer};
 use crate::core::cloud::{Cloud, Profile};
 use crate::core::error::{ApiError, Error, Unrendered};
 use crate::core::faults::LostMode;
@@ -122,7 +123,11 @@ async fn ingress(
     let req = Request::from_parts(parts, Body::from(bytes));
     let resp = next.run(req).await;
     let status = resp.status();
-    let mutation = is_mutation_method && status.is_success();
+    let read_answer = resp.extensions().get::<ReadAnswer>().is_some();
+    if read_answer && is_mutation_method {
+        app.calls().read_after_all(&op);
+    }
+    let mutation = is_mutation_method && !read_answer && status.is_success();
     if mutation
         && let Some(lost) = faults.lost_for(&op)
         && app.roll(lost.rate)
