@@ -20,6 +20,7 @@ use crate::core::faults::Faults;
 use crate::iec::catalog::Catalog;
 use crate::luchen::catalog::LuchenConfig;
 use crate::veen::catalog::VeenCatalog;
+use crate::workspace::catalog::WorkspaceCatalog;
 
 /// Default account (domain) id.
 pub const DEFAULT_DOMAIN_ID: &str = "0e1d7c9f8a6b4c3d2e1f0a9b8c7d6e5f";
@@ -53,6 +54,10 @@ pub struct Config {
     pub luchen_addr: SocketAddr,
     /// Luchen users, token lifetime and catalog (regions, GPU instance types, images, storages).
     pub luchen: LuchenConfig,
+    /// Address of the Huawei Workspace (application streaming) endpoint; port 0 picks a free port.
+    pub workspace_addr: SocketAddr,
+    /// The Workspace catalog (products, images, VPCs, zones, disk types), quota and job-failure rules.
+    pub workspace: WorkspaceCatalog,
     /// Delays of asynchronous transitions.
     pub delays: Delays,
     /// Faults active from start-up.
@@ -76,6 +81,8 @@ impl Default for Config {
             veen: VeenCatalog::default(),
             luchen_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             luchen: LuchenConfig::default(),
+            workspace_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            workspace: WorkspaceCatalog::default(),
             delays: Delays::default(),
             faults: Faults::default(),
             clock: ClockMode::Real,

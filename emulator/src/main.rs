@@ -1,8 +1,8 @@
 //! The `edgefleet-emulator` binary: serves the IEC API (and IAM token endpoint and admin API) on
 //! `--iec-addr` and the veEN API (and the same admin API) on `--veen-addr`. With port 0 the bound IEC
 //! URL is printed as the first line of stdout, the veEN URL as the second (`veen http://…`), the Luchen
-//! URL (`--luchen-addr`) as the third (`luchen http://…`). SIGTERM or
-//! Ctrl-C shut down gracefully (and write `--state-file`, if given).
+//! URL (`--luchen-addr`) as the third (`luchen http://…`), the Workspace URL (`--workspace-addr`) as
+//! the fourth (`workspace http://…`). SIGTERM or Ctrl-C shut down gracefully (and write `--state-file`, if given).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -30,6 +30,9 @@ struct Cli {
     /// Listen address of the Luchen endpoint; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
     luchen_addr: SocketAddr,
+    /// Listen address of the Huawei Workspace endpoint; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    workspace_addr: SocketAddr,
     /// Config file (YAML or JSON): credentials, catalog, delays, faults, limits.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -67,6 +70,7 @@ fn build_config(cli: &Cli) -> Result<Config, Error> {
     config.iec_addr = cli.iec_addr;
     config.veen_addr = cli.veen_addr;
     config.luchen_addr = cli.luchen_addr;
+    config.workspace_addr = cli.workspace_addr;
     if cli.state_file.is_some() {
         config.state_file = cli.state_file.clone();
     }
@@ -152,6 +156,9 @@ async fn main() -> std::process::ExitCode {
         }
         if let Some(luchen) = handle.url_of("luchen") {
             let _ = writeln!(out, "luchen {luchen}");
+        }
+        if let Some(workspace) = handle.url_of("workspace") {
+            let _ = writeln!(out, "workspace {workspace}");
         }
         let _ = out.flush();
         stop.await;
