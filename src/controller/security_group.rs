@@ -46,7 +46,7 @@ use super::runtime::{
     run_finalizer,
 };
 use super::runtime::{Intervals, Outcome, StatusWriter};
-use super::runtime::{ResolveProviderError, resolve_provider};
+use super::runtime::{ReferenceError, References, ResolveProviderError, resolve_provider};
 use crate::api::common::ManagementPolicy;
 use crate::api::condition::reason;
 use crate::api::provider_config::ProviderConfig;
@@ -54,7 +54,6 @@ use crate::api::security_group::{
     Direction as CrdDirection, EtherType as CrdEtherType, ObservedRule as StatusRule,
     RuleAction as CrdAction, RuleManagement, SecurityGroup, SecurityGroupRule, SecurityGroupStatus,
 };
-use crate::api::vpc::Vpc;
 use crate::provider::plan::{SgAction, plan_security_group};
 use crate::provider::{
     Capabilities, CreateIdentity, Direction, EtherType, FieldError, ObservedSecurityGroup, ProviderError,
@@ -329,31 +328,24 @@ async fn resolve_rules(
     ctx: &Context,
     own_id: Option<&str>,
 ) -> Result<Vec<RuleSpec>, Error> {
-    let api: Api<SecurityGroup> = Api::namespaced(ctx.client.clone(), &sg.namespace().unwrap_or_default());
+    let ns = sg.namespace().unwrap_or_default();
+    let refs = References::new(ctx, &ns);
     let mut out = Vec::with_capacity(sg.spec.rules.len());
     for rule in &sg.spec.rules {
         let remote = match &rule.remote_group_ref {
             None => None,
             // Before the group exists (`own_id` None) only the other references are checked.
             Some(r) if r.name == sg.name_any() => own_id.map(str::to_owned),
-            Some(r) => {
-                let other = api
-                    .get_opt(&r.name)
+            Some(r) => Some(
+                refs.peer_security_group_id("spec.rules[].remoteGroupRef", r)
                     .await
-                    .map_err(|source| Error::ReadReference {
-                        name: r.name.clone(),
-                        source,
-                    })?
-                    .ok_or_else(|| Error::WaitingForReference {
-                        name: r.name.clone(),
-                        what: "exist",
-                    })?;
-                let id = other.status.as_ref().and_then(|s| s.security_group_id.clone());
-                Some(id.ok_or_else(|| Error::WaitingForReference {
-                    name: r.name.clone(),
-                    what: "get a cloud id",
-                })?)
-            }
+                    .map_err(|err| match err {
+                        ReferenceError::Waiting { name, what, .. } => {
+                            Error::WaitingForReference { name, what }
+                        }
+                        ReferenceError::Read { name, source, .. } => Error::ReadReference { name, source },
+                    })?,
+            ),
         };
         out.push(rule_spec(rule, remote));
     }
@@ -494,41 +486,15 @@ fn intent(sg: &SecurityGroup, create: &SecurityGroupCreate) -> Intent {
 /// The VPC the group is created in: spec.vpcId, or the cloud id of the Vpc named by spec.vpcRef (same
 /// namespace; waits while it is missing, has no id or is not Ready). `None` when neither is set.
 async fn resolve_vpc(sg: &SecurityGroup, ctx: &Context) -> Result<Option<String>, Error> {
-    if let Some(id) = &sg.spec.vpc_id {
-        return Ok(Some(id.clone()));
-    }
-    let Some(r) = &sg.spec.vpc_ref else {
-        return Ok(None);
-    };
-    let api: Api<Vpc> = Api::namespaced(ctx.client.clone(), &sg.namespace().unwrap_or_default());
-    let vpc = api
-        .get_opt(&r.name)
+    let ns = sg.namespace().unwrap_or_default();
+    let vpc = References::new(ctx, &ns)
+        .vpc("spec.vpcRef", sg.spec.vpc_ref.as_ref(), sg.spec.vpc_id.as_ref())
         .await
-        .map_err(|source| Error::ReadVpc {
-            name: r.name.clone(),
-            source,
-        })?
-        .ok_or_else(|| Error::WaitingForVpc {
-            name: r.name.clone(),
-            what: "exist",
+        .map_err(|err| match err {
+            ReferenceError::Waiting { name, what, .. } => Error::WaitingForVpc { name, what },
+            ReferenceError::Read { name, source, .. } => Error::ReadVpc { name, source },
         })?;
-    let status = vpc.status.unwrap_or_default();
-    let ready = status
-        .conditions
-        .iter()
-        .any(|c| c.type_ == crate::api::condition::READY && c.is_true());
-    match status.vpc_id {
-        None => Err(Error::WaitingForVpc {
-            name: r.name.clone(),
-            what: "get a cloud id",
-        }),
-        // A VPC the cloud is still making (veEN `modifying`) takes no group yet.
-        Some(_) if !ready => Err(Error::WaitingForVpc {
-            name: r.name.clone(),
-            what: "become Ready",
-        }),
-        Some(id) => Ok(Some(id)),
-    }
+    Ok(vpc.map(|v| v.id))
 }
 
 /// Whether the spec's VPC fits the cloud: required where groups belong to a VPC, refused where they

@@ -61,8 +61,9 @@ use self::identity::{Identity, Want, ensure_identity};
 use self::observe::{Clock, FleetView, resolve_refs};
 use self::status::{Scaling, Writer, record_counts, record_fleet, set_extra_condition};
 use super::runtime::{
-    Context, ErrorClass, Intervals, Outcome, PassError, ReconcileError, ResolveProviderError, StatusWriter,
-    error_policy, instrumented, provider_config_trigger, resolve_provider, run_finalizer,
+    Context, ErrorClass, Intervals, Outcome, PassError, ReconcileError, ReferenceError, ResolveProviderError,
+    SecretError, StatusWriter, error_policy, instrumented, provider_config_trigger, resolve_provider,
+    run_finalizer,
 };
 use super::{NAME_CONFLICT, provider_error_class};
 use crate::api::common::ManagementPolicy;
@@ -255,6 +256,44 @@ pub enum Error {
     /// Writing status failed.
     #[error("failed to patch the status")]
     PatchStatus(#[source] kube::Error),
+}
+
+impl From<ReferenceError> for Error {
+    fn from(err: ReferenceError) -> Self {
+        match err {
+            ReferenceError::Waiting {
+                kind,
+                name,
+                field,
+                what,
+            } => Self::Dependency {
+                what: format!("{kind} {name:?} (named by {field}) to {what}"),
+            },
+            ReferenceError::Read {
+                kind,
+                name,
+                field,
+                source,
+            } => Self::ReadDependency {
+                what: format!("{kind} {name:?} (named by {field})"),
+                source,
+            },
+        }
+    }
+}
+
+impl From<SecretError> for Error {
+    fn from(err: SecretError) -> Self {
+        match err {
+            SecretError::Unavailable { field, name, problem } => Self::Dependency {
+                what: format!("Secret {name:?} (named by {field}), which {problem}"),
+            },
+            SecretError::Read { field, name, source } => Self::ReadDependency {
+                what: format!("Secret {name:?} (named by {field})"),
+                source,
+            },
+        }
+    }
 }
 
 impl Error {

@@ -3,7 +3,9 @@
 
 use super::super::{NAME_CONFLICT, provider_error_class};
 use crate::api::condition::reason;
-use crate::controller::runtime::{ErrorClass, ReconcileError, ResolveProviderError};
+use crate::controller::runtime::{
+    ErrorClass, ReconcileError, ReferenceError, ResolveProviderError, SecretError,
+};
 use crate::provider::ProviderError;
 
 /// the fleet replaces it).
@@ -232,6 +234,38 @@ pub enum Error {
         #[source]
         source: kube::Error,
     },
+}
+
+impl From<ReferenceError> for Error {
+    fn from(err: ReferenceError) -> Self {
+        match err {
+            ReferenceError::Waiting {
+                kind,
+                name,
+                field,
+                what,
+            } => Self::WaitingForReference {
+                kind,
+                name,
+                field,
+                what,
+            },
+            ReferenceError::Read {
+                kind, name, source, ..
+            } => Self::ReadReference { kind, name, source },
+        }
+    }
+}
+
+impl From<SecretError> for Error {
+    fn from(err: SecretError) -> Self {
+        match err {
+            SecretError::Unavailable { field, name, problem } => {
+                Self::SecretUnavailable { field, name, problem }
+            }
+            SecretError::Read { field, name, source } => Self::ReadSecret { field, name, source },
+        }
+    }
 }
 
 impl Error {

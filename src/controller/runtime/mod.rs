@@ -10,6 +10,7 @@
 //! | [`context`] | [`Context`] and [`Context::publish`] | config, caches, lookup |
 //! | [`status`] | the one status write, [`StatusWriter`], outcomes/errors → conditions, events on transitions | config, error, context |
 //! | [`account`] | ProviderConfig + Secret → settings, [`resolve_provider`], credential probes | config, lookup, context |
+//! | [`references`] | [`References`]: Vpc / SecurityGroup / EdgeCloud references and Secret values, one rule for every kind | context |
 //! | [`watch`] | [`Context::controller`], the trigger predicates, the census, [`provider_config_trigger`] | caches, lookup, context |
 //! | [`policy`] | [`run_finalizer`], [`run_finalizer_in_pass`], [`instrumented`], [`error_policy`] | config, error, context |
 //!
@@ -23,6 +24,7 @@ pub mod context;
 pub mod error;
 pub mod lookup;
 pub mod policy;
+pub mod references;
 pub mod status;
 pub mod watch;
 
@@ -36,6 +38,7 @@ pub use self::context::{Context, REPORTING_CONTROLLER};
 pub use self::error::{ErrorClass, PassError, ReconcileError, error_chain};
 pub use self::lookup::{LOOKUP_TTL, Lookups, ResolvedProvider};
 pub use self::policy::{error_policy, instrumented, object_key, run_finalizer, run_finalizer_in_pass};
+pub use self::references::{ReferenceError, References, ResolvedVpc, SecretError};
 pub use self::status::{
     HasConditions, Note, Outcome, StatusWriter, announce_transitions, conditions_for_error,
     conditions_for_outcome, elapsed_since, now, patch_status, stable_message,
