@@ -1,4 +1,4 @@
-//! Emulator configuration: listen addresses (IEC, veEN, Luchen), credentials, the IEC catalog (sites, flavors,
+//! Emulator configuration: listen addresses (IEC, veEN, Luchen, Workspace, ModelArts), credentials, the IEC catalog (sites, flavors,
 //! images, volume types, quotas), the veEN catalog (specs, images, edge clusters, quotas), the Luchen
 //! section (users, token lifetime, GPU catalog), transition
 //! delays, faults, clock mode and limits. Loaded from a YAML (or JSON) file with `--config`; every field has a built-in default, so an empty file is valid.
@@ -19,6 +19,7 @@ use crate::core::error::Error;
 use crate::core::faults::Faults;
 use crate::iec::catalog::Catalog;
 use crate::luchen::catalog::LuchenConfig;
+use crate::modelarts::catalog::ModelArtsCatalog;
 use crate::veen::catalog::VeenCatalog;
 use crate::workspace::catalog::WorkspaceCatalog;
 
@@ -58,6 +59,11 @@ pub struct Config {
     pub workspace_addr: SocketAddr,
     /// The Workspace catalog (products, images, VPCs, zones, disk types), quota and job-failure rules.
     pub workspace: WorkspaceCatalog,
+    /// Address of the Huawei ModelArts DevServer endpoint (with the BSS order endpoints and IAM; its own
+    /// listener over the same state); port 0 picks a free port.
+    pub modelarts_addr: SocketAddr,
+    /// The ModelArts catalog (zones, flavors, images, VPCs, key pairs) and quota.
+    pub modelarts: ModelArtsCatalog,
     /// Delays of asynchronous transitions.
     pub delays: Delays,
     /// Faults active from start-up.
@@ -83,6 +89,8 @@ impl Default for Config {
             luchen: LuchenConfig::default(),
             workspace_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             workspace: WorkspaceCatalog::default(),
+            modelarts_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            modelarts: ModelArtsCatalog::default(),
             delays: Delays::default(),
             faults: Faults::default(),
             clock: ClockMode::Real,

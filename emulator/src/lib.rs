@@ -15,7 +15,8 @@
 //! cloud is a [`core::cloud::Cloud`] descriptor), [`huawei`] (APIG signing and IAM, shared by the Huawei
 //! clouds), [`iec`] (the IEC resource families), [`veen`] (Volcengine veEN, on a listener of its
 //! own), [`luchen`] (Luchen GPU instances, on a listener of its own) and [`workspace`] (Huawei
-//! Workspace application server groups, likewise). This file is the only
+//! Workspace application server groups, likewise), [`modelarts`] (Huawei ModelArts DevServer with the
+//! BSS orders, likewise). This file is the only
 //! one that names the clouds ([`clouds`]). `docs/emulator.md` lists endpoints, quirks, faults and figures.
 #![recursion_limit = "512"]
 
@@ -24,6 +25,7 @@ pub mod core;
 pub mod huawei;
 pub mod iec;
 pub mod luchen;
+pub mod modelarts;
 pub mod veen;
 pub mod workspace;
 
@@ -40,7 +42,13 @@ use axum::Router;
 
 /// The clouds the emulator serves: the one place that names them. Each gets a listener of its own.
 pub fn clouds() -> Vec<core::cloud::Cloud> {
-    vec![iec::cloud(), veen::cloud(), luchen::cloud(), workspace::cloud()]
+    vec![
+        iec::cloud(),
+        veen::cloud(),
+        luchen::cloud(),
+        workspace::cloud(),
+        modelarts::cloud(),
+    ]
 }
 
 /// Builds the IEC router and state without binding (useful for in-process tests).
@@ -49,8 +57,8 @@ pub fn build(config: Config) -> Result<(Router, AppState), Error> {
 }
 
 /// Starts every cloud over one shared state: IEC on `config.iec_addr`, veEN on `config.veen_addr`,
-/// Luchen on `config.luchen_addr`, Workspace on `config.workspace_addr`. Returns the IEC address and a
-/// handle (`handle.addr_of("veen")` / `url_of("veen")` / `url_of("luchen")` / `url_of("workspace")` for
+/// Luchen on `config.luchen_addr`, Workspace on `config.workspace_addr`, ModelArts (+ BSS) on `config.modelarts_addr`. Returns the IEC address and a
+/// handle (`handle.addr_of("veen")` / `url_of("veen")` / `url_of("luchen")` / `url_of("workspace")` / `url_of("modelarts")` for
 /// the others).
 pub async fn serve(config: Config) -> Result<(SocketAddr, ServerHandle), Error> {
     let listeners = vec![
@@ -58,6 +66,7 @@ pub async fn serve(config: Config) -> Result<(SocketAddr, ServerHandle), Error> 
         (veen::cloud(), config.veen_addr),
         (luchen::cloud(), config.luchen_addr),
         (workspace::cloud(), config.workspace_addr),
+        (modelarts::cloud(), config.modelarts_addr),
     ];
     let handle = core::server::serve_many(config, &listeners).await?;
     Ok((handle.addr(), handle))

@@ -2,7 +2,8 @@
 //! `--iec-addr` and the veEN API (and the same admin API) on `--veen-addr`. With port 0 the bound IEC
 //! URL is printed as the first line of stdout, the veEN URL as the second (`veen http://…`), the Luchen
 //! URL (`--luchen-addr`) as the third (`luchen http://…`), the Workspace URL (`--workspace-addr`) as
-//! the fourth (`workspace http://…`). SIGTERM or Ctrl-C shut down gracefully (and write `--state-file`, if given).
+//! the fourth (`workspace http://…`), the ModelArts URL (`--modelarts-addr`) as the fifth
+//! (`modelarts http://…`). SIGTERM or Ctrl-C shut down gracefully (and write `--state-file`, if given).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -33,6 +34,9 @@ struct Cli {
     /// Listen address of the Huawei Workspace endpoint; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0")]
     workspace_addr: SocketAddr,
+    /// Listen address of the Huawei ModelArts DevServer (and BSS order) endpoint; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    modelarts_addr: SocketAddr,
     /// Config file (YAML or JSON): credentials, catalog, delays, faults, limits.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -71,6 +75,7 @@ fn build_config(cli: &Cli) -> Result<Config, Error> {
     config.veen_addr = cli.veen_addr;
     config.luchen_addr = cli.luchen_addr;
     config.workspace_addr = cli.workspace_addr;
+    config.modelarts_addr = cli.modelarts_addr;
     if cli.state_file.is_some() {
         config.state_file = cli.state_file.clone();
     }
@@ -159,6 +164,9 @@ async fn main() -> std::process::ExitCode {
         }
         if let Some(workspace) = handle.url_of("workspace") {
             let _ = writeln!(out, "workspace {workspace}");
+        }
+        if let Some(modelarts) = handle.url_of("modelarts") {
+            let _ = writeln!(out, "modelarts {modelarts}");
         }
         let _ = out.flush();
         stop.await;

@@ -12,6 +12,7 @@
 //! | GET | `/_emulator/config` | the configuration with secrets redacted |
 //! | GET | `/_emulator/clock` | emulator time |
 //! | POST | `/_emulator/clock/advance` | move time forward: `{"seconds": 30}` or `{"ms": 500}` |
+//! | POST | `/_emulator/records/{kind}/{id}/{action}` | a family's admin knob on one record ([`AppState::act`]): 204, or 404 when no such record |
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -123,6 +124,22 @@ async fn advance_clock(State(app): State<AppState>, body: Bytes) -> Response {
     Json(clock_json(&app)).into_response()
 }
 
+async fn act(
+    State(app): State<AppState>,
+    axum::extract::Path((kind, id, action)): axum::extract::Path<(String, String, String)>,
+) -> Response {
+    match app.act(&kind, &id, &action) {
+        Ok(true) => StatusCode::NO_CONTENT.into_response(),
+        Ok(false) => ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("no {kind} record {id} (or no family acts on {kind})"),
+        )
+        .neutral_response(),
+        Err(e) => bad(e.to_string()),
+    }
+}
+
 /// The admin routes.
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -138,5 +155,6 @@ pub fn routes() -> Router<AppState> {
         .route("/_emulator/config", get(get_config))
         .route("/_emulator/clock", get(get_clock))
         .route("/_emulator/clock/advance", post(advance_clock))
+        .route("/_emulator/records/{kind}/{id}/{action}", post(act))
         .layer(DefaultBodyLimit::max(1 << 30))
 }

@@ -15,7 +15,7 @@ use crate::core::error::ApiError;
 use crate::core::faults::Faults;
 use crate::core::ids::Rng;
 use crate::core::retry_after::RetryAfterLog;
-use crate::core::state::{Record, StateError, Store, TimerFn, World, run_due};
+use crate::core::state::{Record, StateError, Store, Timer, TimerFn, World, run_due};
 
 struct Locked {
     world: World,
@@ -248,6 +248,33 @@ impl AppState {
             tracing::error!(%err, "failed to apply due transitions");
         }
         f(&mut g.world)
+    }
+
+    /// Runs the timer handler of `kind` with `action` on record `id` now, in the account that holds the
+    /// record: the admin knobs of a family (pay or cancel an order, expire a server) are actions of its
+    /// timer handler. `Ok(false)` when no handler serves `kind` or no account has the record.
+    pub fn act(&self, kind: &str, id: &str, action: &str) -> Result<bool, StateError> {
+        let Some(handler) = self.inner.timers.get(kind).copied() else {
+            return Ok(false);
+        };
+        let now = self.inner.clock.now_ms();
+        let mut g = self.lock();
+        g.world.run_all_due(now, &self.inner.timers)?;
+        for domain in g.world.account_ids() {
+            let store = g.world.account(&domain);
+            if store.get_json(kind, id).is_some() {
+                let timer = Timer {
+                    due_ms: now,
+                    seq: 0,
+                    kind: kind.to_string(),
+                    id: id.to_string(),
+                    action: action.to_string(),
+                };
+                handler(store, &timer, now)?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Deletes every object of every account (config, faults, tokens and counters are kept).
