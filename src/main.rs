@@ -185,11 +185,17 @@ fn controllers() -> anyhow::Result<()> {
         text.push_str(kind);
         text.push('\n');
     }
+    write_stdout(text.as_bytes()).context("failed to write to stdout")
+}
+
+/// Writes `bytes` to stdout. A reader that closed the pipe early (`| head`) has what it wanted: that
+/// ends the output quietly, as for any Unix filter, instead of a panic (`print!`) or an error.
+fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        .context("failed to write to stdout")
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 /// `edgefleet crds`: renders [`edgefleet::api::all_crds`] as YAML.
@@ -202,12 +208,7 @@ fn crds(args: &CrdsArgs) -> anyhow::Result<()> {
                 stream.push_str("---\n");
                 stream.push_str(&serde_yaml_ng::to_string(crd).context("failed to render a CRD as YAML")?);
             }
-            // write_all instead of print!: a closed pipe (`| head`) is an error, not a panic.
-            let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(stream.as_bytes())
-                .and_then(|()| stdout.flush())
-                .context("failed to write the CRDs to stdout")
+            write_stdout(stream.as_bytes()).context("failed to write the CRDs to stdout")
         }
         Some(dir) => write_crd_files(dir, &crds),
     }

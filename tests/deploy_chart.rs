@@ -335,6 +335,33 @@ fn deployment_args_are_accepted_by_edgefleet_run() {
 }
 
 #[test]
+fn edgefleet_crds_ends_quietly_when_the_reader_closes_the_pipe() {
+    // `edgefleet crds | head`: the CRDs are far larger than a pipe buffer, so closing the read end after
+    // the first bytes makes a later write fail with EPIPE; that must end the output, not fail it.
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_edgefleet"))
+        .arg("crds")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first).starts_with("---\n"));
+    drop(stdout);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
 fn argocd_cm_embeds_the_health_script_for_every_kind() {
     let cm = documents("deploy/argocd/argocd-cm.yaml").remove(0);
     let lua = read("deploy/argocd/health.lua");

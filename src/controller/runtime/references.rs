@@ -199,11 +199,7 @@ impl<'a> References<'a> {
     }
 
     /// The text of one Secret key. The value goes only into the cloud request.
-    pub async fn secret(
-        &self,
-        field: &'static str,
-        r: &SecretKeyRef,
-    ) -> Result<SecretString, SecretError> {
+    pub async fn secret(&self, field: &'static str, r: &SecretKeyRef) -> Result<SecretString, SecretError> {
         let api: Api<Secret> = Api::namespaced(self.ctx.client.clone(), self.namespace);
         let secret = api.get_opt(&r.name).await.map_err(|source| SecretError::Read {
             field,
