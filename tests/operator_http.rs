@@ -434,6 +434,7 @@ async fn metrics_carry_the_provider_families() {
     settings.endpoints = Endpoints {
         api: Some("http://127.0.0.1:9".into()),
         iam: Some("http://127.0.0.1:9".into()),
+        ..Endpoints::default()
     };
     providers.get_or_build(&settings).unwrap();
     let labels = CallLabels {

@@ -92,10 +92,15 @@ pub struct ProviderEndpoints {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), pattern(URL_PATTERN))]
     pub veen: Option<String>,
-    /// Huawei ModelArts base URL.
+    /// Huawei ModelArts base URL (default https://modelarts.{region}.myhuaweicloud.com).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), pattern(URL_PATTERN))]
     pub model_arts: Option<String>,
+    /// Huawei billing (BSS) base URL, for prepaid orders and their unsubscription (default
+    /// https://bss.myhuaweicloud.com).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048), pattern(URL_PATTERN))]
+    pub bss: Option<String>,
     /// Luchen Cloud API base URL (default https://cloud.luchentech.com/api).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048), pattern(URL_PATTERN))]

@@ -522,6 +522,8 @@ pub enum InstanceExt {
     Iec(IecInstanceExt),
     /// Volcengine veEN.
     Veen(VeenInstanceExt),
+    /// Huawei ModelArts DevServer.
+    ModelArts(ModelArtsInstanceExt),
 }
 
 impl InstanceExt {
@@ -532,6 +534,7 @@ impl InstanceExt {
             Self::None => None,
             Self::Iec(_) => Some(ProviderKind::Iec),
             Self::Veen(_) => Some(ProviderKind::Veen),
+            Self::ModelArts(_) => Some(ProviderKind::ModelArts),
         }
     }
 }
@@ -543,6 +546,47 @@ pub struct VeenInstanceExt {
     pub create_timeout_seconds: Option<u32>,
     /// The instance's host name (`host_name_list` of its area entry).
     pub host_name: Option<String>,
+}
+
+/// ModelArts DevServer settings: what `POST /v1/{project_id}/dev-servers` takes beyond the common
+/// fields, in the API's own spelling where it is an enum (`None` keeps the API default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ModelArtsInstanceExt {
+    /// `server_type`: `BMS`, `ECS` or `HPS`.
+    pub server_type: Option<String>,
+    /// `arch`: `X86` or `ARM`.
+    pub arch: Option<String>,
+    /// `availability_zone`.
+    pub availability_zone: Option<String>,
+    /// `network.roce_id`: the RoCE network of the server.
+    pub roce_id: Option<String>,
+    /// `network.ipv6_enable`.
+    pub ipv6: bool,
+    /// `enterprise_project_id`.
+    pub enterprise_project_id: Option<String>,
+    /// `hps_cluster_id` (HPS servers only).
+    pub hps_cluster_id: Option<String>,
+    /// `charging_info`; `None` sends none (the cloud's default, pay-per-use).
+    pub charging: Option<Charging>,
+}
+
+/// How a server is paid for (Huawei `charging_info`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Charging {
+    /// Pay-per-use (`POST_PAID`): the create returns the server.
+    PostPaid,
+    /// Prepaid for a period (`PRE_PAID`): the create returns an order, and the server exists once the
+    /// order is paid.
+    PrePaid {
+        /// `period_type`: `HOUR`, `DAY`, `WEEK`, `MONTH` or `YEAR`.
+        period_type: String,
+        /// `period_num` (1–11).
+        period_num: u32,
+        /// `is_auto_renew`.
+        auto_renew: bool,
+        /// `is_auto_pay`: pay the order from the account balance at once.
+        auto_pay: bool,
+    },
 }
 
 /// IEC's instance settings.
@@ -601,6 +645,8 @@ pub enum InstanceField {
     UserData,
     /// The public bandwidth.
     Bandwidth,
+    /// A field of the provider section, by its path in the object (`spec.modelArts.charging`).
+    Section(&'static str),
 }
 
 /// One finding of a provider's validation of an instance spec or a fleet's member template; the

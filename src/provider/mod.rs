@@ -42,6 +42,7 @@ pub mod http;
 pub mod huawei;
 pub mod iec;
 pub mod metrics;
+pub mod modelarts;
 pub mod plan;
 pub mod ratelimit;
 pub mod settings;
@@ -395,6 +396,21 @@ pub trait InstanceApi: Send + Sync {
             .filter(|i| i.state != InstanceState::Deleted && i.name == identity.name)
             .collect())
     }
+    /// Whether a create of `spec` goes through an order that must be paid before the instance exists
+    /// (ModelArts PRE_PAID): the create answers with [`Operation::order_id`] and no instance id, and a
+    /// lost answer cannot be found by name until the order is paid, so such a create is never sent
+    /// twice for one intent. By default: no.
+    fn pays_before_create(&self, spec: &InstanceSpec) -> bool {
+        let _ = spec;
+        false
+    }
+    /// Why the cloud refused to delete instance `id` and keeps refusing until a date passes or a person
+    /// acts (a prepaid subscription that has not expired), in words naming the date; asked after a
+    /// refused delete. `None` (the default) when nothing like that holds.
+    async fn deletion_blocker(&self, id: &str) -> ProviderResult<Option<String>> {
+        let _ = id;
+        Ok(None)
+    }
     /// Whether `observed` is how the cloud shows the name `spec.name` (by default: the same).
     fn shows_name(&self, observed: &str, spec: &InstanceSpec) -> bool {
         observed == spec.name
@@ -516,6 +532,8 @@ pub enum OperationState {
     Running {
         /// 0–100, if known.
         progress: Option<u8>,
+        /// Where the cloud says it stands, in its words (a BSS order: `pending payment`), if it says.
+        state: Option<String>,
     },
     /// Done; the ids of the objects it made (may be empty for a delete or a power action).
     Succeeded {
@@ -689,9 +707,14 @@ impl ProviderRegistry {
                 limiter,
                 self.metrics.clone(),
             )?)),
+            ProviderKind::ModelArts => Ok(Arc::new(modelarts::ModelArtsProvider::new(
+                settings,
+                limiter,
+                self.metrics.clone(),
+            )?)),
             other => Err(ProviderError::unsupported(
                 format!("{other}.build"),
-                format!("no client for provider {other} yet; only iec and veen are implemented"),
+                format!("no client for provider {other} yet"),
             )),
         }
     }
@@ -819,7 +842,7 @@ mod tests {
     fn unsupported_kinds_say_so() {
         let reg = ProviderRegistry::new(ProviderMetrics::new());
         let mut s = settings("x");
-        s.kind = ProviderKind::ModelArts;
+        s.kind = ProviderKind::Luchen;
         let err = reg.get_or_build(&s).err().map(|e| e.category());
         assert_eq!(err, Some("Unsupported"));
         s.kind = ProviderKind::Veen;

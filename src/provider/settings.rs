@@ -132,6 +132,9 @@ pub struct Endpoints {
     pub api: Option<String>,
     /// Base URL of the identity service used for password login (e.g. `https://iam.cn-north-4.myhuaweicloud.com`).
     pub iam: Option<String>,
+    /// Base URL of the Huawei billing service (BSS: prepaid orders, unsubscribe), default
+    /// `https://bss.myhuaweicloud.com`.
+    pub bss: Option<String>,
 }
 
 /// The per-account API budget shared by every controller talking to one account.
@@ -232,6 +235,7 @@ impl ProviderSettings {
         put("account", &self.account);
         put("api", self.endpoints.api.as_deref().unwrap_or(""));
         put("iam", self.endpoints.iam.as_deref().unwrap_or(""));
+        put("bss", self.endpoints.bss.as_deref().unwrap_or(""));
         put("region", self.region.as_deref().unwrap_or(""));
         put("project", self.project_id.as_deref().unwrap_or(""));
         put("domain_id", self.domain_id.as_deref().unwrap_or(""));

@@ -658,6 +658,7 @@ pub fn template_field_path(field: InstanceField) -> &'static str {
         InstanceField::AdminPassword => "spec.template.adminPasswordSecretRef",
         InstanceField::UserData => "spec.template.userDataSecretRef",
         InstanceField::Bandwidth => "spec.template.bandwidth",
+        InstanceField::Section(path) => path,
         InstanceField::Network | InstanceField::Subnets => "spec.template.network",
         InstanceField::Placement | InstanceField::Site | InstanceField::Pool | InstanceField::Operator => {
             "spec.placement"

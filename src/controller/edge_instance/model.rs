@@ -298,6 +298,7 @@ pub fn field_path(field: InstanceField) -> &'static str {
         InstanceField::AdminPassword => "spec.adminPasswordSecretRef",
         InstanceField::UserData => "spec.userDataSecretRef",
         InstanceField::Bandwidth => "spec.bandwidth",
+        InstanceField::Section(path) => path,
     }
 }
 

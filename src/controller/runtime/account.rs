@@ -152,6 +152,7 @@ pub fn settings_from(
             ProviderKind::Workspace => endpoints.workspace.clone(),
         };
         settings.endpoints.iam = endpoints.iam.clone();
+        settings.endpoints.bss = endpoints.bss.clone();
     }
     settings.region = spec.region.clone();
     settings.project_id = spec.project_id.clone();
