@@ -3,7 +3,8 @@
 //! URL is printed as the first line of stdout, the veEN URL as the second (`veen http://…`), the Luchen
 //! URL (`--luchen-addr`) as the third (`luchen http://…`), the Workspace URL (`--workspace-addr`) as
 //! the fourth (`workspace http://…`), the ModelArts URL (`--modelarts-addr`) as the fifth
-//! (`modelarts http://…`). SIGTERM or Ctrl-C shut down gracefully (and write `--state-file`, if given).
+//! (`modelarts http://…`): one line `<cloud> <url>` per listener after IEC's, in `clouds()` order,
+//! written at once. SIGTERM or Ctrl-C shut down gracefully (and write `--state-file`, if given).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -155,19 +156,14 @@ async fn main() -> std::process::ExitCode {
         let (addr, handle) = edgefleet_emulator::serve(config).await?;
         let stop = shutdown_signal();
         let mut out = std::io::stdout();
-        let _ = writeln!(out, "http://{addr}");
-        if let Some(veen) = handle.url_of("veen") {
-            let _ = writeln!(out, "veen {veen}");
+        // One write, so a reader of the log sees every listener's line once it sees the first.
+        let mut banner = format!("http://{addr}\n");
+        for cloud in edgefleet_emulator::clouds().iter().skip(1) {
+            if let Some(url) = handle.url_of(cloud.name) {
+                banner.push_str(&format!("{} {url}\n", cloud.name));
+            }
         }
-        if let Some(luchen) = handle.url_of("luchen") {
-            let _ = writeln!(out, "luchen {luchen}");
-        }
-        if let Some(workspace) = handle.url_of("workspace") {
-            let _ = writeln!(out, "workspace {workspace}");
-        }
-        if let Some(modelarts) = handle.url_of("modelarts") {
-            let _ = writeln!(out, "modelarts {modelarts}");
-        }
+        let _ = out.write_all(banner.as_bytes());
         let _ = out.flush();
         stop.await;
         tracing::info!("shutting down");

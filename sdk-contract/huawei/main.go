@@ -4,11 +4,13 @@
 // resources) must come back as the SDK's *sdkerr.ServiceResponseError with the documented status and
 // code and a request id.
 //
-// One file per service (iec.go today; modelarts.go and workspace.go when the emulator has those
-// families) registers a suite with register(). Each suite names its SDK client type, so the operations
+// One file per service (iec.go, workspace.go; modelarts.go when the emulator has that family)
+// registers a suite with register(); a service on a listener of its own reads its URL from
+// Env.Listeners. Each suite names its SDK client type, so the operations
 // "in the SDK" are counted by reflection and an operation the suite forgets to call fails the run.
 //
-// Usage: huawei-sdk-contract -endpoint http://127.0.0.1:PORT [-ak AK -sk SK] [-report FILE] [-suite NAME]
+// Usage: huawei-sdk-contract -endpoint http://127.0.0.1:PORT [-listener workspace=URL ...] [-ak AK -sk SK]
+// [-report FILE] [-suite NAME]
 // Exit status 0 when every operation of every selected suite passed and every check passed.
 package main
 
@@ -34,16 +36,58 @@ type Env struct {
 	// DomainID is the account the AK belongs to; a suite whose discovery check fails goes on with it,
 	// so one broken IAM call does not hide the state of every other operation.
 	DomainID string
+	// Listeners are the base URLs of the emulator's other clouds by name ("workspace", ...), from the
+	// repeatable -listener name=URL flag (xtask passes every listener the emulator printed).
+	Listeners map[string]string
+}
+
+// listenerFlags is the repeatable -listener name=URL flag.
+type listenerFlags map[string]string
+
+func (l listenerFlags) String() string { return fmt.Sprint(map[string]string(l)) }
+
+func (l listenerFlags) Set(v string) error {
+	name, url, ok := strings.Cut(v, "=")
+	if !ok || name == "" || url == "" {
+		return fmt.Errorf("want name=URL, got %q", v)
+	}
+	l[name] = strings.TrimRight(url, "/")
+	return nil
 }
 
 // Suite is one service's contract: Client is a nil pointer of the SDK's client type (its exported
-// methods taking one request and returning (response, error) are the operations in the SDK).
+// methods taking one request and returning (response, error) are the operations in the SDK). Scope,
+// when set, names the operations the emulator emulates (a service whose SDK client is far larger than
+// what edgefleet uses, e.g. WorkspaceApp): only those must be called and pass; the others are counted
+// in the SDK's total and reported as out of scope.
 type Suite struct {
 	Cloud   string
 	Service string
 	Package string
 	Client  interface{}
+	Scope   []string
 	Run     func(env Env, r *Recorder)
+}
+
+// inScope keeps the operations of ops named in scope (all when scope is empty) and returns the scope
+// names that are no operation of the SDK.
+func inScope(ops, scope []string) (kept, unknown []string) {
+	if len(scope) == 0 {
+		return ops, nil
+	}
+	in := map[string]bool{}
+	for _, o := range ops {
+		in[o] = true
+	}
+	for _, name := range scope {
+		if in[name] {
+			kept = append(kept, name)
+		} else {
+			unknown = append(unknown, name)
+		}
+	}
+	sort.Strings(kept)
+	return kept, unknown
 }
 
 var suites []Suite
@@ -151,6 +195,7 @@ type SuiteReport struct {
 	Service    string   `json:"service"`
 	Package    string   `json:"package"`
 	SDKOps     int      `json:"sdk_operations"`
+	InScope    int      `json:"in_scope"`
 	Served     int      `json:"served"`
 	Passing    int      `json:"passing"`
 	Results    []Result `json:"operations"`
@@ -166,12 +211,14 @@ func main() {
 	domainID := flag.String("domain-id", "0e1d7c9f8a6b4c3d2e1f0a9b8c7d6e5f", "the account (domain) id of that key")
 	report := flag.String("report", "", "write the JSON report here")
 	only := flag.String("suite", "", "run only the suite of this service (e.g. iec)")
+	listeners := listenerFlags{}
+	flag.Var(listeners, "listener", "another cloud's listener as name=URL (repeatable), e.g. workspace=http://127.0.0.1:8444")
 	flag.Parse()
 	if *endpoint == "" {
 		fmt.Fprintln(os.Stderr, "-endpoint is required")
 		os.Exit(2)
 	}
-	env := Env{Endpoint: strings.TrimRight(*endpoint, "/"), AK: *ak, SK: *sk, DomainID: *domainID}
+	env := Env{Endpoint: strings.TrimRight(*endpoint, "/"), AK: *ak, SK: *sk, DomainID: *domainID, Listeners: listeners}
 	var reports []SuiteReport
 	failed := false
 	for _, s := range suites {
@@ -183,8 +230,14 @@ func main() {
 		r := newRecorder()
 		s.Run(env, r)
 		rep := SuiteReport{Cloud: s.Cloud, Service: s.Service, Package: s.Package, Checks: r.checks}
-		ops := sdkOperations(s.Client)
-		rep.SDKOps = len(ops)
+		all := sdkOperations(s.Client)
+		rep.SDKOps = len(all)
+		ops, unknown := inScope(all, s.Scope)
+		rep.InScope = len(ops)
+		for _, name := range unknown {
+			fmt.Printf("  FAIL scope names %s, not an operation of %s\n", name, s.Package)
+			failed = true
+		}
 		for _, name := range ops {
 			res, ok := r.ops[name]
 			if !ok {
@@ -204,7 +257,7 @@ func main() {
 		}
 		for _, name := range r.order {
 			found := false
-			for _, o := range ops {
+			for _, o := range all {
 				found = found || o == name
 			}
 			if !found {
@@ -216,8 +269,8 @@ func main() {
 			failed = failed || c.Status != "pass"
 		}
 		rep.DurationMs = time.Since(start).Milliseconds()
-		fmt.Printf("suite %s %s: %d operations in the SDK, %d served, %d passing; %d checks, not called: %v (%d ms)\n",
-			s.Cloud, s.Service, rep.SDKOps, rep.Served, rep.Passing, len(r.checks), rep.NotCalled, rep.DurationMs)
+		fmt.Printf("suite %s %s: %d operations in the SDK (%d in scope), %d served, %d passing; %d checks, not called: %v (%d ms)\n",
+			s.Cloud, s.Service, rep.SDKOps, rep.InScope, rep.Served, rep.Passing, len(r.checks), rep.NotCalled, rep.DurationMs)
 		reports = append(reports, rep)
 	}
 	if len(reports) == 0 {

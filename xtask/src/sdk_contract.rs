@@ -51,14 +51,6 @@ const PLANNED: &[(&str, &str, &str, &str, &str, &str)] = &[
         "—",
     ),
     (
-        "Huawei Cloud",
-        "workspace",
-        "huaweicloud-sdk-go-v3 services/workspace/v2",
-        "no emulator family yet",
-        "—",
-        "—",
-    ),
-    (
         "Volcengine",
         "veenedge",
         "volcengine-go-sdk service/veenedge",
@@ -251,6 +243,25 @@ struct Emulator {
     pid: u32,
     url: String,
     log: PathBuf,
+    /// The other clouds' listeners as the binary printed them (`<cloud> <url>` lines): `(cloud, url)`.
+    listeners: Vec<(String, String)>,
+}
+
+/// The `<cloud> http://...` lines the emulator printed after its IEC URL, once that URL is in the log.
+fn printed_listeners(log_text: &str, iec_url: &str) -> Option<Vec<(String, String)>> {
+    let mut lines = log_text.lines().skip_while(|l| l.trim() != iec_url);
+    lines.next()?;
+    Some(
+        lines
+            .map_while(|l| {
+                let (name, url) = l.trim().split_once(' ')?;
+                let ok = !name.is_empty()
+                    && name.chars().all(|c| c.is_ascii_lowercase())
+                    && url.starts_with("http://");
+                ok.then(|| (name.to_owned(), url.to_owned()))
+            })
+            .collect(),
+    )
 }
 
 impl Emulator {
@@ -265,16 +276,23 @@ impl Emulator {
             config.to_string_lossy().into_owned(),
         ];
         let child = process::spawn_daemon(bin, args, &log, &[])?;
-        let emulator = Self {
+        let mut emulator = Self {
             pid: child.id(),
             url: format!("http://127.0.0.1:{port}"),
             log,
+            listeners: Vec::new(),
         };
         drop(child);
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let answer = process::http_get(port, "/_emulator/healthz", Duration::from_secs(2));
-            if answer.is_ok_and(|r| r.split_whitespace().nth(1) == Some("200")) {
+            let printed = fs::read_to_string(&emulator.log)
+                .ok()
+                .and_then(|text| printed_listeners(&text, &emulator.url));
+            if answer.is_ok_and(|r| r.split_whitespace().nth(1) == Some("200"))
+                && let Some(listeners) = printed
+            {
+                emulator.listeners = listeners;
                 return Ok(emulator);
             }
             if !process::is_alive(emulator.pid) || Instant::now() > deadline {
@@ -384,11 +402,12 @@ pub fn run(args: &SdkArgs) -> Result<()> {
         let emu = Emulator::start(&emulator, &src.join("emulator.yaml"), &work)?;
         let report = work.join("report.json");
         let started = Instant::now();
-        let status = process::status(
-            Command::new(&bin)
-                .args(["-endpoint", &emu.url, "-report"])
-                .arg(&report),
-        )?;
+        let mut cmd = Command::new(&bin);
+        cmd.args(["-endpoint", &emu.url, "-report"]).arg(&report);
+        for (cloud, url) in &emu.listeners {
+            cmd.arg("-listener").arg(format!("{cloud}={url}"));
+        }
+        let status = process::status(&mut cmd)?;
         eprintln!(
             "[xtask] {} suite ran in {}",
             suite.name,
@@ -458,6 +477,19 @@ mod tests {
         assert_eq!(docs_with_table(&new, &table(&rows))?, new, "idempotent");
         assert!(docs_with_table("no markers", "t").is_err());
         Ok(())
+    }
+
+    #[test]
+    fn the_printed_listeners_follow_the_iec_url() {
+        let log = "INFO listening\nhttp://127.0.0.1:5\nveen http://127.0.0.1:6\nworkspace http://127.0.0.1:7\nINFO x y\n";
+        assert_eq!(
+            printed_listeners(log, "http://127.0.0.1:5"),
+            Some(vec![
+                ("veen".to_owned(), "http://127.0.0.1:6".to_owned()),
+                ("workspace".to_owned(), "http://127.0.0.1:7".to_owned()),
+            ])
+        );
+        assert_eq!(printed_listeners("INFO starting\n", "http://127.0.0.1:5"), None);
     }
 
     #[test]
