@@ -616,3 +616,69 @@ async fn modelarts_throttles_with_apig_0308_and_retry_after() {
         a.headers["x-request-id"].to_str().unwrap()
     );
 }
+
+#[tokio::test]
+async fn modelarts_batch_action_checks_every_server_before_changing_any() {
+    let ma = start().await;
+    let a = ma.create("batch-a").await;
+    let b = ma.create("batch-b").await;
+    ma.advance_ms(3_000);
+    let action = ma.servers("/action");
+    let stop = ma
+        .post(
+            &action,
+            json!({"type": "STOP", "servers": [{"id": a}, {"id": b}]}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(stop["total"], 2);
+    assert_eq!(stop["data"][1]["status"], "STOPPING");
+    ma.advance_ms(1_000);
+    ma.post(&action, json!({"type": "START", "servers": [{"id": a}]}))
+        .await
+        .ok();
+    ma.advance_ms(1_000);
+    ma.post(
+        &action,
+        json!({"type": "STOP", "servers": [{"id": a}, {"id": b}]}),
+    )
+    .await
+    .err(400, "ModelArts.6307");
+    assert_eq!(ma.status(&a).await, "RUNNING", "a refused batch changes nothing");
+    ma.post(&action, json!({"type": "CHANGEOS", "servers": [{"id": a}]}))
+        .await
+        .err(400, "ModelArts.0104");
+    let os = ma
+        .post(
+            &action,
+            json!({"type": "CHANGEOS", "servers": [{"id": a}, {"id": b}],
+                   "extend_param": {"admin_pass": "@DevServer1", "image_id": "4f7a3b6e-2d1c-4e8f-9a0b-5c6d7e8f9a01"}}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(os["data"][0]["image"]["name"], "Ubuntu22.04_x86_64_GPU");
+    ma.post(&action, json!({"type": "EXPLODE", "servers": [{"id": a}]}))
+        .await
+        .err(400, "ModelArts.0104");
+    ma.post(
+        &action,
+        json!({"type": "DELETE", "servers": [{"id": a}, {"id": "nope"}]}),
+    )
+    .await
+    .err(400, "ModelArts.6404");
+    ma.advance_ms(2_000);
+    let del = ma
+        .post(
+            &action,
+            json!({"type": "DELETE", "servers": [{"id": a}, {"id": b}]}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(del["data"][0]["status"], "DELETING");
+    let synced = ma.put(&ma.servers("/sync?limit=1"), None).await.ok().clone();
+    assert_eq!(synced["total"], 2);
+    assert_eq!(synced["data"].as_array().unwrap().len(), 1);
+}

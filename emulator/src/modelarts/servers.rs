@@ -2,7 +2,7 @@
 //! HW-SDK `ServerResponse`, and the routes — create (POST_PAID at once; PRE_PAID opens a BSS order and
 //! the servers appear when it is paid, see `super::bss`), show, list (`offset` counts items, `limit`
 //! 0–1024 default 10, sort by `createTime`/`updateTime`; no name or status filter, as the real API),
-//! list all, rename, delete (PRE_PAID only once expired, failed or in ERROR), start, stop, reboot,
+//! list all, sync (the list, as statuses are always in sync), batch action, rename, delete (PRE_PAID only once expired, failed or in ERROR), start, stop, reboot,
 //! change OS, reinstall OS, flavors and images of the catalog. Transitions run on timers with the
 //! delays `modelarts_create`, `modelarts_start`, `modelarts_stop`, `modelarts_reboot`,
 //! `modelarts_changeos`, `modelarts_delete`; [`on_timer`] also serves the admin knobs `expire`, `renew`
@@ -523,6 +523,22 @@ pub fn begin_delete(tx: &mut Tx<'_>, id: &str) -> Result<Value, ApiError> {
     Ok(table.get(id).map(render).unwrap_or(Value::Null))
 }
 
+/// Whether `s` may be deleted at `now_ms`: POST_PAID always; PRE_PAID once failed, in ERROR, expired or
+/// already deleting.
+fn deletable(s: &DevServer, now_ms: u64) -> Result<(), ApiError> {
+    if let Some(p) = &s.prepaid {
+        let failed = matches!(s.status.as_str(), "CREATE_FAILED" | "ERROR");
+        if !failed && p.expire_ms > now_ms && s.status != "DELETING" {
+            return Err(errors::unsupported(format!(
+                "The yearly/monthly DevServer {} cannot be deleted before it expires at {}; unsubscribe it through BSS.",
+                s.id,
+                crate::core::clock::rfc3339_seconds(p.expire_ms)
+            )));
+        }
+    }
+    Ok(())
+}
+
 async fn delete(
     State(app): State<AppState>,
     scope: Scope,
@@ -530,16 +546,7 @@ async fn delete(
 ) -> Result<Response, ApiError> {
     app.tx(&scope.principal, |tx| {
         let now = tx.now_ms;
-        let s = visible(tx, &scope, &id)?;
-        if let Some(p) = &s.prepaid {
-            let failed = matches!(s.status.as_str(), "CREATE_FAILED" | "ERROR");
-            if !failed && p.expire_ms > now && s.status != "DELETING" {
-                return Err(errors::unsupported(format!(
-                    "The yearly/monthly DevServer {id} cannot be deleted before it expires at {}; unsubscribe it through BSS.",
-                    crate::core::clock::rfc3339_seconds(p.expire_ms)
-                )));
-            }
-        }
+        deletable(visible(tx, &scope, &id)?, now)?;
         begin_delete(tx, &id).map(ok)
     })
 }
@@ -602,6 +609,15 @@ fn refused(t: &Transition, id: &str, status: &str) -> ApiError {
     }
 }
 
+/// Whether `t` may start from `s`'s status.
+fn allowed(t: &Transition, s: &DevServer) -> Result<(), ApiError> {
+    if t.from.contains(&s.status.as_str()) {
+        Ok(())
+    } else {
+        Err(refused(t, &s.id, &s.status))
+    }
+}
+
 fn transition(
     tx: &mut Tx<'_>,
     scope: &Scope,
@@ -612,9 +628,7 @@ fn transition(
     let delay = tx.delay_ms(t.delay_key, t.default_ms);
     let now = tx.now_ms;
     let s = visible(tx, scope, id)?;
-    if !t.from.contains(&s.status.as_str()) {
-        return Err(refused(t, id, &s.status));
-    }
+    allowed(t, s)?;
     s.status = t.via.into();
     s.update_at = now;
     change(s);
@@ -673,7 +687,10 @@ struct OsRequest {
 }
 
 fn os_request(bytes: &[u8], app: &AppState) -> Result<OsRequest, ApiError> {
-    let value = parse_body(bytes)?;
+    os_request_of(&parse_body(bytes)?, app)
+}
+
+fn os_request_of(value: &Value, app: &AppState) -> Result<OsRequest, ApiError> {
     let str_of = |key: &str| -> Result<Option<String>, ApiError> {
         match value.get(key).filter(|v| !v.is_null()) {
             None => Ok(None),
@@ -718,23 +735,15 @@ async fn change_os(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let req = os_request(&body, &app)?;
-    let image_id = req
-        .image_id
-        .ok_or_else(|| errors::param("image_id", "is required"))?;
-    let image = app
-        .config()
-        .modelarts
-        .image(&image_id)
-        .cloned()
-        .ok_or_else(|| errors::param("image_id", format!("{image_id} does not exist")))?;
+    let image = os_image(&req, &app)?;
     app.tx(&scope.principal, |tx| {
         let s = visible(tx, &scope, &id)?;
         if image.arch != s.arch || image.server_type != s.server_type {
             return Err(errors::param(
                 "image_id",
                 format!(
-                    "{image_id} does not fit the server's {} {}",
-                    s.server_type, s.arch
+                    "{} does not fit the server's {} {}",
+                    image.id, s.server_type, s.arch
                 ),
             ));
         }
@@ -837,6 +846,124 @@ async fn image(State(app): State<AppState>, _scope: Scope, uri: Uri) -> Result<R
         .ok_or_else(|| errors::param("id", format!("image {id} does not exist")))
 }
 
+/// The image a change OS names, checked against the catalog.
+fn os_image(req: &OsRequest, app: &AppState) -> Result<crate::modelarts::catalog::Image, ApiError> {
+    let image_id = req
+        .image_id
+        .as_deref()
+        .ok_or_else(|| errors::param("image_id", "is required"))?;
+    app.config()
+        .modelarts
+        .image(image_id)
+        .cloned()
+        .ok_or_else(|| errors::param("image_id", format!("{image_id} does not exist")))
+}
+
+/// The batch operation named by `type`: a transition, or `None` for DELETE.
+fn batch_kind(kind: &str) -> Result<Option<&'static Transition>, ApiError> {
+    match kind {
+        "START" => Ok(Some(&START)),
+        "STOP" => Ok(Some(&STOP)),
+        "REBOOT" => Ok(Some(&REBOOT)),
+        "CHANGEOS" => Ok(Some(&CHANGE_OS)),
+        "REINSTALLOS" => Ok(Some(&REINSTALL_OS)),
+        "DELETE" => Ok(None),
+        _ => Err(errors::param(
+            "type",
+            "must be START, STOP, REBOOT, CHANGEOS, REINSTALLOS or DELETE",
+        )),
+    }
+}
+
+fn batch_ids(value: &Value) -> Result<Vec<String>, ApiError> {
+    value
+        .get("servers")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| errors::param("servers", "must list at least one server"))?
+        .iter()
+        .map(|s| {
+            s.get("id")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .ok_or_else(|| errors::param("servers.id", "is required"))
+        })
+        .collect()
+}
+
+/// `POST /dev-servers/action`: one operation on several servers. Every server is checked first (exists,
+/// its status allows the operation, a yearly/monthly one may be deleted); the first refusal answers and
+/// nothing changes [EMU: the docs do not say whether a batch may be partial]. Answer: the servers after
+/// the operation, in the list shape.
+async fn batch(State(app): State<AppState>, scope: Scope, body: Bytes) -> Result<Response, ApiError> {
+    let value = parse_body(&body)?;
+    let kind = value
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| errors::param("type", "is required"))?;
+    let t = batch_kind(kind)?;
+    let ids = batch_ids(&value)?;
+    let os = match kind {
+        "CHANGEOS" | "REINSTALLOS" => {
+            let extend = value
+                .get("extend_param")
+                .filter(|v| v.is_object())
+                .ok_or_else(|| errors::param("extend_param", "is required"))?;
+            Some(os_request_of(extend, &app)?)
+        }
+        _ => None,
+    };
+    let image = match (kind, &os) {
+        ("CHANGEOS", Some(req)) => Some(os_image(req, &app)?),
+        _ => None,
+    };
+    app.tx(&scope.principal, |tx| {
+        let now = tx.now_ms;
+        for id in &ids {
+            let s = visible(tx, &scope, id)?;
+            match t {
+                Some(t) => allowed(t, s)?,
+                None => deletable(s, now)?,
+            }
+            if let Some(i) = &image
+                && (i.arch != s.arch || i.server_type != s.server_type)
+            {
+                return Err(errors::param(
+                    "extend_param.image_id",
+                    format!("{} does not fit the server {id}", i.id),
+                ));
+            }
+        }
+        let mut data = Vec::new();
+        for id in &ids {
+            let answer = match t {
+                None => begin_delete(tx, id)?,
+                Some(t) => {
+                    let image = image.clone();
+                    transition(tx, &scope, id, t, |s| {
+                        if let Some(i) = image {
+                            s.image_id = i.id;
+                            s.image_name = i.name;
+                        }
+                        if let Some(req) = &os {
+                            s.key_pair_name.clone_from(&req.key_pair_name);
+                            s.user_data.clone_from(&req.user_data);
+                        }
+                    })?;
+                    tx.store
+                        .table::<DevServer>()?
+                        .get(id)
+                        .map(render)
+                        .unwrap_or(Value::Null)
+                }
+            };
+            data.push(answer);
+        }
+        let total = data.len();
+        Ok(ok(page_body(data, total, total, 0)))
+    })
+}
+
 /// Timer and admin actions on a server: the ends of the transitions, and the knobs `expire` (paid
 /// period over 1 s ago), `renew` (one more term from now) and `error` (status ERROR).
 pub fn on_timer(store: &mut Store, timer: &Timer, now_ms: u64) -> Result<(), StateError> {
@@ -897,6 +1024,8 @@ pub fn family() -> Family {
             Router::new()
                 .route(base, get(list).post(create))
                 .route(&format!("{base}/all"), get(list_all))
+                .route(&format!("{base}/sync"), put(list))
+                .route(&format!("{base}/action"), post(batch))
                 .route(&format!("{base}/flavors"), get(flavors))
                 .route(&format!("{base}/images"), get(images))
                 .route(&format!("{base}/images/{{id}}"), get(image))
