@@ -43,14 +43,6 @@ pub const SUITES: &[SdkSuite] = &[SdkSuite {
 /// (cloud, service, package, served by the emulator, passing, checks).
 const PLANNED: &[(&str, &str, &str, &str, &str, &str)] = &[
     (
-        "Huawei Cloud",
-        "modelarts",
-        "huaweicloud-sdk-go-v3 services/modelarts/v1",
-        "no emulator family yet",
-        "—",
-        "—",
-    ),
-    (
         "Volcengine",
         "veenedge",
         "volcengine-go-sdk service/veenedge",
