@@ -1,5 +1,5 @@
-//! The cloud side of the drivers: an `edgefleet-emulator` process (the IEC and the veEN API, each on its
-//! own loopback port, one state) with quotas large enough for the run
+//! The cloud side of the drivers: an `edgefleet-emulator` process (the IEC, the veEN and the Luchen API,
+//! each on its own loopback port, one state) with quotas large enough for the run
 //! (zero delays for the bench, the emulator's own transition delays plus per-call latency for the chaos
 //! campaign), and its admin API: per-operation call counters (`GET /_emulator/calls`), the state
 //! snapshot, faults, and the requests sent before a Retry-After had passed.
@@ -25,6 +25,8 @@ pub struct Emulator {
     pub url: String,
     /// Base URL of the veEN endpoint.
     pub veen_url: String,
+    /// Base URL of the Luchen endpoint (the host root; calls go to `/api/...`).
+    pub luchen_url: String,
     http: reqwest::Client,
 }
 
@@ -92,6 +94,7 @@ impl Emulator {
     pub async fn start(bin: &Path, work_dir: &Path, options: &EmulatorOptions) -> Result<Self> {
         let addr = free_port()?;
         let veen_addr = free_port()?;
+        let luchen_addr = free_port()?;
         let config = Config {
             catalog: bench_catalog(),
             veen: bench_veen_catalog(),
@@ -110,6 +113,8 @@ impl Emulator {
             .arg(addr.to_string())
             .arg("--veen-addr")
             .arg(veen_addr.to_string())
+            .arg("--luchen-addr")
+            .arg(luchen_addr.to_string())
             .arg("--config")
             .arg(&config_path)
             .args(["--log", "warn"]);
@@ -127,6 +132,7 @@ impl Emulator {
             child,
             url: format!("http://{addr}"),
             veen_url: format!("http://{veen_addr}"),
+            luchen_url: format!("http://{luchen_addr}"),
             http: reqwest::Client::new(),
         };
         emulator.wait_healthy(&log_path).await?;

@@ -89,7 +89,7 @@ impl Args {
     /// The smoke run's fixed workload (see `--smoke`).
     fn smoke(mut self) -> Self {
         self.instances = 200;
-        self.fleets = 1;
+        self.fleets = usize::from(self.cloud.has_fleets());
         self.replicas = 5;
         self.poll_interval = 10;
         self.steady_intervals = 2;
@@ -126,6 +126,12 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: &Args) -> Result<Report> {
+    if args.fleets > 0 && !args.cloud.has_fleets() {
+        anyhow::bail!(
+            "--cloud {} has no EdgeClouds: use --fleets 0",
+            args.cloud.as_str()
+        );
+    }
     std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let client = Client::try_default()
@@ -140,9 +146,10 @@ async fn run(args: &Args) -> Result<Report> {
     let emulator =
         Emulator::start(&args.emulator_bin, &args.out_dir, &EmulatorOptions::zero_delays()).await?;
     eprintln!(
-        "[bench] emulator at {} (IEC) and {} (veEN); objects on {}",
+        "[bench] emulator at {} (IEC), {} (veEN) and {} (Luchen); objects on {}",
         emulator.url,
         emulator.veen_url,
+        emulator.luchen_url,
         args.cloud.as_str()
     );
 
@@ -156,6 +163,7 @@ async fn run(args: &Args) -> Result<Report> {
     let endpoint = match args.cloud {
         Cloud::Iec => &emulator.url,
         Cloud::Veen => &emulator.veen_url,
+        Cloud::Luchen => &emulator.luchen_url,
     };
     workload::create_shared(
         &client,
@@ -363,6 +371,7 @@ fn write_report(report: &Report, args: &Args) -> Result<()> {
     let stem = match args.cloud {
         Cloud::Iec => args.out_dir.join(format!("bench-{}", args.instances)),
         Cloud::Veen => args.out_dir.join(format!("bench-veen-{}", args.instances)),
+        Cloud::Luchen => args.out_dir.join(format!("bench-luchen-{}", args.instances)),
     };
     let json = stem.with_extension("json");
     std::fs::write(&json, serde_json::to_vec_pretty(report)?)

@@ -10,6 +10,9 @@
 //!   (`bench-pool`: its cloud server, the fleet itself being one member); veEN instances live in a cloud
 //!   server, so every standalone instance joins that one (`spec.fleetRef`) and inherits its spec, image
 //!   and disk.
+//! - Luchen: a credentials Secret (the emulator's built-in user and password) and the ProviderConfig
+//!   (Password login); instances are GPU instances (H100 × 1) in the catalog's east region, one node
+//!   port each. Luchen has no fleet object and edgefleet has no Luchen EdgeCloud, so runs take no fleets.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -37,6 +40,8 @@ pub enum Cloud {
     Iec,
     /// Volcengine veEN.
     Veen,
+    /// Luchen GPU instances.
+    Luchen,
 }
 
 impl Cloud {
@@ -45,6 +50,7 @@ impl Cloud {
         match self {
             Self::Iec => "iec",
             Self::Veen => "veen",
+            Self::Luchen => "luchen",
         }
     }
 
@@ -53,7 +59,13 @@ impl Cloud {
         match self {
             Self::Iec => "bench-iec",
             Self::Veen => "bench-veen",
+            Self::Luchen => "bench-luchen",
         }
+    }
+
+    /// Whether edgefleet has EdgeClouds on this cloud (`--fleets` needs them).
+    pub fn has_fleets(self) -> bool {
+        !matches!(self, Self::Luchen)
     }
 }
 
@@ -69,6 +81,10 @@ const VEEN_IMAGE: &str = "image-ubuntu2004";
 const SITE_ID: &str = "a0272146-f6d8-4e3f-a1dc-196ec4a2f856";
 const FLAVOR: &str = "c6.large.2";
 const IMAGE: &str = "00000000-0000-0000-0000-000000000002";
+/// The built-in Luchen catalog's east region, H100 × 1 type and PyTorch image (docs/emulator.md).
+const LUCHEN_REGION: &str = edgefleet_emulator::luchen::catalog::REGION_EAST;
+const LUCHEN_TYPE: &str = edgefleet_emulator::luchen::catalog::TYPE_H100_1;
+const LUCHEN_IMAGE: &str = edgefleet_emulator::luchen::catalog::IMAGE_PYTORCH;
 
 /// API resource of a kind, for dynamic access.
 pub fn resource<K: Resource<DynamicType = ()>>() -> ApiResource {
@@ -118,6 +134,7 @@ pub async fn create_shared(
     match cloud {
         Cloud::Iec => create_shared_iec(client, namespace, endpoint, qps, fleets).await,
         Cloud::Veen => create_shared_veen(client, namespace, endpoint, qps).await,
+        Cloud::Luchen => create_shared_luchen(client, namespace, endpoint, qps).await,
     }
 }
 
@@ -133,6 +150,7 @@ pub fn shared_objects(cloud: Cloud, fleets: bool) -> Vec<(ApiResource, &'static 
             shared
         }
         Cloud::Veen => vec![(resource::<EdgeCloud>(), VEEN_POOL)],
+        Cloud::Luchen => Vec::new(),
     }
 }
 
@@ -182,6 +200,37 @@ async fn create_shared_veen(client: &Client, namespace: &str, endpoint: &str, qp
     pool["metadata"]["labels"][ROLE_LABEL] = json!("shared");
     pool["spec"]["template"]["name"] = json!("bench-pool");
     create_dynamic(client, &resource::<EdgeCloud>(), Some(namespace), pool).await
+}
+
+async fn create_shared_luchen(client: &Client, namespace: &str, endpoint: &str, qps: u32) -> Result<()> {
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), namespace);
+    let secret: Secret = serde_json::from_value(json!({
+        "metadata": {"name": "bench-luchen-credentials", "namespace": namespace},
+        "stringData": {
+            "username": edgefleet_emulator::config::DEFAULT_USER,
+            "password": edgefleet_emulator::config::DEFAULT_PASSWORD,
+        },
+    }))?;
+    secrets
+        .create(&PostParams::default(), &secret)
+        .await
+        .context("creating Secret bench-luchen-credentials")?;
+    create_dynamic(
+        client,
+        &resource::<ProviderConfig>(),
+        None,
+        json!({
+            "apiVersion": "edgefleet.io/v1alpha1", "kind": "ProviderConfig",
+            "metadata": {"name": Cloud::Luchen.provider_config()},
+            "spec": {
+                "provider": "Luchen",
+                "endpoints": {"luchen": endpoint},
+                "credentials": {"type": "Password", "secretRef": {"name": "bench-luchen-credentials", "namespace": namespace}},
+                "rateLimit": {"qps": qps, "burst": qps.saturating_mul(2).min(10_000)},
+            }
+        }),
+    )
+    .await
 }
 
 async fn create_shared_iec(
@@ -277,6 +326,18 @@ pub fn instance(cloud: Cloud, namespace: &str, index: usize) -> Value {
                 "powerState": "Running",
             }
         }),
+        Cloud::Luchen => json!({
+            "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeInstance",
+            "metadata": {"name": format!("bench-{index:05}"), "namespace": namespace, "labels": {ROLE_LABEL: "instance"}},
+            "spec": {
+                "providerConfigRef": {"name": Cloud::Luchen.provider_config()},
+                "flavor": LUCHEN_TYPE,
+                "image": LUCHEN_IMAGE,
+                "placement": {"siteId": LUCHEN_REGION},
+                "luchen": {"billing": {"chargeMode": "perHour", "duration": 1}, "nodePorts": [8888]},
+                "powerState": "Running",
+            }
+        }),
     }
 }
 
@@ -305,7 +366,8 @@ pub fn iec_instance(namespace: &str, index: usize) -> Value {
 /// One EdgeCloud of `cloud` with `replicas` members.
 pub fn fleet(cloud: Cloud, namespace: &str, index: usize, replicas: u32) -> Value {
     match cloud {
-        Cloud::Iec => iec_fleet(namespace, index, replicas),
+        // No Luchen EdgeCloud exists (runs check `Cloud::has_fleets`); the IEC shape stands in.
+        Cloud::Iec | Cloud::Luchen => iec_fleet(namespace, index, replicas),
         Cloud::Veen => json!({
             "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeCloud",
             "metadata": {"name": format!("bench-fleet-{index:03}"), "namespace": namespace, "labels": {ROLE_LABEL: "fleet"}},

@@ -416,7 +416,8 @@ pub fn workload_for(name: &str) -> Result<Box<dyn CloudWorkload>> {
     match name {
         "iec" => Ok(Box::new(super::iec::Iec)),
         "veen" => Ok(Box::new(super::veen::Veen)),
-        other => bail!("--cloud {other}: no such cloud family (known: iec, veen)"),
+        "luchen" => Ok(Box::new(super::luchen::Luchen)),
+        other => bail!("--cloud {other}: no such cloud family (known: iec, veen, luchen)"),
     }
 }
 

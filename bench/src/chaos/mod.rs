@@ -16,11 +16,13 @@
 //! 7. reports as markdown and JSON ([`report`]); the binary exits non-zero on any leak, duplicate or
 //!    lost deletion.
 //!
-//! A cloud family plugs in by implementing [`family::CloudWorkload`] (IEC: [`iec`], veEN: [`veen`]).
+//! A cloud family plugs in by implementing [`family::CloudWorkload`] (IEC: [`iec`], veEN: [`veen`],
+//! Luchen: [`luchen`]).
 
 pub mod audit;
 pub mod family;
 pub mod iec;
+pub mod luchen;
 pub mod report;
 pub mod veen;
 
@@ -70,7 +72,7 @@ pub struct ChaosArgs {
     /// Directory for the report (`chaos-<seed>.json`, `chaos-<seed>.md`) and the process logs.
     #[arg(long)]
     pub out_dir: PathBuf,
-    /// Cloud family whose workload runs (known: iec, veen).
+    /// Cloud family whose workload runs (known: iec, veen, luchen).
     #[arg(long, default_value = "iec")]
     pub cloud: String,
     /// Rounds; each applies --ops-per-round mutations and ends with one kill.
@@ -421,6 +423,7 @@ pub async fn run(args: &ChaosArgs) -> Result<ChaosReport> {
     let endpoint = match workload.cloud() {
         workload::Cloud::Iec => &emulator.url,
         workload::Cloud::Veen => &emulator.veen_url,
+        workload::Cloud::Luchen => &emulator.luchen_url,
     };
     eprintln!("[chaos] emulator at {endpoint}");
     workload::ensure_namespace(&client, NAMESPACE).await?;
