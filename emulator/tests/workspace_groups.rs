@@ -338,3 +338,52 @@ async fn workspace_group_delete_is_refused_while_servers_remain() {
         "WKS.00000404",
     );
 }
+
+#[tokio::test]
+async fn workspace_scaling_policy_is_stored_validated_and_shown_on_the_group() {
+    let ws = start().await;
+    let g = ws.create_group("scaled").await;
+    let path = ws.v1("scaling-policy");
+    let body = json!({"server_group_id": g, "enable": true, "max_scaling_amount": 5, "single_expansion_count": 2,
+        "scaling_policy_by_session": {"session_usage_threshold": 80, "shrink_after_session_idle_minutes": 30}});
+    let (st, put) = ws.call(reqwest::Method::PUT, &path, Some(body.clone())).await;
+    assert_eq!(st, StatusCode::OK, "{put}");
+    assert_eq!(put["max_scaling_amount"], 5);
+    let (_, shown) = ws
+        .get(&ws.v1(&format!("scaling-policy?server_group_id={g}")))
+        .await;
+    assert_eq!(
+        shown["scaling_policy_by_session"]["shrink_after_session_idle_minutes"],
+        30
+    );
+    let (_, group) = ws.get(&ws.v1(&format!("app-server-groups/{g}"))).await;
+    assert_eq!(group["scaling_policy"]["single_expansion_count"], 2);
+    let mut bad = body.clone();
+    bad["single_expansion_count"] = json!(6);
+    assert_err(
+        &ws.call(reqwest::Method::PUT, &path, Some(bad)).await,
+        400,
+        "WKS.00211102",
+    );
+    let mut bad = body.clone();
+    bad.as_object_mut().unwrap().remove("scaling_policy_by_session");
+    assert_err(
+        &ws.call(reqwest::Method::PUT, &path, Some(bad)).await,
+        400,
+        "WKS.00211102",
+    );
+    let mut unknown = body;
+    unknown["server_group_id"] = json!("nope");
+    assert_err(
+        &ws.call(reqwest::Method::PUT, &path, Some(unknown)).await,
+        404,
+        "WKS.00000404",
+    );
+    let (st, _) = ws
+        .delete(&ws.v1(&format!("scaling-policy?server_group_id={g}")))
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, group) = ws.get(&ws.v1(&format!("app-server-groups/{g}"))).await;
+    assert!(group.get("scaling_policy").is_none(), "{group}");
+    assert_err(&ws.get(&ws.v1("scaling-policy")).await, 400, "WKS.00211102");
+}

@@ -1,7 +1,7 @@
 // The Workspace suite: services/workspaceapp/v1 (WorkspaceApp, "appstream") against the emulator's
 // workspace listener (Env.Listeners["workspace"]). The SDK client has ~170 operations (app groups,
-// policies, storage, images, ...); the suite's Scope is the server-group, app-server, job and catalog
-// operations the emulator emulates. Scenario: project discovery through IAM on the same listener,
+// policies, storage, images, ...); the suite's Scope is the server-group, scaling-policy, app-server,
+// job and catalog operations the emulator emulates. Scenario: project discovery through IAM on the same listener,
 // group create/list/show/update/state/tags, create servers → poll the v2 job → list/show/update
 // servers, power actions, batch delete → poll, DELETE of a server → job, group delete, and the auth
 // and error contracts (bad signature, unknown group, delete refused while servers remain).
@@ -33,6 +33,7 @@ func init() {
 			"BatchDeleteServer", "BatchStartServer", "BatchStopServer", "BatchRebootServer",
 			"ShowJobDetail", "ShowJob", "ListSubJobs",
 			"ListProduct", "ListVolumeType", "CheckQuota",
+			"CreateOrUpdateScalingPolicy", "ShowScalingPolicy", "DeleteScalingPolicy",
 		},
 		Run: runWorkspace,
 	})
@@ -238,6 +239,24 @@ func runWorkspace(env Env, r *Recorder) {
 	r.Op("DeleteServerGroupTags", func() error {
 		_, err := c.DeleteServerGroupTags(&wsm.DeleteServerGroupTagsRequest{ServerGroupId: groupID,
 			Body: &wsm.DeleteResourceTagReq{Tags: &[]wsm.TmsTag{{Key: "zone"}}}})
+		return err
+	})
+	r.Op("CreateOrUpdateScalingPolicy", func() error {
+		_, err := c.CreateOrUpdateScalingPolicy(&wsm.CreateOrUpdateScalingPolicyRequest{Body: &wsm.CreateOrUpdateScalingPolicyReq{
+			ServerGroupId: groupID, Enable: b(true), MaxScalingAmount: 4, SingleExpansionCount: 2,
+			ScalingPolicyBySession: &wsm.ScalingPolicyBySession{SessionUsageThreshold: i32(80), ShrinkAfterSessionIdleMinutes: 30},
+		}})
+		return err
+	})
+	r.Op("ShowScalingPolicy", func() error {
+		resp, err := c.ShowScalingPolicy(&wsm.ShowScalingPolicyRequest{ServerGroupId: groupID})
+		if err == nil && (resp.MaxScalingAmount == nil || *resp.MaxScalingAmount != 4) {
+			err = fmt.Errorf("max_scaling_amount is %v", resp.MaxScalingAmount)
+		}
+		return err
+	})
+	r.Op("DeleteScalingPolicy", func() error {
+		_, err := c.DeleteScalingPolicy(&wsm.DeleteScalingPolicyRequest{ServerGroupId: groupID})
 		return err
 	})
 	r.Op("BatchDeleteServerGroupTags", func() error {

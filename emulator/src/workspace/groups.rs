@@ -125,6 +125,9 @@ pub struct ServerGroup {
     pub storage_mount_policy: String,
     /// Routing policy.
     pub route_policy: Option<RoutePolicy>,
+    /// Scaling policy (`/v1/{project_id}/scaling-policy`).
+    #[serde(default)]
+    pub scaling_policy: Option<crate::workspace::scaling::ScalingPolicy>,
     /// Created, epoch ms.
     pub create_ms: u64,
     /// Updated, epoch ms.
@@ -430,6 +433,7 @@ fn build_group(tx: &Tx<'_>, b: CreateBody) -> ServerGroup {
         server_group_status: b.server_group_status.unwrap_or(true),
         storage_mount_policy: "ANY".into(),
         route_policy: b.route_policy,
+        scaling_policy: None,
         create_ms: tx.now_ms,
         update_ms: tx.now_ms,
     }
@@ -501,6 +505,9 @@ pub fn render(cat: &WorkspaceCatalog, g: &ServerGroup, servers: usize, project_n
         }
         if let Some(ip) = &g.ip_virtual {
             obj.insert("ip_virtual".into(), json!(ip));
+        }
+        if let Some(sp) = &g.scaling_policy {
+            obj.insert("scaling_policy".into(), json!(sp));
         }
     }
     v

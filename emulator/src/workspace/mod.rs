@@ -11,13 +11,15 @@
 //!
 //! Families: [`groups`] (server groups, their state and tags), [`servers`] (application servers
 //! and their power actions), [`jobs`] (create/delete jobs, their reads and the job-failure admin
-//! knob), [`catalog`] (products, disk types, quota check; the `workspace` config section).
+//! knob), [`scaling`] (scaling policies, stored and shown, never acted on), [`catalog`] (products,
+//! disk types, quota check; the `workspace` config section).
 
 pub mod catalog;
 pub mod common;
 pub mod errors;
 pub mod groups;
 pub mod jobs;
+pub mod scaling;
 pub mod servers;
 
 use axum::Router;
@@ -127,6 +129,7 @@ fn routes() -> Router<AppState> {
         .merge(servers::routes())
         .merge(jobs::routes())
         .merge(catalog::routes())
+        .merge(scaling::routes())
 }
 
 /// The one Workspace family.
