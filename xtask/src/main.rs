@@ -20,6 +20,7 @@
 
 mod bench;
 mod chaos;
+mod cluster_tests;
 mod control_plane;
 mod demo;
 mod deploy;

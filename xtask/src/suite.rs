@@ -164,13 +164,24 @@ fn sdk_contract(_ctx: &Context) -> Result<()> {
     crate::sdk_contract::run(&crate::sdk_contract::SdkArgs { write_docs: false })
 }
 
+/// Every `#[ignore = "needs cluster"]` test, several binaries at a time ([`crate::cluster_tests`]).
 fn cluster_tests(ctx: &Context) -> Result<()> {
     // The GitOps health conformance test (tests/gitops_health.rs) runs Flux's kstatus through this binary.
     let kstatus = crate::kstatus::binary()?;
-    let mut cmd = ctx.cluster_cargo(["test", "--workspace", "--no-fail-fast", "--", "--ignored"]);
-    cmd.env("EDGEFLEET_KSTATUS", &kstatus);
-    cmd.args(&ctx.test_args);
-    process::run(&mut cmd)
+    let mut env: Vec<(String, OsString)> = ctx
+        .cluster_env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    env.push(("EDGEFLEET_KSTATUS".to_owned(), kstatus.into_os_string()));
+    if std::env::var_os("RUST_LIB_BACKTRACE").is_none() {
+        env.push(("RUST_LIB_BACKTRACE".to_owned(), "0".into()));
+    }
+    let target_dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| ctx.root.join("target"));
+    let build = ctx.cluster_cargo(["test", "--workspace", "--no-run"]);
+    crate::cluster_tests::run(build, &target_dir, &env, &ctx.test_args)
 }
 
 /// `cargo xtask demo --exit-when-ready` against the suite's cluster: the operator binary converges the
