@@ -982,6 +982,36 @@ pub enum FleetExt {
     None,
     /// Volcengine veEN (CreateCloudServer fields beyond the common template).
     Veen(VeenFleetExt),
+    /// Huawei Workspace (CreateServerGroup fields beyond the common template).
+    Workspace(WorkspaceFleetExt),
+}
+
+/// Workspace's server-group settings (CreateServerGroup fields the common template has no word for),
+/// in the API's own spelling; `None` keeps the API default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkspaceFleetExt {
+    /// `image_type`: `gold`, `public`, `private`, `shared` or `other`.
+    pub image_type: String,
+    /// `image_product_id` (marketplace images).
+    pub image_product_id: Option<String>,
+    /// `os_type`: `Windows`, `Linux` or `Other`.
+    pub os_type: String,
+    /// `subnet_id` of the servers' NIC (the group and every create need one).
+    pub subnet_id: Option<String>,
+    /// `flavor_id` beside the product id.
+    pub flavor_id: Option<String>,
+    /// `is_vdi`: single-session VDI mode.
+    pub is_vdi: Option<bool>,
+    /// `app_type`: `SESSION_DESKTOP_APP` or `COMMON_APP`.
+    pub app_type: Option<String>,
+    /// `route_policy.max_session`.
+    pub max_session: Option<u32>,
+    /// `route_policy.cpu_threshold` (percent).
+    pub cpu_threshold: Option<u32>,
+    /// `route_policy.mem_threshold` (percent).
+    pub mem_threshold: Option<u32>,
+    /// `ou_name`: the AD organisational unit.
+    pub ou_name: Option<String>,
 }
 
 /// veEN's cloud-server settings (CreateCloudServer fields the common template has no word for), in

@@ -15,7 +15,8 @@
 //! | [`VpcApi`] | vpcs + subnets (per site, CUSTOMER mode), unique names | CreateCustomVPCInstance in one cluster (`spec.veen.clusterName`) with its subnets; found again by the owner tag | unsupported (uses an existing VPC) | unsupported | unsupported |
 //! | [`SecurityGroupApi`] | account-wide groups + immutable rules (delete + create) | groups in a VPC (`security_group_needs_vpc`) + rules changed in place (`rule_update`) | unsupported | unsupported | unsupported |
 //! | [`InstanceApi`] | direct site-level create, batch power, change-OS, NICs | CreateInstance into a cloud server (`InstanceRules::fleet = Required`) with `client_token` and owner tag, then SetInstanceName; Start/Stop/Reboot/Offline | one server per create, prepaid → `Operation::order_id` | create/stop/terminate | app servers (job ids in `Operation::job_ids`) |
-//! | [`FleetApi`] | deployment plan (cloud object) → deploy / expand | cloud server: plan kept local, deploy = CreateCloudServer with the client token | unsupported | unsupported | server group: deploy = create group, expand = create servers (job) |
+//! | [`FleetApi`] | deployment plan (cloud object) → deploy / expand | cloud server: plan kept local, deploy = CreateCloudServer with the client token | unsupported | unsupported | server group: plan kept local, deploy = create group, expand = create servers (job), members deleted by batch-delete jobs |
+//! | [`OperationApi`] | unsupported | unsupported | BSS orders | unsupported | v2 jobs (`workspace::jobs`) |
 //! | crash recovery ([`Capabilities`]) | unique fleet/VPC names | client tokens + tags | names / order ids | names | group names + tags |
 //!
 //! Building a provider from settings (what the ProviderConfig controller does):
@@ -47,6 +48,7 @@ pub mod plan;
 pub mod ratelimit;
 pub mod settings;
 pub mod veen;
+pub mod workspace;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -457,6 +459,14 @@ pub trait FleetApi: Send + Sync {
         let _ = template;
         Vec::new()
     }
+    /// The cloud's rules for a whole fleet request that the shared schema leaves open (coverage level,
+    /// number of locations, the provider section), named by their path in the EdgeCloud object
+    /// (`spec.coverage.level`, `spec.placement`, `spec.<cloud>.<field>`). Pure, checked before any
+    /// plan; empty (the default) when the request is acceptable.
+    fn validate_fleet(&self, request: &FleetPlanRequest) -> Vec<FieldError> {
+        let _ = request;
+        Vec::new()
+    }
     /// Records a placement plan (IEC: a deployment plan object; other clouds may keep it local).
     async fn create_plan(&self, request: &FleetPlanRequest) -> ProviderResult<FleetPlan>;
     /// Executes a plan that creates a new fleet. `request` is the one the plan was made from.
@@ -708,6 +718,11 @@ impl ProviderRegistry {
                 self.metrics.clone(),
             )?)),
             ProviderKind::ModelArts => Ok(Arc::new(modelarts::ModelArtsProvider::new(
+                settings,
+                limiter,
+                self.metrics.clone(),
+            )?)),
+            ProviderKind::Workspace => Ok(Arc::new(workspace::WorkspaceProvider::new(
                 settings,
                 limiter,
                 self.metrics.clone(),

@@ -173,3 +173,38 @@ impl TokenSource {
         })
     }
 }
+
+/// The id of the IAM project named `region` (`GET {iam}/v3/projects?name=<region>`, as Huawei's SDK
+/// finds the project of basic credentials), through `iam`: a pipeline whose base is the IAM endpoint,
+/// authenticated like the service's calls. No such project is a configuration error naming the region.
+pub async fn lookup_project_id(
+    iam: &crate::provider::http::Pipeline,
+    region: &str,
+) -> Result<String, ProviderError> {
+    const OP: &str = "iam.project.lookup";
+    #[derive(serde::Deserialize)]
+    struct Project {
+        #[serde(default)]
+        id: String,
+        #[serde(default)]
+        name: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Projects {
+        #[serde(default)]
+        projects: Vec<Project>,
+    }
+    let call = crate::provider::http::Call::get(OP, "/v3/projects").query("name", region);
+    let found: Projects = iam.json(call).await?;
+    found
+        .projects
+        .into_iter()
+        .find(|p| p.name == region && !p.id.is_empty())
+        .map(|p| p.id)
+        .ok_or_else(|| {
+            ProviderError::configuration(
+                OP,
+                format!("IAM lists no project named {region:?}: set spec.projectId or spec.region to a region of the account"),
+            )
+        })
+}
