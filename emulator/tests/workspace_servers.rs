@@ -427,3 +427,30 @@ async fn workspace_create_servers_validation_and_quota() {
     let (_, vt) = ws.get(&ws.v1("volume-type")).await;
     assert_eq!(vt["volume_types"].as_array().unwrap().len(), 5);
 }
+
+#[tokio::test]
+async fn workspace_jobs_survive_a_snapshot_round_trip_and_stuck_keeps_them_waiting() {
+    let ws = start().await;
+    let g = ws.create_group("snap").await;
+    let job_id = ws.create_servers(&g, 2).await;
+    ws.advance_ms(1_000).await;
+    assert_eq!(ws.job(&job_id).await["status"], "RUNNING");
+    let snapshot = ws.handle.state();
+
+    // A second emulator loads the snapshot: the job, its servers and its pending steps come along (its
+    // own clock started about when the first one did, 1 s behind it: 5 s reach the registration step).
+    let other = start().await;
+    other.handle.app().load_snapshot(snapshot).unwrap();
+    other.advance_ms(5_000).await;
+    assert_eq!(other.job(&job_id).await["status"], "SUCCESS");
+    let servers = other.servers_of(&g).await;
+    assert_eq!(servers.len(), 2);
+    assert!(servers.iter().all(|s| s["status"] == "REGISTERED"), "{servers:?}");
+
+    // `stuck: [workspace.job]` keeps a new job WAITING however long one waits.
+    other.faults(json!({"stuck": ["workspace.job"]})).await;
+    let stuck = other.create_servers(&g, 1).await;
+    other.advance_ms(60_000).await;
+    assert_eq!(other.job(&stuck).await["status"], "WAITING");
+    assert_eq!(other.servers_of(&g).await.len(), 2);
+}
