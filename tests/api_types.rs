@@ -285,6 +285,8 @@ fn round_trip_every_kind_with_full_status() {
         image: Some("00000000-0000-0000-0000-000000000002".into()),
         edge_cloud_id: None,
         last_reboot_request: Some("1700000000".into()),
+        order_id: Some("CS2612040415ABCDE".into()),
+        order_state: Some("pending payment".into()),
         pending_create: Some(pending()),
     });
     round_trip::<EdgeInstance>(&serde_json::to_value(&ei).unwrap(), "EdgeInstance");

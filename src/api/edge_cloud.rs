@@ -243,6 +243,7 @@ impl EdgeInstanceTemplate {
             power_state: self.power_state,
             iec: self.iec.clone(),
             veen: None,
+            model_arts: None,
         }
     }
 }

@@ -15,7 +15,9 @@ use super::common::{
     rule_provider_config_immutable,
 };
 use super::condition::Condition;
-use crate::provider::{IecInstanceExt, InstanceExt, PowerModes, ProviderKind, VeenInstanceExt};
+use crate::provider::{
+    Charging, IecInstanceExt, InstanceExt, ModelArtsInstanceExt, PowerModes, ProviderKind, VeenInstanceExt,
+};
 
 /// Desired power state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
@@ -156,6 +158,180 @@ impl VeenInstanceSpec {
     }
 }
 
+/// ModelArts DevServer server type (`server_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum ModelArtsServerType {
+    /// Bare-metal server.
+    #[serde(rename = "BMS")]
+    Bms,
+    /// Elastic cloud server.
+    #[serde(rename = "ECS")]
+    Ecs,
+    /// Supernode (logs in with a key pair only).
+    #[serde(rename = "HPS")]
+    Hps,
+}
+
+/// ModelArts DevServer architecture (`arch`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum ModelArtsArch {
+    /// x86-64.
+    #[serde(rename = "X86")]
+    X86,
+    /// ARM (Ascend).
+    #[serde(rename = "ARM")]
+    Arm,
+}
+
+/// How a DevServer is paid for (`charging_info.charging_mode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum ModelArtsChargingMode {
+    /// Pay-per-use (default): the create returns the server.
+    #[default]
+    #[serde(rename = "POST_PAID")]
+    PostPaid,
+    /// Prepaid for a period: the create returns a billing order; the server exists once it is paid.
+    #[serde(rename = "PRE_PAID")]
+    PrePaid,
+}
+
+/// The unit of a prepaid period (`charging_info.period_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum ModelArtsPeriodType {
+    /// Hours.
+    #[serde(rename = "HOUR")]
+    Hour,
+    /// Days.
+    #[serde(rename = "DAY")]
+    Day,
+    /// Weeks.
+    #[serde(rename = "WEEK")]
+    Week,
+    /// Months.
+    #[serde(rename = "MONTH")]
+    Month,
+    /// Years.
+    #[serde(rename = "YEAR")]
+    Year,
+}
+
+impl ModelArtsPeriodType {
+    /// As the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hour => "HOUR",
+            Self::Day => "DAY",
+            Self::Week => "WEEK",
+            Self::Month => "MONTH",
+            Self::Year => "YEAR",
+        }
+    }
+}
+
+/// DevServer billing (`charging_info`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.mode != 'PRE_PAID' || (has(self.periodType) && has(self.periodNum))").message("spec.modelArts.charging: PRE_PAID needs periodType and periodNum"))]
+#[x_kube(validation = Rule::new("self.mode != 'POST_PAID' || (!has(self.periodType) && !has(self.periodNum) && !self.autoRenew)").message("spec.modelArts.charging: periodType, periodNum and autoRenew are for PRE_PAID only"))]
+pub struct ModelArtsCharging {
+    /// POST_PAID (pay-per-use, default) or PRE_PAID (a billing order for a period).
+    #[serde(default)]
+    pub mode: ModelArtsChargingMode,
+    /// HOUR, DAY, WEEK, MONTH or YEAR (PRE_PAID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_type: Option<ModelArtsPeriodType>,
+    /// How many periods (1–11; PRE_PAID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 11))]
+    pub period_num: Option<i32>,
+    /// Renew the subscription automatically when it ends (PRE_PAID; default false).
+    #[serde(default)]
+    pub auto_renew: bool,
+    /// Pay the order from the account balance at once (PRE_PAID; default false: the order waits for
+    /// payment in the billing center, and the object is Reconciling with the order's state).
+    #[serde(default)]
+    pub auto_pay: bool,
+}
+
+/// ModelArts DevServer settings: what `POST /v1/{project_id}/dev-servers` takes beyond the common
+/// fields (the flavor is its name, the image its UUID, the network one VPC, one subnet and one security
+/// group by id). Applied at creation; immutable.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.hpsClusterId) || (has(self.serverType) && self.serverType == 'HPS')").message("spec.modelArts.hpsClusterId is for serverType HPS only"))]
+pub struct ModelArtsInstanceSpec {
+    /// BMS, ECS or HPS (`server_type`). Unset: the flavor's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_type: Option<ModelArtsServerType>,
+    /// X86 or ARM (`arch`). Unset: the flavor's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arch: Option<ModelArtsArch>,
+    /// Availability zone, e.g. `cn-north-4a` (where a DevServer is placed; spec.placement stays empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256), pattern(r"^[-_.a-zA-Z0-9]+$"))]
+    pub availability_zone: Option<String>,
+    /// RoCE network id (`network.roce_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub roce_id: Option<String>,
+    /// IPv6 on the server's NIC (`network.ipv6_enable`, default false).
+    #[serde(default)]
+    pub ipv6: bool,
+    /// Enterprise project (`enterprise_project_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 36), pattern(r"^[-_.a-zA-Z0-9]+$"))]
+    pub enterprise_project_id: Option<String>,
+    /// Supernode cluster (`hps_cluster_id`, serverType HPS only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub hps_cluster_id: Option<String>,
+    /// Billing: pay-per-use (default) or prepaid for a period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charging: Option<ModelArtsCharging>,
+}
+
+impl ModelArtsInstanceSpec {
+    /// As the provider's domain value.
+    pub fn ext(&self) -> InstanceExt {
+        let charging = self.charging.as_ref().map(|c| match c.mode {
+            ModelArtsChargingMode::PostPaid => Charging::PostPaid,
+            ModelArtsChargingMode::PrePaid => Charging::PrePaid {
+                period_type: c
+                    .period_type
+                    .map_or("MONTH", ModelArtsPeriodType::as_str)
+                    .to_owned(),
+                period_num: c.period_num.and_then(|n| u32::try_from(n).ok()).unwrap_or(1),
+                auto_renew: c.auto_renew,
+                auto_pay: c.auto_pay,
+            },
+        });
+        let text = |t: Option<&str>| t.map(str::to_owned);
+        InstanceExt::ModelArts(ModelArtsInstanceExt {
+            server_type: self.server_type.map(|t| {
+                match t {
+                    ModelArtsServerType::Bms => "BMS",
+                    ModelArtsServerType::Ecs => "ECS",
+                    ModelArtsServerType::Hps => "HPS",
+                }
+                .to_owned()
+            }),
+            arch: self.arch.map(|a| {
+                match a {
+                    ModelArtsArch::X86 => "X86",
+                    ModelArtsArch::Arm => "ARM",
+                }
+                .to_owned()
+            }),
+            availability_zone: text(self.availability_zone.as_deref()),
+            roce_id: text(self.roce_id.as_deref()),
+            ipv6: self.ipv6,
+            enterprise_project_id: text(self.enterprise_project_id.as_deref()),
+            hps_cluster_id: text(self.hps_cluster_id.as_deref()),
+            charging,
+        })
+    }
+}
+
 /// Where a single instance runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -283,7 +459,9 @@ pub struct InstanceNetwork {
 #[x_kube(validation = Rule::new("has(self.bandwidth) == has(oldSelf.bandwidth)").message("spec.bandwidth cannot be added or removed after creation").field_path(".bandwidth"))]
 #[x_kube(validation = Rule::new("!(has(self.fleetRef) && has(self.fleetId))").message("spec.fleetRef, spec.fleetId: at most one may be set"))]
 #[x_kube(validation = Rule::new("has(self.fleetRef) == has(oldSelf.fleetRef) && (!has(self.fleetRef) || self.fleetRef.name == oldSelf.fleetRef.name) && has(self.fleetId) == has(oldSelf.fleetId) && (!has(self.fleetId) || self.fleetId == oldSelf.fleetId)").message("spec.fleetRef/fleetId is immutable: an instance cannot move to another fleet"))]
-#[x_kube(validation = Rule::new("!(has(self.iec) && has(self.veen))").message("spec.iec, spec.veen: at most one provider section may be set"))]
+#[x_kube(validation = Rule::new("(has(self.iec) ? 1 : 0) + (has(self.veen) ? 1 : 0) + (has(self.modelArts) ? 1 : 0) <= 1").message("spec.iec, spec.veen, spec.modelArts: at most one provider section may be set"))]
+#[x_kube(validation = Rule::new("has(self.modelArts) == has(oldSelf.modelArts)").message("spec.modelArts cannot be added or removed after creation").field_path(".modelArts"))]
+#[x_kube(validation = Rule::new("!has(self.modelArts) || !(has(self.keyName) && has(self.adminPasswordSecretRef))").message("spec.keyName, spec.adminPasswordSecretRef: a ModelArts DevServer logs in with one of them, not both"))]
 pub struct EdgeInstanceSpec {
     /// The ProviderConfig (cloud account) that manages this instance. Immutable.
     #[x_kube(validation = rule_provider_config_immutable())]
@@ -372,6 +550,11 @@ pub struct EdgeInstanceSpec {
     /// veEN-specific settings (only for a ProviderConfig of provider Veen).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub veen: Option<VeenInstanceSpec>,
+    /// ModelArts DevServer settings (only for a ProviderConfig of provider ModelArts): server type,
+    /// architecture, availability zone, billing. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.modelArts is immutable: ModelArts applies it at creation"))]
+    pub model_arts: Option<ModelArtsInstanceSpec>,
 }
 
 impl_managed_spec!(EdgeInstanceSpec);
@@ -379,6 +562,9 @@ impl_managed_spec!(EdgeInstanceSpec);
 impl EdgeInstanceSpec {
     /// The provider section as the provider's domain value (controllers pass it on unread).
     pub fn provider_ext(&self) -> InstanceExt {
+        if let Some(model_arts) = &self.model_arts {
+            return model_arts.ext();
+        }
         match (&self.iec, &self.veen) {
             (Some(iec), _) => iec.ext(),
             (None, Some(veen)) => veen.ext(),
@@ -395,6 +581,9 @@ impl EdgeInstanceSpec {
         }
         if self.veen.is_some() {
             out.push(("spec.veen", ProviderKind::Veen));
+        }
+        if self.model_arts.is_some() {
+            out.push(("spec.modelArts", ProviderKind::ModelArts));
         }
         out
     }
@@ -480,6 +669,14 @@ pub struct EdgeInstanceStatus {
     /// The value of the `edgefleet.io/reboot-request` annotation last acted on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_reboot_request: Option<String>,
+    /// The billing order of a prepaid create (ModelArts PRE_PAID), recorded before anything else once
+    /// the cloud answers with it; the object is Reconciling until the order is paid and its server
+    /// found, and no second order is placed for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
+    /// The order's state as last read (pending payment, processing, completed, cancelled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_state: Option<String>,
     /// Crash-safety intent of an in-flight create (IEC returns the server id in the create response;
     /// the intent covers a crash before that id is recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -187,6 +187,16 @@ impl Env {
                     ..ProviderEndpoints::default()
                 },
             ),
+            // ModelArts, its billing (BSS) and IAM (the project lookup) on the modelarts listener.
+            ProviderType::ModelArts => (
+                None,
+                ProviderEndpoints {
+                    model_arts: self.emu().url_of("modelarts"),
+                    bss: self.emu().url_of("modelarts"),
+                    iam: self.emu().url_of("modelarts"),
+                    ..ProviderEndpoints::default()
+                },
+            ),
             _ => (
                 Some(DOMAIN.to_owned()),
                 ProviderEndpoints {
@@ -200,7 +210,8 @@ impl Env {
             name,
             ProviderConfigSpec {
                 provider: cloud,
-                region: None,
+                // ModelArts needs the region (its endpoint and project); the emulator's is cn-north-4.
+                region: (cloud == ProviderType::ModelArts).then(|| "cn-north-4".to_owned()),
                 project_id: None,
                 domain_id,
                 domain_name: None,

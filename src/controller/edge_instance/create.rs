@@ -7,7 +7,7 @@ use kube::ResourceExt;
 use kube::api::Api;
 use tracing::{debug, info};
 
-use super::error::Error;
+use super::error::{Error, ORDER_PENDING};
 use super::model::{Network, check_spec, is_deleted, params_hash, place_of, reboot_request};
 use super::references::{read_secret, read_user_data};
 use crate::api::common::PendingOperation;
@@ -187,6 +187,9 @@ pub(super) async fn create(
     };
     // Step 2: the id comes back with the answer (written below, or with the pass's closing write).
     let Some(id) = op.resource_ids.first().cloned() else {
+        if let Some(order) = op.order_id.clone() {
+            return order_placed(w, &created_intent, &name, order).await;
+        }
         // No id in the answer: the next pass recovers by name.
         return Ok(Identity::Wait(Outcome::progressing(
             reason::CREATING,
@@ -226,6 +229,38 @@ pub(super) async fn create(
     );
     // Not observable yet: the id is written now (crash-safety step 2), with this pass's end state, so
     // `finish` writes nothing more.
+    w.persist_with_outcome(&outcome)
+        .await
+        .map_err(Error::PatchStatus)?;
+    Ok(Identity::Wait(outcome))
+}
+
+/// A prepaid create answered with a billing order and no instance: the order id is made durable at
+/// once (status `orderId`, and the intent in status with the order as its handle), before anything
+/// else, so a restarted controller polls this order instead of placing another.
+async fn order_placed(
+    w: &mut Writer,
+    intent: &CreateIntent,
+    name: &str,
+    order: String,
+) -> Result<Identity, Error> {
+    info!(order_id = %order, name = %name, "placed the order of a prepaid cloud instance");
+    w.status.order_id = Some(order.clone());
+    w.status.order_state = Some("placed".to_owned());
+    w.status.pending_create = Some(PendingOperation {
+        handle: Some(order.clone()),
+        ..intent.to_pending()
+    });
+    w.note(
+        "Ordered",
+        "Create",
+        format!("placed order {order} for cloud instance {name:?}"),
+    );
+    let outcome = Outcome::progressing(
+        reason::CREATING,
+        ORDER_PENDING,
+        format!("order {order} for cloud instance {name:?} placed; the instance is created once it is paid"),
+    );
     w.persist_with_outcome(&outcome)
         .await
         .map_err(Error::PatchStatus)?;

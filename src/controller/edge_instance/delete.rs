@@ -16,7 +16,7 @@ use crate::api::edge_instance::EdgeInstance;
 use crate::controller::events::EventType;
 use crate::controller::intent;
 use crate::controller::runtime::{Context, StatusWriter, elapsed_since, resolve_provider};
-use crate::provider::{InstanceState, ProviderError};
+use crate::provider::{InstanceState, OperationHandle, OperationState, Provider, ProviderError};
 use tracing::info;
 
 /// Deletes the cloud instance. `Ok` only once the cloud reports it DELETED or gone.
@@ -52,6 +52,23 @@ pub(super) async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writ
         })?;
     let api = resolved.provider.instances().map_err(Error::Unsupported)?;
     let after = resolved.intervals.pending;
+    if w.status.instance_id.is_none()
+        && let Some(order) = w.status.order_id.clone()
+        && !order_made_an_instance(resolved.provider.as_ref(), &order).await?
+    {
+        // Unpaid (or cancelled): the order makes nothing unless someone pays it.
+        ctx.publish(
+            ei,
+            EventType::Normal,
+            "Orphaned",
+            "Delete",
+            format!(
+                "left order {order} as it is: it has made no cloud instance (it makes one only if it is paid)"
+            ),
+        )
+        .await;
+        return Ok(());
+    }
     // A create that may still be in flight (status does not name its instance yet, or names only the
     // vanished instance it replaces) is looked up by its identity first; the id in status otherwise.
     let recorded = w.status.instance_id.clone();
@@ -124,7 +141,14 @@ pub(super) async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writ
     match api.delete(std::slice::from_ref(&id)).await {
         Ok(_) => {}
         Err(e) if e.is_not_found() => return Ok(()),
-        Err(ProviderError::Conflict { .. }) => {
+        Err(source @ (ProviderError::Conflict { .. } | ProviderError::Invalid { .. })) => {
+            // A refusal that holds until a date or a person acts (a prepaid subscription) says so.
+            if let Ok(Some(why)) = api.deletion_blocker(&id).await {
+                return Err(Error::DeletionRefused { id, why });
+            }
+            if !matches!(source, ProviderError::Conflict { .. }) {
+                return Err(Error::Delete { id, source });
+            }
             return Err(Error::DeletionWaits {
                 id,
                 what: format!(
@@ -141,6 +165,21 @@ pub(super) async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writ
         what: "delete requested; waiting for the cloud to report it DELETED".to_owned(),
         after,
     })
+}
+
+/// Whether billing order `order` (of a prepaid create whose instance status does not name yet) has
+/// been paid, so its instance exists or will: then the delete looks the instance up by name.
+async fn order_made_an_instance(provider: &dyn Provider, order: &str) -> Result<bool, Error> {
+    let ops = provider.operations().map_err(Error::Unsupported)?;
+    match ops.poll(&OperationHandle::Order(order.to_owned())).await {
+        Ok(OperationState::Succeeded { .. }) => Ok(true),
+        Ok(_) => Ok(false),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(source) => Err(Error::Order {
+            order: order.to_owned(),
+            source,
+        }),
+    }
 }
 
 pub(super) async fn cleanup(ei: Arc<EdgeInstance>, ctx: &Context) -> Result<Action, Error> {

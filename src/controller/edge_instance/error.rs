@@ -11,6 +11,18 @@ use crate::provider::ProviderError;
 /// the fleet replaces it).
 pub const INSTANCE_FAILED: &str = "InstanceFailed";
 
+/// Reconciling reason while the billing order of a prepaid create waits (for payment, or for the cloud
+/// to make its instance).
+pub const ORDER_PENDING: &str = "OrderPending";
+
+/// Stalled reason: the billing order of a prepaid create ended without an instance (cancelled); a spec
+/// change orders again.
+pub const ORDER_FAILED: &str = "OrderFailed";
+
+/// Stalled reason: a prepaid create was interrupted before its order was recorded; it is never ordered
+/// twice, so a person checks the orders (the instance is found by name once its order is paid).
+pub const ORDER_UNKNOWN: &str = "OrderUnknown";
+
 /// Errors of the EdgeInstance controller, one variant per step.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -222,6 +234,47 @@ pub enum Error {
         /// The fields.
         fields: String,
     },
+    /// Reading the billing order of a prepaid create failed.
+    #[error("failed to read order {order}")]
+    Order {
+        /// The order id.
+        order: String,
+        /// Why.
+        #[source]
+        source: ProviderError,
+    },
+    /// The billing order ended without an instance (cancelled); recorded in status, ordered again only
+    /// after a spec change.
+    #[error(
+        "order {order} for cloud instance {name:?} ended without an instance ({code}: {message}); change the spec to order again"
+    )]
+    OrderFailed {
+        /// The order id.
+        order: String,
+        /// Cloud name.
+        name: String,
+        /// The cloud's code.
+        code: String,
+        /// The cloud's message.
+        message: String,
+    },
+    /// A prepaid create was interrupted before its order id was recorded and its instance is not
+    /// listed (it is listed only once the order is paid): never ordered twice.
+    #[error(
+        "a prepaid create of cloud instance {name:?} was interrupted before its order was recorded; it is never ordered twice: once that order is paid the instance is found by its name; if no order was placed, remove the annotation edgefleet.io/create-intent to order again"
+    )]
+    OrderUnknown {
+        /// Cloud name.
+        name: String,
+    },
+    /// The cloud refuses the delete until a date passes or a person acts (a prepaid subscription).
+    #[error("deletion of cloud instance {id} is refused by the cloud: {why}")]
+    DeletionRefused {
+        /// Cloud id.
+        id: String,
+        /// Why, with the date (the cloud's words).
+        why: String,
+    },
     /// Writing status failed.
     #[error("failed to patch the status")]
     PatchStatus(#[source] kube::Error),
@@ -277,7 +330,9 @@ impl Error {
             | Self::Lookup { source, .. }
             | Self::Create { source, .. }
             | Self::Operate { source, .. }
-            | Self::Delete { source, .. } => Some(source),
+            | Self::Delete { source, .. }
+            | Self::Order { source, .. } => Some(source),
+            Self::OrderFailed { .. } | Self::OrderUnknown { .. } | Self::DeletionRefused { .. } => None,
             Self::ProviderUnavailable { .. }
             | Self::WaitingForReference { .. }
             | Self::ReadReference { .. }
@@ -317,7 +372,11 @@ impl ReconcileError for Error {
             | Self::Lookup { source, .. }
             | Self::Create { source, .. }
             | Self::Operate { source, .. }
-            | Self::Delete { source, .. } => source.category(),
+            | Self::Delete { source, .. }
+            | Self::Order { source, .. } => source.category(),
+            Self::OrderFailed { .. } => ORDER_FAILED,
+            Self::OrderUnknown { .. } => ORDER_UNKNOWN,
+            Self::DeletionRefused { .. } => "DeletionRefused",
             Self::ProviderUnavailable { .. } => "ProviderConfigUnavailable",
             Self::WaitingForReference { .. } => "WaitingForReference",
             Self::ReadReference { .. } | Self::ReadSecret { .. } => "KubernetesApi",
@@ -347,7 +406,10 @@ impl ReconcileError for Error {
             | Self::Lookup { source, .. }
             | Self::Create { source, .. }
             | Self::Operate { source, .. }
-            | Self::Delete { source, .. } => provider_error_class(source).0,
+            | Self::Delete { source, .. }
+            | Self::Order { source, .. } => provider_error_class(source).0,
+            Self::OrderUnknown { .. } | Self::DeletionRefused { .. } => ErrorClass::Stalled { recheck: true },
+            Self::OrderFailed { .. } => ErrorClass::Stalled { recheck: false },
             Self::ProviderUnavailable {
                 source: ResolveProviderError::Kube { .. },
                 ..
@@ -391,6 +453,9 @@ impl ReconcileError for Error {
             Self::ExternallyDeleted { .. } => Some(reason::EXTERNALLY_DELETED),
             Self::InstanceFailed { .. } => Some(INSTANCE_FAILED),
             Self::UnsupportedChange { .. } => Some(reason::UNSUPPORTED_CHANGE),
+            Self::OrderFailed { .. } => Some(ORDER_FAILED),
+            Self::OrderUnknown { .. } => Some(ORDER_UNKNOWN),
+            Self::DeletionRefused { .. } => Some(reason::DELETION_BLOCKED),
             // Provider errors were answered above; the rest do not stall.
             Self::ProviderUnavailable { deleting: false, .. }
             | Self::Unsupported(_)
@@ -400,6 +465,7 @@ impl ReconcileError for Error {
             | Self::Create { .. }
             | Self::Operate { .. }
             | Self::Delete { .. }
+            | Self::Order { .. }
             | Self::WaitingForReference { .. }
             | Self::ReadReference { .. }
             | Self::ReadSecret { .. }
@@ -437,6 +503,10 @@ impl ReconcileError for Error {
             | Self::ExternallyDeleted { .. }
             | Self::InstanceFailed { .. }
             | Self::UnsupportedChange { .. }
+            | Self::Order { .. }
+            | Self::OrderFailed { .. }
+            | Self::OrderUnknown { .. }
+            | Self::DeletionRefused { .. }
             | Self::PatchMetadata { .. }
             | Self::PatchStatus(..) => None,
         }

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::create::{Identity, Writer, create, ensure_finalizer, persist, record_identity};
-use super::error::Error;
+use super::error::{Error, ORDER_PENDING};
 use super::model::{Network, check_spec, identity_spec, is_deleted, is_member, place_of};
 use crate::api::common::ManagementPolicy;
 use crate::api::condition::reason;
@@ -15,7 +15,9 @@ use crate::controller::intent::{self, CreateIntent};
 use crate::controller::runtime::{Context, Outcome, elapsed_since};
 use kube::ResourceExt;
 
-use crate::provider::{CreateIdentity, InstanceSpec, ObservedInstance, Provider};
+use crate::provider::{
+    CreateIdentity, InstanceSpec, ObservedInstance, OperationHandle, OperationState, Provider,
+};
 
 /// Live instances carrying the identity `name` for `spec` (the provider decides how its cloud shows
 /// and places them): the name, and where the cloud has tags the owner tag of `ei`, as its creates
@@ -110,6 +112,17 @@ pub(super) async fn ensure_identity(
         return Err(Error::NothingToObserve);
     }
     let spec = identity_spec(ei, net);
+    // A prepaid create's order, recorded in status: polled until it made the instance, never placed
+    // again (unless it failed and the spec changed since).
+    let mut order_abandoned = false;
+    if w.status.instance_id.is_none()
+        && let Some(order) = w.status.order_id.clone()
+    {
+        match track_order(ei, ctx, provider, &spec, &order, w).await? {
+            Some(identity) => return Ok(identity),
+            None => order_abandoned = true,
+        }
+    }
     // Whether the cloud needs a fleet to create into (the capabilities say), then the cloud's rules.
     if let Some(problem) = provider
         .capabilities()
@@ -119,8 +132,9 @@ pub(super) async fn ensure_identity(
     }
     check_spec(ei, &api.validate(&spec, true))?;
     let name = spec.name.clone();
-    // After drift the last intent is the vanished instance's own: a new create is checked by name.
-    let pending = (!drifted)
+    // After drift the last intent is the vanished instance's own, after a failed order the order's:
+    // a new create is checked by name.
+    let pending = (!drifted && !order_abandoned)
         .then(|| {
             intent::pending_create(
                 ei,
@@ -157,6 +171,11 @@ pub(super) async fn ensure_identity(
                     ),
                 )));
             }
+            // A prepaid create's instance is listed only once its order is paid: the create may have
+            // placed an order that is not paid yet, so it is never sent again.
+            [] if api.pays_before_create(&spec) => {
+                return Err(Error::OrderUnknown { name: pending.token });
+            }
             [] => {}
             many => {
                 return Err(Error::AmbiguousRecovery {
@@ -177,6 +196,112 @@ pub(super) async fn ensure_identity(
         }
     }
     create(ei, ctx, provider, api, net, spec, w).await
+}
+
+/// Polls the billing order `order` of a prepaid create (status `orderId`, no instance yet): pending →
+/// Reconciling with the order's state; paid → the instance it made (by the ids the cloud names, else by
+/// name), recorded at once; failed → Stalled `OrderFailed`, or, when the spec changed since the object
+/// was last acted on, the order is forgotten (`None`) so that the pass orders anew.
+async fn track_order(
+    ei: &EdgeInstance,
+    ctx: &Context,
+    provider: &dyn Provider,
+    spec: &InstanceSpec,
+    order: &str,
+    w: &mut Writer,
+) -> Result<Option<Identity>, Error> {
+    let api = provider.instances().map_err(Error::Unsupported)?;
+    let ops = provider.operations().map_err(Error::Unsupported)?;
+    let name = spec.name.clone();
+    let state = ops
+        .poll(&OperationHandle::Order(order.to_owned()))
+        .await
+        .map_err(|source| Error::Order {
+            order: order.to_owned(),
+            source,
+        })?;
+    let ids = match state {
+        OperationState::Running { state, .. } => {
+            let words = state.unwrap_or_else(|| "in progress".to_owned());
+            w.status.order_state = Some(words.clone());
+            return Ok(Some(Identity::Wait(Outcome::progressing(
+                reason::CREATING,
+                ORDER_PENDING,
+                format!(
+                    "order {order} for cloud instance {name:?} is {words}; the instance is created once it is paid"
+                ),
+            ))));
+        }
+        OperationState::Failed { code, message } => {
+            let spec_changed =
+                ei.status.as_ref().and_then(|s| s.observed_generation) != ei.metadata.generation;
+            if spec_changed {
+                w.status.order_id = None;
+                w.status.order_state = None;
+                w.status.pending_create = None;
+                intent::clear(w.api(), ei)
+                    .await
+                    .map_err(|source| Error::PatchMetadata {
+                        what: "clear the create intent of a failed order",
+                        source,
+                    })?;
+                return Ok(None);
+            }
+            w.status.order_state = Some(format!("failed ({code})"));
+            w.status.pending_create = None;
+            return Err(Error::OrderFailed {
+                order: order.to_owned(),
+                name,
+                code,
+                message,
+            });
+        }
+        OperationState::Succeeded { resource_ids } => resource_ids,
+    };
+    w.status.order_state = Some("paid".to_owned());
+    let found = match ids.first() {
+        Some(id) => match api.get(id).await {
+            Ok(o) if !is_deleted(&o) => vec![o],
+            Ok(_) => Vec::new(),
+            Err(e) if e.is_not_found() => Vec::new(),
+            Err(source) => {
+                return Err(Error::Observe {
+                    id: id.clone(),
+                    source,
+                });
+            }
+        },
+        None => find_by_identity(provider, ei, spec, &name).await?,
+    };
+    match found.as_slice() {
+        [] => Ok(Some(Identity::Wait(Outcome::progressing(
+            reason::CREATING,
+            ORDER_PENDING,
+            format!(
+                "order {order} for cloud instance {name:?} is paid; waiting for the cloud to list the instance"
+            ),
+        )))),
+        [one] => {
+            ensure_finalizer(ei, w).await?;
+            record_identity(ei, w, &one.id);
+            w.status.pending_create = None;
+            persist(w).await?;
+            ctx.publish(
+                ei,
+                EventType::Normal,
+                "Created",
+                "Create",
+                format!("order {order} is paid: cloud instance {} ({name})", one.id),
+            )
+            .await;
+            Ok(Some(Identity::Observed(Box::new(one.clone()))))
+        }
+        many => Err(Error::AmbiguousRecovery {
+            name,
+            place: place_of(spec),
+            ids: ids_of(many),
+        }),
+    }
 }
 
 /// The recorded instance `id` is gone from the cloud: an error for objects that may not recreate it

@@ -64,7 +64,7 @@ use tracing::debug;
 use self::create::{Identity, Writer, api_for, durable_identity};
 use self::day2::{check_image_change, execute, handle_reboot};
 use self::delete::cleanup;
-pub use self::error::{Error, INSTANCE_FAILED};
+pub use self::error::{Error, INSTANCE_FAILED, ORDER_FAILED, ORDER_PENDING, ORDER_UNKNOWN};
 use self::identity::ensure_identity;
 use self::model::is_ready;
 pub use self::model::{
@@ -88,7 +88,7 @@ use crate::api::security_group::SecurityGroup;
 use crate::api::vpc::Vpc;
 use crate::controller::events::EventType;
 use crate::provider::plan::{InstanceAction, InstanceContext, plan_instance};
-use crate::provider::{Capabilities, InstanceApi, InstanceState, ObservedInstance, Provider};
+use crate::provider::{Capabilities, FieldChange, InstanceApi, InstanceState, ObservedInstance, Provider};
 
 fn ready_message(o: &ObservedInstance) -> String {
     let mut m = format!("cloud instance {} is {}", o.id, o.raw_status);
@@ -167,7 +167,10 @@ async fn converge(
         expected_cloud_name: shown_name.as_deref(),
     };
     let actions = plan_instance(&want, &plan_ctx, caps);
-    let sg_change = security_group_change(net, observed);
+    // Only where the cloud changes groups in place (and shows them): elsewhere they are the create's.
+    let sg_change = (caps.instance_fields.security_groups == FieldChange::InPlace)
+        .then(|| security_group_change(net, observed))
+        .flatten();
 
     if ei.spec.management_policy == ManagementPolicy::ObserveOnly {
         return observe_only(provider, net, observed, &actions, sg_change.as_deref()).await;

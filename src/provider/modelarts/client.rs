@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use reqwest::Method;
-use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::OnceCell;
 use url::Url;
@@ -18,6 +17,7 @@ use super::types::{CreateServer, Server, ServerList};
 use crate::provider::error::ProviderError;
 use crate::provider::http::{Authenticate, Call, HttpResult, Pipeline, PipelineConfig, encode};
 use crate::provider::huawei::auth::{Auth, Authenticator};
+use crate::provider::huawei::iam::lookup_project_id;
 use crate::provider::metrics::ProviderMetrics;
 use crate::provider::ratelimit::RateLimiter;
 
@@ -63,20 +63,6 @@ impl std::fmt::Debug for ModelArtsClient {
             .field("endpoints", &self.endpoints)
             .finish_non_exhaustive()
     }
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Projects {
-    #[serde(default)]
-    projects: Vec<Project>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct Project {
-    #[serde(default)]
-    id: String,
-    #[serde(default)]
-    name: String,
 }
 
 fn path(project_id: &str, rest: &str) -> String {
@@ -155,26 +141,11 @@ impl ModelArtsClient {
             .await
     }
 
-    /// `GET {iam}/v3/projects?name={region}`: the region's project id.
+    /// The region's project id from IAM (the shared Huawei lookup).
     async fn lookup_project(&self) -> HttpResult<String> {
-        const OP: &str = "iam.project.list";
         let auth = Authenticator::new((self.make_auth)()?, None, TOKEN_REFRESH_CODES);
         let iam = self.pipeline(self.endpoints.iam.clone(), Arc::new(auth));
-        let region = &self.endpoints.region;
-        let found: Projects = iam
-            .json(Call::get(OP, "/v3/projects").query("name", region))
-            .await?;
-        found
-            .projects
-            .into_iter()
-            .find(|p| &p.name == region && !p.id.is_empty())
-            .map(|p| p.id)
-            .ok_or_else(|| {
-                ProviderError::configuration(
-                    OP,
-                    format!("IAM lists no project named {region:?}; set spec.projectId or spec.region"),
-                )
-            })
+        lookup_project_id(&iam, &self.endpoints.region).await
     }
 
     /// The project id in use (resolving it if needed).
