@@ -113,6 +113,16 @@ async fn workspace_create_job_builds_servers_step_by_step() {
         (json!(3), 2)
     );
     assert_err(&ws.get(&ws.v1("app-server-sub-jobs")).await, 400, "WKS.00211102");
+    let (_, counted) = ws
+        .get(&ws.v1(&format!(
+            "app-server-sub-jobs/actions/count?job_id={job_id}&status=SUCCESS"
+        )))
+        .await;
+    assert_eq!(counted, json!({"count": 3}));
+    let (_, none) = ws
+        .get(&ws.v1("app-server-sub-jobs/actions/count?job_type=DELETE_SERVER"))
+        .await;
+    assert_eq!(none, json!({"count": 0}));
     assert_err(
         &ws.get(&format!("/v2/{}/job/nope", ws.project)).await,
         404,

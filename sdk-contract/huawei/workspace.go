@@ -31,7 +31,7 @@ func init() {
 			"ListServerGroupTag", "ShowServerGroupTag",
 			"CreateAppServers", "ListServers", "ShowServer", "UpdateServer", "DeleteServer",
 			"BatchDeleteServer", "BatchStartServer", "BatchStopServer", "BatchRebootServer",
-			"ShowJobDetail", "ShowJob", "ListSubJobs",
+			"ShowJobDetail", "ShowJob", "ListSubJobs", "CountSubJobs",
 			"ListProduct", "ListVolumeType", "CheckQuota",
 			"CreateOrUpdateScalingPolicy", "ShowScalingPolicy", "DeleteScalingPolicy",
 		},
@@ -311,6 +311,13 @@ func runWorkspace(env Env, r *Recorder) {
 		resp, err := c.ListSubJobs(&wsm.ListSubJobsRequest{JobType: "CREATE_SERVER", JobId: s(createJob)})
 		if err == nil && (resp.Count == nil || *resp.Count != 2) {
 			err = fmt.Errorf("want 2 sub-jobs, got %v", resp.Count)
+		}
+		return err
+	})
+	r.Op("CountSubJobs", func() error {
+		resp, err := c.CountSubJobs(&wsm.CountSubJobsRequest{JobId: s(createJob), Status: s("SUCCESS")})
+		if err == nil && (resp.Count == nil || *resp.Count != 2) {
+			err = fmt.Errorf("want 2 successful sub-jobs, got %v", resp.Count)
 		}
 		return err
 	})

@@ -1,7 +1,8 @@
 //! Workspace jobs: the asynchronous work behind creating and deleting application servers, and the
 //! reads of it — `GET /v2/{project_id}/job/{job_id}` (SDK `ShowJobDetail`: string statuses, one
 //! sub-job per server with `job_resource_info.resource_id`), `GET /v1/{project_id}/job/{job_id}`
-//! (SDK `ShowJob`: integer statuses) and `GET /v1/{project_id}/app-server-sub-jobs` (`ListSubJobs`).
+//! (SDK `ShowJob`: integer statuses), `GET /v1/{project_id}/app-server-sub-jobs` (`ListSubJobs`) and
+//! `GET /v1/{project_id}/app-server-sub-jobs/actions/count` (`CountSubJobs`).
 //!
 //! A job is decided when it is accepted: its sub-jobs, which of them fail (job-failure rules, the
 //! core `instance_failure_rate` fault) and the times of its steps (delays `workspace_job_start`,
@@ -700,6 +701,25 @@ async fn show_v1(
     Ok(axum::Json(render_v1(&job)).into_response())
 }
 
+/// The sub-jobs of the caller's jobs that pass the `job_type`, `job_id` and `status` filters of `q`, oldest
+/// job first: `(job, sub-job)` pairs.
+fn filtered_sub_jobs(jobs: &[Job], q: &QueryParams) -> Vec<(Job, SubJob)> {
+    let job_type = q.get("job_type");
+    let job_id = q.get("job_id");
+    let status = q.get("status");
+    jobs.iter()
+        .filter(|j| job_type.is_none_or(|t| t == j.job_type) && job_id.is_none_or(|id| id == j.id))
+        .flat_map(|j| j.sub_jobs.iter().map(move |s| (j, s)))
+        .filter(|(_, s)| status.is_none_or(|st| st == s.status))
+        .map(|(j, s)| (j.clone(), s.clone()))
+        .collect()
+}
+
+fn all_jobs(app: &AppState, p: &crate::core::auth::Principal) -> Result<Vec<Job>, ApiError> {
+    app.tx(p, |tx| Ok(tx.store.table::<Job>()?.iter().cloned().collect()))
+}
+
+/// `ListSubJobs`: `job_type` is required.
 async fn list_sub_jobs(
     State(app): State<AppState>,
     Caller(p): Caller,
@@ -708,21 +728,24 @@ async fn list_sub_jobs(
 ) -> Result<Response, ApiError> {
     let q = QueryParams::from_uri(&uri);
     let page = Page::from_query(&q)?;
-    let job_type = q
-        .get("job_type")
-        .ok_or_else(|| errors::invalid("job_type", "is required"))?
-        .to_string();
-    let job_id = q.get("job_id").map(str::to_string);
-    let status = q.get("status").map(str::to_string);
-    let jobs: Vec<Job> = app.tx(&p, |tx| Ok(tx.store.table::<Job>()?.iter().cloned().collect()))?;
-    let subs = jobs
-        .iter()
-        .filter(|j| j.job_type == job_type && job_id.as_deref().is_none_or(|id| id == j.id))
-        .flat_map(|j| j.sub_jobs.iter().map(move |s| (j, s)))
-        .filter(|(_, s)| status.as_deref().is_none_or(|st| st == s.status));
-    let (count, items) = page.apply(subs);
-    let items: Vec<Value> = items.into_iter().map(|(j, s)| render_sub(j, s, &pid)).collect();
+    if q.get("job_type").is_none() {
+        return Err(errors::invalid("job_type", "is required"));
+    }
+    let subs = filtered_sub_jobs(&all_jobs(&app, &p)?, &q);
+    let (count, items) = page.apply(subs.into_iter());
+    let items: Vec<Value> = items.iter().map(|(j, s)| render_sub(j, s, &pid)).collect();
     Ok(axum::Json(json!({"count": count, "items": items})).into_response())
+}
+
+/// `CountSubJobs`: every filter optional.
+async fn count_sub_jobs(
+    State(app): State<AppState>,
+    Caller(p): Caller,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let q = QueryParams::from_uri(&uri);
+    let count = filtered_sub_jobs(&all_jobs(&app, &p)?, &q).len();
+    Ok(axum::Json(json!({"count": count})).into_response())
 }
 
 /// The job routes.
@@ -731,6 +754,10 @@ pub fn routes() -> Router<AppState> {
         .route("/v2/{project_id}/job/{job_id}", get(show_v2))
         .route("/v1/{project_id}/job/{job_id}", get(show_v1))
         .route("/v1/{project_id}/app-server-sub-jobs", get(list_sub_jobs))
+        .route(
+            "/v1/{project_id}/app-server-sub-jobs/actions/count",
+            get(count_sub_jobs),
+        )
 }
 
 // ---- admin knob -------------------------------------------------------------------------------
