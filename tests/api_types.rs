@@ -94,7 +94,7 @@ fn round_trip<K: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(val
 }
 
 /// The ProviderConfigs of deploy/samples/ (one per cloud with an emulator family).
-const SAMPLE_PROVIDER_CONFIGS: &[&str] = &["iec-emulator", "veen-emulator"];
+const SAMPLE_PROVIDER_CONFIGS: &[&str] = &["iec-emulator", "veen-emulator", "modelarts-emulator"];
 
 #[test]
 fn every_sample_parses_into_the_rust_types() {

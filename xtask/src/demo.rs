@@ -40,6 +40,8 @@ const SAMPLES: &[&str] = &[
     "deploy/samples/network-veen.yaml",
     "deploy/samples/edgecloud-veen.yaml",
     "deploy/samples/edgeinstance-veen.yaml",
+    "deploy/samples/providerconfig-modelarts.yaml",
+    "deploy/samples/edgeinstance-modelarts.yaml",
 ];
 /// The clouds the demo's emulator serves, each on its own listener: the cloud, the emulator's flag for
 /// its listen address, the word the emulator's start-up line names it by, and its address as the samples
@@ -55,6 +57,11 @@ const CLOUDS: &[EmulatedCloud] = &[
         name: "veEN",
         flag: "--veen-addr",
         sample_endpoint: "http://127.0.0.1:18081",
+    },
+    EmulatedCloud {
+        name: "ModelArts",
+        flag: "--modelarts-addr",
+        sample_endpoint: "http://127.0.0.1:18082",
     },
 ];
 /// The namespace of the sample objects.
