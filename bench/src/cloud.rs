@@ -1,5 +1,5 @@
-//! The cloud side of the drivers: an `edgefleet-emulator` process (the IEC, the veEN and the Luchen API,
-//! each on its own loopback port, one state) with quotas large enough for the run
+//! The cloud side of the drivers: an `edgefleet-emulator` process (the IEC, the veEN, the Luchen and the
+//! ModelArts API, each on its own loopback port, one state) with quotas large enough for the run
 //! (zero delays for the bench, the emulator's own transition delays plus per-call latency for the chaos
 //! campaign), and its admin API: per-operation call counters (`GET /_emulator/calls`), the state
 //! snapshot, faults, and the requests sent before a Retry-After had passed.
@@ -15,6 +15,7 @@ use edgefleet_emulator::core::calls::CallsSnapshot;
 use edgefleet_emulator::core::faults::Faults;
 use edgefleet_emulator::core::retry_after::RetryAfterReport;
 use edgefleet_emulator::iec::catalog::{Catalog, QuotaLimit};
+use edgefleet_emulator::modelarts::catalog::ModelArtsCatalog;
 use edgefleet_emulator::veen::catalog::VeenCatalog;
 use tokio::process::{Child, Command};
 
@@ -27,6 +28,8 @@ pub struct Emulator {
     pub veen_url: String,
     /// Base URL of the Luchen endpoint (the host root; calls go to `/api/...`).
     pub luchen_url: String,
+    /// Base URL of the ModelArts endpoint (BSS and IAM are served there too).
+    pub modelarts_url: String,
     http: reqwest::Client,
 }
 
@@ -64,6 +67,19 @@ fn bench_veen_catalog() -> VeenCatalog {
     catalog
 }
 
+/// The built-in ModelArts catalog with a [`BENCH_QUOTA`]-sized server quota and a subnet large enough
+/// for every server's address (the default is a /24 and 20 servers per project).
+fn bench_modelarts_catalog() -> ModelArtsCatalog {
+    let mut catalog = ModelArtsCatalog {
+        quota: u32::try_from(BENCH_QUOTA.min(u64::from(u32::MAX))).unwrap_or(u32::MAX),
+        ..ModelArtsCatalog::default()
+    };
+    for subnet in catalog.vpcs.iter_mut().flat_map(|v| v.subnets.iter_mut()) {
+        subnet.cidr = "10.0.0.0/12".into();
+    }
+    catalog
+}
+
 fn free_port() -> Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
     listener.local_addr().context("reading the free port")
@@ -95,9 +111,11 @@ impl Emulator {
         let addr = free_port()?;
         let veen_addr = free_port()?;
         let luchen_addr = free_port()?;
+        let modelarts_addr = free_port()?;
         let config = Config {
             catalog: bench_catalog(),
             veen: bench_veen_catalog(),
+            modelarts: bench_modelarts_catalog(),
             faults: options.faults.clone(),
             ..Config::default()
         };
@@ -115,6 +133,8 @@ impl Emulator {
             .arg(veen_addr.to_string())
             .arg("--luchen-addr")
             .arg(luchen_addr.to_string())
+            .arg("--modelarts-addr")
+            .arg(modelarts_addr.to_string())
             .arg("--config")
             .arg(&config_path)
             .args(["--log", "warn"]);
@@ -133,6 +153,7 @@ impl Emulator {
             url: format!("http://{addr}"),
             veen_url: format!("http://{veen_addr}"),
             luchen_url: format!("http://{luchen_addr}"),
+            modelarts_url: format!("http://{modelarts_addr}"),
             http: reqwest::Client::new(),
         };
         emulator.wait_healthy(&log_path).await?;

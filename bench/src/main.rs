@@ -146,10 +146,11 @@ async fn run(args: &Args) -> Result<Report> {
     let emulator =
         Emulator::start(&args.emulator_bin, &args.out_dir, &EmulatorOptions::zero_delays()).await?;
     eprintln!(
-        "[bench] emulator at {} (IEC), {} (veEN) and {} (Luchen); objects on {}",
+        "[bench] emulator at {} (IEC), {} (veEN), {} (Luchen) and {} (ModelArts); objects on {}",
         emulator.url,
         emulator.veen_url,
         emulator.luchen_url,
+        emulator.modelarts_url,
         args.cloud.as_str()
     );
 
@@ -164,6 +165,7 @@ async fn run(args: &Args) -> Result<Report> {
         Cloud::Iec => &emulator.url,
         Cloud::Veen => &emulator.veen_url,
         Cloud::Luchen => &emulator.luchen_url,
+        Cloud::ModelArts => &emulator.modelarts_url,
     };
     workload::create_shared(
         &client,
@@ -372,6 +374,7 @@ fn write_report(report: &Report, args: &Args) -> Result<()> {
         Cloud::Iec => args.out_dir.join(format!("bench-{}", args.instances)),
         Cloud::Veen => args.out_dir.join(format!("bench-veen-{}", args.instances)),
         Cloud::Luchen => args.out_dir.join(format!("bench-luchen-{}", args.instances)),
+        Cloud::ModelArts => args.out_dir.join(format!("bench-modelarts-{}", args.instances)),
     };
     let json = stem.with_extension("json");
     std::fs::write(&json, serde_json::to_vec_pretty(report)?)

@@ -13,6 +13,10 @@
 //! - Luchen: a credentials Secret (the emulator's built-in user and password) and the ProviderConfig
 //!   (Password login); instances are GPU instances (H100 × 1) in the catalog's east region, one node
 //!   port each. Luchen has no fleet object and edgefleet has no Luchen EdgeCloud, so runs take no fleets.
+//! - ModelArts: a credentials Secret and the ProviderConfig (AK/SK; ModelArts, BSS and IAM endpoints all on the
+//!   emulator's modelarts listener, the project looked up by region); instances are pay-per-use DevServers
+//!   (seed 002's flavor, image, VPC, subnet and security group) logging in with the catalog's key pair.
+//!   No EdgeCloud on ModelArts: runs take no fleets.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -22,6 +26,7 @@ use edgefleet::api::edge_cloud::EdgeCloud;
 use edgefleet::api::provider_config::ProviderConfig;
 use edgefleet::api::security_group::SecurityGroup;
 use edgefleet::api::vpc::Vpc;
+use edgefleet_emulator::modelarts::catalog as ma;
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, DynamicObject, PostParams};
@@ -42,6 +47,9 @@ pub enum Cloud {
     Veen,
     /// Luchen GPU instances.
     Luchen,
+    /// Huawei ModelArts DevServers.
+    #[value(name = "modelarts")]
+    ModelArts,
 }
 
 impl Cloud {
@@ -51,6 +59,7 @@ impl Cloud {
             Self::Iec => "iec",
             Self::Veen => "veen",
             Self::Luchen => "luchen",
+            Self::ModelArts => "modelarts",
         }
     }
 
@@ -60,12 +69,13 @@ impl Cloud {
             Self::Iec => "bench-iec",
             Self::Veen => "bench-veen",
             Self::Luchen => "bench-luchen",
+            Self::ModelArts => "bench-modelarts",
         }
     }
 
     /// Whether edgefleet has EdgeClouds on this cloud (`--fleets` needs them).
     pub fn has_fleets(self) -> bool {
-        !matches!(self, Self::Luchen)
+        !matches!(self, Self::Luchen | Self::ModelArts)
     }
 }
 
@@ -135,6 +145,7 @@ pub async fn create_shared(
         Cloud::Iec => create_shared_iec(client, namespace, endpoint, qps, fleets).await,
         Cloud::Veen => create_shared_veen(client, namespace, endpoint, qps).await,
         Cloud::Luchen => create_shared_luchen(client, namespace, endpoint, qps).await,
+        Cloud::ModelArts => create_shared_modelarts(client, namespace, endpoint, qps).await,
     }
 }
 
@@ -150,7 +161,7 @@ pub fn shared_objects(cloud: Cloud, fleets: bool) -> Vec<(ApiResource, &'static 
             shared
         }
         Cloud::Veen => vec![(resource::<EdgeCloud>(), VEEN_POOL)],
-        Cloud::Luchen => Vec::new(),
+        Cloud::Luchen | Cloud::ModelArts => Vec::new(),
     }
 }
 
@@ -226,6 +237,27 @@ async fn create_shared_luchen(client: &Client, namespace: &str, endpoint: &str, 
                 "provider": "Luchen",
                 "endpoints": {"luchen": endpoint},
                 "credentials": {"type": "Password", "secretRef": {"name": "bench-luchen-credentials", "namespace": namespace}},
+                "rateLimit": {"qps": qps, "burst": qps.saturating_mul(2).min(10_000)},
+            }
+        }),
+    )
+    .await
+}
+
+async fn create_shared_modelarts(client: &Client, namespace: &str, endpoint: &str, qps: u32) -> Result<()> {
+    create_secrets(client, namespace, "bench-modelarts-credentials").await?;
+    create_dynamic(
+        client,
+        &resource::<ProviderConfig>(),
+        None,
+        json!({
+            "apiVersion": "edgefleet.io/v1alpha1", "kind": "ProviderConfig",
+            "metadata": {"name": Cloud::ModelArts.provider_config()},
+            "spec": {
+                "provider": "ModelArts",
+                "region": edgefleet_emulator::core::auth::DEFAULT_PROJECT_NAME,
+                "endpoints": {"modelArts": endpoint, "bss": endpoint, "iam": endpoint},
+                "credentials": {"type": "AkSk", "secretRef": {"name": "bench-modelarts-credentials", "namespace": namespace}},
                 "rateLimit": {"qps": qps, "burst": qps.saturating_mul(2).min(10_000)},
             }
         }),
@@ -326,6 +358,24 @@ pub fn instance(cloud: Cloud, namespace: &str, index: usize) -> Value {
                 "powerState": "Running",
             }
         }),
+        Cloud::ModelArts => json!({
+            "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeInstance",
+            "metadata": {"name": format!("bench-{index:05}"), "namespace": namespace, "labels": {ROLE_LABEL: "instance"}},
+            "spec": {
+                "providerConfigRef": {"name": Cloud::ModelArts.provider_config()},
+                "flavor": ma::DEFAULT_FLAVOR,
+                "image": ma::DEFAULT_IMAGE,
+                "rootVolume": {"type": "SSD", "size": 100},
+                "network": {
+                    "vpcId": ma::DEFAULT_VPC,
+                    "subnets": [{"id": ma::DEFAULT_SUBNET}],
+                    "securityGroupIds": [ma::DEFAULT_SECURITY_GROUP],
+                },
+                "keyName": ma::DEFAULT_KEY_PAIR,
+                "modelArts": {"serverType": "ECS", "arch": "X86"},
+                "powerState": "Running",
+            }
+        }),
         Cloud::Luchen => json!({
             "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeInstance",
             "metadata": {"name": format!("bench-{index:05}"), "namespace": namespace, "labels": {ROLE_LABEL: "instance"}},
@@ -367,7 +417,7 @@ pub fn iec_instance(namespace: &str, index: usize) -> Value {
 pub fn fleet(cloud: Cloud, namespace: &str, index: usize, replicas: u32) -> Value {
     match cloud {
         // No Luchen EdgeCloud exists (runs check `Cloud::has_fleets`); the IEC shape stands in.
-        Cloud::Iec | Cloud::Luchen => iec_fleet(namespace, index, replicas),
+        Cloud::Iec | Cloud::Luchen | Cloud::ModelArts => iec_fleet(namespace, index, replicas),
         Cloud::Veen => json!({
             "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeCloud",
             "metadata": {"name": format!("bench-fleet-{index:03}"), "namespace": namespace, "labels": {ROLE_LABEL: "fleet"}},

@@ -1,7 +1,7 @@
 //! `cargo xtask bench`: builds the operator, the emulator and the bench driver in release mode, starts a
 //! fresh control plane (so the apiserver's counters and etcd hold only this run), runs
 //! `edgefleet-bench` against it and tears it down. Every bench option after `--` (or any unknown flag)
-//! goes to the driver: `cargo xtask bench --instances 10000 --fleets 10 --replicas 3`, `--cloud veen`, `--cloud luchen`. See
+//! goes to the driver: `cargo xtask bench --instances 10000 --fleets 10 --replicas 3`, `--cloud veen`, `--cloud luchen`, `--cloud modelarts`. See
 //! docs/benchmarks.md for what is measured and how. `cargo xtask bench --smoke` is the functional check
 //! `cargo xtask test` runs as its last phase (dev-profile binaries; fails only on functional problems).
 
@@ -28,7 +28,7 @@ pub struct BenchArgs {
     /// which the test phases have already built: timing is not judged.
     #[arg(long)]
     pub smoke: bool,
-    /// Options for the driver (`--cloud iec|veen|luchen`, `--instances N`, `--fleets M`, `--replicas K`, `--poll-interval S`,
+    /// Options for the driver (`--cloud iec|veen|luchen|modelarts`, `--instances N`, `--fleets M`, `--replicas K`, `--poll-interval S`,
     /// `--steady-intervals I`, `--concurrency C`, `--writers W`, `--qps Q`, `--timeout S`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub driver_args: Vec<OsString>,

@@ -210,12 +210,12 @@ fn demo(ctx: &Context) -> Result<()> {
     )
 }
 
-/// `cargo xtask bench --smoke`, once per cloud with an emulator family (`--cloud iec`, `--cloud veen`):
-/// 200 EdgeInstances and an EdgeCloud of 5 on a fresh control plane of its own (the bench reads the
+/// `cargo xtask bench --smoke`, once per cloud with an emulator family and EdgeInstances (`--cloud iec`,
+/// `--cloud veen`, `--cloud modelarts`): 200 EdgeInstances and (where the cloud has them) an EdgeCloud of 5 on a fresh control plane of its own (the bench reads the
 /// apiserver's global counters, which the other phases' leftovers would disturb), failing only when
 /// something does not become Ready or the steady state writes or mutates.
 fn bench_smoke(_ctx: &Context) -> Result<()> {
-    for cloud in ["iec", "veen"] {
+    for cloud in ["iec", "veen", "modelarts"] {
         crate::bench::run(&crate::bench::BenchArgs {
             use_existing_cluster: false,
             out_dir: None,

@@ -424,6 +424,7 @@ pub async fn run(args: &ChaosArgs) -> Result<ChaosReport> {
         workload::Cloud::Iec => &emulator.url,
         workload::Cloud::Veen => &emulator.veen_url,
         workload::Cloud::Luchen => &emulator.luchen_url,
+        workload::Cloud::ModelArts => &emulator.modelarts_url,
     };
     eprintln!("[chaos] emulator at {endpoint}");
     workload::ensure_namespace(&client, NAMESPACE).await?;
