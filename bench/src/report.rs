@@ -236,6 +236,8 @@ impl Report {
             },
             match p.cloud.as_str() {
                 "veen" => "veEN",
+                "luchen" => "Luchen",
+                "modelarts" => "ModelArts",
                 _ => "IEC",
             }
         );
