@@ -17,7 +17,7 @@ use crate::process;
 /// `cargo xtask chaos` arguments.
 #[derive(Debug, clap::Args)]
 pub struct ChaosArgs {
-    /// Cloud family whose workload runs (known: iec, veen, luchen).
+    /// Cloud family whose workload runs (known: iec, veen, luchen, modelarts).
     #[arg(long, default_value = "iec")]
     pub cloud: String,
     /// Rounds; each applies --ops-per-round mutations, then SIGKILLs the operator (the leader) at a

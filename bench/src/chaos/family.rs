@@ -416,8 +416,13 @@ pub fn workload_for(name: &str) -> Result<Box<dyn CloudWorkload>> {
     match name {
         "iec" => Ok(Box::new(super::iec::Iec)),
         "veen" => Ok(Box::new(super::veen::Veen)),
-        "luchen" => Ok(Box::new(super::luchen::Luchen)),
-        other => bail!("--cloud {other}: no such cloud family (known: iec, veen, luchen)"),
+        "luchen" => Ok(Box::new(super::standalone::Standalone(
+            &super::standalone::LUCHEN,
+        ))),
+        "modelarts" => Ok(Box::new(super::standalone::Standalone(
+            &super::standalone::MODELARTS,
+        ))),
+        other => bail!("--cloud {other}: no such cloud family (known: iec, veen, luchen, modelarts)"),
     }
 }
 

@@ -17,13 +17,13 @@
 //!    lost deletion.
 //!
 //! A cloud family plugs in by implementing [`family::CloudWorkload`] (IEC: [`iec`], veEN: [`veen`],
-//! Luchen: [`luchen`]).
+//! Luchen and ModelArts: [`standalone`]).
 
 pub mod audit;
 pub mod family;
 pub mod iec;
-pub mod luchen;
 pub mod report;
+pub mod standalone;
 pub mod veen;
 
 use std::collections::BTreeMap;
@@ -72,7 +72,7 @@ pub struct ChaosArgs {
     /// Directory for the report (`chaos-<seed>.json`, `chaos-<seed>.md`) and the process logs.
     #[arg(long)]
     pub out_dir: PathBuf,
-    /// Cloud family whose workload runs (known: iec, veen, luchen).
+    /// Cloud family whose workload runs (known: iec, veen, luchen, modelarts).
     #[arg(long, default_value = "iec")]
     pub cloud: String,
     /// Rounds; each applies --ops-per-round mutations and ends with one kill.
