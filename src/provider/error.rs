@@ -1,6 +1,9 @@
 //! `ProviderError`: what went wrong at the cloud boundary, phrased as what the caller can do about it.
 //! Every message names the operation and, when the cloud sent them, the HTTP status, the cloud error code
 //! and the request id. Credentials never appear in an error.
+//!
+//! Also [`CodeClass`], the one way a cloud's error code becomes a [`ProviderError`]: each client keeps a
+//! table of its codes ([`CodeTable`]) and [`classify`] reads it, falling back to the HTTP status.
 
 use std::fmt;
 use std::time::Duration;
@@ -250,9 +253,115 @@ impl ProviderError {
     }
 }
 
+/// What a cloud error code means for the caller: the [`ProviderError`] variant it becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CodeClass {
+    /// [`ProviderError::NotFound`].
+    NotFound,
+    /// [`ProviderError::Conflict`]: wrong state for the operation, or a name taken.
+    Conflict,
+    /// [`ProviderError::InUse`]: still used by (or holding) other objects.
+    InUse,
+    /// [`ProviderError::Throttled`].
+    Throttled,
+    /// [`ProviderError::QuotaExceeded`].
+    Quota,
+    /// [`ProviderError::CapacityExhausted`]: no capacity where asked (comes back without a human).
+    Capacity,
+    /// [`ProviderError::Invalid`].
+    Invalid,
+    /// [`ProviderError::Unauthorized`]: credentials missing, wrong, expired or without permission.
+    Unauthorized,
+    /// [`ProviderError::Transient`]: retry later.
+    Transient,
+    /// [`ProviderError::Unsupported`].
+    Unsupported,
+}
+
+/// A cloud's error codes with their class; codes not listed are classified by HTTP status.
+pub type CodeTable = [(&'static str, CodeClass)];
+
+impl CodeClass {
+    /// The class of an answer whose code no table knows, by its HTTP status.
+    pub fn for_status(status: u16) -> Self {
+        match status {
+            401 | 403 => Self::Unauthorized,
+            404 => Self::NotFound,
+            409 => Self::Conflict,
+            429 => Self::Throttled,
+            408 | 500..=599 => Self::Transient,
+            _ => Self::Invalid,
+        }
+    }
+
+    /// The [`ProviderError`] of this class, with what the cloud said (`retry_after` only for throttling).
+    pub fn error(self, detail: ErrorDetail, retry_after: Option<Duration>) -> ProviderError {
+        match self {
+            Self::NotFound => ProviderError::NotFound { detail },
+            Self::Conflict => ProviderError::Conflict { detail },
+            Self::InUse => ProviderError::InUse { detail },
+            Self::Throttled => ProviderError::Throttled { retry_after, detail },
+            Self::Quota => ProviderError::QuotaExceeded { detail },
+            Self::Capacity => ProviderError::CapacityExhausted { detail },
+            Self::Invalid => ProviderError::Invalid { detail },
+            Self::Unauthorized => ProviderError::Unauthorized { detail },
+            Self::Transient => ProviderError::Transient { detail },
+            Self::Unsupported => ProviderError::Unsupported { detail },
+        }
+    }
+}
+
+/// The class of a failed answer: the first table that lists the code (compared ignoring ASCII case),
+/// else the HTTP status (a 429 is always throttling).
+pub fn classify(tables: &[&CodeTable], status: u16, code: Option<&str>) -> CodeClass {
+    code.and_then(|code| {
+        tables
+            .iter()
+            .flat_map(|table| table.iter())
+            .find(|(c, _)| c.eq_ignore_ascii_case(code))
+            .map(|(_, class)| *class)
+    })
+    .unwrap_or_else(|| CodeClass::for_status(status))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_code_table_wins_over_the_status_and_unknown_codes_go_by_status() {
+        const CLOUD: &CodeTable = &[("X.404", CodeClass::Conflict), ("x.quota", CodeClass::Quota)];
+        const GATEWAY: &CodeTable = &[("X.404", CodeClass::NotFound), ("GW.1", CodeClass::Throttled)];
+        let both: &[&CodeTable] = &[CLOUD, GATEWAY];
+        assert_eq!(
+            classify(both, 404, Some("X.404")),
+            CodeClass::Conflict,
+            "first table wins"
+        );
+        assert_eq!(
+            classify(both, 400, Some("X.QUOTA")),
+            CodeClass::Quota,
+            "case is ignored"
+        );
+        assert_eq!(classify(both, 400, Some("GW.1")), CodeClass::Throttled);
+        assert_eq!(classify(both, 429, None), CodeClass::Throttled);
+        assert_eq!(classify(both, 429, Some("other")), CodeClass::Throttled);
+        assert_eq!(classify(both, 403, Some("other")), CodeClass::Unauthorized);
+        assert_eq!(classify(both, 404, None), CodeClass::NotFound);
+        assert_eq!(classify(both, 409, None), CodeClass::Conflict);
+        assert_eq!(classify(both, 408, None), CodeClass::Transient);
+        assert_eq!(classify(both, 503, None), CodeClass::Transient);
+        assert_eq!(classify(both, 400, None), CodeClass::Invalid);
+        let detail = ErrorDetail::local("op", "m");
+        let throttled = CodeClass::Throttled.error(detail.clone(), Some(Duration::from_secs(3)));
+        assert!(
+            matches!(throttled, ProviderError::Throttled { retry_after: Some(d), .. } if d == Duration::from_secs(3))
+        );
+        assert_eq!(
+            CodeClass::Unsupported.error(detail, None).category(),
+            "Unsupported"
+        );
+    }
 
     #[test]
     fn message_carries_code_status_and_request_id() {

@@ -58,7 +58,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use domain::*;
-pub use error::{ErrorDetail, ProviderError};
+pub use error::{CodeClass, CodeTable, ErrorDetail, ProviderError};
 pub use metrics::ProviderMetrics;
 pub use ratelimit::RateLimiter;
 pub use settings::{

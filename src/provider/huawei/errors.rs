@@ -1,8 +1,64 @@
-//! Huawei error bodies, shared by IEC, ModelArts and Workspace: `{"error_code","error_msg"}` from the
-//! services, `{"error":{"code","message"}}` from the API gateway. Each cloud classifies the code it
-//! reads here against its own table.
+//! Huawei error answers, shared by IEC, ModelArts and Workspace: the bodies (`{"error_code","error_msg"}`
+//! from the services, `{"error":{"code","message"}}` from the API gateway), the gateway's codes (APIG,
+//! the same for every Huawei service) and [`from_failure`], which reads a failed answer against a
+//! cloud's own code table, then the gateway's, then the HTTP status.
 
 use serde::Deserialize;
+
+use crate::provider::error::{CodeClass, CodeTable, ErrorDetail, ProviderError, classify};
+use crate::provider::http::Failure;
+
+/// The API gateway's codes (`APIG.*`, older services `APIGW.*`): throttling, authentication and
+/// malformed requests, whatever the service behind it.
+pub const GATEWAY_CODES: &CodeTable = &[
+    ("APIG.0308", CodeClass::Throttled),
+    ("APIGW.0308", CodeClass::Throttled),
+    ("APIG.0301", CodeClass::Unauthorized),
+    ("APIGW.0301", CodeClass::Unauthorized),
+    ("APIG.0302", CodeClass::Unauthorized),
+    ("APIGW.0302", CodeClass::Unauthorized),
+    ("APIG.0303", CodeClass::Unauthorized),
+    ("APIGW.0303", CodeClass::Unauthorized),
+    ("APIG.0304", CodeClass::Unauthorized),
+    ("APIGW.0304", CodeClass::Unauthorized),
+    ("APIG.0305", CodeClass::Unauthorized),
+    ("APIGW.0305", CodeClass::Unauthorized),
+    ("APIG.0306", CodeClass::Unauthorized),
+    ("APIGW.0306", CodeClass::Unauthorized),
+    ("APIG.0307", CodeClass::Unauthorized),
+    ("APIGW.0307", CodeClass::Unauthorized),
+    ("APIG.0101", CodeClass::Invalid),
+    ("APIGW.0101", CodeClass::Invalid),
+    ("APIG.0201", CodeClass::Invalid),
+    ("APIGW.0201", CodeClass::Invalid),
+];
+
+/// What a failed Huawei answer said: operation, status, request id and the body's code and message.
+pub fn detail_of(f: &Failure<'_>) -> ErrorDetail {
+    let (code, message) = ErrorBody::parse(f.body);
+    ErrorDetail {
+        operation: f.operation.to_owned(),
+        status: Some(f.status),
+        code,
+        message,
+        request_id: f.request_id.clone(),
+    }
+}
+
+/// The class of a failed Huawei answer: `cloud`'s table, then [`GATEWAY_CODES`], then the status.
+pub fn class_of(cloud: &CodeTable, detail: &ErrorDetail) -> CodeClass {
+    classify(
+        &[cloud, GATEWAY_CODES],
+        detail.status.unwrap_or_default(),
+        detail.code.as_deref(),
+    )
+}
+
+/// The [`ProviderError`] of a failed Huawei answer, classified by [`class_of`].
+pub fn from_failure(cloud: &CodeTable, f: Failure<'_>) -> ProviderError {
+    let detail = detail_of(&f);
+    class_of(cloud, &detail).error(detail, f.retry_after)
+}
 
 /// Error body: `{"error_code","error_msg"}`; tolerates `code`/`message` and a nested `error` object.
 #[derive(Debug, Default, Deserialize)]
@@ -45,6 +101,42 @@ impl ErrorBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gateway_codes_apply_to_every_cloud_table_and_the_cloud_table_comes_first() {
+        const CLOUD: &CodeTable = &[("APIG.0201", CodeClass::Conflict), ("SVC.1", CodeClass::Quota)];
+        let fail = |status, body: &'static str| {
+            from_failure(
+                CLOUD,
+                Failure {
+                    operation: "svc.op",
+                    status,
+                    request_id: Some("r-1".into()),
+                    retry_after: None,
+                    body: body.as_bytes(),
+                },
+            )
+        };
+        let e = fail(
+            400,
+            r#"{"error":{"code":"APIGW.0308","message":"over ratelimit"}}"#,
+        );
+        assert_eq!(e.category(), "Throttled");
+        assert_eq!(e.code(), Some("APIGW.0308"));
+        assert_eq!(
+            fail(401, r#"{"error_code":"APIG.0301","error_msg":"m"}"#).category(),
+            "Unauthorized"
+        );
+        assert_eq!(
+            fail(400, r#"{"error_code":"APIG.0201","error_msg":"m"}"#).category(),
+            "Conflict"
+        );
+        assert_eq!(
+            fail(400, r#"{"error_code":"SVC.1","error_msg":"m"}"#).category(),
+            "QuotaExceeded"
+        );
+        assert_eq!(fail(502, "<html>bad gateway</html>").category(), "Transient");
+    }
 
     #[test]
     fn error_body_parsing_is_lenient() {

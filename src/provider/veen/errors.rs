@@ -7,58 +7,33 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::provider::error::{ErrorDetail, ProviderError};
+use crate::provider::error::{CodeClass, CodeTable, ErrorDetail, ProviderError};
 use crate::provider::http::Failure;
 
-/// What a code means for the caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
-    /// [`ProviderError::NotFound`].
-    NotFound,
-    /// [`ProviderError::Conflict`].
-    Conflict,
-    /// [`ProviderError::InUse`].
-    InUse,
-    /// [`ProviderError::Throttled`].
-    Throttled,
-    /// [`ProviderError::QuotaExceeded`].
-    Quota,
-    /// [`ProviderError::CapacityExhausted`].
-    Capacity,
-    /// [`ProviderError::Invalid`].
-    Invalid,
-    /// [`ProviderError::Unauthorized`].
-    Unauthorized,
-    /// [`ProviderError::Transient`].
-    Transient,
-    /// [`ProviderError::Unsupported`].
-    Unsupported,
-}
-
-/// Codes and their class.
-pub const CODE_TABLE: &[(&str, Class)] = &[
-    ("MissingParameter", Class::Invalid),
-    ("InvalidParameter", Class::Invalid),
-    ("UnsupportedContentType", Class::Invalid),
-    ("RequestEntityTooLarge", Class::Invalid),
-    ("MissingRequestInfo", Class::Unauthorized),
-    ("InvalidTimestamp", Class::Unauthorized),
-    ("InvalidAccessKey", Class::Unauthorized),
-    ("SignatureDoesNotMatch", Class::Unauthorized),
-    ("AccessDenied", Class::Unauthorized),
-    ("ServiceNotFound", Class::Unsupported),
-    ("InvalidActionOrVersion", Class::Unsupported),
-    ("InternalError", Class::Transient),
-    ("InternalServiceError", Class::Transient),
-    ("InternalServiceTimeout", Class::Transient),
-    ("ServiceUnavailableTemp", Class::Transient),
-    ("FlowLimitExceeded", Class::Throttled),
-    ("ResourceNotFound", Class::NotFound),
-    ("QuotaExceeded", Class::Quota),
-    ("InsufficientCapacity", Class::Capacity),
-    ("InvalidInstanceStatus", Class::Conflict),
-    ("IdempotentParameterMismatch", Class::Conflict),
-    ("ResourceInUse", Class::InUse),
+/// Codes and their class; codes not listed go by HTTP status ([`CodeClass::for_status`]).
+pub const CODE_TABLE: &CodeTable = &[
+    ("MissingParameter", CodeClass::Invalid),
+    ("InvalidParameter", CodeClass::Invalid),
+    ("UnsupportedContentType", CodeClass::Invalid),
+    ("RequestEntityTooLarge", CodeClass::Invalid),
+    ("MissingRequestInfo", CodeClass::Unauthorized),
+    ("InvalidTimestamp", CodeClass::Unauthorized),
+    ("InvalidAccessKey", CodeClass::Unauthorized),
+    ("SignatureDoesNotMatch", CodeClass::Unauthorized),
+    ("AccessDenied", CodeClass::Unauthorized),
+    ("ServiceNotFound", CodeClass::Unsupported),
+    ("InvalidActionOrVersion", CodeClass::Unsupported),
+    ("InternalError", CodeClass::Transient),
+    ("InternalServiceError", CodeClass::Transient),
+    ("InternalServiceTimeout", CodeClass::Transient),
+    ("ServiceUnavailableTemp", CodeClass::Transient),
+    ("FlowLimitExceeded", CodeClass::Throttled),
+    ("ResourceNotFound", CodeClass::NotFound),
+    ("QuotaExceeded", CodeClass::Quota),
+    ("InsufficientCapacity", CodeClass::Capacity),
+    ("InvalidInstanceStatus", CodeClass::Conflict),
+    ("IdempotentParameterMismatch", CodeClass::Conflict),
+    ("ResourceInUse", CodeClass::InUse),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -83,36 +58,9 @@ struct ErrorBody {
     message: Option<String>,
 }
 
-/// The class of a code at an HTTP status.
-pub fn classify(status: u16, code: Option<&str>) -> Class {
-    if let Some(c) = code
-        && let Some((_, class)) = CODE_TABLE.iter().find(|(k, _)| *k == c)
-    {
-        return *class;
-    }
-    match status {
-        401 | 403 => Class::Unauthorized,
-        404 => Class::NotFound,
-        409 => Class::Conflict,
-        429 => Class::Throttled,
-        408 | 500..=599 => Class::Transient,
-        _ => Class::Invalid,
-    }
-}
-
-fn build(class: Class, detail: ErrorDetail, retry_after: Option<std::time::Duration>) -> ProviderError {
-    match class {
-        Class::NotFound => ProviderError::NotFound { detail },
-        Class::Conflict => ProviderError::Conflict { detail },
-        Class::InUse => ProviderError::InUse { detail },
-        Class::Throttled => ProviderError::Throttled { retry_after, detail },
-        Class::Quota => ProviderError::QuotaExceeded { detail },
-        Class::Capacity => ProviderError::CapacityExhausted { detail },
-        Class::Invalid => ProviderError::Invalid { detail },
-        Class::Unauthorized => ProviderError::Unauthorized { detail },
-        Class::Transient => ProviderError::Transient { detail },
-        Class::Unsupported => ProviderError::Unsupported { detail },
-    }
+/// The class of a code at an HTTP status: [`CODE_TABLE`], then the status.
+pub fn classify(status: u16, code: Option<&str>) -> CodeClass {
+    crate::provider::error::classify(&[CODE_TABLE], status, code)
 }
 
 /// The pipeline's [`ErrorMapper`](crate::provider::http::ErrorMapper) for veEN.
@@ -137,7 +85,7 @@ pub fn from_failure(f: Failure<'_>) -> ProviderError {
         request_id: f.request_id.or(rid),
         code,
     };
-    build(classify(f.status, detail.code.as_deref()), detail, f.retry_after)
+    classify(f.status, detail.code.as_deref()).error(detail, f.retry_after)
 }
 
 /// A successful answer's `Result`, or the error its `ResponseMetadata.Error` carries (HTTP 200 with an
@@ -163,7 +111,7 @@ pub fn from_body(operation: &str, body: Value) -> Result<Value, ProviderError> {
                 .map(str::to_owned),
             code: Some(code),
         };
-        return Err(build(classify(200, detail.code.as_deref()), detail, None));
+        return Err(classify(200, detail.code.as_deref()).error(detail, None));
     }
     match body.get("Result") {
         Some(r) => Ok(r.clone()),
@@ -202,7 +150,9 @@ mod tests {
             ("SomethingNew", 503, "Transient"),
         ] {
             assert_eq!(
-                build(classify(status, Some(code)), ErrorDetail::default(), None).category(),
+                classify(status, Some(code))
+                    .error(ErrorDetail::default(), None)
+                    .category(),
                 category,
                 "{code}"
             );

@@ -4,137 +4,58 @@
 //! request), `WKS.00211102` (400: a bad parameter, or the server quota when its message says the number "exceeds the limit"), `WKS.00211103` (409: the group still holds servers), `WKS.00211401`
 //! (500); the gateway's `APIG.0308`/`APIGW.0308` (429) is throttling, `APIG.03xx` authentication.
 
-use std::time::Duration;
-
-use crate::provider::error::{ErrorDetail, ProviderError};
+use crate::provider::error::{CodeClass, CodeTable, ProviderError};
 use crate::provider::http::Failure;
-use crate::provider::huawei::errors::ErrorBody;
+use crate::provider::huawei::errors as huawei;
 
-/// Where a code lands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
-    /// Object missing.
-    NotFound,
-    /// Wrong state / name taken.
-    Conflict,
-    /// Still holds other objects (a group with servers).
-    InUse,
-    /// Rate limited.
-    Throttled,
-    /// Quota exhausted.
-    Quota,
-    /// Sold out where asked.
-    Capacity,
-    /// Bad request.
-    Invalid,
-    /// Authentication or permission.
-    Unauthorized,
-    /// Retry later.
-    Transient,
-}
-
-/// Codes classified explicitly; the rest go by HTTP status ([`class_for_status`]).
-pub const CODE_TABLE: &[(&str, Class)] = &[
-    ("WKS.0001", Class::Invalid),
-    ("WKS.00211102", Class::Invalid),
-    ("WKS.00211103", Class::InUse),
-    ("WKS.00211401", Class::Transient),
-    ("APIG.0308", Class::Throttled),
-    ("APIGW.0308", Class::Throttled),
-    ("APIG.0301", Class::Unauthorized),
-    ("APIGW.0301", Class::Unauthorized),
-    ("APIG.0302", Class::Unauthorized),
-    ("APIGW.0302", Class::Unauthorized),
-    ("APIG.0303", Class::Unauthorized),
-    ("APIGW.0303", Class::Unauthorized),
-    ("APIG.0304", Class::Unauthorized),
-    ("APIGW.0304", Class::Unauthorized),
-    ("APIG.0305", Class::Unauthorized),
-    ("APIGW.0305", Class::Unauthorized),
-    ("APIG.0306", Class::Unauthorized),
-    ("APIGW.0306", Class::Unauthorized),
-    ("APIG.0307", Class::Unauthorized),
-    ("APIGW.0307", Class::Unauthorized),
-    ("APIG.0101", Class::Invalid),
-    ("APIGW.0101", Class::Invalid),
-    ("APIG.0201", Class::Invalid),
-    ("APIGW.0201", Class::Invalid),
+/// Codes classified explicitly; the rest go by HTTP status ([`CodeClass::for_status`]); the gateway's are
+/// [`huawei::GATEWAY_CODES`].
+pub const CODE_TABLE: &CodeTable = &[
+    ("WKS.0001", CodeClass::Invalid),
+    ("WKS.00211102", CodeClass::Invalid),
+    ("WKS.00211103", CodeClass::InUse),
+    ("WKS.00211401", CodeClass::Transient),
 ];
 
 /// Codes meaning "the token is bad; log in again and retry once" (gateway: token expired / invalid).
 pub const TOKEN_REFRESH_CODES: &[&str] = &["APIG.0307", "APIGW.0307", "APIG.0302", "APIGW.0302"];
 
-/// Classification by HTTP status.
-pub fn class_for_status(status: u16) -> Class {
-    match status {
-        401 | 403 => Class::Unauthorized,
-        404 => Class::NotFound,
-        409 => Class::Conflict,
-        429 => Class::Throttled,
-        408 | 500..=599 => Class::Transient,
-        _ => Class::Invalid,
-    }
-}
-
-/// Code table first, then status (a 429 is always throttling).
-pub fn classify(status: u16, code: Option<&str>) -> Class {
-    if let Some(code) = code
-        && let Some((_, class)) = CODE_TABLE.iter().find(|(c, _)| c.eq_ignore_ascii_case(code))
-    {
-        return *class;
-    }
-    if status == 429 {
-        return Class::Throttled;
-    }
-    class_for_status(status)
-}
-
-/// The [`ProviderError`] of one failed response.
-pub fn to_provider_error(
-    status: u16,
-    code: Option<String>,
-    message: String,
-    request_id: Option<String>,
-    operation: &str,
-    retry_after: Option<Duration>,
-) -> ProviderError {
-    let mut class = classify(status, code.as_deref());
-    // WKS.00211102 is every invalid parameter, and also the server quota ("… exceeds the limit").
-    if class == Class::Invalid
-        && code.as_deref() == Some("WKS.00211102")
-        && message.to_ascii_lowercase().contains("exceeds the limit")
-    {
-        class = Class::Quota;
-    }
-    let detail = ErrorDetail {
-        operation: operation.to_owned(),
-        status: Some(status),
-        code,
-        message,
-        request_id,
-    };
-    match class {
-        Class::NotFound => ProviderError::NotFound { detail },
-        Class::Conflict => ProviderError::Conflict { detail },
-        Class::InUse => ProviderError::InUse { detail },
-        Class::Throttled => ProviderError::Throttled { retry_after, detail },
-        Class::Quota => ProviderError::QuotaExceeded { detail },
-        Class::Capacity => ProviderError::CapacityExhausted { detail },
-        Class::Invalid => ProviderError::Invalid { detail },
-        Class::Unauthorized => ProviderError::Unauthorized { detail },
-        Class::Transient => ProviderError::Transient { detail },
-    }
-}
-
-/// The pipeline's [`ErrorMapper`](crate::provider::http::ErrorMapper) for Workspace (and its IAM calls).
+/// The [`ProviderError`] of a failed Workspace (or IAM) answer: [`CODE_TABLE`], then the gateway's
+/// codes, then the HTTP status. `WKS.00211102` is every invalid parameter and also the server quota,
+/// which its message tells apart ("… exceeds the limit").
 pub fn from_failure(f: Failure<'_>) -> ProviderError {
-    let (code, message) = ErrorBody::parse(f.body);
-    to_provider_error(f.status, code, message, f.request_id, f.operation, f.retry_after)
+    let detail = huawei::detail_of(&f);
+    let class = match huawei::class_of(CODE_TABLE, &detail) {
+        CodeClass::Invalid
+            if detail.code.as_deref() == Some("WKS.00211102")
+                && detail.message.to_ascii_lowercase().contains("exceeds the limit") =>
+        {
+            CodeClass::Quota
+        }
+        class => class,
+    };
+    class.error(detail, f.retry_after)
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+
+    fn answer(status: u16, code: Option<&str>, message: &str) -> ProviderError {
+        let body = match code {
+            Some(code) => serde_json::json!({"error_code": code, "error_msg": message}).to_string(),
+            None => String::new(),
+        };
+        from_failure(Failure {
+            operation: "op",
+            status,
+            request_id: None,
+            retry_after: None,
+            body: body.as_bytes(),
+        })
+    }
 
     #[test]
     fn workspace_codes_and_statuses_map_to_categories() {
@@ -153,29 +74,23 @@ mod tests {
             (404, Some("WKS.00000404"), "NotFound"),
         ];
         for (status, code, want) in cases {
-            let e = to_provider_error(*status, code.map(str::to_owned), "m".into(), None, "op", None);
+            let e = answer(*status, *code, "m");
             assert_eq!(e.category(), *want, "{status} {code:?}");
         }
     }
 
     #[test]
     fn the_workspace_server_quota_is_a_quota_error_not_a_bad_parameter() {
-        let quota = to_provider_error(
+        let quota = answer(
             400,
-            Some("WKS.00211102".into()),
-            "The number of application servers exceeds the limit, limit:'20'".into(),
-            None,
-            "workspace.server.create",
-            None,
+            Some("WKS.00211102"),
+            "The number of application servers exceeds the limit, limit:'20'",
         );
         assert_eq!(quota.category(), "QuotaExceeded");
-        let bad = to_provider_error(
+        let bad = answer(
             400,
-            Some("WKS.00211102".into()),
-            "The parameter is invalid: subnet_id: unknown".into(),
-            None,
-            "workspace.group.create",
-            None,
+            Some("WKS.00211102"),
+            "The parameter is invalid: subnet_id: unknown",
         );
         assert_eq!(bad.category(), "Invalid");
     }
