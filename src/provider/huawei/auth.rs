@@ -1,6 +1,7 @@
 //! How a Huawei request is authenticated: signed with AK/SK (`SDK-HMAC-SHA256`, plus the project and
 //! session-token headers), or carrying an IAM token (cached and refreshed by [`TokenSource`]) or a fixed
-//! token in `X-Auth-Token`. Implements the pipeline's [`Authenticate`].
+//! token in `X-Auth-Token`. Implements the pipeline's [`Authenticate`]. [`Auth::from_settings`] is the
+//! one reading of a ProviderConfig's credentials for every Huawei cloud (IEC, ModelArts, Workspace).
 
 use std::fmt;
 
@@ -10,8 +11,8 @@ use reqwest::RequestBuilder;
 use super::iam::TokenSource;
 use super::signer;
 use crate::provider::error::ProviderError;
-use crate::provider::http::{Authenticate, HttpResult, Outgoing, host_header};
-use crate::provider::settings::SecretString;
+use crate::provider::http::{Authenticate, ErrorMapper, HttpResult, Outgoing, host_header};
+use crate::provider::settings::{Credentials, ProviderSettings, SecretString};
 
 /// How requests are authenticated.
 pub enum Auth {
@@ -36,6 +37,75 @@ impl fmt::Debug for Auth {
             Self::AkSk { .. } => f.write_str("Auth::AkSk(***)"),
             Self::Password(_) => f.write_str("Auth::Password(***)"),
             Self::Token(_) => f.write_str("Auth::Token(***)"),
+        }
+    }
+}
+
+/// The IAM endpoint of `settings`: `spec.endpoints.iam`, else the public one of `region`.
+pub fn iam_endpoint(settings: &ProviderSettings, region: &str) -> String {
+    settings
+        .endpoints
+        .iam
+        .clone()
+        .unwrap_or_else(|| format!("https://iam.{region}.myhuaweicloud.com"))
+}
+
+impl Auth {
+    /// The authentication `settings.credentials` ask for: AK/SK signing (both keys non-empty), an IAM
+    /// password login at `iam` (as the user of the credentials' domain, else `spec.domainName`, scoped to
+    /// `spec.domainName`; a refused login read by `errors`), or a fixed token. Each call makes a new token
+    /// cache. Fails, naming what is missing, on credentials the cloud cannot use.
+    pub fn from_settings(
+        op: &str,
+        settings: &ProviderSettings,
+        http: &reqwest::Client,
+        iam: &str,
+        errors: ErrorMapper,
+    ) -> Result<Self, ProviderError> {
+        match &settings.credentials {
+            Credentials::AkSk {
+                access_key,
+                secret_key,
+                security_token,
+            } => {
+                if access_key.is_empty() || secret_key.is_empty() {
+                    return Err(ProviderError::configuration(
+                        op,
+                        "access key and secret key must not be empty",
+                    ));
+                }
+                Ok(Self::AkSk {
+                    access_key: access_key.clone(),
+                    secret_key: secret_key.clone(),
+                    security_token: security_token.clone(),
+                })
+            }
+            Credentials::Password {
+                username,
+                password,
+                domain,
+            } => {
+                let user_domain = domain
+                    .clone()
+                    .or_else(|| settings.domain_name.clone())
+                    .ok_or_else(|| {
+                        ProviderError::configuration(op, "password login needs the account (domain) name")
+                    })?;
+                let scope = settings
+                    .domain_name
+                    .clone()
+                    .unwrap_or_else(|| user_domain.clone());
+                Ok(Self::Password(TokenSource::new(
+                    http.clone(),
+                    iam,
+                    username.clone(),
+                    password.clone(),
+                    user_domain,
+                    scope,
+                    errors,
+                )))
+            }
+            Credentials::Token { token } => Ok(Self::Token(token.clone())),
         }
     }
 }

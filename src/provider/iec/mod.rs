@@ -18,8 +18,7 @@ use self::client::{ClientConfig, IecClient};
 use self::types as wire;
 use super::batch::{Lookup, Snapshots};
 use super::cache::{CATALOG_TTL, TtlCache};
-use super::huawei::auth::Auth;
-use super::huawei::iam::TokenSource;
+use super::huawei::auth::{Auth, iam_endpoint};
 use super::*;
 
 /// Default IEC endpoint (IEC is a global service; Huawei's SDK region table lists this host for cn-north-4).
@@ -126,57 +125,8 @@ impl IecProvider {
         const OP: &str = "iec.build";
         let base = http::base_url(OP, settings, DEFAULT_ENDPOINT)?;
         let http = http::http_client(OP, settings)?;
-        let auth = match &settings.credentials {
-            Credentials::AkSk {
-                access_key,
-                secret_key,
-                security_token,
-            } => {
-                if access_key.is_empty() || secret_key.is_empty() {
-                    return Err(ProviderError::configuration(
-                        OP,
-                        "access key and secret key must not be empty",
-                    ));
-                }
-                Auth::AkSk {
-                    access_key: access_key.clone(),
-                    secret_key: secret_key.clone(),
-                    security_token: security_token.clone(),
-                }
-            }
-            Credentials::Password {
-                username,
-                password,
-                domain,
-            } => {
-                let user_domain = domain
-                    .clone()
-                    .or_else(|| settings.domain_name.clone())
-                    .ok_or_else(|| {
-                        ProviderError::configuration(OP, "password login needs the account (domain) name")
-                    })?;
-                let scope = settings
-                    .domain_name
-                    .clone()
-                    .unwrap_or_else(|| user_domain.clone());
-                let iam = settings.endpoints.iam.clone().unwrap_or_else(|| {
-                    format!(
-                        "https://iam.{}.myhuaweicloud.com",
-                        settings.region.as_deref().unwrap_or(DEFAULT_REGION)
-                    )
-                });
-                Auth::Password(TokenSource::new(
-                    http.clone(),
-                    &iam,
-                    username.clone(),
-                    password.clone(),
-                    user_domain,
-                    scope,
-                    errors::from_failure,
-                ))
-            }
-            Credentials::Token { token } => Auth::Token(token.clone()),
-        };
+        let iam = iam_endpoint(settings, settings.region.as_deref().unwrap_or(DEFAULT_REGION));
+        let auth = Auth::from_settings(OP, settings, &http, &iam, errors::from_failure)?;
         let config = ClientConfig {
             base,
             account: settings.account.clone(),

@@ -21,9 +21,8 @@ use url::Url;
 use self::client::{Endpoints as ClientEndpoints, MakeAuth, ModelArtsClient};
 use super::batch::Snapshots;
 use super::http::PipelineConfig;
-use super::huawei::auth::{Auth, Authenticator};
+use super::huawei::auth::{Auth, Authenticator, iam_endpoint};
 use super::huawei::bss::{self, BssClient, OrderStatus};
-use super::huawei::iam::TokenSource;
 use super::*;
 
 /// Region used when the settings name none (the CRD requires one for ModelArts).
@@ -112,60 +111,19 @@ fn url(op: &str, what: &str, value: &str) -> ProviderResult<Url> {
     Ok(u)
 }
 
-/// How one pipeline of `settings` authenticates: AK/SK signing, an IAM password login (its own token
-/// cache), or a fixed token.
+/// How one pipeline of `settings` authenticates ([`Auth::from_settings`], each pipeline with its own
+/// token cache); unusable credentials fail here, once, rather than at the first call.
 fn auth_maker(
     op: &'static str,
     settings: &ProviderSettings,
     http: reqwest::Client,
     iam: String,
 ) -> ProviderResult<MakeAuth> {
-    match settings.credentials.clone() {
-        Credentials::AkSk {
-            access_key,
-            secret_key,
-            security_token,
-        } => {
-            if access_key.is_empty() || secret_key.is_empty() {
-                return Err(ProviderError::configuration(
-                    op,
-                    "access key and secret key must not be empty",
-                ));
-            }
-            Ok(Box::new(move || {
-                Ok(Auth::AkSk {
-                    access_key: access_key.clone(),
-                    secret_key: secret_key.clone(),
-                    security_token: security_token.clone(),
-                })
-            }))
-        }
-        Credentials::Password {
-            username,
-            password,
-            domain,
-        } => {
-            let user_domain = domain.or_else(|| settings.domain_name.clone()).ok_or_else(|| {
-                ProviderError::configuration(op, "password login needs the account (domain) name")
-            })?;
-            let scope = settings
-                .domain_name
-                .clone()
-                .unwrap_or_else(|| user_domain.clone());
-            Ok(Box::new(move || {
-                Ok(Auth::Password(TokenSource::new(
-                    http.clone(),
-                    &iam,
-                    username.clone(),
-                    password.clone(),
-                    user_domain.clone(),
-                    scope.clone(),
-                    errors::from_failure,
-                )))
-            }))
-        }
-        Credentials::Token { token } => Ok(Box::new(move || Ok(Auth::Token(token.clone())))),
-    }
+    Auth::from_settings(op, settings, &http, &iam, errors::from_failure)?;
+    let settings = settings.clone();
+    Ok(Box::new(move || {
+        Auth::from_settings(op, &settings, &http, &iam, errors::from_failure)
+    }))
 }
 
 impl ModelArtsProvider {
@@ -191,11 +149,7 @@ impl ModelArtsProvider {
                 .clone()
                 .unwrap_or_else(|| default_endpoint(&region)),
         )?;
-        let iam_text = settings
-            .endpoints
-            .iam
-            .clone()
-            .unwrap_or_else(|| format!("https://iam.{region}.myhuaweicloud.com"));
+        let iam_text = iam_endpoint(settings, &region);
         let iam = url(OP, "IAM", &iam_text)?;
         let bss_base = url(
             OP,

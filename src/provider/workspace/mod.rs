@@ -21,8 +21,7 @@ use async_trait::async_trait;
 use self::client::{ProjectSource, WorkspaceClient};
 use super::batch::Snapshots;
 use super::http::PipelineConfig;
-use super::huawei::auth::Auth;
-use super::huawei::iam::TokenSource;
+use super::huawei::auth::{Auth, iam_endpoint};
 use super::*;
 
 /// Region used for the default endpoints when none is configured.
@@ -123,56 +122,8 @@ impl WorkspaceProvider {
             .unwrap_or_else(|| DEFAULT_REGION.to_owned());
         let base = http::base_url(OP, settings, &default_endpoint(&region))?;
         let http = http::http_client(OP, settings)?;
-        let iam = settings
-            .endpoints
-            .iam
-            .clone()
-            .unwrap_or_else(|| format!("https://iam.{region}.myhuaweicloud.com"));
-        let auth = match &settings.credentials {
-            Credentials::AkSk {
-                access_key,
-                secret_key,
-                security_token,
-            } => {
-                if access_key.is_empty() || secret_key.is_empty() {
-                    return Err(ProviderError::configuration(
-                        OP,
-                        "access key and secret key must not be empty",
-                    ));
-                }
-                Auth::AkSk {
-                    access_key: access_key.clone(),
-                    secret_key: secret_key.clone(),
-                    security_token: security_token.clone(),
-                }
-            }
-            Credentials::Password {
-                username,
-                password,
-                domain,
-            } => {
-                let user_domain = domain
-                    .clone()
-                    .or_else(|| settings.domain_name.clone())
-                    .ok_or_else(|| {
-                        ProviderError::configuration(OP, "password login needs the account (domain) name")
-                    })?;
-                let scope = settings
-                    .domain_name
-                    .clone()
-                    .unwrap_or_else(|| user_domain.clone());
-                Auth::Password(TokenSource::new(
-                    http.clone(),
-                    &iam,
-                    username.clone(),
-                    password.clone(),
-                    user_domain,
-                    scope,
-                    errors::from_failure,
-                ))
-            }
-            Credentials::Token { token } => Auth::Token(token.clone()),
-        };
+        let iam = iam_endpoint(settings, &region);
+        let auth = Auth::from_settings(OP, settings, &http, &iam, errors::from_failure)?;
         let project = match &settings.project_id {
             Some(p) if !p.is_empty() => ProjectSource::Fixed(p.clone()),
             _ => {
