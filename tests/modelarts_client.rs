@@ -6,7 +6,9 @@
 //! Invalid, `ModelArts.6404` NotFound, `ModelArts.7000` Conflict); a prepaid create answers with an
 //! order whose state is polled (pending payment → paid → the server found by its order id, or
 //! cancelled → failed), whose delete is refused with the expiry named until it is unsubscribed; a
-//! throttled call waits out the Retry-After.
+//! throttled call waits out the Retry-After; a burst of creates, each looking its name up first as the
+//! controller does, lists the project once, not once per create, and still finds a create whose answer
+//! was lost, while a server made elsewhere after that list is found by a list made now.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -18,7 +20,9 @@ use edgefleet::provider::{
     ModelArtsInstanceExt, OperationHandle, OperationState, PowerAction, PowerState, Provider, ProviderKind,
     ProviderMetrics, ProviderRegistry, ProviderSettings, RateBudget, SecretString, VolumeSpec,
 };
+use edgefleet_emulator::Faults;
 use edgefleet_emulator::config::{DEFAULT_AK, DEFAULT_SK};
+use edgefleet_emulator::core::faults::LostResponseFault;
 use edgefleet_emulator::{Config, ServerHandle};
 
 #[path = "support/poll.rs"]
@@ -398,5 +402,92 @@ async fn modelarts_throttled_calls_wait_for_retry_after() {
     }
     let report = handle.app().retry_after().report();
     assert!(report.throttled >= 1, "{report:?}");
+    handle.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn modelarts_a_create_burst_lists_the_project_once_and_still_finds_a_lost_create() {
+    const LIST: &str = "GET /v1/{project_id}/dev-servers";
+    const CREATE: &str = "POST /v1/{project_id}/dev-servers";
+    let (handle, url) = emulator().await;
+    let p = provider(&settings(&url, DEFAULT_SK));
+    let api = p.instances().unwrap();
+    let age = Duration::from_secs(60);
+    let lists = || handle.calls().requests(LIST);
+    let before = lists();
+    // What the controller does per new object: the name check, then the create.
+    for i in 0..12 {
+        let s = spec(&format!("ef-burst-{i}"), None);
+        let taken = api
+            .find_by_identity_within(&identity(&s.name), &s, age)
+            .await
+            .unwrap();
+        assert!(taken.is_empty(), "{taken:?}");
+        api.create(&s, 1, &identity(&s.name)).await.unwrap();
+    }
+    assert_eq!(
+        lists() - before,
+        1,
+        "one list for the whole burst, not one per create"
+    );
+    // A name this process created is looked up in a list made after it (the old one does not answer).
+    let third = spec("ef-burst-3", None);
+    let found = api
+        .find_by_identity_within(&identity(&third.name), &third, age)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+
+    // A create whose answer is lost (it takes effect; the caller sees an error) is found, not missed.
+    handle
+        .app()
+        .set_faults(Faults {
+            seed: 3,
+            lost_responses: vec![LostResponseFault {
+                operation: CREATE.into(),
+                rate: 1.0,
+                mode: Default::default(),
+            }],
+            ..Faults::default()
+        })
+        .unwrap();
+    let lost = spec("ef-burst-lost", None);
+    api.create(&lost, 1, &identity(&lost.name))
+        .await
+        .expect_err("the answer is lost");
+    handle.app().set_faults(Faults::default()).unwrap();
+    assert_eq!(
+        handle.calls().mutations(CREATE),
+        13,
+        "the lost create took effect"
+    );
+    let found = api
+        .find_by_identity_within(&identity(&lost.name), &lost, age)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "the lost create is found: {found:?}");
+
+    // A server made by another process after this one's list: the list of the burst (still within
+    // the allowed age) does not show it, which is what proves the burst was answered from it; a list
+    // made now (age zero, as a recovery lookup takes once the grace has passed) does.
+    let other = provider(&settings(&url, DEFAULT_SK));
+    let elsewhere = spec("ef-burst-elsewhere", None);
+    other
+        .instances()
+        .unwrap()
+        .create(&elsewhere, 1, &identity(&elsewhere.name))
+        .await
+        .unwrap();
+    let cached = api
+        .find_by_identity_within(&identity(&elsewhere.name), &elsewhere, age)
+        .await
+        .unwrap();
+    assert!(cached.is_empty(), "answered by the burst's list: {cached:?}");
+    assert_eq!(lists() - before, 3, "the burst's list and the two direct lookups");
+    let now = api
+        .find_by_identity_within(&identity(&elsewhere.name), &elsewhere, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(now.len(), 1, "a list made now shows it: {now:?}");
     handle.shutdown().await.unwrap();
 }

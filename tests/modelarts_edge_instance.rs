@@ -5,7 +5,11 @@
 //! prepaid DevServer Reconciling with its order pending payment, Ready once the order is paid, its
 //! delete refused until the subscription ends (Stalled DeletionBlocked naming the expiry) and left by
 //! Orphan; a cancelled order stalls OrderFailed; the operator killed while an order is pending places
-//! no second order; throttling converges without a storm.
+//! no second order; a pay-per-use create whose answer is lost (and the server listed late) is
+//! recovered, never repeated, by the same operator and by a restarted one; drift: a server stopped out
+//! of band is started again, one deleted out of band is recreated (ExternallyDeleted); a ModelArts
+//! ProviderConfig's credentials are probed (accepted, rejected with the cloud's code and no secret
+//! shown, accepted again once fixed); throttling converges without a storm.
 //!
 //! Each test owns a namespace, an emulator and, besides the harness's IEC ProviderConfig, a ModelArts
 //! ProviderConfig pointing at the emulator's modelarts listener (no project id: it is looked up from
@@ -18,10 +22,18 @@
 
 mod support;
 
-use edgefleet::api::condition::{READY, RECONCILING, STALLED};
+use edgefleet::api::condition::{CREDENTIALS_VALID, READY, RECONCILING, STALLED};
 use edgefleet::api::edge_instance::{EdgeInstance, EdgeInstanceStatus};
 use edgefleet::api::provider_config::{ProviderConfig, ProviderType};
+use edgefleet::controller::intent::CreateIntent;
+use edgefleet::provider::{
+    Credentials, PowerAction, Provider, ProviderKind, ProviderMetrics, ProviderRegistry, ProviderSettings,
+    SecretString,
+};
 use edgefleet_emulator::Faults;
+use edgefleet_emulator::config::{DEFAULT_AK, DEFAULT_SK};
+use edgefleet_emulator::core::faults::{ConsistencyFault, LostResponseFault};
+use k8s_openapi::api::core::v1::Event;
 use kube::ResourceExt;
 use kube::api::{Api, ListParams};
 use serde_json::{Value, json};
@@ -114,6 +126,39 @@ impl ModelArts {
         let _ = wait_deleted(&pcs, &self.pc, WAIT).await;
         self.env.teardown().await;
     }
+}
+
+/// A ModelArts client of the test account, as a person at the console (out-of-band changes).
+fn console(m: &ModelArts) -> std::sync::Arc<dyn Provider> {
+    let url = m.env.emu().url_of("modelarts").unwrap();
+    let mut s = ProviderSettings::new(
+        ProviderKind::ModelArts,
+        format!("{}-console", m.pc),
+        Credentials::AkSk {
+            access_key: DEFAULT_AK.to_owned(),
+            secret_key: SecretString::new(DEFAULT_SK),
+            security_token: None,
+        },
+    );
+    s.region = Some("cn-north-4".into());
+    s.endpoints.api = Some(url.clone());
+    s.endpoints.iam = Some(url.clone());
+    s.endpoints.bss = Some(url);
+    ProviderRegistry::new(ProviderMetrics::new())
+        .get_or_build(&s)
+        .unwrap()
+}
+
+async fn reasons(m: &ModelArts) -> Vec<String> {
+    let events: Api<Event> = m.env.ns.api();
+    events
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .filter_map(|e| e.reason)
+        .collect()
 }
 
 fn status_of(ei: &EdgeInstance) -> EdgeInstanceStatus {
@@ -340,6 +385,140 @@ async fn modelarts_operator_killed_while_an_order_is_pending_places_no_second_or
     m.finish().await;
 }
 
+const CREATE: &str = "POST /v1/{project_id}/dev-servers";
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn modelarts_lost_create_answers_are_recovered_never_repeated_also_across_a_restart() {
+    // Every create takes effect but its answer is lost, and new servers are listed 1.5 s late.
+    let faults = Faults {
+        seed: 13,
+        lost_responses: vec![LostResponseFault {
+            operation: CREATE.into(),
+            rate: 1.0,
+            mode: Default::default(),
+        }],
+        eventual_consistency: vec![ConsistencyFault {
+            kind: "modelarts.dev_server".into(),
+            delay_ms: 1500,
+        }],
+        ..Faults::default()
+    };
+    let mut m = start("ma-ei-lost", faults).await;
+    let spec = json!({"serverType": "ECS", "arch": "X86", "availabilityZone": "cn-north-4a"});
+    create(&m.api, &m.instance("lost", spec.clone())).await;
+    let e = ready(&m.api, "lost").await;
+    assert_eq!(m.servers().len(), 1, "exactly one server: {:?}", m.servers());
+    assert_eq!(m.servers()[0]["id"], status_of(&e).instance_id.unwrap().as_str());
+    assert_eq!(m.env.emu().calls().mutations(CREATE), 1, "never repeated");
+    let seen = reasons(&m).await;
+    assert!(seen.iter().any(|r| r == "Recovered"), "{seen:?}");
+
+    // The operator dies after the create reached the cloud (its answer lost): the new one finds it.
+    create(&m.api, &m.instance("crash", spec)).await;
+    wait_for(&m.api, "crash", WAIT, |e: &EdgeInstance| {
+        CreateIntent::of(e).is_some() && status_of(e).instance_id.is_none()
+    })
+    .await
+    .unwrap();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while m.servers().len() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the create never reached the cloud"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    m.env.crash_controllers().await;
+    m.env.set_faults(Faults {
+        seed: 13,
+        ..Faults::default()
+    });
+    m.env.start_controllers();
+    let e = ready(&m.api, "crash").await;
+    let id = status_of(&e).instance_id.unwrap();
+    let servers = m.servers();
+    assert_eq!(servers.len(), 2, "one server per object: {servers:?}");
+    assert!(servers.iter().any(|s| s["id"] == id.as_str()), "{servers:?}");
+    assert_eq!(m.env.emu().calls().mutations(CREATE), 2, "never repeated");
+    m.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn modelarts_drift_a_server_stopped_out_of_band_is_started_and_one_deleted_is_recreated() {
+    let m = start("ma-ei-drift", Faults::default()).await;
+    let spec = json!({"serverType": "ECS", "arch": "X86", "availabilityZone": "cn-north-4a"});
+    create(&m.api, &m.instance("drift", spec)).await;
+    let e = ready(&m.api, "drift").await;
+    let first = status_of(&e).instance_id.unwrap();
+    let cloud = console(&m);
+    let servers = cloud.instances().unwrap();
+    let ids = [first.clone()];
+
+    const START: &str = "PUT /v1/{project_id}/dev-servers/{id}/start";
+    let starts = m.env.emu().calls().mutations(START);
+    servers
+        .power(&ids, PowerAction::Stop { force: false })
+        .await
+        .unwrap();
+    wait_for(&m.api, "drift", WAIT, |_: &EdgeInstance| {
+        m.env.emu().calls().mutations(START) > starts
+    })
+    .await
+    .expect("the drift poll starts the stopped server");
+    wait_for(&m.api, "drift", WAIT, |e: &EdgeInstance| {
+        has(e, READY, "True") && state(e).as_deref() == Some("RUNNING")
+    })
+    .await
+    .unwrap();
+
+    servers.delete(&ids).await.unwrap();
+    let e = wait_for(&m.api, "drift", WAIT, |e: &EdgeInstance| {
+        has(e, READY, "True") && status_of(e).instance_id.is_some_and(|id| id != first)
+    })
+    .await
+    .expect("recreated under a new id");
+    let second = status_of(&e).instance_id.unwrap();
+    let seen = reasons(&m).await;
+    assert!(seen.iter().any(|r| r == "ExternallyDeleted"), "{seen:?}");
+    let live: Vec<Value> = m.servers();
+    assert_eq!(live.len(), 1, "the deleted one is gone, one recreated: {live:?}");
+    assert_eq!(live[0]["id"], second.as_str());
+    assert_eq!(m.env.emu().calls().mutations(CREATE), 2, "one create each");
+    m.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn modelarts_provider_config_credentials_are_probed_and_a_wrong_secret_is_named_without_it() {
+    const WRONG_SK: &str = "WRONG-SECRET-KEY-must-never-be-shown-0017";
+    let m = start("ma-pc", Faults::default()).await;
+    let pcs: Api<ProviderConfig> = Api::all(m.env.client.clone());
+    let accepted = |pc: &ProviderConfig| has_reason(pc, CREDENTIALS_VALID, "True", "CredentialsAccepted");
+    wait_for(&pcs, &m.pc, WAIT, accepted).await.unwrap();
+    let probes = m.env.emu().calls().requests("GET /v1/{project_id}/dev-servers");
+    assert!(probes > 0, "the probe is a signed DevServer call");
+
+    m.env.put_secret(DEFAULT_AK, WRONG_SK).await;
+    let pc = wait_for(&pcs, &m.pc, WAIT, |pc: &ProviderConfig| {
+        has_reason(pc, CREDENTIALS_VALID, "False", "CredentialsRejected")
+    })
+    .await
+    .unwrap();
+    let message = message_of(&pc, CREDENTIALS_VALID);
+    assert!(message.contains("IAM.0001"), "the cloud's code: {message}");
+    let shown = serde_json::to_string(&pc).unwrap();
+    assert!(
+        !shown.contains(WRONG_SK) && !shown.contains(DEFAULT_SK),
+        "no secret in the object: {shown}"
+    );
+
+    m.env.put_secret(DEFAULT_AK, DEFAULT_SK).await;
+    wait_for(&pcs, &m.pc, WAIT, accepted).await.unwrap();
+    m.finish().await;
+}
+
 #[tokio::test]
 #[ignore = "needs cluster"]
 async fn modelarts_throttling_converges_without_a_storm() {
@@ -354,7 +533,7 @@ async fn modelarts_throttling_converges_without_a_storm() {
     .await;
     ready(&m.api, "slow").await;
     let calls = m.env.emu().calls();
-    let creates = calls.mutations("POST /v1/{project_id}/dev-servers");
+    let creates = calls.mutations(CREATE);
     assert_eq!(creates, 1, "one create");
     let report = m.env.emu().app().retry_after().report();
     assert!(report.throttled >= 1, "the gateway throttled: {report:?}");

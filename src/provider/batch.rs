@@ -15,6 +15,13 @@
 //! list leaves every caller to its direct read. The old snapshot is dropped before the new list is made,
 //! so at most one is held.
 //!
+//! The same list answers queries by something other than the id ([`Snapshots::find`]: a name, on a cloud
+//! whose list cannot filter by it), so that a burst of creates, each checking its name first, costs one
+//! list per `max_age` instead of one per create. Such a query names a key (the name): a mutation that may
+//! make an object match it (a create or a rename to that name) touches the key as well as the object,
+//! and a query whose key, or any object it matches, was touched after the list started is read directly.
+//! Keys and ids share one record of touches; a key equal to some id only sends a lookup to a direct read.
+//!
 //! Touches are remembered only while a snapshot could still answer: once the snapshot is older than any
 //! caller has accepted (or there is none) and no list is in flight, every later list starts after the
 //! touch anyway, so the snapshot and the recorded touches are dropped. Memory stays bounded by the
@@ -101,19 +108,68 @@ impl<V: Clone> Snapshots<V> {
         Fut: Future<Output = Result<Vec<(String, V)>, E>>,
         E: std::fmt::Display,
     {
-        if max_age.is_zero() {
+        match self.snapshot(max_age, list).await {
+            Some(snapshot) => self.answer(&snapshot, id),
+            None => Lookup::Direct,
+        }
+    }
+
+    /// Every object that `matches` accepts, from a list no older than `max_age` (listing anew as
+    /// [`Self::lookup`] does). Unlike a lookup by id, an object the list does not hold is simply not
+    /// matched: the answer is the list's as of its start. [`Lookup::Direct`] when `max_age` is zero, the
+    /// list failed, `key` was touched after the list started (a create or rename that may have made an
+    /// object match), or an object it matches was (a delete, rename or power change since the list).
+    pub async fn find<E, F, Fut>(
+        &self,
+        key: &str,
+        max_age: Duration,
+        list: F,
+        matches: impl Fn(&V) -> bool,
+    ) -> Lookup<Vec<V>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<(String, V)>, E>>,
+        E: std::fmt::Display,
+    {
+        let Some(snapshot) = self.snapshot(max_age, list).await else {
             return Lookup::Direct;
+        };
+        if self.changed_since(&snapshot, key) {
+            return Lookup::Direct;
+        }
+        let mut found = Vec::new();
+        for (id, v) in &snapshot.items {
+            if matches(v) {
+                if self.changed_since(&snapshot, id) {
+                    return Lookup::Direct;
+                }
+                found.push(v.clone());
+            }
+        }
+        Lookup::Hit(found)
+    }
+
+    /// A list no older than `max_age`: the current one, or a new one (single flight); `None` for a zero
+    /// `max_age` or a failed list.
+    async fn snapshot<E, F, Fut>(&self, max_age: Duration, list: F) -> Option<Arc<Snapshot<V>>>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Vec<(String, V)>, E>>,
+        E: std::fmt::Display,
+    {
+        if max_age.is_zero() {
+            return None;
         }
         {
             let mut widest = lock(&self.widest_age);
             *widest = (*widest).max(max_age);
         }
         if let Some(snapshot) = self.fresh(max_age) {
-            return self.answer(&snapshot, id);
+            return Some(snapshot);
         }
         let _single_flight = self.refresh.lock().await;
         if let Some(snapshot) = self.fresh(max_age) {
-            return self.answer(&snapshot, id);
+            return Some(snapshot);
         }
         *lock(&self.current) = None;
         let started = Instant::now();
@@ -121,7 +177,7 @@ impl<V: Clone> Snapshots<V> {
             Ok(items) => items,
             Err(e) => {
                 tracing::debug!(error = %e, "batched observation: the list failed; reading objects directly");
-                return Lookup::Direct;
+                return None;
             }
         };
         let snapshot = Arc::new(Snapshot {
@@ -131,7 +187,7 @@ impl<V: Clone> Snapshots<V> {
         // Touches before this list started are answered by it from now on.
         lock(&self.touched).retain(|_, at| *at >= started);
         *lock(&self.current) = Some(Arc::clone(&snapshot));
-        self.answer(&snapshot, id)
+        Some(snapshot)
     }
 
     /// The snapshot if it is no older than `max_age`.
@@ -142,12 +198,16 @@ impl<V: Clone> Snapshots<V> {
             .cloned()
     }
 
+    /// Whether `key` (an id, or a [`Self::find`] key) was touched after `snapshot` started.
+    fn changed_since(&self, snapshot: &Snapshot<V>, key: &str) -> bool {
+        lock(&self.touched)
+            .get(key)
+            .is_some_and(|at| *at >= snapshot.started)
+    }
+
     fn answer(&self, snapshot: &Snapshot<V>, id: &str) -> Lookup<V> {
-        let changed_since = lock(&self.touched)
-            .get(id)
-            .is_some_and(|at| *at >= snapshot.started);
         match snapshot.items.get(id) {
-            Some(v) if !changed_since => Lookup::Hit(v.clone()),
+            Some(v) if !self.changed_since(snapshot, id) => Lookup::Hit(v.clone()),
             _ => Lookup::Direct,
         }
     }
@@ -255,6 +315,73 @@ mod tests {
         let items = [("a", 1)];
         assert_eq!(s.lookup("a", AGE, || list(&calls, &items)).await, Lookup::Hit(1));
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn finds_share_the_list_and_read_directly_once_their_key_or_a_match_was_touched() {
+        let s = Snapshots::default();
+        let calls = AtomicU32::new(0);
+        let items = [("a", 1), ("b", 2), ("c", 2)];
+        let twos = |v: &u32| *v == 2;
+        let mut found = match s.find("two", AGE, || list(&calls, &items), twos).await {
+            Lookup::Hit(found) => found,
+            Lookup::Direct => panic!("a fresh list answers"),
+        };
+        found.sort_unstable();
+        assert_eq!(found, [2, 2]);
+        assert_eq!(
+            s.find("three", AGE, || list(&calls, &items), |v| *v == 3).await,
+            Lookup::Hit(vec![]),
+            "nothing matches: an empty answer, not a direct read"
+        );
+        assert_eq!(s.lookup("a", AGE, || list(&calls, &items)).await, Lookup::Hit(1));
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "one list for finds and lookups");
+        // A create of "three" (its key) and a change of "b" (a match of "two") since the list.
+        s.touch(["three", "b"]);
+        assert_eq!(
+            s.find("three", AGE, || list(&calls, &items), |v| *v == 3).await,
+            Lookup::Direct
+        );
+        assert_eq!(
+            s.find("two", AGE, || list(&calls, &items), twos).await,
+            Lookup::Direct
+        );
+        assert_eq!(
+            s.find("one", AGE, || list(&calls, &items), |v| *v == 1).await,
+            Lookup::Hit(vec![1]),
+            "untouched keys and matches are still answered"
+        );
+        assert_eq!(
+            s.find("one", Duration::ZERO, || list(&calls, &items), |v| *v == 1)
+                .await,
+            Lookup::Direct,
+            "zero age reads directly"
+        );
+        // A list that starts after the touches answers for them.
+        tokio::time::advance(AGE + Duration::from_millis(1)).await;
+        let after = [("b", 2), ("d", 3)];
+        assert_eq!(
+            s.find("three", AGE, || list(&calls, &after), |v| *v == 3).await,
+            Lookup::Hit(vec![3])
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_find_takes_a_younger_list_when_it_asks_for_one() {
+        let s = Snapshots::default();
+        let calls = AtomicU32::new(0);
+        let items = [("a", 1)];
+        assert_eq!(
+            s.find("k", AGE, || list(&calls, &items), |_| true).await,
+            Lookup::Hit(vec![1])
+        );
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let newer = [("a", 1), ("b", 1)];
+        let young = Duration::from_secs(2);
+        let got = s.find("k", young, || list(&calls, &newer), |_| true).await;
+        assert!(matches!(got, Lookup::Hit(ref v) if v.len() == 2), "{got:?}");
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "the 5 s old list was too old");
     }
 
     #[tokio::test(start_paused = true)]

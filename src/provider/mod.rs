@@ -398,6 +398,21 @@ pub trait InstanceApi: Send + Sync {
             .filter(|i| i.state != InstanceState::Deleted && i.name == identity.name)
             .collect())
     }
+    /// [`Self::find_by_identity`], answerable from a list of the account's instances that started at
+    /// most `max_age` ago. A cloud whose list cannot filter by identity (ModelArts: no name filter)
+    /// answers the lookups of a burst of creates from one shared list ([`batch::Snapshots::find`])
+    /// instead of paging the whole account per create; that list answers only for what this process
+    /// has not changed since it started, so a create whose answer was lost is looked up anew. A zero
+    /// `max_age` lists now. By default [`Self::find_by_identity`] (a filtered call, as fresh as any).
+    async fn find_by_identity_within(
+        &self,
+        identity: &CreateIdentity,
+        spec: &InstanceSpec,
+        max_age: Duration,
+    ) -> ProviderResult<Vec<ObservedInstance>> {
+        let _ = max_age;
+        self.find_by_identity(identity, spec).await
+    }
     /// Whether a create of `spec` goes through an order that must be paid before the instance exists
     /// (ModelArts PRE_PAID): the create answers with [`Operation::order_id`] and no instance id, and a
     /// lost answer cannot be found by name until the order is paid, so such a create is never sent

@@ -10,7 +10,7 @@ use super::create::Writer;
 use super::create::api_for;
 use super::error::Error;
 use super::identity::{find_by_identity, ids_of};
-use super::model::{Network, identity_spec, is_deleted, place_of};
+use super::model::{Network, identity_spec, is_deleted, lookup_age, place_of, recovery_age};
 use crate::api::common::{DeletionPolicy, ManagementPolicy};
 use crate::api::edge_instance::EdgeInstance;
 use crate::controller::events::EventType;
@@ -77,10 +77,13 @@ pub(super) async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writ
             // References may be gone by now; the lookup needs only the name, placement and provider
             // section.
             let spec = identity_spec(ei, &Network::default());
-            let found = find_by_identity(resolved.provider.as_ref(), ei, &spec, &pending.token).await?;
+            let grace = ctx.config.recovery_grace;
+            let elapsed = elapsed_since(&pending.started_at);
+            let age = recovery_age(elapsed, grace, lookup_age(resolved.intervals));
+            let found = find_by_identity(resolved.provider.as_ref(), ei, &spec, &pending.token, age).await?;
             match found.as_slice() {
                 [one] => one.id.clone(),
-                [] if elapsed_since(&pending.started_at) < ctx.config.recovery_grace => {
+                [] if elapsed < grace => {
                     return Err(Error::DeletionPending {
                         name: pending.token,
                         after,

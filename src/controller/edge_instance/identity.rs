@@ -6,13 +6,15 @@ use std::time::Duration;
 
 use super::create::{Identity, Writer, create, ensure_finalizer, persist, record_identity};
 use super::error::{Error, ORDER_PENDING};
-use super::model::{Network, check_spec, identity_spec, is_deleted, is_member, place_of};
+use super::model::{
+    Network, check_spec, identity_spec, is_deleted, is_member, lookup_age, place_of, recovery_age,
+};
 use crate::api::common::ManagementPolicy;
 use crate::api::condition::reason;
 use crate::api::edge_instance::EdgeInstance;
 use crate::controller::events::EventType;
 use crate::controller::intent::{self, CreateIntent};
-use crate::controller::runtime::{Context, Outcome, elapsed_since};
+use crate::controller::runtime::{Context, Intervals, Outcome, elapsed_since};
 use kube::ResourceExt;
 
 use crate::provider::{
@@ -22,16 +24,19 @@ use crate::provider::{
 /// Live instances carrying the identity `name` for `spec` (the provider decides how its cloud shows
 /// and places them): the name, and where the cloud has tags the owner tag of `ei`, as its creates
 /// carry them (`CreateIdentity::for_create`), so a cloud that names instances itself finds them too.
+/// The answer may come from a list of the account that started at most `max_age` ago (see
+/// [`lookup_age`] and [`recovery_age`]).
 pub(super) async fn find_by_identity(
     provider: &dyn Provider,
     ei: &EdgeInstance,
     spec: &InstanceSpec,
     name: &str,
+    max_age: Duration,
 ) -> Result<Vec<ObservedInstance>, Error> {
     let api = provider.instances().map_err(Error::Unsupported)?;
     let identity =
         CreateIdentity::for_create(name, name, &ei.uid().unwrap_or_default(), provider.capabilities());
-    api.find_by_identity(&identity, spec)
+    api.find_by_identity_within(&identity, spec, max_age)
         .await
         .map_err(|source| Error::Lookup {
             name: name.to_owned(),
@@ -49,10 +54,12 @@ pub(super) async fn ensure_identity(
     ctx: &Context,
     provider: &dyn Provider,
     net: &Network,
+    intervals: Intervals,
     max_age: Duration,
     w: &mut Writer,
 ) -> Result<Identity, Error> {
     let api = provider.instances().map_err(Error::Unsupported)?;
+    let lookup = lookup_age(intervals);
     let observe_only = ei.spec.management_policy == ManagementPolicy::ObserveOnly;
     let grace = ctx.config.recovery_grace;
     let mut drifted = false;
@@ -118,7 +125,7 @@ pub(super) async fn ensure_identity(
     if w.status.instance_id.is_none()
         && let Some(order) = w.status.order_id.clone()
     {
-        match track_order(ei, ctx, provider, &spec, &order, w).await? {
+        match track_order(ei, ctx, provider, &spec, &order, lookup, w).await? {
             Some(identity) => return Ok(identity),
             None => order_abandoned = true,
         }
@@ -144,7 +151,10 @@ pub(super) async fn ensure_identity(
         })
         .flatten();
     if let Some(pending) = pending {
-        let found = find_by_identity(provider, ei, &spec, &pending.token).await?;
+        // One `elapsed` for the lookup's age and the decision on what it finds.
+        let elapsed = elapsed_since(&pending.started_at);
+        let age = recovery_age(elapsed, grace, lookup);
+        let found = find_by_identity(provider, ei, &spec, &pending.token, age).await?;
         match found.as_slice() {
             [one] => {
                 ensure_finalizer(ei, w).await?;
@@ -161,7 +171,7 @@ pub(super) async fn ensure_identity(
                 .await;
                 return Ok(Identity::Observed(Box::new(one.clone())));
             }
-            [] if elapsed_since(&pending.started_at) < grace => {
+            [] if elapsed < grace => {
                 return Ok(Identity::Wait(Outcome::progressing(
                     reason::CREATING,
                     reason::RECOVERING,
@@ -186,7 +196,7 @@ pub(super) async fn ensure_identity(
             }
         }
     } else {
-        let existing = find_by_identity(provider, ei, &spec, &name).await?;
+        let existing = find_by_identity(provider, ei, &spec, &name, lookup).await?;
         if !existing.is_empty() {
             return Err(Error::NameConflict {
                 name,
@@ -208,6 +218,7 @@ async fn track_order(
     provider: &dyn Provider,
     spec: &InstanceSpec,
     order: &str,
+    lookup: Duration,
     w: &mut Writer,
 ) -> Result<Option<Identity>, Error> {
     let api = provider.instances().map_err(Error::Unsupported)?;
@@ -271,7 +282,7 @@ async fn track_order(
                 });
             }
         },
-        None => find_by_identity(provider, ei, spec, &name).await?,
+        None => find_by_identity(provider, ei, spec, &name, lookup).await?,
     };
     match found.as_slice() {
         [] => Ok(Some(Identity::Wait(Outcome::progressing(

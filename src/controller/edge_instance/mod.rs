@@ -19,7 +19,11 @@
 //! recovery lookup can only find what this object created. The create response carries the server id;
 //! the pass reads the instance once and its closing status write carries the id (written earlier if
 //! the pass mutates anything else, at once if the instance cannot be read yet); a crash before that is
-//! recovered by the intent's name lookup. The intent is the `edgefleet.io/create-intent` annotation,
+//! recovered by the intent's name lookup. Identity lookups may be answered from a list of the account
+//! no older than `model::lookup_age` (`InstanceApi::find_by_identity_within`: ModelArts, whose list
+//! has no name filter, answers a burst of creates from one list); once the recovery grace has passed,
+//! only from a list begun after it ended (`model::recovery_age`), so a create is never repeated on an
+//! older list's word. The intent is the `edgefleet.io/create-intent` annotation,
 //! written with the finalizer in one patch before the call (`super::intent`); the finalizer is added by
 //! the pass that first needs it (`run_finalizer_in_pass`), so a create costs one metadata write, the
 //! create and the closing status write. A created instance that cannot be read yet keeps the intent in
@@ -118,7 +122,7 @@ async fn apply_steps(
     check_cloud_fit(ei, provider.capabilities())?;
     let net = resolve_network(ei, ctx).await?;
     let max_age = observation_age(ei, intervals);
-    let mut observed = match ensure_identity(ei, ctx, provider, &net, max_age, w).await? {
+    let mut observed = match ensure_identity(ei, ctx, provider, &net, intervals, max_age, w).await? {
         Identity::Observed(o) => *o,
         Identity::Wait(outcome) => return Ok((outcome, intervals)),
     };

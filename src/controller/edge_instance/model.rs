@@ -1,6 +1,6 @@
 //! The pure mapping between the EdgeInstance CRD and the provider's domain: the cloud name, membership
 //! in an EdgeCloud, the resolved [`Network`], the planning spec, the create-parameter hash of the
-//! intent, observed state → status, and how old a pass's observation may be.
+//! intent, observed state → status, and how old a pass's observation and identity lookups may be.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -265,6 +265,26 @@ pub fn observation_age(ei: &EdgeInstance, intervals: Intervals) -> Duration {
         intervals.poll / 2
     } else {
         Duration::ZERO
+    }
+}
+
+/// How old a list of the account's instances may be to answer a create's identity lookup (the name
+/// check of a new create, the instance of a paid order; `InstanceApi::find_by_identity_within`): the
+/// pending interval, at most half the poll interval. Where the cloud's list cannot filter by name, a
+/// burst of creates then costs one list per that age instead of one per create.
+pub fn lookup_age(intervals: Intervals) -> Duration {
+    intervals.pending.min(intervals.poll / 2)
+}
+
+/// How old a list may be to answer the recovery lookup of a create interrupted `elapsed` ago: within
+/// the recovery `grace` any list of [`lookup_age`] (finding nothing only waits); after it, only a list
+/// that started after the grace ended, so finding nothing means what a list made now would mean (the
+/// cloud lists a create within the grace) and the create is not repeated on an older list's word.
+/// The caller decides by the same `elapsed`.
+pub fn recovery_age(elapsed: Duration, grace: Duration, lookup_age: Duration) -> Duration {
+    match elapsed.checked_sub(grace) {
+        None => lookup_age,
+        Some(past) => past.min(lookup_age),
     }
 }
 

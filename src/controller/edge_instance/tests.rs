@@ -9,7 +9,8 @@ use kube::ResourceExt;
 use super::day2::check_image_change;
 use super::error::{Error, INSTANCE_FAILED};
 use super::model::{
-    Network, check_spec, is_member, observation_age, params_hash, planning_spec, security_group_change,
+    Network, check_spec, is_member, lookup_age, observation_age, params_hash, planning_spec, recovery_age,
+    security_group_change,
 };
 use super::nics::{NicPlan, ipv4_in_cidr, plan_nics};
 use crate::api::common::PendingOperation;
@@ -113,6 +114,39 @@ fn only_drift_polls_of_settled_objects_accept_a_batched_observation() {
     ] {
         assert_eq!(observation_age(&e, intervals), Duration::ZERO, "{what}");
     }
+}
+
+#[test]
+fn identity_lookups_take_a_list_no_older_than_the_pending_interval_and_after_the_grace_a_newer_one() {
+    let secs = Duration::from_secs;
+    let intervals = Intervals {
+        poll: secs(300),
+        pending: secs(10),
+    };
+    let lookup = lookup_age(intervals);
+    assert_eq!(lookup, secs(10));
+    let quick = Intervals {
+        poll: secs(3),
+        pending: secs(10),
+    };
+    assert_eq!(
+        lookup_age(quick),
+        Duration::from_millis(1500),
+        "at most half a poll"
+    );
+    let grace = secs(60);
+    assert_eq!(recovery_age(secs(5), grace, lookup), lookup, "within the grace");
+    assert_eq!(
+        recovery_age(secs(63), grace, lookup),
+        secs(3),
+        "only a list that started after the grace ended"
+    );
+    assert_eq!(recovery_age(secs(600), grace, lookup), lookup);
+    assert_eq!(
+        recovery_age(grace, grace, lookup),
+        Duration::ZERO,
+        "at the edge: a list made now"
+    );
 }
 
 fn observed(name: &str, groups: &[&str]) -> ObservedInstance {

@@ -8,8 +8,12 @@
 //! ([`Operation::order_id`]; the server exists once the order is paid, see the provider's
 //! [`OperationApi`](crate::provider::OperationApi)). DevServers have no tags and no idempotency token:
 //! a lost create is found by its (deterministic) name in the list, which has no filters, so lookups
-//! list every server and match client-side. Drift polls are answered from one list of the account's
-//! servers ([`Snapshots`](crate::provider::batch::Snapshots)). Day 2: rename (`PUT`), start / stop /
+//! list every server and match client-side. One list of the account's servers
+//! ([`Snapshots`](crate::provider::batch::Snapshots)) answers both the drift polls (by id) and the
+//! create's name lookups ([`InstanceApi::find_by_identity_within`]: a burst of creates costs one list
+//! per lookup age, not one per create). Every create touches its name and every rename the new one,
+//! whatever the answer, so a name this process just used, as by a create whose answer was lost, is
+//! looked up in a list made after it. Day 2: rename (`PUT`), start / stop /
 //! reboot, delete (the cloud deletes pay-per-use servers only; a prepaid one is refused until its
 //! subscription ends, and [`InstanceApi::deletion_blocker`] names the date from its BSS order).
 //! Everything else (image, flavor, disks, network, security group) cannot change in place: the
@@ -440,9 +444,24 @@ fn unsupported(op: &str, message: &str) -> ProviderError {
     }
 }
 
+/// A live server named `name` (what a create named so is found as).
+fn live_named(i: &ObservedInstance, name: &str) -> bool {
+    i.state != InstanceState::Deleted && i.name == name
+}
+
 impl ModelArtsProvider {
     async fn list_observed(&self) -> ProviderResult<Vec<ObservedInstance>> {
         Ok(self.client.list().await?.iter().map(observed).collect())
+    }
+
+    /// Every server by id, as the shared snapshot holds them.
+    async fn list_by_id(&self) -> ProviderResult<Vec<(String, ObservedInstance)>> {
+        Ok(self
+            .list_observed()
+            .await?
+            .into_iter()
+            .map(|i| (i.id.clone(), i))
+            .collect())
     }
 
     /// Why deleting prepaid server `id` is refused: its subscription, with the expiry of its order.
@@ -478,8 +497,12 @@ impl InstanceApi for ModelArtsProvider {
         count: u32,
         _identity: &CreateIdentity,
     ) -> ProviderResult<Operation> {
-        let created = self.client.create(&create_body(spec, count)).await?;
-        self.snapshots.touch([created.id.as_str()]);
+        let answer = self.client.create(&create_body(spec, count)).await;
+        // The name whatever the answer: a lost answer's server is then looked up in a newer list.
+        let id = answer.as_ref().map(|s| s.id.as_str()).unwrap_or_default();
+        self.snapshots
+            .touch([spec.name.as_str(), id].into_iter().filter(|k| !k.is_empty()));
+        let created = answer?;
         Ok(Operation {
             resource_ids: non_empty(&created.id).into_iter().collect(),
             order_id: non_empty(&created.order_id),
@@ -497,6 +520,25 @@ impl InstanceApi for ModelArtsProvider {
 
     async fn deletion_blocker(&self, id: &str) -> ProviderResult<Option<String>> {
         self.prepaid_blocker(id).await
+    }
+
+    /// Live servers named `identity.name`, from the shared list of the account's servers when one no
+    /// older than `max_age` can answer (see the module docs), else from a list made now.
+    async fn find_by_identity_within(
+        &self,
+        identity: &CreateIdentity,
+        spec: &InstanceSpec,
+        max_age: Duration,
+    ) -> ProviderResult<Vec<ObservedInstance>> {
+        let name = identity.name.as_str();
+        let found = self
+            .snapshots
+            .find(name, max_age, || self.list_by_id(), |i| live_named(i, name))
+            .await;
+        match found {
+            Lookup::Hit(found) => Ok(found),
+            Lookup::Direct => self.find_by_identity(identity, spec).await,
+        }
     }
 
     async fn get(&self, id: &str) -> ProviderResult<ObservedInstance> {
@@ -524,11 +566,7 @@ impl InstanceApi for ModelArtsProvider {
     }
 
     async fn observe(&self, id: &str, max_age: Duration) -> ProviderResult<ObservedInstance> {
-        let list = || async {
-            let all = self.list_observed().await?;
-            Ok::<_, ProviderError>(all.into_iter().map(|i| (i.id.clone(), i)).collect())
-        };
-        match self.snapshots.lookup(id, max_age, list).await {
+        match self.snapshots.lookup(id, max_age, || self.list_by_id()).await {
             Lookup::Hit(i) => {
                 self.client.count_observation("batch");
                 Ok(i)
@@ -550,7 +588,7 @@ impl InstanceApi for ModelArtsProvider {
         }
         if let Some(name) = &update.name {
             let r = self.client.rename(id, name).await;
-            self.snapshots.touch([id]);
+            self.snapshots.touch([id, name.as_str()]);
             r?;
         }
         Ok(())
