@@ -94,7 +94,12 @@ fn round_trip<K: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(val
 }
 
 /// The ProviderConfigs of deploy/samples/ (one per cloud with an emulator family).
-const SAMPLE_PROVIDER_CONFIGS: &[&str] = &["iec-emulator", "veen-emulator", "modelarts-emulator"];
+const SAMPLE_PROVIDER_CONFIGS: &[&str] = &[
+    "iec-emulator",
+    "veen-emulator",
+    "modelarts-emulator",
+    "luchen-emulator",
+];
 
 #[test]
 fn every_sample_parses_into_the_rust_types() {
@@ -287,6 +292,11 @@ fn round_trip_every_kind_with_full_status() {
         last_reboot_request: Some("1700000000".into()),
         order_id: Some("CS2612040415ABCDE".into()),
         order_state: Some("pending payment".into()),
+        ssh_address: Some("ssh root@east1.luchen.emulator -p 30001".into()),
+        node_ports: vec![edgefleet::api::edge_instance::NodePortStatus {
+            port: 8888,
+            node_port: 30002,
+        }],
         pending_create: Some(pending()),
     });
     round_trip::<EdgeInstance>(&serde_json::to_value(&ei).unwrap(), "EdgeInstance");

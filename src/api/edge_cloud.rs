@@ -244,6 +244,7 @@ impl EdgeInstanceTemplate {
             iec: self.iec.clone(),
             veen: None,
             model_arts: None,
+            luchen: None,
         }
     }
 }

@@ -16,7 +16,8 @@ use super::common::{
 };
 use super::condition::Condition;
 use crate::provider::{
-    Charging, IecInstanceExt, InstanceExt, ModelArtsInstanceExt, PowerModes, ProviderKind, VeenInstanceExt,
+    Charging, IecInstanceExt, InstanceExt, LuchenInstanceExt, LuchenStorage, ModelArtsInstanceExt,
+    PowerModes, ProviderKind, VeenInstanceExt,
 };
 
 /// Desired power state.
@@ -30,7 +31,7 @@ pub enum PowerState {
 }
 
 /// System disk.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RootVolume {
     /// Disk type offered by the site, e.g. SATA, SAS or SSD.
@@ -41,6 +42,13 @@ pub struct RootVolume {
     /// outside it stalls the object `InvalidSpec` naming `spec.rootVolume.size`.
     #[schemars(range(min = 1, max = 32768))]
     pub size: i32,
+}
+
+impl RootVolume {
+    /// Whether the spec leaves the system disk unset (clouds whose instance type fixes it: Luchen).
+    pub fn is_unset(&self) -> bool {
+        self.type_.is_empty() && self.size == 0
+    }
 }
 
 /// Data disk.
@@ -332,6 +340,172 @@ impl ModelArtsInstanceSpec {
     }
 }
 
+/// How a Luchen instance is billed (`billing.chargeMode`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum LuchenChargeMode {
+    /// By the hour at the tide (off-peak) price.
+    #[serde(rename = "tidePerHour")]
+    TidePerHour,
+    /// By the hour (default).
+    #[default]
+    #[serde(rename = "perHour")]
+    PerHour,
+    /// Subscribed for `duration` days.
+    #[serde(rename = "perDay")]
+    PerDay,
+    /// Subscribed for `duration` weeks.
+    #[serde(rename = "perWeek")]
+    PerWeek,
+    /// Subscribed for `duration` months.
+    #[serde(rename = "perMonth")]
+    PerMonth,
+}
+
+impl LuchenChargeMode {
+    /// As the API spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TidePerHour => "tidePerHour",
+            Self::PerHour => "perHour",
+            Self::PerDay => "perDay",
+            Self::PerWeek => "perWeek",
+            Self::PerMonth => "perMonth",
+        }
+    }
+}
+
+/// Luchen billing (`billing`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!(self.chargeMode in ['perHour', 'tidePerHour']) || self.duration == 1").message("spec.luchen.billing.duration must be 1 for perHour and tidePerHour").field_path(".duration"))]
+pub struct LuchenBilling {
+    /// tidePerHour, perHour (default), perDay, perWeek or perMonth.
+    #[serde(default)]
+    pub charge_mode: LuchenChargeMode,
+    /// Periods subscribed (1–365; 1 for the hourly modes).
+    #[serde(default = "one")]
+    #[schemars(range(min = 1, max = 365))]
+    pub duration: i32,
+}
+
+fn one() -> i32 {
+    1
+}
+
+impl Default for LuchenBilling {
+    fn default() -> Self {
+        Self {
+            charge_mode: LuchenChargeMode::PerHour,
+            duration: 1,
+        }
+    }
+}
+
+/// The kind of a Luchen remote storage (`remoteStorages[].type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum LuchenStorageType {
+    /// High-speed storage.
+    #[serde(rename = "highspeedstorage")]
+    HighSpeedStorage,
+    /// File system.
+    #[serde(rename = "filesystem")]
+    FileSystem,
+}
+
+/// A Luchen remote storage mounted into the instance (`remoteStorages[]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LuchenRemoteStorage {
+    /// Absolute path in the instance, e.g. `/root/highspeedstorage/example-volume`.
+    #[schemars(length(min = 2, max = 256), pattern(r"^/"))]
+    pub mount_path: String,
+    /// The storage's name (`remoteStorageName`).
+    #[schemars(length(min = 1, max = 128))]
+    pub name: String,
+    /// The storage's id (`remoteStorageId`).
+    #[schemars(length(min = 1, max = 64))]
+    pub id: String,
+    /// highspeedstorage or filesystem.
+    #[serde(rename = "type")]
+    pub type_: LuchenStorageType,
+}
+
+/// Luchen GPU instance settings: what `POST /api/instance/create` takes beyond the common fields (the
+/// instance type id is `spec.flavor`, the image id `spec.image`, the region id
+/// `spec.placement.siteId`, the init script the user data; Luchen has no network, disks or login
+/// fields, so `spec.rootVolume` stays unset). Applied at creation; immutable.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.dockerStorageSizeGb) || self.enableDocker").message("spec.luchen.dockerStorageSizeGb needs spec.luchen.enableDocker: true").field_path(".dockerStorageSizeGb"))]
+#[x_kube(validation = Rule::new("!has(self.nodePorts) || self.nodePorts.all(p, self.nodePorts.exists_one(q, q == p))").message("spec.luchen.nodePorts must not list a port twice").field_path(".nodePorts"))]
+pub struct LuchenInstanceSpec {
+    /// Billing: perHour × 1 by default.
+    #[serde(default)]
+    pub billing: LuchenBilling,
+    /// A spot (preemptible) instance (`isSpotInstance`, default false).
+    #[serde(default)]
+    pub spot: bool,
+    /// Remote storages to mount (at most 16).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16))]
+    pub remote_storages: Vec<LuchenRemoteStorage>,
+    /// Docker inside the instance (`enableDocker`, default false).
+    #[serde(default)]
+    pub enable_docker: bool,
+    /// Docker storage in GB (1–10240; needs enableDocker).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 10240))]
+    pub docker_storage_size_gb: Option<i32>,
+    /// Mount Luchen's public data sets (`enableCommonData`, default false).
+    #[serde(default)]
+    pub enable_common_data: bool,
+    /// An extra data disk in GB (1–65536; `extraDataDiskSizeDB`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 65536))]
+    pub extra_data_disk_size_gb: Option<i32>,
+    /// Instance ports to expose on node ports of the region's node (at most 16, each once); status
+    /// shows the node port each got.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(range(min = 1, max = 65535)))]
+    pub node_ports: Vec<i32>,
+}
+
+impl LuchenInstanceSpec {
+    /// As the provider's domain value.
+    pub fn ext(&self) -> InstanceExt {
+        let size = |v: Option<i32>| v.and_then(|x| u32::try_from(x).ok());
+        InstanceExt::Luchen(LuchenInstanceExt {
+            charge_mode: self.billing.charge_mode.as_str().to_owned(),
+            duration: u32::try_from(self.billing.duration).unwrap_or_default(),
+            spot: self.spot,
+            remote_storages: self
+                .remote_storages
+                .iter()
+                .map(|r| LuchenStorage {
+                    mount_path: r.mount_path.clone(),
+                    name: r.name.clone(),
+                    id: r.id.clone(),
+                    storage_type: match r.type_ {
+                        LuchenStorageType::HighSpeedStorage => "highspeedstorage",
+                        LuchenStorageType::FileSystem => "filesystem",
+                    }
+                    .to_owned(),
+                })
+                .collect(),
+            enable_docker: self.enable_docker,
+            docker_storage_size_gb: size(self.docker_storage_size_gb),
+            enable_common_data: self.enable_common_data,
+            extra_data_disk_size_gb: size(self.extra_data_disk_size_gb),
+            // Out-of-range ports become 0, which the provider's validation names.
+            node_ports: self
+                .node_ports
+                .iter()
+                .map(|p| u16::try_from(*p).unwrap_or(0))
+                .collect(),
+        })
+    }
+}
+
 /// Where a single instance runs.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
 #[serde(rename_all = "camelCase")]
@@ -459,9 +633,11 @@ pub struct InstanceNetwork {
 #[x_kube(validation = Rule::new("has(self.bandwidth) == has(oldSelf.bandwidth)").message("spec.bandwidth cannot be added or removed after creation").field_path(".bandwidth"))]
 #[x_kube(validation = Rule::new("!(has(self.fleetRef) && has(self.fleetId))").message("spec.fleetRef, spec.fleetId: at most one may be set"))]
 #[x_kube(validation = Rule::new("has(self.fleetRef) == has(oldSelf.fleetRef) && (!has(self.fleetRef) || self.fleetRef.name == oldSelf.fleetRef.name) && has(self.fleetId) == has(oldSelf.fleetId) && (!has(self.fleetId) || self.fleetId == oldSelf.fleetId)").message("spec.fleetRef/fleetId is immutable: an instance cannot move to another fleet"))]
-#[x_kube(validation = Rule::new("(has(self.iec) ? 1 : 0) + (has(self.veen) ? 1 : 0) + (has(self.modelArts) ? 1 : 0) <= 1").message("spec.iec, spec.veen, spec.modelArts: at most one provider section may be set"))]
+#[x_kube(validation = Rule::new("(has(self.iec) ? 1 : 0) + (has(self.veen) ? 1 : 0) + (has(self.modelArts) ? 1 : 0) + (has(self.luchen) ? 1 : 0) <= 1").message("spec.iec, spec.veen, spec.modelArts, spec.luchen: at most one provider section may be set"))]
 #[x_kube(validation = Rule::new("has(self.modelArts) == has(oldSelf.modelArts)").message("spec.modelArts cannot be added or removed after creation").field_path(".modelArts"))]
 #[x_kube(validation = Rule::new("!has(self.modelArts) || !(has(self.keyName) && has(self.adminPasswordSecretRef))").message("spec.keyName, spec.adminPasswordSecretRef: a ModelArts DevServer logs in with one of them, not both"))]
+#[x_kube(validation = Rule::new("has(self.luchen) == has(oldSelf.luchen)").message("spec.luchen cannot be added or removed after creation").field_path(".luchen"))]
+#[x_kube(validation = Rule::new("has(self.rootVolume) || has(self.luchen)").message("spec.rootVolume is required (only a Luchen instance, whose instance type fixes its disk, leaves it unset)").field_path(".rootVolume"))]
 pub struct EdgeInstanceSpec {
     /// The ProviderConfig (cloud account) that manages this instance. Immutable.
     #[x_kube(validation = rule_provider_config_immutable())]
@@ -501,7 +677,9 @@ pub struct EdgeInstanceSpec {
     #[serde(default)]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.placement is immutable: an instance cannot move to another site"))]
     pub placement: InstancePlacement,
-    /// System disk. Immutable.
+    /// System disk. Immutable. Required, except on Luchen (whose instance type fixes the disk: leave
+    /// it unset there).
+    #[serde(default, skip_serializing_if = "RootVolume::is_unset")]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.rootVolume is immutable"))]
     pub root_volume: RootVolume,
     /// Data disks (at most 16; the cloud's own limit is checked before a create, IEC: 2). Immutable: IEC
@@ -555,6 +733,11 @@ pub struct EdgeInstanceSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self == oldSelf").message("spec.modelArts is immutable: ModelArts applies it at creation"))]
     pub model_arts: Option<ModelArtsInstanceSpec>,
+    /// Luchen GPU instance settings (only for a ProviderConfig of provider Luchen): billing, storages,
+    /// Docker, node ports. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.luchen is immutable: Luchen applies it at creation"))]
+    pub luchen: Option<LuchenInstanceSpec>,
 }
 
 impl_managed_spec!(EdgeInstanceSpec);
@@ -564,6 +747,9 @@ impl EdgeInstanceSpec {
     pub fn provider_ext(&self) -> InstanceExt {
         if let Some(model_arts) = &self.model_arts {
             return model_arts.ext();
+        }
+        if let Some(luchen) = &self.luchen {
+            return luchen.ext();
         }
         match (&self.iec, &self.veen) {
             (Some(iec), _) => iec.ext(),
@@ -584,6 +770,9 @@ impl EdgeInstanceSpec {
         }
         if self.model_arts.is_some() {
             out.push(("spec.modelArts", ProviderKind::ModelArts));
+        }
+        if self.luchen.is_some() {
+            out.push(("spec.luchen", ProviderKind::Luchen));
         }
         out
     }
@@ -616,6 +805,16 @@ impl IecInstanceSpec {
             hard_reboot: self.reboot_type == PowerActionType::Hard,
         }
     }
+}
+
+/// An instance port and the node port it is reachable on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodePortStatus {
+    /// The port inside the instance.
+    pub port: i32,
+    /// The node's port.
+    pub node_port: i32,
 }
 
 /// Observed state of an EdgeInstance.
@@ -677,6 +876,13 @@ pub struct EdgeInstanceStatus {
     /// The order's state as last read (pending payment, processing, completed, cancelled).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order_state: Option<String>,
+    /// How to log in, as the cloud words it (Luchen: `ssh root@<host> -p <port>`, once the instance
+    /// has run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh_address: Option<String>,
+    /// Instance ports exposed on node ports (Luchen `spec.luchen.nodePorts`, with the node port each got).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub node_ports: Vec<NodePortStatus>,
     /// Crash-safety intent of an in-flight create (IEC returns the server id in the create response;
     /// the intent covers a crash before that id is recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -524,6 +524,8 @@ pub enum InstanceExt {
     Veen(VeenInstanceExt),
     /// Huawei ModelArts DevServer.
     ModelArts(ModelArtsInstanceExt),
+    /// Luchen Cloud GPU instance.
+    Luchen(LuchenInstanceExt),
 }
 
 impl InstanceExt {
@@ -535,6 +537,7 @@ impl InstanceExt {
             Self::Iec(_) => Some(ProviderKind::Iec),
             Self::Veen(_) => Some(ProviderKind::Veen),
             Self::ModelArts(_) => Some(ProviderKind::ModelArts),
+            Self::Luchen(_) => Some(ProviderKind::Luchen),
         }
     }
 }
@@ -568,6 +571,43 @@ pub struct ModelArtsInstanceExt {
     pub hps_cluster_id: Option<String>,
     /// `charging_info`; `None` sends none (the cloud's default, pay-per-use).
     pub charging: Option<Charging>,
+}
+
+/// Luchen GPU instance settings: what `POST /api/instance/create` takes beyond the common fields (the
+/// instance type is the flavor, the image the image, the region the site), in the API's spelling.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LuchenInstanceExt {
+    /// `billing.chargeMode`: `tidePerHour`, `perHour`, `perDay`, `perWeek` or `perMonth`.
+    pub charge_mode: String,
+    /// `billing.duration`: periods subscribed (1 for the hourly modes).
+    pub duration: u32,
+    /// `isSpotInstance`.
+    pub spot: bool,
+    /// `remoteStorages`.
+    pub remote_storages: Vec<LuchenStorage>,
+    /// `instanceConfiguration.enableDocker`.
+    pub enable_docker: bool,
+    /// `instanceConfiguration.dockerStorageSize` (GB).
+    pub docker_storage_size_gb: Option<u32>,
+    /// `instanceConfiguration.enableCommonData`.
+    pub enable_common_data: bool,
+    /// `instanceConfiguration.extraDataDiskSizeDB` (GB).
+    pub extra_data_disk_size_gb: Option<u32>,
+    /// `nodePorts`: instance ports exposed on the region's node.
+    pub node_ports: Vec<u16>,
+}
+
+/// One Luchen remote storage mounted into the instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LuchenStorage {
+    /// `mountPath` (absolute).
+    pub mount_path: String,
+    /// `remoteStorageName`.
+    pub name: String,
+    /// `remoteStorageId`.
+    pub id: String,
+    /// `type`: `highspeedstorage` or `filesystem`.
+    pub storage_type: String,
 }
 
 /// How a server is paid for (Huawei `charging_info`).
@@ -733,7 +773,17 @@ impl fmt::Display for InstanceState {
     }
 }
 
-/// Where an instance runs.
+/// An instance port reachable on a port of its node (Luchen `nodePorts`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodePort {
+    /// The port inside the instance.
+    pub port: u16,
+    /// The node's port it is reachable on.
+    pub node_port: u16,
+}
+
+/// Where an instance runs, and where it is reached when the cloud says so per instance (Luchen: the
+/// SSH command and the node ports of its region's node).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Placement {
     /// Site id, when known.
@@ -748,6 +798,12 @@ pub struct Placement {
     pub city: Option<String>,
     /// Operator / ISP.
     pub operator: Option<String>,
+    /// How to log in, as the cloud words it (Luchen `sshAddress`: `ssh root@<host> -p <port>`).
+    #[serde(default)]
+    pub ssh_address: Option<String>,
+    /// Instance ports exposed on the node (Luchen `nodePorts`).
+    #[serde(default)]
+    pub node_ports: Vec<NodePort>,
 }
 
 /// A network interface of an observed instance.

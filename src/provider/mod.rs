@@ -11,10 +11,10 @@
 //!
 //! | trait | IEC | veEN | ModelArts DevServer | Luchen | Workspace |
 //! |---|---|---|---|---|---|
-//! | auth ([`Credentials`]) | AkSk / Password (IAM token) / Token | AkSk (HMAC-SHA256, scoped) | AkSk / Password | Password → cookie token, or Token | AkSk / Password |
+//! | auth ([`Credentials`]) | AkSk / Password (IAM token) / Token | AkSk (HMAC-SHA256, scoped) | AkSk / Password | Password → `AccessToken` cookie JWT (one single-flight login per account, renewed when rejected), or Token as is | AkSk / Password |
 //! | [`VpcApi`] | vpcs + subnets (per site, CUSTOMER mode), unique names | CreateCustomVPCInstance in one cluster (`spec.veen.clusterName`) with its subnets; found again by the owner tag | unsupported (uses an existing VPC) | unsupported | unsupported |
 //! | [`SecurityGroupApi`] | account-wide groups + immutable rules (delete + create) | groups in a VPC (`security_group_needs_vpc`) + rules changed in place (`rule_update`) | unsupported | unsupported | unsupported |
-//! | [`InstanceApi`] | direct site-level create, batch power, change-OS, NICs | CreateInstance into a cloud server (`InstanceRules::fleet = Required`) with `client_token` and owner tag, then SetInstanceName; Start/Stop/Reboot/Offline | one server per create, prepaid → `Operation::order_id` | create/stop/terminate | app servers (job ids in `Operation::job_ids`) |
+//! | [`InstanceApi`] | direct site-level create, batch power, change-OS, NICs | CreateInstance into a cloud server (`InstanceRules::fleet = Required`) with `client_token` and owner tag, then SetInstanceName; Start/Stop/Reboot/Offline | one server per create, prepaid → `Operation::order_id` | create, list (the only read: get and observe answer from it), stop/start/restart, terminate | app servers (job ids in `Operation::job_ids`) |
 //! | [`FleetApi`] | deployment plan (cloud object) → deploy / expand | cloud server: plan kept local, deploy = CreateCloudServer with the client token | unsupported | unsupported | server group: plan kept local, deploy = create group, expand = create servers (job), members deleted by batch-delete jobs |
 //! | [`OperationApi`] | unsupported | unsupported | BSS orders | unsupported | v2 jobs (`workspace::jobs`) |
 //! | crash recovery ([`Capabilities`]) | unique fleet/VPC names | client tokens + tags | names / order ids | names | group names + tags |
@@ -42,6 +42,7 @@ pub mod error;
 pub mod http;
 pub mod huawei;
 pub mod iec;
+pub mod luchen;
 pub mod metrics;
 pub mod modelarts;
 pub mod plan;
@@ -737,15 +738,16 @@ impl ProviderRegistry {
                 limiter,
                 self.metrics.clone(),
             )?)),
+            ProviderKind::Luchen => Ok(Arc::new(luchen::LuchenProvider::new(
+                settings,
+                limiter,
+                self.metrics.clone(),
+            )?)),
             ProviderKind::Workspace => Ok(Arc::new(workspace::WorkspaceProvider::new(
                 settings,
                 limiter,
                 self.metrics.clone(),
             )?)),
-            other => Err(ProviderError::unsupported(
-                format!("{other}.build"),
-                format!("no client for provider {other} yet"),
-            )),
         }
     }
 }
@@ -869,12 +871,12 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_kinds_say_so() {
+    fn every_kind_has_a_client_and_a_wrong_credential_type_says_so() {
         let reg = ProviderRegistry::new(ProviderMetrics::new());
         let mut s = settings("x");
         s.kind = ProviderKind::Luchen;
         let err = reg.get_or_build(&s).err().map(|e| e.category());
-        assert_eq!(err, Some("Unsupported"));
+        assert_eq!(err, Some("Configuration"), "Luchen has a client, but no AK/SK");
         s.kind = ProviderKind::Veen;
         let veen = reg.get_or_build(&s).unwrap();
         assert_eq!(veen.kind(), ProviderKind::Veen);

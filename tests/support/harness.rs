@@ -197,6 +197,14 @@ impl Env {
                     ..ProviderEndpoints::default()
                 },
             ),
+            // Luchen logs in (Password) on its own listener.
+            ProviderType::Luchen => (
+                None,
+                ProviderEndpoints {
+                    luchen: self.emu().url_of("luchen"),
+                    ..ProviderEndpoints::default()
+                },
+            ),
             _ => (
                 Some(DOMAIN.to_owned()),
                 ProviderEndpoints {
@@ -221,7 +229,12 @@ impl Env {
                         name: secret.to_owned(),
                         namespace: self.ns.name().to_owned(),
                     },
-                    type_: CredentialsType::AkSk,
+                    // Luchen has no AK/SK: its Secret holds a user name and password.
+                    type_: if cloud == ProviderType::Luchen {
+                        CredentialsType::Password
+                    } else {
+                        CredentialsType::AkSk
+                    },
                 },
                 rate_limit: RateLimit { qps: 50, burst: 100 },
                 poll_interval: "10s".into(),

@@ -42,6 +42,8 @@ const SAMPLES: &[&str] = &[
     "deploy/samples/edgeinstance-veen.yaml",
     "deploy/samples/providerconfig-modelarts.yaml",
     "deploy/samples/edgeinstance-modelarts.yaml",
+    "deploy/samples/providerconfig-luchen.yaml",
+    "deploy/samples/edgeinstance-luchen.yaml",
 ];
 /// The clouds the demo's emulator serves, each on its own listener: the cloud, the emulator's flag for
 /// its listen address, the word the emulator's start-up line names it by, and its address as the samples
@@ -62,6 +64,11 @@ const CLOUDS: &[EmulatedCloud] = &[
         name: "ModelArts",
         flag: "--modelarts-addr",
         sample_endpoint: "http://127.0.0.1:18082",
+    },
+    EmulatedCloud {
+        name: "Luchen",
+        flag: "--luchen-addr",
+        sample_endpoint: "http://127.0.0.1:18083",
     },
 ];
 /// The namespace of the sample objects.

@@ -12,7 +12,7 @@ use super::error::Error;
 use crate::api::EDGE_CLOUD_LABEL;
 use crate::api::REBOOT_REQUEST_ANNOTATION;
 use crate::api::condition::{Condition, READY, RECONCILING, find_condition};
-use crate::api::edge_instance::{EdgeInstance, EdgeInstanceStatus, PowerState as CrdPower};
+use crate::api::edge_instance::{EdgeInstance, EdgeInstanceStatus, NodePortStatus, PowerState as CrdPower};
 use crate::controller::runtime::Intervals;
 use crate::provider::plan::InstanceAction;
 use crate::provider::{
@@ -96,6 +96,16 @@ pub fn record_observed(status: &mut EdgeInstanceStatus, o: &ObservedInstance) {
     status.flavor = o.flavor.clone();
     status.image = o.image.clone();
     status.edge_cloud_id = o.fleet_id.clone();
+    status.ssh_address = o.placement.ssh_address.clone();
+    status.node_ports = o
+        .placement
+        .node_ports
+        .iter()
+        .map(|p| NodePortStatus {
+            port: i32::from(p.port),
+            node_port: i32::from(p.node_port),
+        })
+        .collect();
 }
 
 /// Whether the instance is gone for our purposes: not found, or reported deleted (some clouds keep

@@ -698,6 +698,7 @@ pub fn instance_from(i: wire::Instance) -> ObservedInstance {
             province: geo.province.or_else(|| tags.get("province").cloned()),
             city: geo.city.or_else(|| tags.get("city").cloned()),
             operator: tags.get("operator").cloned(),
+            ..Placement::default()
         },
         fleet_id,
         private_ips,

@@ -212,6 +212,7 @@ pub fn observed(i: &Instance) -> ObservedInstance {
             province: None,
             city: non_empty(&i.cluster.city),
             operator: non_empty(&i.cluster.isp).map(|isp| placement::operator_of(&isp)),
+            ..Placement::default()
         },
         fleet_id: non_empty(&i.cloud_server_identity),
         private_ips: ips(&i.network.internal_interface.ip_addr),
