@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::provider::error::{ErrorDetail, ProviderError};
+use crate::provider::error::{CodeClass, ErrorDetail, ProviderError};
 use crate::provider::http::Failure;
 
 /// The `code` of the not-logged-in answer, as [`ErrorDetail::code`] carries it.
@@ -44,29 +44,34 @@ pub fn parse(body: &[u8]) -> (Option<String>, String) {
     }
 }
 
-/// The error of a failed Luchen response.
+/// The class of a failed Luchen answer: the not-logged-in code or status, then the documented message
+/// shapes, then the HTTP status ([`CodeClass::for_status`]; Luchen has no code table).
+pub fn class_of(status: u16, code: Option<&str>, message: &str) -> CodeClass {
+    if status == 401 || status == 403 || code == Some(NOT_LOGGED_IN_CODE) {
+        return CodeClass::Unauthorized;
+    }
+    match status {
+        404 if message == INSTANCE_NOT_FOUND => CodeClass::NotFound,
+        // A catalog id the request names (`ent: image not found`): the request is wrong.
+        404 if message.starts_with("ent: ") => CodeClass::Invalid,
+        400 if message.contains(WRONG_STATE) => CodeClass::Conflict,
+        other => CodeClass::for_status(other),
+    }
+}
+
+/// The error of a failed Luchen response. A 404 that is not an `ent: …` answer (`404 page not found`)
+/// means the path does not exist there: the endpoint is not Luchen's API (a configuration error).
 pub fn classify(
     status: u16,
     code: Option<&str>,
     detail: ErrorDetail,
     retry_after: Option<Duration>,
 ) -> ProviderError {
-    let message = detail.message.as_str();
-    if status == 401 || status == 403 || code == Some(NOT_LOGGED_IN_CODE) {
-        return ProviderError::Unauthorized { detail };
+    let class = class_of(status, code, &detail.message);
+    if class == CodeClass::NotFound && status == 404 && detail.message != INSTANCE_NOT_FOUND {
+        return ProviderError::Configuration { detail };
     }
-    match status {
-        429 => ProviderError::Throttled { retry_after, detail },
-        404 if message == INSTANCE_NOT_FOUND => ProviderError::NotFound { detail },
-        // A catalog id the request names (`ent: image not found`): the request is wrong.
-        404 if message.starts_with("ent: ") => ProviderError::Invalid { detail },
-        // `404 page not found`: the path does not exist here, so the endpoint is not Luchen's API.
-        404 => ProviderError::Configuration { detail },
-        400 if message.contains(WRONG_STATE) => ProviderError::Conflict { detail },
-        409 => ProviderError::Conflict { detail },
-        408 | 500..=599 => ProviderError::Transient { detail },
-        _ => ProviderError::Invalid { detail },
-    }
+    class.error(detail, retry_after)
 }
 
 /// The [`ProviderError`] of a failed Luchen response (the pipeline's error mapper).
