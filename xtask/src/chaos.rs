@@ -14,6 +14,9 @@ use crate::bench::{build, target_dir, utc_stamp};
 use crate::control_plane;
 use crate::process;
 
+/// The cloud families `cargo xtask test` runs the smoke campaign on (each on a fresh control plane).
+pub const SMOKE_CLOUDS: &[&str] = &["iec", "modelarts"];
+
 /// `cargo xtask chaos` arguments.
 #[derive(Debug, clap::Args)]
 pub struct ChaosArgs {
@@ -84,6 +87,7 @@ pub fn run(args: &ChaosArgs) -> Result<()> {
     let smoke;
     let args = if args.smoke {
         smoke = ChaosArgs {
+            cloud: args.cloud.clone(),
             use_existing_cluster: args.use_existing_cluster,
             out_dir: args.out_dir.clone(),
             ..ChaosArgs::smoke()

@@ -227,11 +227,19 @@ fn bench_smoke(_ctx: &Context) -> Result<()> {
     Ok(())
 }
 
-/// `cargo xtask chaos --smoke`: seed 1, 10 rounds of 5 mutations with emulator faults, the operator
-/// SIGKILLed once per round, on a fresh control plane of its own (the campaign audits the whole cloud and
-/// namespace, which other phases' leftovers would disturb); fails on any leak, duplicate or lost deletion.
+/// `cargo xtask chaos --smoke --cloud C` for each of [`crate::chaos::SMOKE_CLOUDS`]: seed 1, 10 rounds of
+/// 5 mutations with emulator faults, the operator SIGKILLed once per round, on a fresh control plane of
+/// its own (the campaign audits the whole cloud and namespace, which other phases' leftovers would
+/// disturb); fails on any leak, duplicate or lost deletion.
 fn chaos_smoke(_ctx: &Context) -> Result<()> {
-    crate::chaos::run(&crate::chaos::ChaosArgs::smoke())
+    for cloud in crate::chaos::SMOKE_CLOUDS {
+        let args = crate::chaos::ChaosArgs {
+            cloud: (*cloud).to_owned(),
+            ..crate::chaos::ChaosArgs::smoke()
+        };
+        crate::chaos::run(&args).with_context(|| format!("chaos smoke on {cloud}"))?;
+    }
+    Ok(())
 }
 
 /// How a phase ended.
