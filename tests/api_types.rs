@@ -12,7 +12,7 @@ use edgefleet::api::common::{ManagedSpec, ManagedStatus, PendingOperation};
 use edgefleet::api::condition::{
     self, Condition, ConditionStatus, conditions_equal_ignoring_time, reason, set_condition,
 };
-use edgefleet::api::edge_cloud::{EdgeCloud, EdgeCloudStatus, PlacementStatus};
+use edgefleet::api::edge_cloud::{CoverageLevel, EdgeCloud, EdgeCloudStatus, PlacementStatus};
 use edgefleet::api::edge_instance::{EdgeInstance, EdgeInstanceStatus};
 use edgefleet::api::provider_config::{ProviderConfig, ProviderConfigStatus, ProviderConfigUsage};
 use edgefleet::api::security_group::{ObservedRule, SecurityGroup, SecurityGroupStatus};
@@ -99,6 +99,7 @@ const SAMPLE_PROVIDER_CONFIGS: &[&str] = &[
     "veen-emulator",
     "modelarts-emulator",
     "luchen-emulator",
+    "workspace-emulator",
 ];
 
 #[test]
@@ -162,7 +163,13 @@ fn every_sample_parses_into_the_rust_types() {
                 }
                 "EdgeCloud" => {
                     let ec: EdgeCloud = round_trip(&doc, &what);
-                    assert!(ec.spec.placement.len() >= 3, "{what}: sample spans 3 sites");
+                    if ec.spec.workspace.is_some() {
+                        // A Workspace server group lives in one availability zone.
+                        assert_eq!(ec.spec.placement.len(), 1, "{what}: one zone");
+                        assert_eq!(ec.spec.coverage.level, CoverageLevel::Site, "{what}");
+                    } else {
+                        assert!(ec.spec.placement.len() >= 3, "{what}: sample spans 3 sites");
+                    }
                     ec.spec.remediation.build_timeout().unwrap();
                 }
                 other => panic!("{what}: unexpected kind {other:?} in samples"),
@@ -332,6 +339,14 @@ fn round_trip_every_kind_with_full_status() {
         pending_expand: Some(pending()),
         members_fingerprint: Some("0123abcd".into()),
         pending_delete: vec!["a1b2c3".into()],
+        job_id: Some("ff8080828b7cd5f2018b8e0c3a7f0a1b".into()),
+        last_job_failure: Some(edgefleet::api::edge_cloud::JobFailure {
+            job_id: "ff8080828b7cd5f2018b8e0c3a7f0a0a".into(),
+            code: "WKS.00211401".into(),
+            message: "no capacity".into(),
+            at: at(1_700_000_100),
+            attempts: 2,
+        }),
     });
     round_trip::<EdgeCloud>(&serde_json::to_value(&ec).unwrap(), "EdgeCloud");
 }

@@ -108,6 +108,7 @@ fn fleet(env: &Env, name: &str, vpc_id: &str, replicas: i32, placement: Vec<Plac
             remediation: Remediation::default(),
             paused: false,
             veen: None,
+            workspace: None,
         },
         status: None,
     }

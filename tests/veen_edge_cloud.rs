@@ -115,6 +115,7 @@ fn fleet(env: &Env, pc: &str, name: &str, replicas: i32, placement: Vec<Placemen
             remediation: Remediation::default(),
             paused: false,
             veen: None,
+            workspace: None,
         },
         status: None,
     }

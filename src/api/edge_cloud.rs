@@ -316,6 +316,105 @@ pub struct VeenEdgeCloudSpec {
     pub project: Option<String>,
 }
 
+/// Workspace `image_type`: where the group's image comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum WorkspaceImageType {
+    /// A Workspace gold image (`gold`).
+    Gold,
+    /// A public image (`public`).
+    Public,
+    /// A private image of the account (`private`).
+    Private,
+    /// An image shared with the account (`shared`).
+    Shared,
+    /// A marketplace image (`other`; needs spec.workspace.imageProductId).
+    Other,
+}
+
+/// Workspace `os_type` of the group's servers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum WorkspaceOsType {
+    /// Windows (default; the only type the cloud accepts for application servers today).
+    #[default]
+    Windows,
+    /// Linux.
+    Linux,
+    /// Other.
+    Other,
+}
+
+/// Workspace `app_type` of the group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+pub enum WorkspaceAppType {
+    /// Session desktops and applications (`SESSION_DESKTOP_APP`).
+    SessionDesktopApp,
+    /// Common applications (`COMMON_APP`, the cloud's default).
+    CommonApp,
+}
+
+/// Workspace `route_policy`: how sessions are routed to the group's servers. The cloud never shows it
+/// back, so a change applies to the group as sent.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkspaceRoutePolicy {
+    /// Sessions per server (1–1000).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 1000))]
+    pub max_session: Option<i32>,
+    /// CPU usage (percent, 1–100) above which no new session is routed to a server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub cpu_threshold: Option<i32>,
+    /// Memory usage (percent, 1–100) above which no new session is routed to a server.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100))]
+    pub mem_threshold: Option<i32>,
+}
+
+/// Huawei Workspace server-group settings (only for a ProviderConfig of type Workspace): the
+/// CreateServerGroup fields the common template has no word for. The fleet is a server group in one
+/// availability zone (coverage level Site, one placement entry whose siteId names the zone); its
+/// members are the group's application servers, created and deleted by cloud jobs. The template's
+/// flavor is the Workspace product id (e.g. `workspace.appstream.general.xlarge.2`), its image the
+/// group's image, its network.vpcId the servers' VPC.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("self.imageType != 'Other' || has(self.imageProductId)").message("spec.workspace.imageProductId is required when spec.workspace.imageType is Other (a marketplace image)").field_path(".imageProductId"))]
+pub struct WorkspaceEdgeCloudSpec {
+    /// Subnet (of spec.template.network.vpcId) of the servers' NIC. Immutable.
+    #[schemars(length(min = 1, max = 64))]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.workspace.subnetId is immutable"))]
+    pub subnet_id: String,
+    /// Gold, Public, Private, Shared or Other: the kind of spec.template.image.
+    pub image_type: WorkspaceImageType,
+    /// Marketplace product of the image (imageType Other only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub image_product_id: Option<String>,
+    /// Windows (default), Linux or Other. Immutable.
+    #[serde(default)]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.workspace.osType is immutable"))]
+    pub os_type: WorkspaceOsType,
+    /// Flavor id beside the product id (the product's flavor; optional).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub flavor_id: Option<String>,
+    /// Single-session VDI mode. Immutable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self == oldSelf").message("spec.workspace.isVdi is immutable"))]
+    pub is_vdi: Option<bool>,
+    /// SessionDesktopApp or CommonApp (the cloud's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_type: Option<WorkspaceAppType>,
+    /// Session routing of the group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_policy: Option<WorkspaceRoutePolicy>,
+    /// The AD organisational unit the servers join (at most 64 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub ou_name: Option<String>,
+}
+
 /// Which members go first when scaling in.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 pub enum FleetDeletePolicy {
@@ -482,6 +581,7 @@ fn default_replicas() -> i32 {
 #[x_kube(validation = Rule::new("self.placement.all(p, self.coverage.level == 'Site' ? has(p.siteId) : self.coverage.level == 'City' ? has(p.city) : self.coverage.level == 'Province' ? has(p.province) : has(p.area))").message("spec.placement[] entries must name a siteId, city, province or area matching spec.coverage.level").field_path(".placement"))]
 #[x_kube(validation = Rule::new("!(self.coverage.level in ['Province', 'Area']) || self.placement.all(p, !has(p.poolId))").message("spec.placement[].poolId is not allowed when spec.coverage.level is Province or Area").field_path(".placement"))]
 #[x_kube(validation = Rule::new("!(has(self.veen) && has(self.template.iec))").message("spec.veen and spec.template.iec name different clouds: set at most one").field_path(".veen"))]
+#[x_kube(validation = Rule::new("!has(self.workspace) || !(has(self.veen) || has(self.template.iec))").message("spec.workspace names a different cloud than spec.veen or spec.template.iec: set only one").field_path(".workspace"))]
 #[x_kube(validation = Rule::new("self.replicas == 0 || self.placement.filter(p, has(p.count)).map(p, p.count).sum() == self.replicas || (self.placement.filter(p, has(p.count)).map(p, p.count).sum() < self.replicas && self.placement.exists(p, has(p.weight)))").message("spec.placement[].count values must add up to spec.replicas, or to less when some entry has a weight").field_path(".placement"))]
 pub struct EdgeCloudSpec {
     /// The ProviderConfig (cloud account) that manages this fleet. Immutable.
@@ -538,6 +638,9 @@ pub struct EdgeCloudSpec {
     /// spec.template.iec).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub veen: Option<VeenEdgeCloudSpec>,
+    /// Huawei Workspace server-group settings (ProviderConfig of type Workspace only; required there).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<WorkspaceEdgeCloudSpec>,
 }
 
 impl_managed_spec!(EdgeCloudSpec);
@@ -552,6 +655,9 @@ impl EdgeCloudSpec {
         }
         if self.veen.is_some() {
             out.push(("spec.veen", ProviderKind::Veen));
+        }
+        if self.workspace.is_some() {
+            out.push(("spec.workspace", ProviderKind::Workspace));
         }
         out
     }
@@ -649,6 +755,31 @@ pub struct EdgeCloudStatus {
     /// so a restarted controller finishes these removals instead of choosing other victims.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending_delete: Vec<String>,
+    /// The cloud job of the expansion in flight (Workspace: the create-servers job), recorded right
+    /// after the cloud answered it and before anything else; polled until it ends, and never followed
+    /// by another batch for the same shortfall while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<String>,
+    /// The last expansion job that failed, while no later one has succeeded: the next batch waits for
+    /// a backoff that grows with `attempts`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_job_failure: Option<JobFailure>,
+}
+
+/// An expansion job that ended FAILED (the cloud's code and message, safe to show).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JobFailure {
+    /// The job id.
+    pub job_id: String,
+    /// The cloud's error code (e.g. `WKS.00211401`).
+    pub code: String,
+    /// The cloud's message.
+    pub message: String,
+    /// When the failure was seen.
+    pub at: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time,
+    /// Failed jobs in a row.
+    pub attempts: i32,
 }
 
 impl_managed_status!(EdgeCloudStatus, edge_cloud_id);

@@ -483,6 +483,13 @@ pub trait FleetApi: Send + Sync {
         let _ = request;
         Vec::new()
     }
+    /// Whether an expansion's members come from a cloud job that lists them only once it has started
+    /// (Workspace create-servers jobs; [`FleetOperation::job_id`]): an expansion interrupted before
+    /// its job id was recorded then waits the recovery grace for them to be listed instead of placing
+    /// the shortfall again. Default: no (members are listed when the call returns).
+    fn expansion_lists_members_late(&self) -> bool {
+        false
+    }
     /// Records a placement plan (IEC: a deployment plan object; other clouds may keep it local).
     async fn create_plan(&self, request: &FleetPlanRequest) -> ProviderResult<FleetPlan>;
     /// Executes a plan that creates a new fleet. `request` is the one the plan was made from.

@@ -205,6 +205,15 @@ impl Env {
                     ..ProviderEndpoints::default()
                 },
             ),
+            // Workspace and IAM (the project lookup) on the workspace listener.
+            ProviderType::Workspace => (
+                None,
+                ProviderEndpoints {
+                    workspace: self.emu().url_of("workspace"),
+                    iam: self.emu().url_of("workspace"),
+                    ..ProviderEndpoints::default()
+                },
+            ),
             _ => (
                 Some(DOMAIN.to_owned()),
                 ProviderEndpoints {
@@ -218,8 +227,10 @@ impl Env {
             name,
             ProviderConfigSpec {
                 provider: cloud,
-                // ModelArts needs the region (its endpoint and project); the emulator's is cn-north-4.
-                region: (cloud == ProviderType::ModelArts).then(|| "cn-north-4".to_owned()),
+                // ModelArts and Workspace need the region (endpoint and project); the emulator's is
+                // cn-north-4.
+                region: matches!(cloud, ProviderType::ModelArts | ProviderType::Workspace)
+                    .then(|| "cn-north-4".to_owned()),
                 project_id: None,
                 domain_id,
                 domain_name: None,

@@ -44,6 +44,8 @@ const SAMPLES: &[&str] = &[
     "deploy/samples/edgeinstance-modelarts.yaml",
     "deploy/samples/providerconfig-luchen.yaml",
     "deploy/samples/edgeinstance-luchen.yaml",
+    "deploy/samples/providerconfig-workspace.yaml",
+    "deploy/samples/edgecloud-workspace.yaml",
 ];
 /// The clouds the demo's emulator serves, each on its own listener: the cloud, the emulator's flag for
 /// its listen address, the word the emulator's start-up line names it by, and its address as the samples
@@ -69,6 +71,11 @@ const CLOUDS: &[EmulatedCloud] = &[
         name: "Luchen",
         flag: "--luchen-addr",
         sample_endpoint: "http://127.0.0.1:18083",
+    },
+    EmulatedCloud {
+        name: "Workspace",
+        flag: "--workspace-addr",
+        sample_endpoint: "http://127.0.0.1:18084",
     },
 ];
 /// The namespace of the sample objects.

@@ -63,6 +63,7 @@ async fn cleanup_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<
         ec,
         ctx,
         fleets: provider.fleets().map_err(Error::Unsupported)?,
+        ops: provider.operations().ok(),
         caps: &caps,
         ei_api,
         w,
@@ -79,6 +80,7 @@ async fn cleanup_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<
     let name = fleet::cloud_name(ec);
     pass.w.status.pending_create = None;
     pass.w.status.pending_expand = None;
+    pass.w.status.job_id = None;
     let recorded_id = pass.w.status.edge_cloud_id.clone();
     let open = pass
         .fleets

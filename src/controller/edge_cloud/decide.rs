@@ -16,7 +16,7 @@ use super::observe::FleetView;
 use crate::api::condition::{STALLED, find_condition, reason};
 use crate::api::edge_cloud::{DELETE_FIRST_ANNOTATION, EdgeCloudSpec};
 use crate::provider::plan::plan_fleet_scale;
-use crate::provider::{Capabilities, FleetState, InstanceState, ObservedInstance, SiteTarget};
+use crate::provider::{Capabilities, FieldChange, FleetState, InstanceState, ObservedInstance, SiteTarget};
 
 /// A ScalingBlocked reason and its message.
 pub(super) type Blocked = (&'static str, String);
@@ -30,6 +30,9 @@ pub(super) struct CloudModel {
     pub expand_only_when_ready: bool,
     /// The cloud deletes members that are still building.
     pub delete_building_members: bool,
+    /// The cloud cannot change a member's image in place (`Capabilities::instance_fields.image` is
+    /// `Replace`): an image change replaces members like a flavor change, within the rolling limits.
+    pub image_replaces_members: bool,
 }
 
 impl CloudModel {
@@ -39,6 +42,7 @@ impl CloudModel {
             can_expand: caps.fleet_can_expand(fleet::level(spec)),
             expand_only_when_ready: caps.fleet.expand_only_when_ready,
             delete_building_members: caps.instance.delete_while_creating,
+            image_replaces_members: caps.instance_fields.image == FieldChange::Replace,
         }
     }
 }
@@ -283,7 +287,11 @@ pub(super) fn scale(input: &ScaleInput<'_>) -> ScaleDecision {
         .iter()
         .copied()
         .filter(|m| !view.replacing.contains(&m.id))
-        .filter(|m| fleet::needs_replacement(m, spec, vpc_id) || view.stale.contains(&m.id))
+        .filter(|m| {
+            fleet::needs_replacement(m, spec, vpc_id)
+                || view.stale.contains(&m.id)
+                || (cloud.image_replaces_members && !fleet::is_updated(m, spec))
+        })
         .collect();
     let mut delete_first: BTreeSet<String> = view
         .mirrors
@@ -361,7 +369,11 @@ pub(super) fn scale(input: &ScaleInput<'_>) -> ScaleDecision {
             outdated.len()
         ));
     }
-    let (image_steps, image_note) = image_rollout(view, spec, vpc_id);
+    let (image_steps, image_note) = if cloud.image_replaces_members {
+        (Vec::new(), None)
+    } else {
+        image_rollout(view, spec, vpc_id)
+    };
     decision.steps.extend(image_steps);
     if image_note.is_some() {
         decision.note = image_note;

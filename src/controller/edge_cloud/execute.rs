@@ -4,6 +4,13 @@
 //! step needs (the object, its APIs, the status working copy); [`FleetPass::run`] runs one decided
 //! [`Step`]. Also here: resolving the intents an earlier pass left (removals in flight, an expansion in
 //! flight, open plans), the member mirror sync, and the teardown of a failed edge cloud.
+//!
+//! Expansions that the cloud runs as a job ([`FleetOperation::job_id`](crate::provider::FleetOperation),
+//! Workspace create-servers jobs): the job id is written to `status.jobId` right after the cloud
+//! answered, before anything else, and the expansion stays in flight (no other batch) until the job
+//! ends, polled through the cloud's [`OperationApi`]. A failed job is recorded in
+//! `status.lastJobFailure` (ScalingBlocked `JobFailed` with the cloud's code and message) and the next
+//! batch waits a backoff that doubles with each failure in a row ([`BackoffConfig::delay_after`]).
 
 use std::collections::BTreeSet;
 
@@ -15,18 +22,19 @@ use super::fleet::{self, ResolvedRefs, describe_targets};
 use super::members;
 use super::observe::FleetView;
 use super::status::{self, StepReport, Writer};
-use super::{BUILD_TIMEOUT, CAPACITY_EXHAUSTED, Error};
+use super::{BUILD_TIMEOUT, CAPACITY_EXHAUSTED, Error, JOB_FAILED};
 use crate::api::common::PendingOperation;
 use crate::api::condition::reason::QUOTA_EXCEEDED;
 use crate::api::edge_cloud::{
-    EdgeCloud, EdgeCloudStatus, REPLACE_ANNOTATION, TEMPLATE_FINGERPRINT_ANNOTATION,
+    EdgeCloud, EdgeCloudStatus, JobFailure, REPLACE_ANNOTATION, TEMPLATE_FINGERPRINT_ANNOTATION,
 };
 use crate::api::edge_instance::EdgeInstance;
 use crate::controller::events::EventType;
-use crate::controller::runtime::{Context, elapsed_since, now};
+use crate::controller::runtime::{BackoffConfig, Context, elapsed_since, now};
 use crate::provider::{
     Capabilities, FleetApi, FleetPlan, FleetPlanRequest, FleetPlanTarget, FleetState, InstanceState,
-    InstanceTemplate, ObservedFleet, ObservedInstance, OpenPlan, ProviderError, SiteTarget,
+    InstanceTemplate, ObservedFleet, ObservedInstance, OpenPlan, OperationApi, OperationHandle,
+    OperationState, ProviderError, SiteTarget,
 };
 
 /// One pass over an EdgeCloud: the object, the controller context, the cloud's APIs and capabilities,
@@ -38,6 +46,8 @@ pub(super) struct FleetPass<'a> {
     pub ctx: &'a Context,
     /// Fleets of the account (and the batch delete of their members).
     pub fleets: &'a dyn FleetApi,
+    /// The cloud's job polling, where it has jobs ([`crate::provider::Provider::operations`]).
+    pub ops: Option<&'a dyn OperationApi>,
     /// What the cloud can do.
     pub caps: &'a Capabilities,
     /// The member EdgeInstances' namespace.
@@ -74,6 +84,23 @@ pub(super) enum Expansion {
     Idle,
     /// An expansion is in flight or being recovered; the message says which.
     InFlight(String),
+    /// The expansion's cloud job failed (the message names the job and the cloud's reason); the next
+    /// batch waits for the backoff.
+    JobFailed(String),
+}
+
+/// How long the next batch after `failure` still waits (zero once the backoff has passed).
+pub(super) fn job_backoff_left(failure: &JobFailure, backoff: &BackoffConfig) -> std::time::Duration {
+    let wait = backoff.delay_after(u32::try_from(failure.attempts).unwrap_or(0));
+    wait.saturating_sub(elapsed_since(&failure.at))
+}
+
+/// What a failed job says in ScalingBlocked.
+fn job_failure_message(fleet_id: &str, f: &JobFailure) -> String {
+    format!(
+        "create job {} of edge cloud {fleet_id} failed ({}: {}); {} failed job(s) in a row",
+        f.job_id, f.code, f.message, f.attempts
+    )
 }
 
 /// Result of trying to start an expansion.
@@ -221,23 +248,57 @@ impl FleetPass<'_> {
                     blocked: None,
                 })
             }
-            Step::Expand { add } => Ok(
-                match self.start_expansion(&view.fleet.id, &add, template).await? {
-                    ExpandStart::Started => StepReport {
-                        activity: Some(format!("expanding: {}", describe_targets(&add))),
-                        blocked: None,
-                    },
-                    ExpandStart::Partial(why, m) => StepReport {
-                        activity: Some(format!("expanding where the cloud has capacity; {m}")),
-                        blocked: Some((why, m)),
-                    },
-                    ExpandStart::Blocked(why, m) => StepReport {
-                        activity: None,
-                        blocked: Some((why, m)),
-                    },
-                },
-            ),
+            Step::Expand { add } => {
+                if let Some(report) = self.job_backoff_report(&view.fleet.id) {
+                    return Ok(report);
+                }
+                self.expand_step(&view.fleet.id, &add, template).await
+            }
         }
+    }
+
+    /// While the backoff after a failed job runs: ScalingBlocked `JobFailed` saying when the next
+    /// batch goes.
+    fn job_backoff_report(&self, fleet_id: &str) -> Option<StepReport> {
+        let failure = self.w.status.last_job_failure.as_ref()?;
+        let left = job_backoff_left(failure, &self.ctx.config.backoff);
+        if left.is_zero() {
+            return None;
+        }
+        Some(StepReport {
+            activity: None,
+            blocked: Some((
+                JOB_FAILED,
+                format!(
+                    "{}; the next batch starts in {}s",
+                    job_failure_message(fleet_id, failure),
+                    left.as_secs_f64().ceil()
+                ),
+            )),
+        })
+    }
+
+    /// Starts an expansion by `add` and says what it did.
+    async fn expand_step(
+        &mut self,
+        fleet_id: &str,
+        add: &[SiteTarget],
+        template: &InstanceTemplate,
+    ) -> Result<StepReport, Error> {
+        Ok(match self.start_expansion(fleet_id, add, template).await? {
+            ExpandStart::Started => StepReport {
+                activity: Some(format!("expanding: {}", describe_targets(add))),
+                blocked: None,
+            },
+            ExpandStart::Partial(why, m) => StepReport {
+                activity: Some(format!("expanding where the cloud has capacity; {m}")),
+                blocked: Some((why, m)),
+            },
+            ExpandStart::Blocked(why, m) => StepReport {
+                activity: None,
+                blocked: Some((why, m)),
+            },
+        })
     }
 
     // -----------------------------------------------------------------------------------------------------
@@ -491,6 +552,9 @@ impl FleetPass<'_> {
             return Ok(Expansion::Idle);
         };
         let id = observed.id.clone();
+        if let Some(job) = self.w.status.job_id.clone() {
+            return self.track_job(&id, &job).await;
+        }
         let plan_id = match pending.handle.clone() {
             Some(p) => p,
             None => match self
@@ -553,7 +617,16 @@ impl FleetPass<'_> {
                 }),
             };
         }
-        // Closed: executed (its members are listed now). Done.
+        // Closed: executed. Where the cloud lists the members of an expansion only once its job runs,
+        // an expansion interrupted before its job id was recorded waits the recovery grace for them.
+        if self.fleets.expansion_lists_members_late()
+            && elapsed_since(&pending.started_at) < self.ctx.config.recovery_grace
+        {
+            return Ok(Expansion::InFlight(format!(
+                "an expansion of edge cloud {id} was interrupted before its job was recorded; waiting for the cloud to list its members"
+            )));
+        }
+        // Its members are listed now. Done.
         self.w.status.pending_expand = None;
         self.cleanup_plans().await?;
         self.persist().await?;
@@ -627,7 +700,13 @@ impl FleetPass<'_> {
         self.persist().await?;
         let add = request.targets.as_slice();
         match self.fleets.expand(&plan.id, &request).await {
-            Ok(_) => {}
+            Ok(op) => {
+                // Crash safety: the job id is durable before anything else happens.
+                if let Some(job) = op.job_id {
+                    self.w.status.job_id = Some(job);
+                    self.persist().await?;
+                }
+            }
             // Refused outright for quota or capacity where the plan could not know (veEN: plans are
             // local, CreateInstance checks the quota): nothing was made, the intent goes.
             Err(e) if e.is_capacity() && e.created_nothing() => {
@@ -672,6 +751,76 @@ impl FleetPass<'_> {
         })
     }
 
+    /// Polls the expansion's cloud job `job`: running → in flight; succeeded → the expansion is done
+    /// (intent, job and failure record cleared); failed → recorded in `status.lastJobFailure` (the next
+    /// batch waits the backoff) and the intent cleared; a job the cloud no longer knows → done.
+    async fn track_job(&mut self, fleet_id: &str, job: &str) -> Result<Expansion, Error> {
+        let Some(ops) = self.ops else {
+            // A cloud that answers jobs and cannot poll them: its members show the outcome.
+            self.finish_job(None).await?;
+            return Ok(Expansion::Idle);
+        };
+        let state = match ops.poll(&OperationHandle::Job(job.to_owned())).await {
+            Ok(s) => s,
+            Err(e) if e.is_not_found() => OperationState::Succeeded {
+                resource_ids: Vec::new(),
+            },
+            Err(source) => {
+                return Err(Error::Observe {
+                    id: format!("{fleet_id} (job {job})"),
+                    source,
+                });
+            }
+        };
+        match state {
+            OperationState::Running { progress, state } => {
+                let state = state.unwrap_or_else(|| "running".to_owned());
+                let progress = progress.map(|p| format!(", {p}%")).unwrap_or_default();
+                Ok(Expansion::InFlight(format!(
+                    "create job {job} of edge cloud {fleet_id} is {state}{progress}"
+                )))
+            }
+            OperationState::Succeeded { resource_ids } => {
+                self.finish_job(None).await?;
+                Ok(Expansion::InFlight(format!(
+                    "create job {job} of edge cloud {fleet_id} succeeded ({} member(s))",
+                    resource_ids.len()
+                )))
+            }
+            OperationState::Failed { code, message } => {
+                let attempts = self
+                    .w
+                    .status
+                    .last_job_failure
+                    .as_ref()
+                    .map_or(0, |f| f.attempts)
+                    .saturating_add(1);
+                let failure = JobFailure {
+                    job_id: job.to_owned(),
+                    code,
+                    message,
+                    at: now(),
+                    attempts,
+                };
+                let text = job_failure_message(fleet_id, &failure);
+                self.finish_job(Some(failure)).await?;
+                self.publish(EventType::Warning, JOB_FAILED, "Scale", text.clone())
+                    .await;
+                Ok(Expansion::JobFailed(text))
+            }
+        }
+    }
+
+    /// Ends the expansion whose job finished: the intent and the job id go, `failure` is recorded (or
+    /// the record cleared after a success), durably.
+    async fn finish_job(&mut self, failure: Option<JobFailure>) -> Result<(), Error> {
+        self.w.status.job_id = None;
+        self.w.status.pending_expand = None;
+        self.w.status.last_job_failure = failure;
+        self.cleanup_plans().await?;
+        self.persist().await
+    }
+
     // -----------------------------------------------------------------------------------------------------
     // A failed edge cloud
     // -----------------------------------------------------------------------------------------------------
@@ -705,6 +854,7 @@ impl FleetPass<'_> {
             }
         }
         self.w.status.pending_expand = None;
+        self.w.status.job_id = None;
         self.publish(
             EventType::Warning,
             "Redeploying",

@@ -19,7 +19,7 @@ use crate::provider::plan::{DeletePolicy, MemberView, PlacementEntry, PlacementE
 use crate::provider::{
     BandwidthSharing, BandwidthSpec, Capabilities, CoverageLevel, CoveragePolicy, CreateIdentity, FleetExt,
     FleetPlanRequest, FleetPlanTarget, InstanceField, InstanceFieldError, InstanceState, InstanceTemplate,
-    ObservedInstance, SecretString, SiteTarget, VeenFleetExt, VolumeSpec, placement_key,
+    ObservedInstance, SecretString, SiteTarget, VeenFleetExt, VolumeSpec, WorkspaceFleetExt, placement_key,
 };
 
 /// The cloud name of an EdgeCloud: spec.name or metadata.name. The cloud keeps edge-cloud names unique
@@ -89,6 +89,14 @@ pub enum SpecError {
         /// The field's path, e.g. `spec.template.rootVolume.size`.
         field: &'static str,
         /// What is wrong, with the cloud's limit (the further findings follow).
+        message: String,
+    },
+    /// The fleet as a whole asks for what this cloud cannot honour (levels, locations, its section).
+    #[error("{field}: {message}")]
+    Fleet {
+        /// The field's path, e.g. `spec.coverage.level`.
+        field: String,
+        /// What is wrong (the further findings follow).
         message: String,
     },
     /// spec.remediation.buildTimeout does not parse.
@@ -187,6 +195,9 @@ pub fn fleet_ext(spec: &EdgeCloudSpec) -> FleetExt {
         VeenBandwidthBilling as Bw, VeenComputingBilling as Cb, VeenPriceStrategy as Pr,
         VeenScheduleStrategy as Sc,
     };
+    if let Some(w) = &spec.workspace {
+        return workspace_ext(w);
+    }
     let Some(v) = &spec.veen else {
         return FleetExt::None;
     };
@@ -223,6 +234,44 @@ pub fn fleet_ext(spec: &EdgeCloudSpec) -> FleetExt {
             .create_instance_timeout_seconds
             .and_then(|s| u32::try_from(s).ok()),
         project: v.project.clone(),
+    })
+}
+
+/// spec.workspace in the API's own spelling.
+fn workspace_ext(w: &crate::api::edge_cloud::WorkspaceEdgeCloudSpec) -> FleetExt {
+    use crate::api::edge_cloud::{WorkspaceAppType as App, WorkspaceImageType as Img, WorkspaceOsType as Os};
+    let positive = |v: Option<i32>| v.and_then(|n| u32::try_from(n).ok());
+    let route = w.route_policy.clone().unwrap_or_default();
+    FleetExt::Workspace(WorkspaceFleetExt {
+        image_type: match w.image_type {
+            Img::Gold => "gold",
+            Img::Public => "public",
+            Img::Private => "private",
+            Img::Shared => "shared",
+            Img::Other => "other",
+        }
+        .to_owned(),
+        image_product_id: w.image_product_id.clone(),
+        os_type: match w.os_type {
+            Os::Windows => "Windows",
+            Os::Linux => "Linux",
+            Os::Other => "Other",
+        }
+        .to_owned(),
+        subnet_id: Some(w.subnet_id.clone()),
+        flavor_id: w.flavor_id.clone(),
+        is_vdi: w.is_vdi,
+        app_type: w.app_type.map(|a| {
+            match a {
+                App::SessionDesktopApp => "SESSION_DESKTOP_APP",
+                App::CommonApp => "COMMON_APP",
+            }
+            .to_owned()
+        }),
+        max_session: positive(route.max_session),
+        cpu_threshold: positive(route.cpu_threshold),
+        mem_threshold: positive(route.mem_threshold),
+        ou_name: w.ou_name.clone(),
     })
 }
 
@@ -683,6 +732,22 @@ pub fn check_cloud_fit(spec: &EdgeCloudSpec, caps: &Capabilities) -> Result<(), 
         }),
         None => Ok(()),
     }
+}
+
+/// The provider's findings on the whole fleet request ([`FleetApi::validate_fleet`](crate::provider::FleetApi::validate_fleet))
+/// as a spec error naming the first field; the others follow in its message.
+pub fn check_fleet(findings: &[crate::provider::FieldError]) -> Result<(), SpecError> {
+    let Some((first, rest)) = findings.split_first() else {
+        return Ok(());
+    };
+    let mut message = first.message.clone();
+    for other in rest {
+        message.push_str(&format!("; {}: {}", other.field, other.message));
+    }
+    Err(SpecError::Fleet {
+        field: first.field.clone(),
+        message,
+    })
 }
 
 /// The provider's findings on the member template as a spec error naming the first field; the others

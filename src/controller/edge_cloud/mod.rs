@@ -34,6 +34,10 @@
 //! deletion order, `edgecloud_id` — would disagree with the fleet); it reports `ScalingBlocked=True
 //! ExpandNotSupported` with the number of missing members instead, and still scales in. See
 //! docs/controllers.md "EdgeCloud".
+//!
+//! Where the cloud runs an expansion as a job (Workspace), the job id is durable in `status.jobId`
+//! right after the cloud answered and the expansion stays in flight until the job ends (see
+//! [`execute`]); a failed job is `ScalingBlocked=True JobFailed` and the next batch waits a backoff.
 
 mod cleanup;
 mod decide;
@@ -71,7 +75,7 @@ use crate::api::condition::{SCALING_BLOCKED, reason};
 use crate::api::edge_cloud::EdgeCloud;
 use crate::api::edge_instance::EdgeInstance;
 use crate::api::provider_config::ProviderConfig;
-use crate::provider::{FleetState, InstanceTemplate, Provider, ProviderError, SiteTarget};
+use crate::provider::{FleetPlanTarget, FleetState, InstanceTemplate, Provider, ProviderError, SiteTarget};
 
 /// Stalled reason: the cloud reports the edge cloud `failed` (it can only be deleted); the message has
 /// the cloud's failure code and text.
@@ -81,6 +85,10 @@ pub const EDGE_CLOUD_FAILED: &str = "EdgeCloudFailed";
 /// BUILD where it cannot delete building members); the condition stays while they wait. Also the value
 /// of the `edgefleet.io/replace` annotation.
 pub const BUILD_TIMEOUT: &str = "BuildTimeout";
+/// ScalingBlocked reason (and Warning event): the cloud job of an expansion ended FAILED; the message
+/// names the job and the cloud's code and message, and when the next batch starts (a backoff that
+/// doubles with each failed job in a row; `status.lastJobFailure`). Never a second batch while a job runs.
+pub const JOB_FAILED: &str = "JobFailed";
 /// ScalingBlocked reason: a site has no capacity (or a quota is exhausted) for the members it should get.
 pub const CAPACITY_EXHAUSTED: &str = reason::CAPACITY_EXHAUSTED;
 
@@ -492,11 +500,22 @@ async fn apply_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<(O
     let template = fleet::instance_template(ec, &refs);
     let fleets = provider.fleets().map_err(Error::Unsupported)?;
     fleet::check_template(&fleets.validate_template(&template)).map_err(Error::InvalidSpec)?;
+    // The cloud's rules for the fleet as a whole (levels, locations, its provider section).
+    let whole = fleet::plan_request(
+        ec,
+        FleetPlanTarget::New {
+            name: fleet::cloud_name(ec),
+        },
+        &targets,
+        &template,
+    );
+    fleet::check_fleet(&fleets.validate_fleet(&whole)).map_err(Error::InvalidSpec)?;
     let observe_only = spec.management_policy == ManagementPolicy::ObserveOnly;
     let mut pass = FleetPass {
         ec,
         ctx,
         fleets,
+        ops: provider.operations().ok(),
         caps: &caps,
         ei_api: Api::namespaced(ctx.client.clone(), &ec.namespace().unwrap_or_default()),
         w,
@@ -615,6 +634,9 @@ async fn act_on(
         Expansion::InFlight(m) => {
             scaling.expanding = true;
             scaling.activity = Some(m);
+        }
+        Expansion::JobFailed(m) => {
+            scaling.blocked = Some((JOB_FAILED, m));
         }
         Expansion::Idle if scaling.activity.is_none() => {
             let decision = decide::scale(&ScaleInput {

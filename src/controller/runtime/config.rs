@@ -85,6 +85,19 @@ pub struct BackoffConfig {
     pub max: Duration,
 }
 
+impl BackoffConfig {
+    /// The delay after `failures` failures in a row, without jitter: `base * 2^(failures-1)` capped at
+    /// `max` (zero failures: no delay). Deterministic, so a delay recorded in status (the retry of a
+    /// failed cloud job) reads the same after a restart.
+    pub fn delay_after(&self, failures: u32) -> Duration {
+        if failures == 0 {
+            return Duration::ZERO;
+        }
+        let exp = failures.saturating_sub(1).min(20);
+        self.base.saturating_mul(1u32 << exp).min(self.max)
+    }
+}
+
 impl Default for BackoffConfig {
     fn default() -> Self {
         Self {
@@ -120,8 +133,7 @@ impl Backoff {
             *n = n.saturating_add(1);
             *n
         };
-        let exp = n.saturating_sub(1).min(20);
-        let raw = self.config.base.saturating_mul(1u32 << exp).min(self.config.max);
+        let raw = self.config.delay_after(n);
         let half = raw / 2;
         half + jitter_up_to(raw - half)
     }

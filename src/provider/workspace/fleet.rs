@@ -275,6 +275,11 @@ impl FleetApi for WorkspaceProvider {
         request_problems(request)
     }
 
+    /// Servers of a create job are listed once the job runs (WAITING first).
+    fn expansion_lists_members_late(&self) -> bool {
+        true
+    }
+
     async fn create_plan(&self, request: &FleetPlanRequest) -> ProviderResult<FleetPlan> {
         if let Some(p) = request_problems(request).into_iter().next() {
             return Err(invalid("workspace.fleet.plan", p.to_string()));

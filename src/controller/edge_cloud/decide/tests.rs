@@ -18,6 +18,7 @@ const CLOUD: CloudModel = CloudModel {
     can_expand: true,
     expand_only_when_ready: true,
     delete_building_members: false,
+    image_replaces_members: false,
 };
 
 /// 2026-12-03T10:00:00Z, when the stuck members were created.

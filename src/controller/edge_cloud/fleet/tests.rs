@@ -37,6 +37,7 @@ fn spec(level: CrdLevel, placement: Vec<CrdEntry>, replicas: i32) -> EdgeCloudSp
         remediation: Remediation::default(),
         paused: false,
         veen: None,
+        workspace: None,
     }
 }
 
