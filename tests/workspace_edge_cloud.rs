@@ -6,7 +6,7 @@
 //! ScalingBlocked JobFailed with the cloud's code and retried after a backoff, one batch per attempt;
 //! a kill while a create job runs ends in one group and no second batch; a flavor change rolls out
 //! within maxSurge; throttled calls converge; a Workspace ProviderConfig with a wrong key is
-//! CredentialsValid=False with the gateway's code.
+//! CredentialsValid=False with the cloud's code (IAM's, which refuses the project lookup first).
 //!
 //! Run: `cargo xtask control-plane up`, `eval "$(cargo xtask control-plane env)"`, `kubectl apply -f crds/`,
 //! `cargo test --test workspace_edge_cloud -- --ignored`.
@@ -452,7 +452,7 @@ fn throttled_creates(env: &Env) -> u64 {
 
 /// A Workspace ProviderConfig is probed with a signed call through IAM's project lookup: the
 /// emulator's keys are CredentialsValid=True; a wrong secret key is CredentialsValid=False with the
-/// gateway's code, and fixing the Secret recovers it.
+/// cloud's code (IAM.0001 from the project lookup), and fixing the Secret recovers it.
 #[tokio::test]
 #[ignore = "needs cluster"]
 async fn workspace_provider_config_validates_its_credentials() {
@@ -473,7 +473,8 @@ async fn workspace_provider_config_validates_its_credentials() {
     .await
     .unwrap();
     let message = message_of(&pc, CREDENTIALS_VALID);
-    assert!(message.contains("APIGW.0301"), "{message}");
+    // The project lookup (IAM, signed with the same key) is the first call to refuse it.
+    assert!(message.contains("IAM.0001"), "{message}");
     let text = serde_json::to_string(&pc).unwrap();
     assert!(!text.contains(WRONG_SK), "no secret in the object");
 
