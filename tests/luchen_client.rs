@@ -479,3 +479,42 @@ async fn luchen_token_expiring_mid_run_is_renewed_once_for_many_concurrent_calls
     );
     handle.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn luchen_create_pass_lookups_share_one_list_and_a_created_name_is_looked_up_anew() {
+    let (handle, url) = emulator().await;
+    let p = provider(&password(&url, DEFAULT_PASSWORD));
+    let api = p.instances().unwrap();
+    let lists = || calls_of(&handle, "POST /api/instance/list");
+    let age = Duration::from_secs(60);
+    for i in 0..10 {
+        let name = format!("ef-luchen-burst-{i}");
+        let found = api
+            .find_by_identity_within(&identity(&name), &spec(&name), age)
+            .await
+            .unwrap();
+        assert!(found.is_empty(), "{name} is free");
+    }
+    assert_eq!(lists(), 1, "ten lookups of a create pass, one list");
+    // A create whose answer is lost touches its name: the next lookup lists anew and finds it.
+    handle
+        .app()
+        .set_faults(Faults {
+            lost_responses: vec![LostResponseFault {
+                operation: "POST /api/instance/create".into(),
+                rate: 1.0,
+                mode: Default::default(),
+            }],
+            ..Faults::default()
+        })
+        .unwrap();
+    let name = "ef-luchen-burst-3";
+    assert!(api.create(&spec(name), 1, &identity(name)).await.is_err());
+    let found = api
+        .find_by_identity_within(&identity(name), &spec(name), age)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1, "found in a list made after the create: {found:?}");
+    assert_eq!(lists(), 2);
+    handle.shutdown().await.unwrap();
+}

@@ -6,8 +6,10 @@
 //! as edgefleet observes it ([`observed`]: the region as the site, the SSH command and node ports).
 //!
 //! Luchen has no get-one call, no tags, no idempotency token and no unique names: every read is the
-//! list (one list of the account answers every drift poll, [`Snapshots`](crate::provider::batch::Snapshots)),
-//! and a create whose answer was lost is found by its deterministic name in a fresh list. Day 2: stop,
+//! list (one list of the account answers every drift poll, [`Snapshots`](crate::provider::batch::Snapshots),
+//! and the create pass's name lookups, [`InstanceApi::find_by_identity_within`]), and a create whose
+//! answer was lost is found by its deterministic name in a list made after it (every create touches
+//! its name, whatever the answer). Day 2: stop,
 //! start, restart, terminate (= delete, allowed in any state). Nothing changes in place (no rename,
 //! resize or re-image API): the capabilities say `Replace`, so controllers report a change instead of
 //! calling.
@@ -359,6 +361,10 @@ fn unsupported(op: &str, message: &str) -> ProviderError {
     }
 }
 
+fn live_named(i: &ObservedInstance, name: &str) -> bool {
+    i.state != InstanceState::Deleted && i.name == name
+}
+
 impl LuchenProvider {
     async fn list_observed(&self) -> ProviderResult<Vec<ObservedInstance>> {
         Ok(self
@@ -368,6 +374,16 @@ impl LuchenProvider {
             .iter()
             .filter(|i| !i.instance_metadata.instance_id.is_empty())
             .map(observed)
+            .collect())
+    }
+
+    /// Every instance by id, as the shared snapshot holds them.
+    async fn list_by_id(&self) -> ProviderResult<Vec<(String, ObservedInstance)>> {
+        Ok(self
+            .list_observed()
+            .await?
+            .into_iter()
+            .map(|i| (i.id.clone(), i))
             .collect())
     }
 }
@@ -388,12 +404,35 @@ impl InstanceApi for LuchenProvider {
                 "Luchen creates one instance per call",
             ));
         }
-        let id = self.client.create(&create_body(spec)).await?;
-        self.snapshots.touch([id.as_str()]);
+        let answer = self.client.create(&create_body(spec)).await;
+        // The name whatever the answer: a lost answer's instance is then looked up in a newer list.
+        let id = answer.as_deref().unwrap_or_default();
+        self.snapshots
+            .touch([spec.name.as_str(), id].into_iter().filter(|k| !k.is_empty()));
         Ok(Operation {
-            resource_ids: vec![id],
+            resource_ids: vec![answer?],
             ..Operation::default()
         })
+    }
+
+    /// Live instances named `identity.name`, from the shared list of the account's instances when one
+    /// no older than `max_age` can answer for the name (nothing this process did touched it since),
+    /// else from a list made now: a burst of creates costs one list per lookup age, not one per create.
+    async fn find_by_identity_within(
+        &self,
+        identity: &CreateIdentity,
+        spec: &InstanceSpec,
+        max_age: Duration,
+    ) -> ProviderResult<Vec<ObservedInstance>> {
+        let name = identity.name.as_str();
+        let found = self
+            .snapshots
+            .find(name, max_age, || self.list_by_id(), |i| live_named(i, name))
+            .await;
+        match found {
+            Lookup::Hit(found) => Ok(found),
+            Lookup::Direct => self.find_by_identity(identity, spec).await,
+        }
     }
 
     fn validate(&self, spec: &InstanceSpec, creating: bool) -> Vec<InstanceFieldError> {
@@ -433,11 +472,7 @@ impl InstanceApi for LuchenProvider {
     }
 
     async fn observe(&self, id: &str, max_age: Duration) -> ProviderResult<ObservedInstance> {
-        let list = || async {
-            let all = self.list_observed().await?;
-            Ok::<_, ProviderError>(all.into_iter().map(|i| (i.id.clone(), i)).collect())
-        };
-        match self.snapshots.lookup(id, max_age, list).await {
+        match self.snapshots.lookup(id, max_age, || self.list_by_id()).await {
             Lookup::Hit(i) => {
                 self.client.count_observation("batch");
                 Ok(i)
