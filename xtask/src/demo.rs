@@ -1066,6 +1066,8 @@ const CLOUD_TABLES: &[&str] = &[
     "veen.instance",
     "veen.vpc",
     "veen.security_group",
+    "workspace.server_group",
+    "workspace.app_server",
 ];
 
 /// Cloud objects still present in an emulator state snapshot (`GET /_emulator/state`:

@@ -186,6 +186,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_recorded_failure_count_gives_the_same_delay_every_time() {
+        let c = BackoffConfig {
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(3),
+        };
+        let delays: Vec<u64> = (0..7)
+            .map(|n| u64::try_from(c.delay_after(n).as_millis()).unwrap())
+            .collect();
+        assert_eq!(delays, [0, 200, 400, 800, 1600, 3000, 3000]);
+        assert_eq!(c.delay_after(u32::MAX), Duration::from_secs(3));
+    }
+
+    #[test]
     fn backoff_grows_caps_and_resets() {
         let b = Backoff::new(BackoffConfig {
             base: Duration::from_secs(1),

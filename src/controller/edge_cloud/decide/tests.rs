@@ -501,6 +501,51 @@ fn image_changes_are_paced_by_max_unavailable() {
 }
 
 #[test]
+fn where_the_cloud_cannot_change_images_in_place_members_are_replaced_within_max_surge() {
+    // Two members on img-0, the template says img-1, the cloud replaces for an image (Workspace, veEN).
+    let replaces = CloudModel {
+        image_replaces_members: true,
+        ..CLOUD
+    };
+    let old_image = |ids: &[&str]| -> Vec<ObservedInstance> {
+        ids.iter()
+            .map(|id| ObservedInstance {
+                image: Some("img-0".into()),
+                ..member(id, InstanceState::Running)
+            })
+            .collect()
+    };
+    // (why, members, expansion, removal)
+    let cases = [
+        (
+            "at the spec: one surge member where an outdated one runs",
+            old_image(&["a1", "a2"]),
+            vec!["a +1"],
+            None,
+        ),
+        (
+            "surged and the new one Ready: an outdated one goes",
+            [old_image(&["a1", "a2"]), running(&["a3"])].concat(),
+            vec![],
+            Some(vec!["a1"]),
+        ),
+    ];
+    for (why, all, add, remove) in cases {
+        let s = spec(2, in_a(2), json!({}));
+        let v = view(&s, all);
+        let d = decide_scale(&v, &s, replaces);
+        assert!(image_requests(&d).is_empty(), "{why}: never in place");
+        assert_eq!(expansion(&d), add, "{why}");
+        assert_eq!(removal(&d).map(|(ids, _)| ids), remove, "{why}");
+    }
+    // The same fleet on a cloud that changes images in place: no replacement, the members are asked.
+    let s = spec(2, in_a(2), json!({}));
+    let d = decide_scale(&view(&s, old_image(&["a1", "a2"])), &s, CLOUD);
+    assert!(expansion(&d).is_empty() && removal(&d).is_none());
+    assert_eq!(image_requests(&d).len(), 1, "one member asked for the new image");
+}
+
+#[test]
 fn a_stalled_image_change_is_named_in_the_note() {
     let s = spec(1, in_a(1), json!({}));
     let all = vec![ObservedInstance {

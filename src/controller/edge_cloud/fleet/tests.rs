@@ -471,3 +471,64 @@ fn a_provider_section_of_another_cloud_is_refused_naming_it() {
     );
     assert!(matches!(fleet_ext(&s), FleetExt::Veen(_)));
 }
+
+#[test]
+fn spec_workspace_is_for_workspace_only_and_goes_out_in_the_api_spelling() {
+    use crate::api::edge_cloud::{
+        WorkspaceAppType, WorkspaceEdgeCloudSpec, WorkspaceImageType, WorkspaceOsType, WorkspaceRoutePolicy,
+    };
+    let iec = crate::provider::iec::capabilities();
+    let workspace = crate::provider::workspace::capabilities();
+    let mut s = spec(CrdLevel::Site, vec![], 1);
+    s.workspace = Some(WorkspaceEdgeCloudSpec {
+        subnet_id: "subnet-1".into(),
+        image_type: WorkspaceImageType::Other,
+        image_product_id: Some("00301-2019002-0--0".into()),
+        os_type: WorkspaceOsType::Windows,
+        flavor_id: None,
+        is_vdi: Some(true),
+        app_type: Some(WorkspaceAppType::SessionDesktopApp),
+        route_policy: Some(WorkspaceRoutePolicy {
+            max_session: Some(4),
+            cpu_threshold: Some(80),
+            mem_threshold: None,
+        }),
+        ou_name: Some("apps".into()),
+    });
+    assert!(check_cloud_fit(&s, &workspace).is_ok());
+    let err = check_cloud_fit(&s, &iec).unwrap_err().to_string();
+    assert!(
+        err.starts_with("spec.workspace: this section is for provider"),
+        "{err}"
+    );
+    let FleetExt::Workspace(x) = fleet_ext(&s) else {
+        panic!("spec.workspace is the Workspace fleet section");
+    };
+    assert_eq!(
+        (x.image_type.as_str(), x.os_type.as_str(), x.app_type.as_deref()),
+        ("other", "Windows", Some("SESSION_DESKTOP_APP")),
+        "the API's own words"
+    );
+    assert_eq!(x.subnet_id.as_deref(), Some("subnet-1"));
+    assert_eq!(x.image_product_id.as_deref(), Some("00301-2019002-0--0"));
+    assert_eq!(
+        (x.max_session, x.cpu_threshold, x.mem_threshold),
+        (Some(4), Some(80), None)
+    );
+    assert_eq!((x.is_vdi, x.ou_name.as_deref()), (Some(true), Some("apps")));
+}
+
+#[test]
+fn the_fleet_findings_name_the_first_field_and_list_the_rest() {
+    use crate::provider::FieldError;
+    assert!(check_fleet(&[]).is_ok());
+    let err = check_fleet(&[
+        FieldError::invalid("spec.coverage.level".to_owned(), "use Site"),
+        FieldError::invalid("spec.placement".to_owned(), "one zone"),
+    ])
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec.coverage.level: use Site; spec.placement: one zone"
+    );
+}
