@@ -17,6 +17,7 @@ use edgefleet_emulator::core::retry_after::RetryAfterReport;
 use edgefleet_emulator::iec::catalog::{Catalog, QuotaLimit};
 use edgefleet_emulator::modelarts::catalog::ModelArtsCatalog;
 use edgefleet_emulator::veen::catalog::VeenCatalog;
+use edgefleet_emulator::workspace::catalog::WorkspaceCatalog;
 use tokio::process::{Child, Command};
 
 /// A running emulator, killed on drop.
@@ -30,6 +31,8 @@ pub struct Emulator {
     pub luchen_url: String,
     /// Base URL of the ModelArts endpoint (BSS and IAM are served there too).
     pub modelarts_url: String,
+    /// Base URL of the Workspace endpoint (IAM is served there too).
+    pub workspace_url: String,
     http: reqwest::Client,
 }
 
@@ -80,6 +83,15 @@ fn bench_modelarts_catalog() -> ModelArtsCatalog {
     catalog
 }
 
+fn bench_workspace_catalog() -> WorkspaceCatalog {
+    let mut catalog = WorkspaceCatalog::default();
+    catalog.quota.instances = u32::try_from(BENCH_QUOTA.min(u64::from(u32::MAX))).unwrap_or(u32::MAX);
+    for subnet in catalog.vpcs.iter_mut().flat_map(|v| v.subnets.iter_mut()) {
+        subnet.cidr = "10.0.0.0/12".into();
+    }
+    catalog
+}
+
 fn free_port() -> Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
     listener.local_addr().context("reading the free port")
@@ -112,10 +124,12 @@ impl Emulator {
         let veen_addr = free_port()?;
         let luchen_addr = free_port()?;
         let modelarts_addr = free_port()?;
+        let workspace_addr = free_port()?;
         let config = Config {
             catalog: bench_catalog(),
             veen: bench_veen_catalog(),
             modelarts: bench_modelarts_catalog(),
+            workspace: bench_workspace_catalog(),
             faults: options.faults.clone(),
             ..Config::default()
         };
@@ -135,6 +149,8 @@ impl Emulator {
             .arg(luchen_addr.to_string())
             .arg("--modelarts-addr")
             .arg(modelarts_addr.to_string())
+            .arg("--workspace-addr")
+            .arg(workspace_addr.to_string())
             .arg("--config")
             .arg(&config_path)
             .args(["--log", "warn"]);
@@ -154,6 +170,7 @@ impl Emulator {
             veen_url: format!("http://{veen_addr}"),
             luchen_url: format!("http://{luchen_addr}"),
             modelarts_url: format!("http://{modelarts_addr}"),
+            workspace_url: format!("http://{workspace_addr}"),
             http: reqwest::Client::new(),
         };
         emulator.wait_healthy(&log_path).await?;

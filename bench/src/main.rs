@@ -78,8 +78,9 @@ struct Args {
     /// Directory for the report (`bench-<N>.json`, `bench-<N>.md`) and the process logs.
     #[arg(long)]
     out_dir: PathBuf,
-    /// The functional check CI runs: 200 EdgeInstances and one EdgeCloud of 5 replicas, a 10 s poll
-    /// interval and 2 steady intervals (these replace the options above). Fails when not everything
+    /// The functional check CI runs: 200 EdgeInstances and one EdgeCloud of 5 replicas (Workspace, which
+    /// has no standalone instances: four EdgeClouds of 5), a 10 s poll interval and 2 steady intervals
+    /// (these replace the options above). Fails when not everything
     /// becomes Ready or the steady state writes to Kubernetes or mutates the cloud; never on timing.
     #[arg(long)]
     smoke: bool,
@@ -88,8 +89,12 @@ struct Args {
 impl Args {
     /// The smoke run's fixed workload (see `--smoke`).
     fn smoke(mut self) -> Self {
-        self.instances = 200;
-        self.fleets = usize::from(self.cloud.has_fleets());
+        self.instances = if self.cloud.has_instances() { 200 } else { 0 };
+        self.fleets = match (self.cloud.has_instances(), self.cloud.has_fleets()) {
+            (_, false) => 0,
+            (true, true) => 1,
+            (false, true) => 4,
+        };
         self.replicas = 5;
         self.poll_interval = 10;
         self.steady_intervals = 2;
@@ -132,6 +137,12 @@ async fn run(args: &Args) -> Result<Report> {
             args.cloud.as_str()
         );
     }
+    if args.instances > 0 && !args.cloud.has_instances() {
+        anyhow::bail!(
+            "--cloud {} has no standalone EdgeInstances (only fleet members): use --instances 0 --fleets M",
+            args.cloud.as_str()
+        );
+    }
     std::fs::create_dir_all(&args.out_dir).with_context(|| format!("creating {}", args.out_dir.display()))?;
     let started_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let client = Client::try_default()
@@ -146,11 +157,12 @@ async fn run(args: &Args) -> Result<Report> {
     let emulator =
         Emulator::start(&args.emulator_bin, &args.out_dir, &EmulatorOptions::zero_delays()).await?;
     eprintln!(
-        "[bench] emulator at {} (IEC), {} (veEN), {} (Luchen) and {} (ModelArts); objects on {}",
+        "[bench] emulator at {} (IEC), {} (veEN), {} (Luchen), {} (ModelArts) and {} (Workspace); objects on {}",
         emulator.url,
         emulator.veen_url,
         emulator.luchen_url,
         emulator.modelarts_url,
+        emulator.workspace_url,
         args.cloud.as_str()
     );
 
@@ -166,6 +178,7 @@ async fn run(args: &Args) -> Result<Report> {
         Cloud::Veen => &emulator.veen_url,
         Cloud::Luchen => &emulator.luchen_url,
         Cloud::ModelArts => &emulator.modelarts_url,
+        Cloud::Workspace => &emulator.workspace_url,
     };
     workload::create_shared(
         &client,
@@ -193,6 +206,8 @@ async fn run(args: &Args) -> Result<Report> {
         "[bench] converged: {} objects in {:.1} s ({:.2}× baseline)",
         convergence.objects, convergence.seconds, convergence.ratio_to_baseline
     );
+    let poll = Duration::from_secs(args.poll_interval);
+    workload::wait_users_counted(&client, args.cloud, poll * 3).await?;
     let steady = measure_steady(&client, &emulator, &mut operator, args, convergence.objects).await?;
     operator.stop().await?;
     emulator.stop().await?;
@@ -375,6 +390,9 @@ fn write_report(report: &Report, args: &Args) -> Result<()> {
         Cloud::Veen => args.out_dir.join(format!("bench-veen-{}", args.instances)),
         Cloud::Luchen => args.out_dir.join(format!("bench-luchen-{}", args.instances)),
         Cloud::ModelArts => args.out_dir.join(format!("bench-modelarts-{}", args.instances)),
+        Cloud::Workspace => args
+            .out_dir
+            .join(format!("bench-workspace-{}x{}", args.fleets, args.replicas)),
     };
     let json = stem.with_extension("json");
     std::fs::write(&json, serde_json::to_vec_pretty(report)?)

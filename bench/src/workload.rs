@@ -17,6 +17,10 @@
 //!   emulator's modelarts listener, the project looked up by region); instances are pay-per-use DevServers
 //!   (seed 002's flavor, image, VPC, subnet and security group) logging in with the catalog's key pair.
 //!   No EdgeCloud on ModelArts: runs take no fleets.
+//! - Workspace: a credentials Secret and the ProviderConfig (AK/SK; Workspace and IAM on the emulator's
+//!   workspace listener, the project looked up by region); EdgeClouds are application server groups in
+//!   the catalog's VPC and subnet (servers created by jobs). A Workspace EdgeInstance exists only as a
+//!   fleet member, so runs take no standalone instances (`--instances 0`).
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -27,6 +31,7 @@ use edgefleet::api::provider_config::ProviderConfig;
 use edgefleet::api::security_group::SecurityGroup;
 use edgefleet::api::vpc::Vpc;
 use edgefleet_emulator::modelarts::catalog as ma;
+use edgefleet_emulator::workspace::catalog as ws;
 use futures::{StreamExt, TryStreamExt, stream};
 use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::api::{Api, DynamicObject, PostParams};
@@ -50,6 +55,8 @@ pub enum Cloud {
     /// Huawei ModelArts DevServers.
     #[value(name = "modelarts")]
     ModelArts,
+    /// Huawei Workspace application server groups.
+    Workspace,
 }
 
 impl Cloud {
@@ -60,6 +67,7 @@ impl Cloud {
             Self::Veen => "veen",
             Self::Luchen => "luchen",
             Self::ModelArts => "modelarts",
+            Self::Workspace => "workspace",
         }
     }
 
@@ -70,12 +78,18 @@ impl Cloud {
             Self::Veen => "bench-veen",
             Self::Luchen => "bench-luchen",
             Self::ModelArts => "bench-modelarts",
+            Self::Workspace => "bench-workspace",
         }
     }
 
     /// Whether edgefleet has EdgeClouds on this cloud (`--fleets` needs them).
     pub fn has_fleets(self) -> bool {
         !matches!(self, Self::Luchen | Self::ModelArts)
+    }
+
+    /// Whether edgefleet has standalone EdgeInstances on this cloud (Workspace: fleet members only).
+    pub fn has_instances(self) -> bool {
+        !matches!(self, Self::Workspace)
     }
 }
 
@@ -146,6 +160,7 @@ pub async fn create_shared(
         Cloud::Veen => create_shared_veen(client, namespace, endpoint, qps).await,
         Cloud::Luchen => create_shared_luchen(client, namespace, endpoint, qps).await,
         Cloud::ModelArts => create_shared_modelarts(client, namespace, endpoint, qps).await,
+        Cloud::Workspace => create_shared_workspace(client, namespace, endpoint, qps).await,
     }
 }
 
@@ -161,7 +176,7 @@ pub fn shared_objects(cloud: Cloud, fleets: bool) -> Vec<(ApiResource, &'static 
             shared
         }
         Cloud::Veen => vec![(resource::<EdgeCloud>(), VEEN_POOL)],
-        Cloud::Luchen | Cloud::ModelArts => Vec::new(),
+        Cloud::Luchen | Cloud::ModelArts | Cloud::Workspace => Vec::new(),
     }
 }
 
@@ -265,6 +280,27 @@ async fn create_shared_modelarts(client: &Client, namespace: &str, endpoint: &st
     .await
 }
 
+async fn create_shared_workspace(client: &Client, namespace: &str, endpoint: &str, qps: u32) -> Result<()> {
+    create_secrets(client, namespace, "bench-workspace-credentials").await?;
+    create_dynamic(
+        client,
+        &resource::<ProviderConfig>(),
+        None,
+        json!({
+            "apiVersion": "edgefleet.io/v1alpha1", "kind": "ProviderConfig",
+            "metadata": {"name": Cloud::Workspace.provider_config()},
+            "spec": {
+                "provider": "Workspace",
+                "region": edgefleet_emulator::core::auth::DEFAULT_PROJECT_NAME,
+                "endpoints": {"workspace": endpoint, "iam": endpoint},
+                "credentials": {"type": "AkSk", "secretRef": {"name": "bench-workspace-credentials", "namespace": namespace}},
+                "rateLimit": {"qps": qps, "burst": qps.saturating_mul(2).min(10_000)},
+            }
+        }),
+    )
+    .await
+}
+
 async fn create_shared_iec(
     client: &Client,
     namespace: &str,
@@ -344,7 +380,9 @@ async fn create_shared_iec(
 /// One standalone EdgeInstance of `cloud`, as a user would write it.
 pub fn instance(cloud: Cloud, namespace: &str, index: usize) -> Value {
     match cloud {
-        Cloud::Iec => iec_instance(namespace, index),
+        // A Workspace EdgeInstance exists only as a fleet member (runs check `Cloud::has_instances`);
+        // the IEC shape stands in.
+        Cloud::Iec | Cloud::Workspace => iec_instance(namespace, index),
         Cloud::Veen => json!({
             "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeInstance",
             "metadata": {"name": format!("bench-{index:05}"), "namespace": namespace, "labels": {ROLE_LABEL: "instance"}},
@@ -418,6 +456,7 @@ pub fn fleet(cloud: Cloud, namespace: &str, index: usize, replicas: u32) -> Valu
     match cloud {
         // No Luchen EdgeCloud exists (runs check `Cloud::has_fleets`); the IEC shape stands in.
         Cloud::Iec | Cloud::Luchen | Cloud::ModelArts => iec_fleet(namespace, index, replicas),
+        Cloud::Workspace => workspace_fleet(namespace, index, replicas),
         Cloud::Veen => json!({
             "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeCloud",
             "metadata": {"name": format!("bench-fleet-{index:03}"), "namespace": namespace, "labels": {ROLE_LABEL: "fleet"}},
@@ -436,6 +475,46 @@ pub fn fleet(cloud: Cloud, namespace: &str, index: usize, replicas: u32) -> Valu
             }
         }),
     }
+}
+
+/// A server group of `replicas` app servers in the built-in Workspace catalog's first zone, VPC and
+/// subnet, with its first product and image (docs/emulator.md § Workspace).
+fn workspace_fleet(namespace: &str, index: usize, replicas: u32) -> Value {
+    let catalog = ws::WorkspaceCatalog::default();
+    let product = catalog
+        .products
+        .first()
+        .map(|p| p.product_id.clone())
+        .unwrap_or_default();
+    let image = catalog.images.first().map(|i| i.id.clone()).unwrap_or_default();
+    let vpc = catalog.vpcs.first();
+    let subnet = vpc
+        .and_then(|v| v.subnets.first())
+        .map(|s| s.id.clone())
+        .unwrap_or_default();
+    let zone = catalog.availability_zones.first().cloned().unwrap_or_default();
+    json!({
+        "apiVersion": "edgefleet.io/v1alpha1", "kind": "EdgeCloud",
+        "metadata": {"name": format!("bench-fleet-{index:03}"), "namespace": namespace, "labels": {ROLE_LABEL: "fleet"}},
+        "spec": {
+            "providerConfigRef": {"name": Cloud::Workspace.provider_config()},
+            "replicas": replicas,
+            "coverage": {"level": "Site", "policy": "Centralize"},
+            "placement": [{"siteId": zone, "weight": 1}],
+            "template": {
+                "flavor": product,
+                "image": image,
+                "rootVolume": {"type": "SAS", "size": 80},
+                "network": {"vpcId": vpc.map(|v| v.id.clone()).unwrap_or_default()},
+            },
+            "workspace": {
+                "subnetId": subnet,
+                "imageType": "Private",
+                "osType": "Windows",
+                "appType": "SessionDesktopApp",
+            },
+        }
+    })
 }
 
 fn iec_fleet(namespace: &str, index: usize, replicas: u32) -> Value {
@@ -471,6 +550,38 @@ pub async fn create_all(
         .buffer_unordered(concurrency.max(1))
         .try_collect::<()>()
         .await
+}
+
+/// Waits until the ProviderConfig of `cloud` counts every object that names it (`status.usedBy.total`
+/// equal to the operator's own count, [`edgefleet::controller::provider_config::users_of`]). The
+/// ProviderConfig recounts its EdgeInstance and EdgeCloud users on its poll, not on each of their changes,
+/// so after a burst of creates the count is the last thing to settle; the steady state starts after it.
+pub async fn wait_users_counted(client: &Client, cloud: Cloud, timeout: Duration) -> Result<()> {
+    let name = cloud.provider_config();
+    let api: Api<ProviderConfig> = Api::all(client.clone());
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let users = edgefleet::controller::provider_config::users_of(client, None, name)
+            .await
+            .with_context(|| format!("counting the users of ProviderConfig {name}"))?;
+        let counted = api
+            .get(name)
+            .await
+            .with_context(|| format!("reading ProviderConfig {name}"))?
+            .status
+            .and_then(|s| s.used_by)
+            .map(|u| u.total);
+        if counted == Some(users.usage.total) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            bail!(
+                "ProviderConfig {name} counts {counted:?} users after {timeout:?}, {} objects name it",
+                users.usage.total
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 /// Whether an object's `Ready` condition is True for its current generation.

@@ -28,7 +28,7 @@ pub struct BenchArgs {
     /// which the test phases have already built: timing is not judged.
     #[arg(long)]
     pub smoke: bool,
-    /// Options for the driver (`--cloud iec|veen|luchen|modelarts`, `--instances N`, `--fleets M`, `--replicas K`, `--poll-interval S`,
+    /// Options for the driver (`--cloud iec|veen|luchen|modelarts|workspace`, `--instances N`, `--fleets M`, `--replicas K`, `--poll-interval S`,
     /// `--steady-intervals I`, `--concurrency C`, `--writers W`, `--qps Q`, `--timeout S`).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub driver_args: Vec<OsString>,

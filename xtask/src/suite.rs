@@ -211,11 +211,13 @@ fn demo(ctx: &Context) -> Result<()> {
 }
 
 /// `cargo xtask bench --smoke`, once per cloud with an emulator family and EdgeInstances (`--cloud iec`,
-/// `--cloud veen`, `--cloud modelarts`, `--cloud luchen`): 200 EdgeInstances and (where the cloud has them) an EdgeCloud of 5 on a fresh control plane of its own (the bench reads the
+/// `--cloud veen`, `--cloud modelarts`, `--cloud luchen`, `--cloud workspace`): 200 EdgeInstances and
+/// (where the cloud has them) an EdgeCloud of 5 (Workspace: four EdgeClouds of 5, no standalone instances)
+/// on a fresh control plane of its own (the bench reads the
 /// apiserver's global counters, which the other phases' leftovers would disturb), failing only when
 /// something does not become Ready or the steady state writes or mutates.
 fn bench_smoke(_ctx: &Context) -> Result<()> {
-    for cloud in ["iec", "veen", "modelarts", "luchen"] {
+    for cloud in ["iec", "veen", "modelarts", "luchen", "workspace"] {
         crate::bench::run(&crate::bench::BenchArgs {
             use_existing_cluster: false,
             out_dir: None,
