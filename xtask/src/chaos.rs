@@ -20,7 +20,7 @@ pub const SMOKE_CLOUDS: &[&str] = &["iec", "modelarts", "luchen"];
 /// `cargo xtask chaos` arguments.
 #[derive(Debug, clap::Args)]
 pub struct ChaosArgs {
-    /// Cloud family whose workload runs (known: iec, veen, luchen, modelarts).
+    /// Cloud family whose workload runs (known: iec, veen, luchen, modelarts, workspace).
     #[arg(long, default_value = "iec")]
     pub cloud: String,
     /// Rounds; each applies --ops-per-round mutations, then SIGKILLs the operator (the leader) at a

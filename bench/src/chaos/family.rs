@@ -422,7 +422,10 @@ pub fn workload_for(name: &str) -> Result<Box<dyn CloudWorkload>> {
         "modelarts" => Ok(Box::new(super::standalone::Standalone(
             &super::standalone::MODELARTS,
         ))),
-        other => bail!("--cloud {other}: no such cloud family (known: iec, veen, luchen, modelarts)"),
+        "workspace" => Ok(Box::new(super::workspace::Workspace)),
+        other => {
+            bail!("--cloud {other}: no such cloud family (known: iec, veen, luchen, modelarts, workspace)")
+        }
     }
 }
 

@@ -17,7 +17,7 @@
 //!    lost deletion.
 //!
 //! A cloud family plugs in by implementing [`family::CloudWorkload`] (IEC: [`iec`], veEN: [`veen`],
-//! Luchen and ModelArts: [`standalone`]).
+//! Luchen and ModelArts: [`standalone`], Workspace: [`workspace`]).
 
 pub mod audit;
 pub mod family;
@@ -25,6 +25,7 @@ pub mod iec;
 pub mod report;
 pub mod standalone;
 pub mod veen;
+pub mod workspace;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -72,7 +73,7 @@ pub struct ChaosArgs {
     /// Directory for the report (`chaos-<seed>.json`, `chaos-<seed>.md`) and the process logs.
     #[arg(long)]
     pub out_dir: PathBuf,
-    /// Cloud family whose workload runs (known: iec, veen, luchen, modelarts).
+    /// Cloud family whose workload runs (known: iec, veen, luchen, modelarts, workspace).
     #[arg(long, default_value = "iec")]
     pub cloud: String,
     /// Rounds; each applies --ops-per-round mutations and ends with one kill.
@@ -425,6 +426,7 @@ pub async fn run(args: &ChaosArgs) -> Result<ChaosReport> {
         workload::Cloud::Veen => &emulator.veen_url,
         workload::Cloud::Luchen => &emulator.luchen_url,
         workload::Cloud::ModelArts => &emulator.modelarts_url,
+        workload::Cloud::Workspace => &emulator.workspace_url,
     };
     eprintln!("[chaos] emulator at {endpoint}");
     workload::ensure_namespace(&client, NAMESPACE).await?;
