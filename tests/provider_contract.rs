@@ -25,7 +25,7 @@ use edgefleet::provider::*;
 use edgefleet_emulator::{Config, Delays, ServerHandle};
 
 /// Every cloud with a client and an emulator. A new cloud adds its line here.
-static CLOUDS: &[&dyn CloudUnderTest] = &[&Iec, &Veen];
+static CLOUDS: &[&dyn CloudUnderTest] = &[&Iec, &Veen, &Luchen];
 
 /// A cloud's provider talking to its own emulator; the emulator stops when this is dropped.
 struct Running {
@@ -850,5 +850,111 @@ impl CloudUnderTest for Veen {
 
     fn missing_id(&self) -> &'static str {
         "veen00000000000000000000"
+    }
+}
+
+/// Luchen Cloud against the emulator's Luchen listener (password login): single GPU instances only, no
+/// network or fleet of its own.
+struct Luchen;
+
+#[async_trait]
+impl CloudUnderTest for Luchen {
+    fn name(&self) -> &'static str {
+        "luchen"
+    }
+
+    async fn start(&self) -> Running {
+        use edgefleet_emulator::config as emu;
+        let config = Config {
+            delays: Delays::zero(),
+            ..Config::default()
+        };
+        let (_, emulator) = edgefleet_emulator::serve(config).await.expect("emulator starts");
+        let url = emulator.url_of("luchen").expect("the Luchen listener");
+        let mut s = ProviderSettings::new(
+            ProviderKind::Luchen,
+            "contract",
+            Credentials::Password {
+                username: emu::DEFAULT_USER.into(),
+                password: emu::DEFAULT_PASSWORD.into(),
+                domain: None,
+            },
+        );
+        s.endpoints.api = Some(url.clone());
+        s.rate = RateBudget {
+            qps: 500.0,
+            burst: 100,
+        };
+        let provider = ProviderRegistry::new(ProviderMetrics::new())
+            .get_or_build(&s)
+            .expect("provider builds");
+        Running {
+            provider,
+            url,
+            emulator: Some(emulator),
+        }
+    }
+
+    /// Never asked for (Luchen has no VPC API).
+    fn vpc(&self, name: &str, cidr: &str) -> VpcSpec {
+        VpcSpec {
+            name: name.into(),
+            cidr: cidr.into(),
+            mode: VpcMode::System,
+            subnets: vec![],
+            ext: VpcExt::None,
+        }
+    }
+
+    /// None: Luchen instances have no network of their own.
+    async fn network(&self, _run: &Running, _name: &str) -> Network {
+        Network {
+            vpc_id: String::new(),
+            subnet_ids: vec![],
+            fleet_id: None,
+        }
+    }
+
+    /// An H100 × 1 instance in the east region, billed by the hour.
+    async fn instance(&self, _p: &dyn Provider, name: &str, _net: &Network) -> InstanceSpec {
+        use edgefleet_emulator::luchen::catalog::{IMAGE_PYTORCH, REGION_EAST, TYPE_H100_1};
+        InstanceSpec {
+            name: name.into(),
+            description: String::new(),
+            flavor: TYPE_H100_1.into(),
+            image: IMAGE_PYTORCH.into(),
+            site: REGION_EAST.into(),
+            area: None,
+            pool_id: None,
+            operator: None,
+            vpc_id: String::new(),
+            subnet_ids: vec![],
+            security_group_ids: vec![],
+            root_volume: VolumeSpec {
+                size_gb: 0,
+                volume_type: String::new(),
+            },
+            data_volumes: vec![],
+            key_name: None,
+            admin_password: None,
+            user_data: None,
+            bandwidth: None,
+            power: PowerState::Running,
+            fleet_id: None,
+            ext: InstanceExt::Luchen(LuchenInstanceExt {
+                charge_mode: "perHour".into(),
+                duration: 1,
+                ..LuchenInstanceExt::default()
+            }),
+        }
+    }
+
+    /// Never asked for (Luchen has no fleet object).
+    async fn fleet(&self, _p: &dyn Provider, _name: &str, _count: u32) -> FleetPlanRequest {
+        panic!("Luchen has no FleetApi: the fleet contract skips it")
+    }
+
+    fn missing_id(&self) -> &'static str {
+        "notebook-00000000-0000-0000-0000-000000000000"
     }
 }
