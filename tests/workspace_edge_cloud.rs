@@ -4,6 +4,7 @@
 //! shortfall, the members mirrored as owned EdgeInstances), delete takes the servers first and then
 //! the group (the cloud refuses a group delete while servers remain); a failed create job is
 //! ScalingBlocked JobFailed with the cloud's code and retried after a backoff, one batch per attempt;
+//! a server left in BUILD_FAIL by a failed job is replaced (deleted, another created in the group);
 //! a kill while a create job runs ends in one group and no second batch, and so does a create whose
 //! answer (the job id) is lost (the servers it made are waited for); a flavor change rolls out
 //! within maxSurge; throttled calls converge; a Workspace ProviderConfig with a wrong key is
@@ -346,6 +347,56 @@ async fn workspace_failed_create_job_is_reported_and_retried_with_backoff_one_ba
     active_servers(&env, 2).await;
 
     delete_and_expect_nothing_left(&env, &api, "flaky").await;
+    teardown(env, &pc).await;
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn workspace_a_failed_server_is_replaced_and_the_fleet_converges() {
+    // The first create job fails one of its two servers and leaves it behind in BUILD_FAIL.
+    let (env, pc) = workspace_env("ws-ec-heal", |c| {
+        c.workspace.job_failures = vec![FailureRule {
+            job_type: "CREATE_SERVER".into(),
+            server_group: "*".into(),
+            times: Some(1),
+            sub_jobs: Some(1),
+            error_code: Some("WKS.00211401".into()),
+            error_message: Some("the server failed to build".into()),
+            leave_server: true,
+        }];
+    })
+    .await;
+    let api: Api<EdgeCloud> = env.ns.api();
+    create(&api, &fleet(&env, &pc, "heal", 2)).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let failed = loop {
+        if let Some(s) = servers(&env).into_iter().find(|s| s["vm_status"] == "BUILD_FAIL") {
+            break s["id"].as_str().unwrap().to_owned();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a server fails to build: {:?}",
+            servers(&env)
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    // The failed member is replaced: two ACTIVE servers, the BUILD_FAIL one deleted, one group.
+    let ec = fleet_converged(&api, "heal", 2).await;
+    assert!(has(&ec, SCALING_BLOCKED, "False"));
+    let all = active_servers(&env, 2).await;
+    assert!(
+        all.iter().all(|s| s["id"] != failed.as_str()),
+        "the failed server {failed} is gone: {all:?}"
+    );
+    assert_eq!(groups(&env).len(), 1, "replaced within the group");
+    let ms = mirrored(&env, "heal", 2).await;
+    assert!(
+        ms.iter()
+            .all(|m| m.spec.adopt_id.as_deref() != Some(failed.as_str())),
+        "no member mirrors the failed server"
+    );
+    delete_and_expect_nothing_left(&env, &api, "heal").await;
     teardown(env, &pc).await;
 }
 
