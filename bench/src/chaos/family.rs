@@ -411,6 +411,26 @@ pub fn key(kind: &str, name: &str) -> Key {
     }
 }
 
+/// The owner-tag value of a cloud row whose `tags` are `[{<key_field>, <value_field>}]` (veEN `Key`/
+/// `Value`, Workspace `key`/`value`); empty when untagged.
+pub fn owner_tag(row: &Value, key_field: &str, value_field: &str) -> String {
+    row["tags"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|t| t[key_field] == edgefleet::provider::OWNER_TAG)
+        .map(|t| text(&t[value_field]))
+        .unwrap_or_default()
+}
+
+/// The Kubernetes object an owner uid names, or `unknown owner/<uid>` (a leak).
+pub fn owner_intent(owners: &Owners, uid: &str) -> Key {
+    owners
+        .get(uid)
+        .cloned()
+        .unwrap_or_else(|| key("unknown owner", if uid.is_empty() { "(untagged)" } else { uid }))
+}
+
 /// The workload of the family named `name`.
 pub fn workload_for(name: &str) -> Result<Box<dyn CloudWorkload>> {
     match name {

@@ -18,15 +18,14 @@ use edgefleet::api::edge_cloud::EdgeCloud;
 use edgefleet::api::edge_instance::EdgeInstance;
 use edgefleet::api::security_group::SecurityGroup;
 use edgefleet::api::vpc::Vpc;
-use edgefleet::provider::OWNER_TAG;
 use edgefleet_emulator::core::faults::{Faults, LostMode};
 use edgefleet_emulator::veen::kinds;
 use kube::core::ApiResource;
 use serde_json::{Value, json};
 
 use super::family::{
-    CloudObject, CloudWorkload, Key, Model, Mutation, Owners, Rng, campaign_faults, draw, key, rows, text,
-    toggle_power,
+    CloudObject, CloudWorkload, Key, Model, Mutation, Owners, Rng, campaign_faults, draw, key, owner_intent,
+    owner_tag, rows, text, toggle_power,
 };
 use crate::workload::{self, Cloud, ROLE_LABEL, resource};
 
@@ -199,21 +198,7 @@ impl Veen {
 
 /// The owner-tag value of a row (empty when untagged).
 fn owner(row: &Value) -> String {
-    row["tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|t| t["Key"] == OWNER_TAG)
-        .map(|t| text(&t["Value"]))
-        .unwrap_or_default()
-}
-
-/// The Kubernetes object an owner uid names, or `unknown owner/<uid>`.
-fn intent(owners: &Owners, uid: &str) -> Key {
-    owners
-        .get(uid)
-        .cloned()
-        .unwrap_or_else(|| key("unknown owner", if uid.is_empty() { "(untagged)" } else { uid }))
+    owner_tag(row, "Key", "Value")
 }
 
 impl CloudWorkload for Veen {
@@ -279,7 +264,7 @@ impl CloudWorkload for Veen {
                     kind: kind.into(),
                     id: text(&v["id"]),
                     name: text(&v["name"]),
-                    intent: intent(owners, &owner(v)),
+                    intent: owner_intent(owners, &owner(v)),
                     fleet: None,
                 });
             }
@@ -288,7 +273,7 @@ impl CloudWorkload for Veen {
         plain(kinds::SECURITY_GROUP, "security_group");
         plain(kinds::CLOUD_SERVER, "edgecloud");
         for v in rows(state, kinds::INSTANCE) {
-            let intent = intent(owners, &owner(v));
+            let intent = owner_intent(owners, &owner(v));
             let member = intent.kind == "EdgeCloud";
             out.push(CloudObject {
                 kind: "instance".into(),
@@ -304,6 +289,8 @@ impl CloudWorkload for Veen {
 
 #[cfg(test)]
 mod tests {
+    use edgefleet::provider::OWNER_TAG;
+
     use super::*;
 
     #[test]

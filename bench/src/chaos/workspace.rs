@@ -18,14 +18,14 @@ use std::collections::BTreeMap;
 
 use edgefleet::api::edge_cloud::EdgeCloud;
 use edgefleet::api::edge_instance::EdgeInstance;
-use edgefleet::provider::OWNER_TAG;
 use edgefleet_emulator::core::faults::{Faults, LostMode};
 use edgefleet_emulator::workspace::kinds;
 use kube::core::ApiResource;
 use serde_json::{Value, json};
 
 use super::family::{
-    CloudObject, CloudWorkload, Key, Model, Mutation, Owners, Rng, campaign_faults, draw, key, rows, text,
+    CloudObject, CloudWorkload, Model, Mutation, Owners, Rng, campaign_faults, draw, key, owner_intent,
+    owner_tag, rows, text,
 };
 use crate::workload::{self, Cloud, ROLE_LABEL, resource};
 
@@ -81,23 +81,9 @@ impl Workspace {
     }
 }
 
-/// The owner-tag value of a server group row (empty when untagged).
+/// The owner-tag value of a row (empty when untagged).
 fn owner(row: &Value) -> String {
-    row["tags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|t| t["key"] == OWNER_TAG)
-        .map(|t| text(&t["value"]))
-        .unwrap_or_default()
-}
-
-/// The Kubernetes object an owner uid names, or `unknown owner/<uid>`.
-fn intent(owners: &Owners, uid: &str) -> Key {
-    owners
-        .get(uid)
-        .cloned()
-        .unwrap_or_else(|| key("unknown owner", if uid.is_empty() { "(untagged)" } else { uid }))
+    owner_tag(row, "key", "value")
 }
 
 impl CloudWorkload for Workspace {
@@ -151,7 +137,7 @@ impl CloudWorkload for Workspace {
         let mut groups = BTreeMap::new();
         let mut out = Vec::new();
         for v in rows(state, kinds::SERVER_GROUP) {
-            let intent = intent(owners, &owner(v));
+            let intent = owner_intent(owners, &owner(v));
             groups.insert(text(&v["id"]), intent.clone());
             out.push(CloudObject {
                 kind: "edgecloud".into(),
@@ -181,6 +167,8 @@ impl CloudWorkload for Workspace {
 
 #[cfg(test)]
 mod tests {
+    use edgefleet::provider::OWNER_TAG;
+
     use super::*;
 
     #[test]
