@@ -15,7 +15,7 @@ use crate::control_plane;
 use crate::process;
 
 /// The cloud families `cargo xtask test` runs the smoke campaign on (each on a fresh control plane).
-pub const SMOKE_CLOUDS: &[&str] = &["iec", "modelarts", "luchen"];
+pub const SMOKE_CLOUDS: &[&str] = &["iec", "modelarts", "luchen", "workspace"];
 
 /// `cargo xtask chaos` arguments.
 #[derive(Debug, clap::Args)]
