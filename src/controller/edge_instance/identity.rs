@@ -198,6 +198,9 @@ pub(super) async fn ensure_identity(
     } else {
         let existing = find_by_identity(provider, ei, &spec, &name, lookup).await?;
         if !existing.is_empty() {
+            if let Some(identity) = created_by_an_earlier_pass(ei, w, &existing).await? {
+                return Ok(identity);
+            }
             return Err(Error::NameConflict {
                 name,
                 place: place_of(&spec),
@@ -206,6 +209,46 @@ pub(super) async fn ensure_identity(
         }
     }
     create(ei, ctx, provider, api, net, spec, w).await
+}
+
+/// Whether the instances `found` under this object's name are its own after all, made by the pass
+/// before this one: a pass can start from a cached copy of the object older than the previous pass's
+/// writes (a trigger queued during that pass, dispatched before the watch delivered them), which shows
+/// neither the create intent nor the id. The object as stored decides, read only on this rare path: its
+/// recorded id among `found` → that instance, on the stored status; a create intent still pending →
+/// wait for the next pass, which recovers it; neither → `None`, a real conflict. Either way the
+/// writer starts over from the stored status, so this pass's write does not undo the earlier one's.
+async fn created_by_an_earlier_pass(
+    ei: &EdgeInstance,
+    w: &mut Writer,
+    found: &[ObservedInstance],
+) -> Result<Option<Identity>, Error> {
+    let name = ei.name_any();
+    let stored = w.api().get(&name).await.map_err(|source| Error::ReadReference {
+        kind: "EdgeInstance",
+        name: name.clone(),
+        source,
+    })?;
+    let status = stored.status.as_ref();
+    let recorded = status.and_then(|s| s.instance_id.as_deref());
+    if let Some(own) = found.iter().find(|i| Some(i.id.as_str()) == recorded) {
+        w.rebase(status);
+        return Ok(Some(Identity::Observed(Box::new(own.clone()))));
+    }
+    let Some(pending) =
+        intent::pending_create(&stored, recorded, status.and_then(|s| s.pending_create.as_ref()))
+    else {
+        return Ok(None);
+    };
+    w.rebase(status);
+    Ok(Some(Identity::Wait(Outcome::progressing(
+        reason::CREATING,
+        reason::RECOVERING,
+        format!(
+            "this pass began from an older copy of the object; the create of cloud instance {:?} is recovered by the next one",
+            pending.token
+        ),
+    ))))
 }
 
 /// Polls the billing order `order` of a prepaid create (status `orderId`, no instance yet): pending →

@@ -358,6 +358,14 @@ where
         &self.written
     }
 
+    /// Starts over from `current`, the object's status as just read from the API server: for a pass
+    /// that finds it began from a cached copy older than the previous pass's writes (the watch had not
+    /// delivered them yet), so that its closing write builds on them instead of undoing them.
+    pub fn rebase(&mut self, current: Option<&S>) {
+        self.written = current.cloned().unwrap_or_default();
+        self.status = self.written.clone();
+    }
+
     /// Writes the working copy now if it differs from what was last written.
     pub async fn persist(&mut self) -> Result<(), kube::Error> {
         if self.status != self.written {
