@@ -2,7 +2,7 @@
 //! `edgefleet-bench`, the scale benchmark behind `cargo xtask bench` (docs/benchmarks.md), and
 //! `edgefleet-chaos`, the crash-and-fault campaign behind `cargo xtask chaos` (docs/reliability.md).
 //!
-//! - [`setup`]: CRDs and signals;
+//! - [`setup`]: CRDs and signals; [`cleanup`]: what a run leaves on the cluster, removed;
 //! - [`cloud`]: the `edgefleet-emulator` child process and its admin API;
 //! - [`operator`]: `edgefleet run` as a child process (optionally with leader election), its memory and CPU;
 //! - [`workload`]: objects as a user applies them, and readiness;
@@ -12,6 +12,7 @@
 pub mod apiserver;
 pub mod baseline;
 pub mod chaos;
+pub mod cleanup;
 pub mod cloud;
 pub mod operator;
 pub mod report;

@@ -8,7 +8,9 @@
 //!    (`workload`), sampling the operator's RSS and CPU;
 //! 5. watches a few poll intervals with nothing changing;
 //! 6. reports Kubernetes writes from kube-apiserver's own counters (`apiserver`), cloud calls from the
-//!    emulator's counters, and the targets, as markdown and JSON (`report`).
+//!    emulator's counters, and the targets, as markdown and JSON (`report`);
+//! 7. removes its namespaces and ProviderConfigs from the cluster (`cleanup`; before the run too, for
+//!    what an interrupted one left), unless told to keep them.
 //!
 //! A developer tool whose errors are printed, so `anyhow` with context on every step (as in xtask). The
 //! pieces live in the `edgefleet_bench` library, which the crash-and-fault campaign (`edgefleet-chaos`)
@@ -26,6 +28,7 @@ use kube::Client;
 
 use edgefleet_bench::apiserver::{self, Requests, is_lease, is_object_traffic};
 use edgefleet_bench::baseline::{self, StatusWrite};
+use edgefleet_bench::cleanup;
 use edgefleet_bench::cloud::{CloudCalls, Emulator, EmulatorOptions};
 use edgefleet_bench::operator::{Operator, OperatorOptions};
 use edgefleet_bench::report::{self, Baseline, Convergence, Parameters, Report, Steady, Versions};
@@ -34,6 +37,8 @@ use edgefleet_bench::workload::{self, Cloud, ROLE_LABEL, resource};
 
 /// Namespace of the managed objects.
 const NAMESPACE: &str = "bench";
+/// How long the cleanup waits for the namespaces and ProviderConfigs to go.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Measures edgefleet at scale against a real control plane and the emulator.
 #[derive(Debug, Parser)]
@@ -84,6 +89,10 @@ struct Args {
     /// becomes Ready or the steady state writes to Kubernetes or mutates the cloud; never on timing.
     #[arg(long)]
     smoke: bool,
+    /// Leave the run's namespaces and ProviderConfig on the cluster afterwards (xtask passes it on a
+    /// fresh control plane, which it tears down anyway). By default they are removed.
+    #[arg(long)]
+    keep_objects: bool,
 }
 
 impl Args {
@@ -113,9 +122,24 @@ async fn main() -> ExitCode {
         outcome = run(&args) => outcome,
         signal = interrupted() => Err(anyhow::anyhow!("interrupted by {signal}")),
     };
+    // The operator and the emulator are gone by now (stopped, or killed with their handles).
+    let cleaned = if args.keep_objects {
+        Ok(())
+    } else {
+        tokio::select! {
+            cleaned = clean_up() => cleaned,
+            signal = interrupted() => Err(anyhow::anyhow!("interrupted by {signal}")),
+        }
+    };
+    if let Err(e) = &cleaned {
+        eprintln!("bench cleanup failed: {e:#}");
+    }
     match outcome {
         Ok(report) => {
             println!("{}", report.markdown());
+            if cleaned.is_err() {
+                return ExitCode::FAILURE;
+            }
             let failures = report.functional_failures();
             if args.smoke && !failures.is_empty() {
                 eprintln!("bench smoke failed: {}", failures.join("; "));
@@ -128,6 +152,21 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Removes the bench's namespaces and ProviderConfigs from the cluster (see `cleanup`).
+async fn clean_up() -> Result<()> {
+    let client = Client::try_default()
+        .await
+        .context("connecting to the control plane (KUBECONFIG)")?;
+    cleanup::remove(
+        &client,
+        &cleanup::namespaces(NAMESPACE),
+        &cleanup::provider_configs(),
+        CLEANUP_TIMEOUT,
+    )
+    .await
+    .context("removing the bench's namespaces and ProviderConfigs")
 }
 
 async fn run(args: &Args) -> Result<Report> {
@@ -154,6 +193,8 @@ async fn run(args: &Args) -> Result<Report> {
         .context("reading /version")?
         .git_version;
     install_crds(&client).await?;
+    // What an interrupted run left would fail this one's creates.
+    clean_up().await?;
     let emulator =
         Emulator::start(&args.emulator_bin, &args.out_dir, &EmulatorOptions::zero_delays()).await?;
     eprintln!(

@@ -58,6 +58,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.use_existing_cluster {
         return process::run(&mut driver);
     }
+    // The fresh control plane goes with the run: nothing to clean up on it.
+    driver.arg("--keep-objects");
     control_plane::run_on_fresh(&mut driver, "bench")
 }
 
