@@ -511,6 +511,44 @@ fn invalid_cases(pc_name: &str) -> Vec<(&'static str, Value, &'static str)> {
         // EdgeInstance
         // IEC's own limits (system disk 40–100 GB, 2 data disks of 1–500 GB, names, a site and a VPC)
         // are the provider's: tests/controller_edge_instance.rs shows them stalling the object.
+        // spec.modelArts (issue 17): the charging period, HPS, one provider section, one login.
+        (
+            "ei: modelArts PRE_PAID without a period",
+            merged(
+                &edge_instance(),
+                &json!({"spec": {"modelArts": {"charging": {"mode": "PRE_PAID"}}}}),
+            ),
+            "spec.modelArts.charging: PRE_PAID needs periodType and periodNum",
+        ),
+        (
+            "ei: modelArts POST_PAID with a period",
+            merged(
+                &edge_instance(),
+                &json!({"spec": {"modelArts": {"charging": {"mode": "POST_PAID", "periodType": "MONTH", "periodNum": 1}}}}),
+            ),
+            "periodType, periodNum and autoRenew are for PRE_PAID only",
+        ),
+        (
+            "ei: modelArts hpsClusterId without HPS",
+            merged(
+                &edge_instance(),
+                &json!({"spec": {"modelArts": {"serverType": "ECS", "hpsClusterId": "c-1"}}}),
+            ),
+            "spec.modelArts.hpsClusterId is for serverType HPS only",
+        ),
+        (
+            "ei: modelArts and iec sections",
+            merged(&edge_instance(), &json!({"spec": {"modelArts": {}, "iec": {}}})),
+            "at most one provider section may be set",
+        ),
+        (
+            "ei: modelArts with a key pair and a password",
+            merged(
+                &edge_instance(),
+                &json!({"spec": {"modelArts": {}, "keyName": "kp", "adminPasswordSecretRef": {"name": "s", "key": "p"}}}),
+            ),
+            "a ModelArts DevServer logs in with one of them, not both",
+        ),
         (
             "ei: root volume of zero",
             merged(&edge_instance(), &json!({"spec": {"rootVolume": {"size": 0}}})),
