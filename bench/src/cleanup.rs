@@ -43,9 +43,9 @@ pub fn namespaces(namespace: &str) -> Vec<String> {
 
 /// The ProviderConfigs a run of any cloud creates.
 pub fn provider_configs() -> Vec<&'static str> {
-    [Cloud::Iec, Cloud::Veen, Cloud::Luchen, Cloud::ModelArts]
-        .into_iter()
-        .map(Cloud::provider_config)
+    <Cloud as clap::ValueEnum>::value_variants()
+        .iter()
+        .map(|c| c.provider_config())
         .collect()
 }
 
@@ -186,7 +186,13 @@ mod tests {
         );
         assert_eq!(
             provider_configs(),
-            ["bench-iec", "bench-veen", "bench-luchen", "bench-modelarts"]
+            [
+                "bench-iec",
+                "bench-veen",
+                "bench-luchen",
+                "bench-modelarts",
+                "bench-workspace"
+            ]
         );
     }
 }
