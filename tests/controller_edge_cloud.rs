@@ -16,7 +16,6 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use edgefleet::api::EDGE_CLOUD_LABEL;
 use edgefleet::api::common::{DeletionPolicy, ManagementPolicy, ProviderConfigRef, SecretKeyRef};
 use edgefleet::api::condition::reason;
 use edgefleet::api::condition::{AVAILABLE, READY, SCALING_BLOCKED, STALLED, SYNCED};
@@ -134,35 +133,6 @@ fn per_city(ec: &EdgeCloud) -> BTreeMap<String, (i32, i32)> {
         .iter()
         .map(|p| (p.location.clone(), (p.desired, p.current)))
         .collect()
-}
-
-async fn members(env: &Env, name: &str) -> Vec<EdgeInstance> {
-    let api: Api<EdgeInstance> = env.ns.api();
-    api.list(&ListParams::default().labels(&format!("{EDGE_CLOUD_LABEL}={name}")))
-        .await
-        .unwrap()
-        .items
-}
-
-/// Waits until the member EdgeInstances mirror exactly the fleet's live cloud instances.
-async fn mirrored(env: &Env, name: &str, n: usize) -> Vec<EdgeInstance> {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let ms: Vec<EdgeInstance> = members(env, name)
-            .await
-            .into_iter()
-            .filter(|m| m.metadata.deletion_timestamp.is_none())
-            .collect();
-        if ms.len() == n {
-            return ms;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "expected {n} members of {name}, have {}",
-            ms.len()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 async fn delete_and_expect_nothing_left(env: &Env, api: &Api<EdgeCloud>, name: &str) {
@@ -1212,7 +1182,7 @@ async fn a_member_stuck_in_build_is_replaced_and_deleted_once_it_leaves_build() 
         "{}",
         message_of(&ec, SCALING_BLOCKED)
     );
-    let marked = members(&env, "stuck")
+    let marked = fleet_members(&env, "stuck")
         .await
         .into_iter()
         .find(|m| m.spec.adopt_id.as_deref() == Some(stuck_id.as_str()))

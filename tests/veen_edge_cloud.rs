@@ -17,7 +17,6 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use edgefleet::api::EDGE_CLOUD_LABEL;
 use edgefleet::api::common::{DeletionPolicy, ManagementPolicy, ProviderConfigRef};
 use edgefleet::api::condition::reason;
 use edgefleet::api::condition::{SCALING_BLOCKED, STALLED, SYNCED};
@@ -31,7 +30,7 @@ use edgefleet::provider::OWNER_TAG;
 use edgefleet_emulator::core::faults::{LostMode, LostResponseFault};
 use edgefleet_emulator::{Config as EmulatorConfig, Faults};
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use support::harness::*;
 use support::quiescence::assert_quiescent;
 use support::*;
@@ -147,31 +146,6 @@ async fn running_instances(env: &Env, n: usize) -> Vec<serde_json::Value> {
             "expected {n} running instances, have {live:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Waits until the member EdgeInstances mirror exactly `n` live cloud instances.
-async fn mirrored(env: &Env, name: &str, n: usize) -> Vec<EdgeInstance> {
-    let api: Api<EdgeInstance> = env.ns.api();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let ms: Vec<EdgeInstance> = api
-            .list(&ListParams::default().labels(&format!("{EDGE_CLOUD_LABEL}={name}")))
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter(|m| m.metadata.deletion_timestamp.is_none())
-            .collect();
-        if ms.len() == n {
-            return ms;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "expected {n} members of {name}, have {}",
-            ms.len()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 

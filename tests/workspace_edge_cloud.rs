@@ -19,7 +19,6 @@ mod support;
 
 use std::time::Duration;
 
-use edgefleet::api::EDGE_CLOUD_LABEL;
 use edgefleet::api::common::{DeletionPolicy, ManagementPolicy, ProviderConfigRef};
 use edgefleet::api::condition::{CREDENTIALS_VALID, SCALING_BLOCKED, STALLED, SYNCED};
 use edgefleet::api::edge_cloud::{
@@ -35,7 +34,7 @@ use edgefleet_emulator::core::faults::{LostMode, LostResponseFault, ThrottleFaul
 use edgefleet_emulator::workspace::jobs::FailureRule;
 use edgefleet_emulator::{Config as EmulatorConfig, Faults};
 use kube::ResourceExt;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use support::harness::*;
 use support::*;
 
@@ -157,31 +156,6 @@ async fn active_servers(env: &Env, n: usize) -> Vec<serde_json::Value> {
             "expected {n} ACTIVE servers, have {all:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Waits until the member EdgeInstances mirror exactly `n` servers.
-async fn mirrored(env: &Env, name: &str, n: usize) -> Vec<EdgeInstance> {
-    let api: Api<EdgeInstance> = env.ns.api();
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        let ms: Vec<EdgeInstance> = api
-            .list(&ListParams::default().labels(&format!("{EDGE_CLOUD_LABEL}={name}")))
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter(|m| m.metadata.deletion_timestamp.is_none())
-            .collect();
-        if ms.len() == n {
-            return ms;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "expected {n} members of {name}, have {}",
-            ms.len()
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
 

@@ -416,6 +416,38 @@ pub async fn fleet_converged(
     .unwrap()
 }
 
+/// The member EdgeInstances of the EdgeCloud `name` (labelled with it), deleting ones included.
+pub async fn fleet_members(env: &Env, name: &str) -> Vec<edgefleet::api::edge_instance::EdgeInstance> {
+    let api: Api<edgefleet::api::edge_instance::EdgeInstance> = env.ns.api();
+    let selector = format!("{}={name}", edgefleet::api::EDGE_CLOUD_LABEL);
+    api.list(&kube::api::ListParams::default().labels(&selector))
+        .await
+        .unwrap()
+        .items
+}
+
+/// Waits until the EdgeCloud `name` has exactly `n` member EdgeInstances not being deleted (the mirrors of
+/// its cloud members), and returns them.
+pub async fn mirrored(env: &Env, name: &str, n: usize) -> Vec<edgefleet::api::edge_instance::EdgeInstance> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let ms: Vec<_> = fleet_members(env, name)
+            .await
+            .into_iter()
+            .filter(|m| m.metadata.deletion_timestamp.is_none())
+            .collect();
+        if ms.len() == n {
+            return ms;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {n} members of {name}, have {}",
+            ms.len()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 /// Whether the status was written for the object's current generation.
 pub fn observed_current<K: Resource + Serialize>(obj: &K) -> bool {
     let observed = serde_json::to_value(obj).ok().and_then(|v| {
