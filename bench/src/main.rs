@@ -248,7 +248,7 @@ async fn run(args: &Args) -> Result<Report> {
         convergence.objects, convergence.seconds, convergence.ratio_to_baseline
     );
     let poll = Duration::from_secs(args.poll_interval);
-    workload::wait_users_counted(&client, args.cloud, poll * 3).await?;
+    workload::wait_users_counted(&client, args.cloud, NAMESPACE, poll * 3).await?;
     let steady = measure_steady(&client, &emulator, &mut operator, args, convergence.objects).await?;
     operator.stop().await?;
     emulator.stop().await?;

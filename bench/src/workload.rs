@@ -552,16 +552,23 @@ pub async fn create_all(
         .await
 }
 
-/// Waits until the ProviderConfig of `cloud` counts every object that names it (`status.usedBy.total`
-/// equal to the operator's own count, [`edgefleet::controller::provider_config::users_of`]). The
-/// ProviderConfig recounts its EdgeInstance and EdgeCloud users on its poll, not on each of their changes,
-/// so after a burst of creates the count is the last thing to settle; the steady state starts after it.
-pub async fn wait_users_counted(client: &Client, cloud: Cloud, timeout: Duration) -> Result<()> {
+/// Waits until the ProviderConfig of `cloud` counts every object of `namespace` (the operator's watched
+/// namespace) that names it (`status.usedBy.total` equal to the operator's own count,
+/// [`edgefleet::controller::provider_config::users_of`]; the baseline's objects in other namespaces name
+/// the IEC ProviderConfig too and are not the operator's). The ProviderConfig recounts its EdgeInstance
+/// and EdgeCloud users on its poll, not on each of their changes, so after a burst of creates the count
+/// is the last thing to settle; the steady state starts after it.
+pub async fn wait_users_counted(
+    client: &Client,
+    cloud: Cloud,
+    namespace: &str,
+    timeout: Duration,
+) -> Result<()> {
     let name = cloud.provider_config();
     let api: Api<ProviderConfig> = Api::all(client.clone());
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let users = edgefleet::controller::provider_config::users_of(client, None, name)
+        let users = edgefleet::controller::provider_config::users_of(client, Some(namespace), name)
             .await
             .with_context(|| format!("counting the users of ProviderConfig {name}"))?;
         let counted = api
