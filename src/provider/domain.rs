@@ -856,6 +856,14 @@ pub struct ObservedInstance {
     pub tags: BTreeMap<String, String>,
 }
 
+impl ObservedInstance {
+    /// Whether this is a live instance (not deleted) named exactly `name`: what a create that named it
+    /// so is found as.
+    pub fn is_live_named(&self, name: &str) -> bool {
+        self.state != InstanceState::Deleted && self.name == name
+    }
+}
+
 /// Name/description change of an instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InstanceUpdate {

@@ -38,6 +38,7 @@
 pub mod batch;
 pub mod cache;
 pub mod domain;
+pub mod each;
 pub mod error;
 pub mod http;
 pub mod huawei;
@@ -145,6 +146,23 @@ pub struct SupportedKinds {
     pub fleets: bool,
 }
 
+/// Why a cloud has no client for a resource API, in its own words: the message of the `Unsupported`
+/// error the default accessors of [`Provider`] return (objects naming the cloud show it in their
+/// conditions). `None` for an API the cloud has, or where a generic sentence does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Lacks {
+    /// Why there is no [`VpcApi`].
+    pub vpcs: Option<&'static str>,
+    /// Why there is no [`SecurityGroupApi`].
+    pub security_groups: Option<&'static str>,
+    /// Why there is no [`InstanceApi`].
+    pub instances: Option<&'static str>,
+    /// Why there is no [`FleetApi`].
+    pub fleets: Option<&'static str>,
+    /// Why there is no [`CatalogApi`].
+    pub catalog: Option<&'static str>,
+}
+
 /// Which names the cloud keeps unique (so a deterministic name finds the object after a crash).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UniqueNames {
@@ -176,6 +194,8 @@ pub struct Capabilities {
     pub kind: ProviderKind,
     /// Resource kinds.
     pub supports: SupportedKinds,
+    /// Why the resource APIs the cloud does not have are missing (see [`Provider`]'s accessors).
+    pub lacks: Lacks,
     /// VPC name changes in place.
     pub vpc_rename: bool,
     /// VPC cidr changes in place.
@@ -396,7 +416,7 @@ pub trait InstanceApi: Send + Sync {
             .list(&filter)
             .await?
             .into_iter()
-            .filter(|i| i.state != InstanceState::Deleted && i.name == identity.name)
+            .filter(|i| i.is_live_named(&identity.name))
             .collect())
     }
     /// [`Self::find_by_identity`], answerable from a list of the account's instances that started at
@@ -456,14 +476,41 @@ pub trait InstanceApi: Send + Sync {
     async fn delete(&self, ids: &[String]) -> ProviderResult<Operation>;
     /// Start/stop/reboot a batch.
     async fn power(&self, ids: &[String], action: PowerAction) -> ProviderResult<Operation>;
-    /// Replaces the OS (instance must be stopped on IEC).
-    async fn change_os(&self, id: &str, request: &ChangeOs) -> ProviderResult<Operation>;
+    /// Replaces the OS (instance must be stopped on IEC). `Unsupported` by default: a cloud whose
+    /// [`InstanceFieldPolicy::image`] is `Replace` is never asked.
+    async fn change_os(&self, id: &str, request: &ChangeOs) -> ProviderResult<Operation> {
+        let _ = (id, request);
+        Err(ProviderError::unsupported(
+            "instance.change_os",
+            "this cloud cannot change an instance's image; recreate the object for another image",
+        ))
+    }
     /// Sets the security groups of every NIC of the instance (IEC: a port update per NIC).
-    async fn set_security_groups(&self, id: &str, group_ids: &[String]) -> ProviderResult<()>;
-    /// Adds NICs.
-    async fn add_nics(&self, id: &str, request: &AddNics) -> ProviderResult<Operation>;
-    /// Removes NICs by id.
-    async fn remove_nics(&self, id: &str, nic_ids: &[String]) -> ProviderResult<Operation>;
+    /// `Unsupported` by default (a cloud whose [`InstanceFieldPolicy::security_groups`] is `Replace`).
+    async fn set_security_groups(&self, id: &str, group_ids: &[String]) -> ProviderResult<()> {
+        let _ = (id, group_ids);
+        Err(ProviderError::unsupported(
+            "instance.set_security_groups",
+            "this cloud cannot change an instance's security groups in place",
+        ))
+    }
+    /// Adds NICs. `Unsupported` by default (a cloud whose [`InstanceFieldPolicy::network`] is `Replace`).
+    async fn add_nics(&self, id: &str, request: &AddNics) -> ProviderResult<Operation> {
+        let _ = (id, request);
+        Err(ProviderError::unsupported(
+            "instance.add_nics",
+            "this cloud cannot add NICs to an instance",
+        ))
+    }
+    /// Removes NICs by id. `Unsupported` by default (a cloud whose [`InstanceFieldPolicy::network`]
+    /// is `Replace`).
+    async fn remove_nics(&self, id: &str, nic_ids: &[String]) -> ProviderResult<Operation> {
+        let _ = (id, nic_ids);
+        Err(ProviderError::unsupported(
+            "instance.remove_nics",
+            "this cloud cannot remove NICs from an instance",
+        ))
+    }
 }
 
 /// Fleets: placement plans, creation, expansion, membership and deletion.
@@ -602,16 +649,31 @@ pub trait Provider: Send + Sync + fmt::Debug {
     fn capabilities(&self) -> &Capabilities;
     /// A cheap authenticated call proving the credentials and endpoint work.
     async fn probe(&self) -> ProviderResult<()>;
-    /// VPCs, or `Unsupported`.
-    fn vpcs(&self) -> ProviderResult<&dyn VpcApi>;
-    /// Security groups, or `Unsupported`.
-    fn security_groups(&self) -> ProviderResult<&dyn SecurityGroupApi>;
-    /// Instances, or `Unsupported`.
-    fn instances(&self) -> ProviderResult<&dyn InstanceApi>;
-    /// Fleets, or `Unsupported`.
-    fn fleets(&self) -> ProviderResult<&dyn FleetApi>;
-    /// Catalog, or `Unsupported`.
-    fn catalog(&self) -> ProviderResult<&dyn CatalogApi>;
+    /// VPCs, or `Unsupported` (the default, with [`Lacks::vpcs`]).
+    fn vpcs(&self) -> ProviderResult<&dyn VpcApi> {
+        Err(lacking(self.kind(), "vpcs", self.capabilities().lacks.vpcs))
+    }
+    /// Security groups, or `Unsupported` (the default, with [`Lacks::security_groups`]).
+    fn security_groups(&self) -> ProviderResult<&dyn SecurityGroupApi> {
+        let why = self.capabilities().lacks.security_groups;
+        Err(lacking(self.kind(), "security_groups", why))
+    }
+    /// Instances, or `Unsupported` (the default, with [`Lacks::instances`]).
+    fn instances(&self) -> ProviderResult<&dyn InstanceApi> {
+        Err(lacking(
+            self.kind(),
+            "instances",
+            self.capabilities().lacks.instances,
+        ))
+    }
+    /// Fleets, or `Unsupported` (the default, with [`Lacks::fleets`]).
+    fn fleets(&self) -> ProviderResult<&dyn FleetApi> {
+        Err(lacking(self.kind(), "fleets", self.capabilities().lacks.fleets))
+    }
+    /// Catalog, or `Unsupported` (the default, with [`Lacks::catalog`]).
+    fn catalog(&self) -> ProviderResult<&dyn CatalogApi> {
+        Err(lacking(self.kind(), "catalog", self.capabilities().lacks.catalog))
+    }
     /// Operation polling, or `Unsupported` (the default: a cloud without job or order handles).
     fn operations(&self) -> ProviderResult<&dyn OperationApi> {
         Err(ProviderError::Unsupported {
@@ -624,6 +686,13 @@ pub trait Provider: Send + Sync + fmt::Debug {
             ),
         })
     }
+}
+
+/// The `Unsupported` error of a resource API `api` that cloud `kind` lacks, operation `<kind>.<api>`:
+/// `why` in the cloud's words, or a generic sentence.
+fn lacking(kind: ProviderKind, api: &str, why: Option<&str>) -> ProviderError {
+    let message = why.map_or_else(|| format!("{kind} has no {api} API"), str::to_owned);
+    ProviderError::unsupported(format!("{kind}.{api}"), message)
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -875,6 +944,48 @@ mod tests {
         let iec = reg.get_or_build(&settings("x")).unwrap();
         let err = iec.operations().err().map(|e| e.category());
         assert_eq!(err, Some("Unsupported"));
+    }
+
+    #[test]
+    fn a_missing_resource_api_is_unsupported_in_the_clouds_own_words() {
+        let reg = ProviderRegistry::new(ProviderMetrics::new());
+        let mut s = settings("x");
+        s.kind = ProviderKind::Luchen;
+        s.credentials = Credentials::Token {
+            token: SecretString::new("t"),
+        };
+        let luchen = reg.get_or_build(&s).unwrap();
+        let detail = |e: Option<ProviderError>| {
+            e.map(|e| {
+                (
+                    e.category(),
+                    e.detail().operation.clone(),
+                    e.detail().message.clone(),
+                )
+            })
+        };
+        assert_eq!(
+            detail(luchen.vpcs().err()),
+            Some((
+                "Unsupported",
+                "luchen.vpcs".to_owned(),
+                "Luchen instances have no VPC".to_owned()
+            ))
+        );
+        assert_eq!(
+            detail(luchen.fleets().err()).map(|d| d.1),
+            Some("luchen.fleets".to_owned())
+        );
+        assert!(luchen.instances().is_ok(), "what a cloud has, it states");
+        let generic = lacking(ProviderKind::Veen, "catalog", None);
+        assert_eq!(
+            detail(Some(generic)),
+            Some((
+                "Unsupported",
+                "veen.catalog".to_owned(),
+                "veen has no catalog API".to_owned()
+            ))
+        );
     }
 
     #[test]

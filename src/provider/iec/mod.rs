@@ -41,6 +41,7 @@ pub fn capabilities() -> Capabilities {
             instances: true,
             fleets: true,
         },
+        lacks: Lacks::default(),
         vpc_rename: true,
         vpc_cidr_update: true,
         subnets_only_in_customer_vpcs: true,

@@ -23,11 +23,12 @@ use super::LuchenProvider;
 use super::client::is_gone;
 use super::types::{Billing, CreateInstance, Instance, InstanceConfiguration, RemoteStorage};
 use crate::provider::batch::Lookup;
+use crate::provider::each::{Done, each_id};
 use crate::provider::error::{ErrorDetail, ProviderError};
 use crate::provider::{
-    AddNics, ChangeOs, CreateIdentity, InstanceApi, InstanceExt, InstanceField, InstanceFieldError,
-    InstanceFilter, InstanceSpec, InstanceState, InstanceUpdate, LuchenInstanceExt, NodePort,
-    ObservedInstance, Operation, Placement, PowerAction, ProviderResult,
+    CreateIdentity, InstanceApi, InstanceExt, InstanceField, InstanceFieldError, InstanceFilter,
+    InstanceSpec, InstanceState, InstanceUpdate, LuchenInstanceExt, NodePort, ObservedInstance, Operation,
+    Placement, PowerAction, ProviderResult,
 };
 
 /// Longest instance name (the emulator's assumption; the docs give none).
@@ -355,16 +356,6 @@ pub fn observed(i: &Instance) -> ObservedInstance {
     }
 }
 
-fn unsupported(op: &str, message: &str) -> ProviderError {
-    ProviderError::Unsupported {
-        detail: ErrorDetail::local(op, message),
-    }
-}
-
-fn live_named(i: &ObservedInstance, name: &str) -> bool {
-    i.state != InstanceState::Deleted && i.name == name
-}
-
 impl LuchenProvider {
     async fn list_observed(&self) -> ProviderResult<Vec<ObservedInstance>> {
         Ok(self
@@ -399,7 +390,7 @@ impl InstanceApi for LuchenProvider {
         _identity: &CreateIdentity,
     ) -> ProviderResult<Operation> {
         if count != 1 {
-            return Err(unsupported(
+            return Err(ProviderError::unsupported(
                 "luchen.instance.create",
                 "Luchen creates one instance per call",
             ));
@@ -427,7 +418,7 @@ impl InstanceApi for LuchenProvider {
         let name = identity.name.as_str();
         let found = self
             .snapshots
-            .find(name, max_age, || self.list_by_id(), |i| live_named(i, name))
+            .find(name, max_age, || self.list_by_id(), |i| i.is_live_named(name))
             .await;
         match found {
             Lookup::Hit(found) => Ok(found),
@@ -486,7 +477,7 @@ impl InstanceApi for LuchenProvider {
     }
 
     async fn update(&self, _id: &str, _update: &InstanceUpdate) -> ProviderResult<()> {
-        Err(unsupported(
+        Err(ProviderError::unsupported(
             "luchen.instance.update",
             "Luchen cannot rename an instance or change its description",
         ))
@@ -494,58 +485,22 @@ impl InstanceApi for LuchenProvider {
 
     /// Terminates each instance; one already gone is done.
     async fn delete(&self, ids: &[String]) -> ProviderResult<Operation> {
-        for id in ids {
-            let r = self.client.terminate(id).await;
-            self.snapshots.touch([id.as_str()]);
-            match r {
-                Ok(()) => {}
-                Err(e) if is_gone(&e) => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(Operation::default())
+        each_id(ids, &self.snapshots, Done::OrGone(is_gone), |id| {
+            self.client.terminate(id)
+        })
+        .await
     }
 
     /// Start, stop, or restart (for a reboot; Luchen has no hard variants).
     async fn power(&self, ids: &[String], action: PowerAction) -> ProviderResult<Operation> {
-        for id in ids {
-            let r = match action {
+        each_id(ids, &self.snapshots, Done::OnSuccess, |id| async move {
+            match action {
                 PowerAction::Start => self.client.start(id).await,
                 PowerAction::Stop { .. } => self.client.stop(id).await,
                 PowerAction::Reboot { .. } => self.client.restart(id).await,
-            };
-            self.snapshots.touch([id.as_str()]);
-            r?;
-        }
-        Ok(Operation::default())
-    }
-
-    async fn change_os(&self, _id: &str, _request: &ChangeOs) -> ProviderResult<Operation> {
-        Err(unsupported(
-            "luchen.instance.change_os",
-            "Luchen cannot change an instance's image; recreate the object for another image",
-        ))
-    }
-
-    async fn set_security_groups(&self, _id: &str, _group_ids: &[String]) -> ProviderResult<()> {
-        Err(unsupported(
-            "luchen.instance.set_security_groups",
-            "Luchen instances have no security groups",
-        ))
-    }
-
-    async fn add_nics(&self, _id: &str, _request: &AddNics) -> ProviderResult<Operation> {
-        Err(unsupported(
-            "luchen.instance.add_nics",
-            "Luchen instances have no NICs to add",
-        ))
-    }
-
-    async fn remove_nics(&self, _id: &str, _nic_ids: &[String]) -> ProviderResult<Operation> {
-        Err(unsupported(
-            "luchen.instance.remove_nics",
-            "Luchen instances have no NICs to remove",
-        ))
+            }
+        })
+        .await
     }
 }
 

@@ -49,6 +49,13 @@ pub fn capabilities() -> Capabilities {
             instances: true,
             fleets: false,
         },
+        lacks: Lacks {
+            vpcs: Some("Luchen instances have no VPC"),
+            security_groups: Some("Luchen instances have no security groups"),
+            fleets: Some("Luchen has no fleet object (an instance is a single GPU instance)"),
+            catalog: Some("Luchen documents no catalog API; the create checks the type, image and region"),
+            ..Lacks::default()
+        },
         vpc_rename: false,
         vpc_cidr_update: false,
         subnets_only_in_customer_vpcs: false,
@@ -202,36 +209,8 @@ impl Provider for LuchenProvider {
         }
     }
 
-    fn vpcs(&self) -> ProviderResult<&dyn VpcApi> {
-        Err(ProviderError::unsupported(
-            "luchen.vpcs",
-            "Luchen instances have no VPC",
-        ))
-    }
-
-    fn security_groups(&self) -> ProviderResult<&dyn SecurityGroupApi> {
-        Err(ProviderError::unsupported(
-            "luchen.security_groups",
-            "Luchen instances have no security groups",
-        ))
-    }
-
     fn instances(&self) -> ProviderResult<&dyn InstanceApi> {
         Ok(self)
-    }
-
-    fn fleets(&self) -> ProviderResult<&dyn FleetApi> {
-        Err(ProviderError::unsupported(
-            "luchen.fleets",
-            "Luchen has no fleet object (an instance is a single GPU instance)",
-        ))
-    }
-
-    fn catalog(&self) -> ProviderResult<&dyn CatalogApi> {
-        Err(ProviderError::unsupported(
-            "luchen.catalog",
-            "Luchen documents no catalog API; the create checks the type, image and region",
-        ))
     }
 }
 

@@ -28,11 +28,12 @@ use base64::Engine;
 use super::ModelArtsProvider;
 use super::types::{ChargingInfo, CreateServer, DataVolume, Server, ServerNetwork, Volume};
 use crate::provider::batch::Lookup;
-use crate::provider::error::{ErrorDetail, ProviderError};
+use crate::provider::each::{Done, each_id};
+use crate::provider::error::ProviderError;
 use crate::provider::{
-    AddNics, ChangeOs, Charging, CreateIdentity, InstanceApi, InstanceExt, InstanceField, InstanceFieldError,
-    InstanceFilter, InstanceSpec, InstanceState, InstanceUpdate, ModelArtsInstanceExt, ObservedInstance,
-    Operation, Placement, PowerAction, ProviderResult,
+    Charging, CreateIdentity, InstanceApi, InstanceExt, InstanceField, InstanceFieldError, InstanceFilter,
+    InstanceSpec, InstanceState, InstanceUpdate, ModelArtsInstanceExt, ObservedInstance, Operation,
+    Placement, PowerAction, ProviderResult,
 };
 
 /// Longest server name.
@@ -438,17 +439,6 @@ pub fn observed(s: &Server) -> ObservedInstance {
     }
 }
 
-fn unsupported(op: &str, message: &str) -> ProviderError {
-    ProviderError::Unsupported {
-        detail: ErrorDetail::local(op, message),
-    }
-}
-
-/// A live server named `name` (what a create named so is found as).
-fn live_named(i: &ObservedInstance, name: &str) -> bool {
-    i.state != InstanceState::Deleted && i.name == name
-}
-
 impl ModelArtsProvider {
     async fn list_observed(&self) -> ProviderResult<Vec<ObservedInstance>> {
         Ok(self.client.list().await?.iter().map(observed).collect())
@@ -533,7 +523,7 @@ impl InstanceApi for ModelArtsProvider {
         let name = identity.name.as_str();
         let found = self
             .snapshots
-            .find(name, max_age, || self.list_by_id(), |i| live_named(i, name))
+            .find(name, max_age, || self.list_by_id(), |i| i.is_live_named(name))
             .await;
         match found {
             Lookup::Hit(found) => Ok(found),
@@ -581,7 +571,7 @@ impl InstanceApi for ModelArtsProvider {
 
     async fn update(&self, id: &str, update: &InstanceUpdate) -> ProviderResult<()> {
         if update.description.is_some() {
-            return Err(unsupported(
+            return Err(ProviderError::unsupported(
                 "modelarts.server.update",
                 "ModelArts DevServers have no description",
             ));
@@ -595,57 +585,19 @@ impl InstanceApi for ModelArtsProvider {
     }
 
     async fn delete(&self, ids: &[String]) -> ProviderResult<Operation> {
-        for id in ids {
-            let r = self.client.delete(id).await;
-            self.snapshots.touch([id.as_str()]);
-            match r {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => {}
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(Operation::default())
+        let gone = Done::OrGone(ProviderError::is_not_found);
+        each_id(ids, &self.snapshots, gone, |id| self.client.delete(id)).await
     }
 
     async fn power(&self, ids: &[String], action: PowerAction) -> ProviderResult<Operation> {
-        for id in ids {
-            let r = match action {
+        each_id(ids, &self.snapshots, Done::OnSuccess, |id| async move {
+            match action {
                 PowerAction::Start => self.client.start(id).await,
                 PowerAction::Stop { .. } => self.client.stop(id).await,
                 PowerAction::Reboot { .. } => self.client.reboot(id).await,
-            };
-            self.snapshots.touch([id.as_str()]);
-            r?;
-        }
-        Ok(Operation::default())
-    }
-
-    async fn change_os(&self, _id: &str, _request: &ChangeOs) -> ProviderResult<Operation> {
-        Err(unsupported(
-            "modelarts.server.change_os",
-            "edgefleet does not change a DevServer's OS; recreate the object for another image",
-        ))
-    }
-
-    async fn set_security_groups(&self, _id: &str, _group_ids: &[String]) -> ProviderResult<()> {
-        Err(unsupported(
-            "modelarts.server.set_security_groups",
-            "a DevServer keeps the security group it was created in",
-        ))
-    }
-
-    async fn add_nics(&self, _id: &str, _request: &AddNics) -> ProviderResult<Operation> {
-        Err(unsupported(
-            "modelarts.server.add_nics",
-            "a DevServer has one NIC",
-        ))
-    }
-
-    async fn remove_nics(&self, _id: &str, _nic_ids: &[String]) -> ProviderResult<Operation> {
-        Err(unsupported(
-            "modelarts.server.remove_nics",
-            "a DevServer has one NIC",
-        ))
+            }
+        })
+        .await
     }
 }
 

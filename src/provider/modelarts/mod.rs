@@ -47,6 +47,15 @@ pub fn capabilities() -> Capabilities {
             instances: true,
             fleets: false,
         },
+        lacks: Lacks {
+            vpcs: Some("ModelArts DevServers join an existing VPC by id; it has no VPC API"),
+            security_groups: Some(
+                "ModelArts DevServers join an existing security group by id; it has no security group API",
+            ),
+            fleets: Some("ModelArts has no fleet object (a DevServer is a single server)"),
+            catalog: Some("the ModelArts client reads no catalog; the create checks flavor and image"),
+            ..Lacks::default()
+        },
         vpc_rename: false,
         vpc_cidr_update: false,
         subnets_only_in_customer_vpcs: false,
@@ -217,36 +226,8 @@ impl Provider for ModelArtsProvider {
         self.client.probe().await
     }
 
-    fn vpcs(&self) -> ProviderResult<&dyn VpcApi> {
-        Err(ProviderError::unsupported(
-            "modelarts.vpcs",
-            "ModelArts DevServers join an existing VPC by id; it has no VPC API",
-        ))
-    }
-
-    fn security_groups(&self) -> ProviderResult<&dyn SecurityGroupApi> {
-        Err(ProviderError::unsupported(
-            "modelarts.security_groups",
-            "ModelArts DevServers join an existing security group by id; it has no security group API",
-        ))
-    }
-
     fn instances(&self) -> ProviderResult<&dyn InstanceApi> {
         Ok(self)
-    }
-
-    fn fleets(&self) -> ProviderResult<&dyn FleetApi> {
-        Err(ProviderError::unsupported(
-            "modelarts.fleets",
-            "ModelArts has no fleet object (a DevServer is a single server)",
-        ))
-    }
-
-    fn catalog(&self) -> ProviderResult<&dyn CatalogApi> {
-        Err(ProviderError::unsupported(
-            "modelarts.catalog",
-            "the ModelArts client reads no catalog; the create checks flavor and image",
-        ))
     }
 
     fn operations(&self) -> ProviderResult<&dyn OperationApi> {

@@ -29,9 +29,9 @@ use crate::provider::batch::Lookup;
 use crate::provider::error::{ErrorDetail, ProviderError};
 use crate::provider::http::HttpResult;
 use crate::provider::{
-    AddNics, ChangeOs, CreateIdentity, InstanceApi, InstanceExt, InstanceField, InstanceFieldError,
-    InstanceFilter, InstanceSpec, InstanceState, InstanceUpdate, OWNER_TAG, ObservedInstance, Operation,
-    Placement, PowerAction, ProviderResult,
+    CreateIdentity, InstanceApi, InstanceExt, InstanceField, InstanceFieldError, InstanceFilter,
+    InstanceSpec, InstanceState, InstanceUpdate, OWNER_TAG, ObservedInstance, Operation, Placement,
+    PowerAction, ProviderResult,
 };
 
 /// Longest instance name (`SetInstanceName`).
@@ -599,34 +599,6 @@ impl InstanceApi for VeenProvider {
         self.instance_snapshots.touch(ids.iter().map(String::as_str));
         r?;
         Ok(Operation::default())
-    }
-
-    async fn change_os(&self, _id: &str, _request: &ChangeOs) -> ProviderResult<Operation> {
-        Err(ProviderError::unsupported(
-            "veen.instance.change_os",
-            "a veEN instance takes the image of its cloud server; edgefleet does not reset it per instance",
-        ))
-    }
-
-    async fn set_security_groups(&self, _id: &str, _group_ids: &[String]) -> ProviderResult<()> {
-        Err(ProviderError::unsupported(
-            "veen.instance.set_security_groups",
-            "a veEN instance takes the security groups of its cloud server",
-        ))
-    }
-
-    async fn add_nics(&self, _id: &str, _request: &AddNics) -> ProviderResult<Operation> {
-        Err(ProviderError::unsupported(
-            "veen.instance.add_nics",
-            "veEN instances have the NICs of their cloud server",
-        ))
-    }
-
-    async fn remove_nics(&self, _id: &str, _nic_ids: &[String]) -> ProviderResult<Operation> {
-        Err(ProviderError::unsupported(
-            "veen.instance.remove_nics",
-            "veEN instances have the NICs of their cloud server",
-        ))
     }
 }
 

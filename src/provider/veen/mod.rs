@@ -46,6 +46,7 @@ pub fn capabilities() -> Capabilities {
             // EdgeCloud = cloud server (fleet.rs).
             fleets: true,
         },
+        lacks: Lacks::default(),
         // SetVPCInstanceName; the segment is fixed.
         vpc_rename: true,
         vpc_cidr_update: false,

@@ -18,9 +18,9 @@ use super::client::MAX_BATCH_DELETE;
 use super::types::AppServer;
 use crate::provider::batch::Lookup;
 use crate::provider::{
-    AddNics, ChangeOs, CreateIdentity, InstanceApi, InstanceField, InstanceFieldError, InstanceFilter,
-    InstanceSpec, InstanceState, InstanceUpdate, ObservedInstance, ObservedNic, Operation, Placement,
-    PowerAction, ProviderError, ProviderResult,
+    CreateIdentity, InstanceApi, InstanceField, InstanceFieldError, InstanceFilter, InstanceSpec,
+    InstanceState, InstanceUpdate, ObservedInstance, ObservedNic, Operation, Placement, PowerAction,
+    ProviderError, ProviderResult,
 };
 
 /// The domain state of a server's `vm_status` and registration `status`.
@@ -237,34 +237,6 @@ impl InstanceApi for WorkspaceProvider {
             job_ids: r?.job_id.into_iter().collect(),
             ..Operation::default()
         })
-    }
-
-    async fn change_os(&self, _id: &str, _request: &ChangeOs) -> ProviderResult<Operation> {
-        Err(ProviderError::unsupported(
-            "workspace.instance.change_os",
-            "a Workspace app server takes the image of its server group; members with another image are replaced",
-        ))
-    }
-
-    async fn set_security_groups(&self, _id: &str, _group_ids: &[String]) -> ProviderResult<()> {
-        Err(ProviderError::unsupported(
-            "workspace.instance.set_security_groups",
-            "Workspace manages no security groups",
-        ))
-    }
-
-    async fn add_nics(&self, _id: &str, _request: &AddNics) -> ProviderResult<Operation> {
-        Err(ProviderError::unsupported(
-            "workspace.instance.add_nics",
-            "a Workspace app server has the NIC of its server group",
-        ))
-    }
-
-    async fn remove_nics(&self, _id: &str, _nic_ids: &[String]) -> ProviderResult<Operation> {
-        Err(ProviderError::unsupported(
-            "workspace.instance.remove_nics",
-            "a Workspace app server has the NIC of its server group",
-        ))
     }
 }
 

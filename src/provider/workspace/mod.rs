@@ -52,6 +52,13 @@ pub fn capabilities() -> Capabilities {
             instances: true,
             fleets: true,
         },
+        lacks: Lacks {
+            vpcs: Some(
+                "Workspace uses an existing VPC and subnet (spec.template.network.vpcId, spec.workspace.subnetId); it manages none",
+            ),
+            security_groups: Some("Workspace manages no security groups"),
+            ..Lacks::default()
+        },
         vpc_rename: false,
         vpc_cidr_update: false,
         subnets_only_in_customer_vpcs: false,
@@ -170,20 +177,6 @@ impl Provider for WorkspaceProvider {
     /// touches nothing.
     async fn probe(&self) -> ProviderResult<()> {
         self.client.probe().await
-    }
-
-    fn vpcs(&self) -> ProviderResult<&dyn VpcApi> {
-        Err(ProviderError::unsupported(
-            "workspace.vpcs",
-            "Workspace uses an existing VPC and subnet (spec.template.network.vpcId, spec.workspace.subnetId); it manages none",
-        ))
-    }
-
-    fn security_groups(&self) -> ProviderResult<&dyn SecurityGroupApi> {
-        Err(ProviderError::unsupported(
-            "workspace.security_groups",
-            "Workspace manages no security groups",
-        ))
     }
 
     fn instances(&self) -> ProviderResult<&dyn InstanceApi> {
