@@ -6,8 +6,10 @@
 //! The operator has stopped by then, so nothing would ever remove the objects' finalizers (the
 //! baselines add edgefleet's finalizer too): they are removed first, then the namespaces and
 //! ProviderConfigs deleted and waited for until they are gone. The cloud the objects stand for is the
-//! run's own emulator, gone with the run, so dropping the finalizers leaks nothing. The driver runs
-//! this before a run too, for what an interrupted one left.
+//! run's own emulator, gone with the run, so dropping the finalizers leaks nothing. Both drivers (the
+//! benchmark and the crash-and-fault campaign, whose namespace is `chaos`) run this before a run too,
+//! for what an interrupted one left ([`remove_all`]), and after it whatever its outcome
+//! ([`after_run`], unless told to keep the objects).
 
 use std::time::Duration;
 
@@ -25,10 +27,13 @@ use kube::core::ApiResource;
 use serde_json::json;
 
 use crate::baseline::StatusWrite;
+use crate::setup::interrupted;
 use crate::workload::{Cloud, resource};
 
 /// Patches in flight while finalizers are removed.
 const CONCURRENCY: usize = 64;
+/// How long a cleanup waits for the namespaces and ProviderConfigs to go.
+pub const TIMEOUT: Duration = Duration::from_secs(300);
 
 /// The namespaces a run creates: the managed objects' (`namespace`) and the baselines'.
 pub fn namespaces(namespace: &str) -> Vec<String> {
@@ -97,9 +102,33 @@ pub async fn remove(
         wait_gone(&pc_api, name, deadline).await?;
     }
     if !present.is_empty() {
-        eprintln!("[bench] removed namespaces {present:?} and the bench ProviderConfigs");
+        eprintln!("[cleanup] removed namespaces {present:?} and the bench ProviderConfigs");
     }
     Ok(())
+}
+
+/// [`remove`]s `namespaces` and every bench ProviderConfig from the control plane named by KUBECONFIG,
+/// waiting up to [`TIMEOUT`].
+pub async fn remove_all(namespaces: &[String]) -> Result<()> {
+    let client = Client::try_default()
+        .await
+        .context("connecting to the control plane (KUBECONFIG)")?;
+    remove(&client, namespaces, &provider_configs(), TIMEOUT)
+        .await
+        .with_context(|| format!("removing the namespaces {namespaces:?} and the bench ProviderConfigs"))
+}
+
+/// What a driver runs once its run has ended, whatever the outcome (its operator and emulator are gone
+/// by then): [`remove_all`] unless `keep` (a fresh control plane, torn down anyway), ended early by a
+/// signal.
+pub async fn after_run(keep: bool, namespaces: &[String]) -> Result<()> {
+    if keep {
+        return Ok(());
+    }
+    tokio::select! {
+        cleaned = remove_all(namespaces) => cleaned,
+        signal = interrupted() => Err(anyhow::anyhow!("interrupted by {signal}")),
+    }
 }
 
 fn namespaced_kinds() -> [ApiResource; 4] {

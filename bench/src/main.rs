@@ -37,8 +37,6 @@ use edgefleet_bench::workload::{self, Cloud, ROLE_LABEL, resource};
 
 /// Namespace of the managed objects.
 const NAMESPACE: &str = "bench";
-/// How long the cleanup waits for the namespaces and ProviderConfigs to go.
-const CLEANUP_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Measures edgefleet at scale against a real control plane and the emulator.
 #[derive(Debug, Parser)]
@@ -123,14 +121,7 @@ async fn main() -> ExitCode {
         signal = interrupted() => Err(anyhow::anyhow!("interrupted by {signal}")),
     };
     // The operator and the emulator are gone by now (stopped, or killed with their handles).
-    let cleaned = if args.keep_objects {
-        Ok(())
-    } else {
-        tokio::select! {
-            cleaned = clean_up() => cleaned,
-            signal = interrupted() => Err(anyhow::anyhow!("interrupted by {signal}")),
-        }
-    };
+    let cleaned = cleanup::after_run(args.keep_objects, &cleanup::namespaces(NAMESPACE)).await;
     if let Err(e) = &cleaned {
         eprintln!("bench cleanup failed: {e:#}");
     }
@@ -152,21 +143,6 @@ async fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Removes the bench's namespaces and ProviderConfigs from the cluster (see `cleanup`).
-async fn clean_up() -> Result<()> {
-    let client = Client::try_default()
-        .await
-        .context("connecting to the control plane (KUBECONFIG)")?;
-    cleanup::remove(
-        &client,
-        &cleanup::namespaces(NAMESPACE),
-        &cleanup::provider_configs(),
-        CLEANUP_TIMEOUT,
-    )
-    .await
-    .context("removing the bench's namespaces and ProviderConfigs")
 }
 
 async fn run(args: &Args) -> Result<Report> {
@@ -194,7 +170,7 @@ async fn run(args: &Args) -> Result<Report> {
         .git_version;
     install_crds(&client).await?;
     // What an interrupted run left would fail this one's creates.
-    clean_up().await?;
+    cleanup::remove_all(&cleanup::namespaces(NAMESPACE)).await?;
     let emulator =
         Emulator::start(&args.emulator_bin, &args.out_dir, &EmulatorOptions::zero_delays()).await?;
     eprintln!(

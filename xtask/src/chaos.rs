@@ -124,7 +124,10 @@ pub fn run(args: &ChaosArgs) -> Result<()> {
         driver.arg("--faults");
     }
     if args.use_existing_cluster {
+        // The driver removes what an earlier run left before its run and its own objects after it.
         return process::run(&mut driver);
     }
+    // The fresh control plane goes with the run: nothing to clean up on it.
+    driver.arg("--keep-objects");
     control_plane::run_on_fresh(&mut driver, "chaos")
 }

@@ -1,6 +1,8 @@
 //! The crash-and-fault campaign behind `cargo xtask chaos` (docs/reliability.md).
 //!
 //! Against the control plane named by KUBECONFIG (xtask starts a fresh one), in one run:
+//! 0. removes what an interrupted run left (the `chaos` namespace, the bench ProviderConfigs:
+//!    [`crate::cleanup`]; the binary removes them again after the run unless `--keep-objects`);
 //! 1. installs the CRDs, starts the emulator with its own transition delays and a per-call latency
 //!    ([`crate::cloud`]), creates the shared objects and starts `edgefleet run` as a child process — one,
 //!    without leader election, or two with a short-timed Lease (`--two-operators`);
@@ -42,6 +44,7 @@ use kube::core::{ApiResource, TypeMeta};
 use self::audit::{audit, steps_at_kill};
 use self::family::{CloudWorkload, Key, Model, Mutation, Rng, workload_for};
 use self::report::{ChaosReport, Cleanup, Convergence, Kill, Parameters, RetryAfter};
+use crate::cleanup;
 use crate::cloud::{Emulator, EmulatorOptions};
 use crate::operator::{LeaderElection, Operator, OperatorOptions};
 use crate::report::{Versions, machine};
@@ -102,6 +105,11 @@ pub struct ChaosArgs {
     /// `edgefleet run --concurrency`.
     #[arg(long, default_value_t = 8)]
     pub concurrency: u16,
+    /// Leave the `chaos` namespace and the ProviderConfig on the cluster afterwards (xtask passes it on
+    /// a fresh control plane, which it tears down anyway). By default they are removed, so a second
+    /// run on the same cluster starts clean.
+    #[arg(long)]
+    pub keep_objects: bool,
 }
 
 impl ChaosArgs {
@@ -121,6 +129,11 @@ impl ChaosArgs {
         }
         workload_for(&self.cloud).map(|_| ())
     }
+}
+
+/// The namespaces a run creates (and [`crate::cleanup`] removes): [`NAMESPACE`].
+pub fn namespaces() -> Vec<String> {
+    vec![NAMESPACE.to_owned()]
 }
 
 fn epoch_ms() -> u64 {
@@ -402,6 +415,8 @@ pub async fn run(args: &ChaosArgs) -> Result<ChaosReport> {
         .context("reading /version")?
         .git_version;
     install_crds(&client).await?;
+    // What an interrupted run left would fail this one's creates.
+    cleanup::remove_all(&namespaces()).await?;
 
     let base_faults = Faults {
         seed: args.seed,
