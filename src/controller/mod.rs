@@ -8,11 +8,13 @@
 //!   (ProviderConfig + Secret → provider settings; [`runtime::resolve_provider`]), [`runtime::watch`]
 //!   (the controller builder, trigger predicates, census) and [`runtime::policy`] (the finalizer flow
 //!   [`runtime::run_finalizer`], [`runtime::instrumented`], [`runtime::error_policy`]).
-//! - [`managed`]: the one crash-safe identity lifecycle (observe by id, adopt `spec.adoptId`, recover an
-//!   interrupted create by its token, refuse a taken unique name, create with the intent first, the
-//!   deletion target); a kind implements only [`managed::CloudSteps`] (get, find, create).
+//! - [`managed`]: the one crash-safe identity lifecycle (observe by id, adopt `spec.adoptId`, poll a
+//!   create's order or job handle, recover an interrupted create by its token, refuse a taken unique
+//!   name, create with the intent first and the answer durable at once, the deletion target) of Vpc,
+//!   SecurityGroup and EdgeInstance; a kind implements only [`managed::CloudSteps`] (get, find, prepare,
+//!   create and the rules of its cloud) and picks a [`managed::IntentStore`] (status, or metadata).
 //! - [`intent`]: a create's crash-safety intent as an annotation, written with the finalizer in one
-//!   patch (the EdgeInstance controller, [`runtime::run_finalizer_in_pass`]).
+//!   patch ([`managed::OnMetadata`], the EdgeInstance controller, [`runtime::run_finalizer_in_pass`]).
 //! - [`provider_config`], [`vpc`], [`security_group`], [`edge_instance`], [`edge_cloud`]: the controllers.
 //!
 //! [`run_all`] starts every controller listed in [`CONTROLLERS`]; the operator (`edgefleet run`) calls

@@ -25,6 +25,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::controller::events::EventType;
 use async_trait::async_trait;
@@ -38,7 +39,8 @@ use sha2::{Digest, Sha256};
 use tracing::{debug, info};
 
 use super::managed::{
-    self, CloudSteps, DeletionTarget, Identity, Intent, LifecycleError, keeps_cloud_object, publish_orphaned,
+    self, CloudSteps, CreateCall, Created, DeletionTarget, Identity, InStatus, Intent, LifecycleError,
+    keeps_cloud_object, publish_orphaned,
 };
 use super::provider_error_class;
 use super::runtime::{
@@ -448,8 +450,16 @@ struct GroupCloud<'a> {
 
 #[async_trait]
 impl CloudSteps for GroupCloud<'_> {
+    type Object = SecurityGroup;
+    type Status = SecurityGroupStatus;
+    type Error = LifecycleError;
+    type Prepared = ();
     type Observed = ObservedSecurityGroup;
     const NOUN: &'static str = "cloud security group";
+
+    fn status_of(sg: &SecurityGroup) -> Option<&SecurityGroupStatus> {
+        sg.status.as_ref()
+    }
 
     fn id_of(observed: &ObservedSecurityGroup) -> &str {
         &observed.id
@@ -459,7 +469,7 @@ impl CloudSteps for GroupCloud<'_> {
         self.api.get(id).await
     }
 
-    async fn find(&self, marker: &str) -> ProviderResult<Vec<ObservedSecurityGroup>> {
+    async fn find(&self, marker: &str, _elapsed: Duration) -> ProviderResult<Vec<ObservedSecurityGroup>> {
         let all = self.api.list_all().await?;
         Ok(all
             .into_iter()
@@ -467,8 +477,12 @@ impl CloudSteps for GroupCloud<'_> {
             .collect())
     }
 
-    async fn create(&self) -> ProviderResult<String> {
-        Ok(self.api.create(&self.create).await?.id)
+    async fn prepare(&self) -> Result<(), LifecycleError> {
+        Ok(())
+    }
+
+    async fn create(&self, (): (), _call: CreateCall<'_>) -> ProviderResult<Created> {
+        Ok(Created::Id(self.api.create(&self.create).await?.id))
     }
 }
 
@@ -621,7 +635,7 @@ async fn apply_steps(
         },
     };
     let intent = intent(sg, &cloud.create);
-    let observed = match managed::ensure_identity(sg, &sg.spec, ctx, &cloud, &intent, w).await? {
+    let observed = match managed::ensure_identity(sg, &sg.spec, ctx, &cloud, &InStatus, &intent, w).await? {
         Identity::Observed(o) => o,
         Identity::Wait(outcome) => return Ok((outcome, intervals)),
     };
@@ -776,7 +790,7 @@ async fn cleanup_steps(sg: &SecurityGroup, ctx: &Context, w: &mut Writer) -> Res
         api,
         create: SecurityGroupCreate::default(),
     };
-    let id = match managed::deletion_target(ctx, &cloud, &w.status).await? {
+    let id = match managed::deletion_target(ctx, &cloud, &InStatus, sg, &w.status).await? {
         DeletionTarget::Id(id) => id,
         DeletionTarget::Nothing => return Ok(()),
     };

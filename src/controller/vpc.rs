@@ -18,6 +18,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::controller::events::EventType;
 use async_trait::async_trait;
@@ -30,7 +31,8 @@ use sha2::{Digest, Sha256};
 use tracing::{debug, info};
 
 use super::managed::{
-    self, CloudSteps, DeletionTarget, Identity, Intent, LifecycleError, keeps_cloud_object, publish_orphaned,
+    self, CloudSteps, CreateCall, Created, DeletionTarget, Identity, InStatus, Intent, LifecycleError,
+    keeps_cloud_object, publish_orphaned,
 };
 use super::provider_error_class;
 use super::runtime::{
@@ -318,8 +320,16 @@ fn token(vpc: &Vpc, want: &VpcSpec, caps: &Capabilities) -> String {
 
 #[async_trait]
 impl CloudSteps for VpcCloud<'_> {
+    type Object = Vpc;
+    type Status = VpcStatus;
+    type Error = LifecycleError;
+    type Prepared = ();
     type Observed = ObservedVpc;
     const NOUN: &'static str = "cloud VPC";
+
+    fn status_of(vpc: &Vpc) -> Option<&VpcStatus> {
+        vpc.status.as_ref()
+    }
 
     fn id_of(observed: &ObservedVpc) -> &str {
         &observed.id
@@ -330,7 +340,7 @@ impl CloudSteps for VpcCloud<'_> {
     }
 
     /// By the owner tag where the cloud has tags (the token is the uid), else by name.
-    async fn find(&self, token: &str) -> ProviderResult<Vec<ObservedVpc>> {
+    async fn find(&self, token: &str, _elapsed: Duration) -> ProviderResult<Vec<ObservedVpc>> {
         let identity = if self.tags {
             CreateIdentity {
                 name: self.want.name.clone(),
@@ -353,8 +363,12 @@ impl CloudSteps for VpcCloud<'_> {
         self.api.find_by_name(&self.want.name).await
     }
 
-    async fn create(&self) -> ProviderResult<String> {
-        Ok(self.api.create(self.want, &self.identity).await?.id)
+    async fn prepare(&self) -> Result<(), LifecycleError> {
+        Ok(())
+    }
+
+    async fn create(&self, (): (), _call: CreateCall<'_>) -> ProviderResult<Created> {
+        Ok(Created::Id(self.api.create(self.want, &self.identity).await?.id))
     }
 }
 
@@ -478,10 +492,11 @@ async fn apply_steps(vpc: &Vpc, ctx: &Context, w: &mut Writer) -> Result<(Outcom
     }
     let cloud = VpcCloud::new(api, &want, vpc, caps);
     let intent = intent(vpc, &want, caps);
-    let mut observed = match managed::ensure_identity(vpc, &vpc.spec, ctx, &cloud, &intent, w).await? {
-        Identity::Observed(o) => o,
-        Identity::Wait(outcome) => return Ok((outcome, intervals)),
-    };
+    let mut observed =
+        match managed::ensure_identity(vpc, &vpc.spec, ctx, &cloud, &InStatus, &intent, w).await? {
+            Identity::Observed(o) => o,
+            Identity::Wait(outcome) => return Ok((outcome, intervals)),
+        };
     // An empty DNS string and no DNS are the same setting; comparing them would update forever.
     for s in &mut observed.subnets {
         s.primary_dns = s.primary_dns.take().filter(|d| !d.is_empty());
@@ -609,7 +624,7 @@ async fn cleanup_steps(vpc: &Vpc, ctx: &Context, w: &mut Writer) -> Result<(), E
     let want = desired(vpc);
     let caps = resolved.provider.capabilities();
     let cloud = VpcCloud::new(api, &want, vpc, caps);
-    let id = match managed::deletion_target(ctx, &cloud, &w.status).await? {
+    let id = match managed::deletion_target(ctx, &cloud, &InStatus, vpc, &w.status).await? {
         DeletionTarget::Id(id) => id,
         DeletionTarget::Nothing => return Ok(()),
     };
@@ -771,6 +786,7 @@ mod tests {
         let conflict = Error::from(LifecycleError::NameConflict {
             noun: <VpcCloud as CloudSteps>::NOUN,
             name: "n".into(),
+            place: String::new(),
             ids: "v-1".into(),
         });
         assert_eq!(conflict.class(), ErrorClass::Stalled { recheck: false });

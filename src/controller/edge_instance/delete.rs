@@ -6,42 +6,31 @@ use std::sync::Arc;
 
 use kube::runtime::controller::Action;
 
+use std::time::Duration;
+
 use super::create::Writer;
 use super::create::api_for;
 use super::error::Error;
-use super::identity::{find_by_identity, ids_of};
-use super::model::{Network, identity_spec, is_deleted, lookup_age, place_of, recovery_age};
-use crate::api::common::{DeletionPolicy, ManagementPolicy};
+use super::identity::InstanceCloud;
+use super::model::{Network, is_deleted};
 use crate::api::edge_instance::EdgeInstance;
 use crate::controller::events::EventType;
-use crate::controller::intent;
-use crate::controller::runtime::{Context, StatusWriter, elapsed_since, resolve_provider};
+use crate::controller::managed::{
+    self, CloudSteps, DeletionTarget, IntentStore, OnMetadata, keeps_cloud_object, publish_orphaned,
+};
+use crate::controller::runtime::{Context, StatusWriter, resolve_provider};
 use crate::provider::{InstanceState, OperationHandle, OperationState, Provider, ProviderError};
 use tracing::info;
 
 /// Deletes the cloud instance. `Ok` only once the cloud reports it DELETED or gone.
 pub(super) async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writer) -> Result<(), Error> {
-    let keep = ei.spec.deletion_policy == DeletionPolicy::Orphan
-        || ei.spec.management_policy == ManagementPolicy::ObserveOnly;
-    if keep {
+    if keeps_cloud_object(&ei.spec) {
         if let Some(id) = &w.status.instance_id {
-            ctx.publish(
-                ei,
-                EventType::Normal,
-                "Orphaned",
-                "Delete",
-                format!("left cloud instance {id} in place"),
-            )
-            .await;
+            publish_orphaned(ctx, ei, InstanceCloud::NOUN, id).await;
         }
         return Ok(());
     }
-    let pending = intent::pending_create(
-        ei,
-        w.status.instance_id.as_deref(),
-        w.status.pending_create.as_ref(),
-    );
-    if w.status.instance_id.is_none() && pending.is_none() {
+    if w.status.instance_id.is_none() && OnMetadata.pending(ei, &w.status).is_none() {
         return Ok(());
     }
     let resolved = resolve_provider(ctx, &ei.spec.provider_config_ref.name)
@@ -50,11 +39,11 @@ pub(super) async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writ
             deleting: true,
             source,
         })?;
-    let api = resolved.provider.instances().map_err(Error::Unsupported)?;
+    let provider = resolved.provider.as_ref();
     let after = resolved.intervals.pending;
     if w.status.instance_id.is_none()
         && let Some(order) = w.status.order_id.clone()
-        && !order_made_an_instance(resolved.provider.as_ref(), &order).await?
+        && !order_made_an_instance(provider, &order).await?
     {
         // Unpaid (or cancelled): the order makes nothing unless someone pays it.
         ctx.publish(
@@ -71,41 +60,14 @@ pub(super) async fn cleanup_steps(ei: &EdgeInstance, ctx: &Context, w: &mut Writ
     }
     // A create that may still be in flight (status does not name its instance yet, or names only the
     // vanished instance it replaces) is looked up by its identity first; the id in status otherwise.
-    let recorded = w.status.instance_id.clone();
-    let id = match pending {
-        Some(pending) => {
-            // References may be gone by now; the lookup needs only the name, placement and provider
-            // section.
-            let spec = identity_spec(ei, &Network::default());
-            let grace = ctx.config.recovery_grace;
-            let elapsed = elapsed_since(&pending.started_at);
-            let age = recovery_age(elapsed, grace, lookup_age(resolved.intervals));
-            let found = find_by_identity(resolved.provider.as_ref(), ei, &spec, &pending.token, age).await?;
-            match found.as_slice() {
-                [one] => one.id.clone(),
-                [] if elapsed < grace => {
-                    return Err(Error::DeletionPending {
-                        name: pending.token,
-                        after,
-                    });
-                }
-                [] => match recorded {
-                    Some(id) => id,
-                    None => return Ok(()),
-                },
-                many => {
-                    return Err(Error::AmbiguousRecovery {
-                        name: pending.token,
-                        place: place_of(&spec),
-                        ids: ids_of(many),
-                    });
-                }
-            }
-        }
-        None => match recorded {
-            Some(id) => id,
-            None => return Ok(()),
-        },
+    // References may be gone by now: the lookup needs only the name, placement and provider section.
+    let net = Network::default();
+    let cloud = InstanceCloud::new(ei, ctx, provider, &net, resolved.intervals, Duration::ZERO)
+        .map_err(Error::Unsupported)?;
+    let api = cloud.api;
+    let id = match managed::deletion_target(ctx, &cloud, &OnMetadata, ei, &w.status).await? {
+        DeletionTarget::Id(id) => id,
+        DeletionTarget::Nothing => return Ok(()),
     };
     let observed = match api.get(&id).await {
         Ok(o) => o,

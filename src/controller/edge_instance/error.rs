@@ -1,8 +1,9 @@
 //! The EdgeInstance controller's error type: one variant per step, and how each maps to a metric
 //! category, a requeue class and a Stalled / Ready reason (the tables list every variant).
 
-use super::super::{NAME_CONFLICT, provider_error_class};
+use super::super::provider_error_class;
 use crate::api::condition::reason;
+use crate::controller::managed::LifecycleError;
 use crate::controller::runtime::{
     ErrorClass, ReconcileError, ReferenceError, ResolveProviderError, SecretError,
 };
@@ -38,6 +39,9 @@ pub enum Error {
     /// The provider offers no instances (or no catalog).
     #[error("the provider does not manage instances")]
     Unsupported(#[source] ProviderError),
+    /// The identity lifecycle failed (observe, adopt, recover, create, deletion target).
+    #[error(transparent)]
+    Lifecycle(#[from] LifecycleError),
     /// A referenced object does not exist or is not Ready yet.
     #[error("waiting for {kind} {name:?} (named by {field}) to {what}")]
     WaitingForReference {
@@ -116,24 +120,6 @@ pub enum Error {
         #[source]
         source: ProviderError,
     },
-    /// Looking instances up by name failed.
-    #[error("failed to look up cloud instances named {name:?}")]
-    Lookup {
-        /// Cloud name.
-        name: String,
-        /// Why.
-        #[source]
-        source: ProviderError,
-    },
-    /// Creating the instance failed.
-    #[error("failed to create cloud instance {name:?}")]
-    Create {
-        /// Cloud name.
-        name: String,
-        /// Why.
-        #[source]
-        source: ProviderError,
-    },
     /// A day-2 operation failed.
     #[error("failed to {action} cloud instance {id}")]
     Operate {
@@ -165,55 +151,6 @@ pub enum Error {
         /// The pending poll interval of the object's ProviderConfig.
         after: std::time::Duration,
     },
-    /// Deletion waits for a create that may still become visible (not a failure either).
-    #[error("deletion waits: the create of cloud instance {name:?} may still become visible")]
-    DeletionPending {
-        /// Cloud name.
-        name: String,
-        /// The pending poll interval of the object's ProviderConfig.
-        after: std::time::Duration,
-    },
-    /// An instance with the desired name exists (at the site) and this object never created it.
-    #[error(
-        "a cloud instance named {name:?} already exists{place} ({ids}) and this object did not create it; set spec.adoptId to adopt it, or choose another spec.name"
-    )]
-    NameConflict {
-        /// Cloud name.
-        name: String,
-        /// " at site X", or empty.
-        place: String,
-        /// Their ids.
-        ids: String,
-    },
-    /// Recovery found several instances with this object's identity.
-    #[error(
-        "recovery found several cloud instances named {name:?}{place}: {ids}; delete the extra ones in the cloud"
-    )]
-    AmbiguousRecovery {
-        /// Cloud name.
-        name: String,
-        /// " at site X", or empty.
-        place: String,
-        /// Their ids.
-        ids: String,
-    },
-    /// spec.adoptId names no instance.
-    #[error("spec.adoptId {id} names no cloud instance")]
-    AdoptTargetNotFound {
-        /// The id.
-        id: String,
-    },
-    /// The instance vanished and this object may not recreate it.
-    #[error("cloud instance {id} was deleted outside edgefleet; {why}")]
-    ExternallyDeleted {
-        /// Cloud id.
-        id: String,
-        /// Why it is not recreated.
-        why: &'static str,
-    },
-    /// ObserveOnly without an id to observe.
-    #[error("managementPolicy ObserveOnly needs spec.adoptId (or a cloud id already in status)")]
-    NothingToObserve,
     /// The cloud reports the instance FAILED.
     #[error("cloud instance {id} is {status}: {detail}")]
     InstanceFailed {
@@ -278,15 +215,6 @@ pub enum Error {
     /// Writing status failed.
     #[error("failed to patch the status")]
     PatchStatus(#[source] kube::Error),
-    /// Writing the finalizer or the create intent failed (a conflict: the object changed meanwhile).
-    #[error("failed to {what}")]
-    PatchMetadata {
-        /// "record the create intent", "add the finalizer", ...
-        what: &'static str,
-        /// Why.
-        #[source]
-        source: kube::Error,
-    },
 }
 
 impl From<ReferenceError> for Error {
@@ -327,50 +255,33 @@ impl Error {
             Self::Unsupported(source)
             | Self::Catalog { source, .. }
             | Self::Observe { source, .. }
-            | Self::Lookup { source, .. }
-            | Self::Create { source, .. }
             | Self::Operate { source, .. }
             | Self::Delete { source, .. }
             | Self::Order { source, .. } => Some(source),
             Self::OrderFailed { .. } | Self::OrderUnknown { .. } | Self::DeletionRefused { .. } => None,
-            Self::ProviderUnavailable { .. }
+            Self::Lifecycle(_)
+            | Self::ProviderUnavailable { .. }
             | Self::WaitingForReference { .. }
             | Self::ReadReference { .. }
             | Self::ReadSecret { .. }
             | Self::SecretUnavailable { .. }
             | Self::InvalidSpec { .. }
-            | Self::NothingToObserve
             | Self::NotInCatalog { .. }
             | Self::DeletionWaits { .. }
-            | Self::DeletionPending { .. }
-            | Self::NameConflict { .. }
-            | Self::AmbiguousRecovery { .. }
-            | Self::AdoptTargetNotFound { .. }
-            | Self::ExternallyDeleted { .. }
             | Self::InstanceFailed { .. }
             | Self::UnsupportedChange { .. }
-            | Self::PatchMetadata { .. }
             | Self::PatchStatus(..) => None,
         }
-    }
-
-    /// A create the cloud rejected for a referenced object it does not know (key pair, subnet, group).
-    fn create_reference_missing(&self) -> bool {
-        matches!(self, Self::Create { source, .. } if source.is_not_found())
     }
 }
 
 impl ReconcileError for Error {
     fn category(&self) -> &'static str {
-        if self.create_reference_missing() {
-            return "InvalidSpec";
-        }
         match self {
+            Self::Lifecycle(e) => e.category(),
             Self::Unsupported(source)
             | Self::Catalog { source, .. }
             | Self::Observe { source, .. }
-            | Self::Lookup { source, .. }
-            | Self::Create { source, .. }
             | Self::Operate { source, .. }
             | Self::Delete { source, .. }
             | Self::Order { source, .. } => source.category(),
@@ -381,30 +292,21 @@ impl ReconcileError for Error {
             Self::WaitingForReference { .. } => "WaitingForReference",
             Self::ReadReference { .. } | Self::ReadSecret { .. } => "KubernetesApi",
             Self::SecretUnavailable { .. } => "SecretUnavailable",
-            Self::InvalidSpec { .. } | Self::NothingToObserve => "InvalidSpec",
+            Self::InvalidSpec { .. } => "InvalidSpec",
             Self::NotInCatalog { .. } => "NotInCatalog",
-            Self::DeletionWaits { .. } | Self::DeletionPending { .. } => "DeletionPending",
-            Self::NameConflict { .. } => "NameConflict",
-            Self::AmbiguousRecovery { .. } => "AmbiguousRecovery",
-            Self::AdoptTargetNotFound { .. } => "AdoptTargetNotFound",
-            Self::ExternallyDeleted { .. } => "ExternallyDeleted",
+            Self::DeletionWaits { .. } => "DeletionPending",
             Self::InstanceFailed { .. } => INSTANCE_FAILED,
             Self::UnsupportedChange { .. } => "UnsupportedChange",
-            Self::PatchMetadata { .. } => "PatchMetadata",
             Self::PatchStatus(..) => "PatchStatus",
         }
     }
 
     fn class(&self) -> ErrorClass {
-        if self.create_reference_missing() {
-            return ErrorClass::Stalled { recheck: true };
-        }
         match self {
+            Self::Lifecycle(e) => e.class(),
             Self::Unsupported(source)
             | Self::Catalog { source, .. }
             | Self::Observe { source, .. }
-            | Self::Lookup { source, .. }
-            | Self::Create { source, .. }
             | Self::Operate { source, .. }
             | Self::Delete { source, .. }
             | Self::Order { source, .. } => provider_error_class(source).0,
@@ -416,41 +318,27 @@ impl ReconcileError for Error {
             }
             | Self::ReadReference { .. }
             | Self::ReadSecret { .. }
-            | Self::PatchStatus(_)
-            | Self::PatchMetadata { .. } => ErrorClass::Transient,
+            | Self::PatchStatus(_) => ErrorClass::Transient,
             Self::ProviderUnavailable { .. }
             | Self::WaitingForReference { .. }
             | Self::SecretUnavailable { .. } => ErrorClass::Waiting,
-            Self::DeletionWaits { after, .. } | Self::DeletionPending { after, .. } => {
-                ErrorClass::Pending(*after)
+            Self::DeletionWaits { after, .. } => ErrorClass::Pending(*after),
+            Self::InstanceFailed { .. } | Self::NotInCatalog { .. } => ErrorClass::Stalled { recheck: true },
+            Self::InvalidSpec { .. } | Self::UnsupportedChange { .. } => {
+                ErrorClass::Stalled { recheck: false }
             }
-            Self::ExternallyDeleted { .. } | Self::InstanceFailed { .. } | Self::NotInCatalog { .. } => {
-                ErrorClass::Stalled { recheck: true }
-            }
-            Self::InvalidSpec { .. }
-            | Self::NameConflict { .. }
-            | Self::AmbiguousRecovery { .. }
-            | Self::AdoptTargetNotFound { .. }
-            | Self::NothingToObserve
-            | Self::UnsupportedChange { .. } => ErrorClass::Stalled { recheck: false },
         }
     }
 
     fn stalled_reason(&self) -> Option<&'static str> {
-        if self.create_reference_missing() {
-            return Some(reason::INVALID_SPEC);
-        }
         if let Some(p) = self.provider_error() {
             return provider_error_class(p).1;
         }
         match self {
+            Self::Lifecycle(e) => e.stalled_reason(),
             Self::ProviderUnavailable { deleting: true, .. } => Some(reason::DELETION_BLOCKED),
-            Self::InvalidSpec { .. } | Self::NothingToObserve => Some(reason::INVALID_SPEC),
+            Self::InvalidSpec { .. } => Some(reason::INVALID_SPEC),
             Self::NotInCatalog { .. } => Some(reason::NOT_IN_CATALOG),
-            Self::NameConflict { .. } => Some(NAME_CONFLICT),
-            Self::AmbiguousRecovery { .. } => Some(reason::AMBIGUOUS_RECOVERY),
-            Self::AdoptTargetNotFound { .. } => Some(reason::ADOPT_TARGET_NOT_FOUND),
-            Self::ExternallyDeleted { .. } => Some(reason::EXTERNALLY_DELETED),
             Self::InstanceFailed { .. } => Some(INSTANCE_FAILED),
             Self::UnsupportedChange { .. } => Some(reason::UNSUPPORTED_CHANGE),
             Self::OrderFailed { .. } => Some(ORDER_FAILED),
@@ -461,8 +349,6 @@ impl ReconcileError for Error {
             | Self::Unsupported(_)
             | Self::Catalog { .. }
             | Self::Observe { .. }
-            | Self::Lookup { .. }
-            | Self::Create { .. }
             | Self::Operate { .. }
             | Self::Delete { .. }
             | Self::Order { .. }
@@ -471,14 +357,13 @@ impl ReconcileError for Error {
             | Self::ReadSecret { .. }
             | Self::SecretUnavailable { .. }
             | Self::DeletionWaits { .. }
-            | Self::DeletionPending { .. }
-            | Self::PatchMetadata { .. }
             | Self::PatchStatus(..) => None,
         }
     }
 
     fn ready_reason(&self) -> Option<&'static str> {
         match self {
+            Self::Lifecycle(e) => e.ready_reason(),
             Self::ProviderUnavailable { deleting: false, .. }
             | Self::WaitingForReference { .. }
             | Self::SecretUnavailable { .. } => Some(reason::WAITING_FOR_DEPENDENCY),
@@ -486,28 +371,19 @@ impl ReconcileError for Error {
             | Self::Unsupported(_)
             | Self::Catalog { .. }
             | Self::Observe { .. }
-            | Self::Lookup { .. }
-            | Self::Create { .. }
             | Self::Operate { .. }
             | Self::Delete { .. }
             | Self::ReadReference { .. }
             | Self::ReadSecret { .. }
             | Self::InvalidSpec { .. }
-            | Self::NothingToObserve
             | Self::NotInCatalog { .. }
             | Self::DeletionWaits { .. }
-            | Self::DeletionPending { .. }
-            | Self::NameConflict { .. }
-            | Self::AmbiguousRecovery { .. }
-            | Self::AdoptTargetNotFound { .. }
-            | Self::ExternallyDeleted { .. }
             | Self::InstanceFailed { .. }
             | Self::UnsupportedChange { .. }
             | Self::Order { .. }
             | Self::OrderFailed { .. }
             | Self::OrderUnknown { .. }
             | Self::DeletionRefused { .. }
-            | Self::PatchMetadata { .. }
             | Self::PatchStatus(..) => None,
         }
     }

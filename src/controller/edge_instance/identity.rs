@@ -1,394 +1,283 @@
-//! The identity of an EdgeInstance's cloud instance (the crash-safety protocol): observe the recorded
-//! id, adopt `spec.adoptId`, recover an interrupted create by its intent, refuse a name already used,
-//! or create; a recorded instance that vanished is recreated only where the object may do so.
+//! The cloud-facing identity steps of an EdgeInstance ([`InstanceCloud`], the kind's
+//! [`managed::CloudSteps`]; the protocol itself is `managed`'s): the recorded instance read from the
+//! pass's batched observation, lookups by the create identity answered from a list of bounded age,
+//! members that never recreate a vanished instance, the cloud's rules checked before a recovery or a
+//! create, the prepaid create's billing order polled, and a prepaid create never sent twice. The intent
+//! is kept on the object's metadata ([`OnMetadata`]).
 
 use std::time::Duration;
 
-use super::create::{Identity, Writer, create, ensure_finalizer, persist, record_identity};
+use async_trait::async_trait;
+use kube::ResourceExt;
+use tracing::debug;
+
+use super::create::{self, Writer, record_reboot_baseline};
 use super::error::{Error, ORDER_PENDING};
 use super::model::{
-    Network, check_spec, identity_spec, is_deleted, is_member, lookup_age, place_of, recovery_age,
+    Network, check_spec, identity_spec, is_deleted, is_member, lookup_age, params_hash, place_of,
+    recovery_age,
 };
-use crate::api::common::ManagementPolicy;
 use crate::api::condition::reason;
-use crate::api::edge_instance::EdgeInstance;
-use crate::controller::events::EventType;
-use crate::controller::intent::{self, CreateIntent};
-use crate::controller::runtime::{Context, Intervals, Outcome, elapsed_since};
-use kube::ResourceExt;
-
+use crate::api::edge_instance::{EdgeInstance, EdgeInstanceStatus};
+use crate::controller::managed::{
+    self, CloudSteps, CreateCall, Created, Identity, Intent, OnMetadata, Tracked,
+};
+use crate::controller::runtime::{Context, Intervals, Outcome};
 use crate::provider::{
-    CreateIdentity, InstanceSpec, ObservedInstance, OperationHandle, OperationState, Provider,
+    CreateIdentity, ErrorDetail, InstanceApi, InstanceSpec, ObservedInstance, OperationHandle,
+    OperationState, Provider, ProviderError, ProviderResult,
 };
 
-/// Live instances carrying the identity `name` for `spec` (the provider decides how its cloud shows
-/// and places them): the name, and where the cloud has tags the owner tag of `ei`, as its creates
-/// carry them (`CreateIdentity::for_create`), so a cloud that names instances itself finds them too.
-/// The answer may come from a list of the account that started at most `max_age` ago (see
-/// [`lookup_age`] and [`recovery_age`]).
-pub(super) async fn find_by_identity(
-    provider: &dyn Provider,
-    ei: &EdgeInstance,
-    spec: &InstanceSpec,
-    name: &str,
-    max_age: Duration,
-) -> Result<Vec<ObservedInstance>, Error> {
-    let api = provider.instances().map_err(Error::Unsupported)?;
-    let identity =
-        CreateIdentity::for_create(name, name, &ei.uid().unwrap_or_default(), provider.capabilities());
-    api.find_by_identity_within(&identity, spec, max_age)
-        .await
-        .map_err(|source| Error::Lookup {
-            name: name.to_owned(),
-            source,
-        })
-}
+/// Why an EdgeCloud member does not recreate its vanished instance.
+const MEMBER_KEEPS: &str =
+    "this EdgeInstance is an EdgeCloud member, so the EdgeCloud replaces it (it is not recreated here)";
 
-pub(super) fn ids_of(found: &[ObservedInstance]) -> String {
-    found.iter().map(|i| i.id.as_str()).collect::<Vec<_>>().join(", ")
-}
-
-/// Finds, adopts, recovers or creates the cloud instance (the crash-safety protocol).
-pub(super) async fn ensure_identity(
-    ei: &EdgeInstance,
-    ctx: &Context,
-    provider: &dyn Provider,
-    net: &Network,
-    intervals: Intervals,
-    max_age: Duration,
-    w: &mut Writer,
-) -> Result<Identity, Error> {
-    let api = provider.instances().map_err(Error::Unsupported)?;
-    let lookup = lookup_age(intervals);
-    let observe_only = ei.spec.management_policy == ManagementPolicy::ObserveOnly;
-    let grace = ctx.config.recovery_grace;
-    let mut drifted = false;
-    let mut recreating = false;
-    if let Some(id) = w.status.instance_id.clone() {
-        match api.observe(&id, max_age).await {
-            Ok(o) if !is_deleted(&o) => {
-                ensure_finalizer(ei, w).await?;
-                w.status.pending_create = None;
-                return Ok(Identity::Observed(Box::new(o)));
-            }
-            Ok(_) => {}
-            Err(e) if e.is_not_found() => {}
-            Err(source) => return Err(Error::Observe { id, source }),
-        }
-        if let Some(p) = &w.status.pending_create
-            && elapsed_since(&p.started_at) < grace
-        {
-            return Ok(Identity::Wait(Outcome::progressing(
-                reason::CREATING,
-                reason::IN_PROGRESS,
-                format!("created cloud instance {id}; waiting for the cloud to list it"),
-            )));
-        }
-        // A recreate of this vanished instance already under way (its intent names the id it
-        // replaces) is recovered below, not started again.
-        recreating = CreateIntent::of(ei).is_some_and(|i| i.replaces.as_deref() == Some(id.as_str()));
-        if !recreating {
-            drift_away_from(ei, ctx, w, id, observe_only).await?;
-            drifted = true;
-        }
-    }
-    if !drifted
-        && !recreating
-        && let Some(adopt) = ei.spec.adopt_id.clone()
-    {
-        return match api.get(&adopt).await {
-            Ok(o) if !is_deleted(&o) => {
-                // The id is already durable in the spec: the closing status write records the
-                // adoption (`durable_identity` writes it first if the pass goes on to mutate), and the
-                // event merges with the Ready transition when the pass ends Ready.
-                ensure_finalizer(ei, w).await?;
-                record_identity(ei, w, &o.id);
-                w.note(
-                    "Adopted",
-                    "Adopt",
-                    format!("adopted cloud instance {adopt} ({})", o.name),
-                );
-                Ok(Identity::Observed(Box::new(o)))
-            }
-            Ok(_) => Err(Error::AdoptTargetNotFound { id: adopt }),
-            Err(e) if e.is_not_found() => Err(Error::AdoptTargetNotFound { id: adopt }),
-            Err(source) => Err(Error::Observe { id: adopt, source }),
-        };
-    }
-    if observe_only {
-        return Err(Error::NothingToObserve);
-    }
-    let spec = identity_spec(ei, net);
-    // A prepaid create's order, recorded in status: polled until it made the instance, never placed
-    // again (unless it failed and the spec changed since).
-    let mut order_abandoned = false;
-    if w.status.instance_id.is_none()
-        && let Some(order) = w.status.order_id.clone()
-    {
-        match track_order(ei, ctx, provider, &spec, &order, lookup, w).await? {
-            Some(identity) => return Ok(identity),
-            None => order_abandoned = true,
-        }
-    }
-    // Whether the cloud needs a fleet to create into (the capabilities say), then the cloud's rules.
-    if let Some(problem) = provider
-        .capabilities()
-        .fleet_problem(spec.fleet_id.is_some(), true)
-    {
-        check_spec(ei, &[problem])?;
-    }
-    check_spec(ei, &api.validate(&spec, true))?;
-    let name = spec.name.clone();
-    // After drift the last intent is the vanished instance's own, after a failed order the order's:
-    // a new create is checked by name.
-    let pending = (!drifted && !order_abandoned)
-        .then(|| {
-            intent::pending_create(
-                ei,
-                w.status.instance_id.as_deref(),
-                w.status.pending_create.as_ref(),
-            )
-        })
-        .flatten();
-    if let Some(pending) = pending {
-        // One `elapsed` for the lookup's age and the decision on what it finds.
-        let elapsed = elapsed_since(&pending.started_at);
-        let age = recovery_age(elapsed, grace, lookup);
-        let found = find_by_identity(provider, ei, &spec, &pending.token, age).await?;
-        match found.as_slice() {
-            [one] => {
-                ensure_finalizer(ei, w).await?;
-                record_identity(ei, w, &one.id);
-                w.status.pending_create = None;
-                persist(w).await?;
-                ctx.publish(
-                    ei,
-                    EventType::Normal,
-                    "Recovered",
-                    "Recover",
-                    format!("found cloud instance {} created by an interrupted pass", one.id),
-                )
-                .await;
-                return Ok(Identity::Observed(Box::new(one.clone())));
-            }
-            [] if elapsed < grace => {
-                return Ok(Identity::Wait(Outcome::progressing(
-                    reason::CREATING,
-                    reason::RECOVERING,
-                    format!(
-                        "a create of cloud instance {:?} was interrupted; waiting for the cloud to list it",
-                        pending.token
-                    ),
-                )));
-            }
-            // A prepaid create's instance is listed only once its order is paid: the create may have
-            // placed an order that is not paid yet, so it is never sent again.
-            [] if api.pays_before_create(&spec) => {
-                return Err(Error::OrderUnknown { name: pending.token });
-            }
-            [] => {}
-            many => {
-                return Err(Error::AmbiguousRecovery {
-                    name: pending.token,
-                    place: place_of(&spec),
-                    ids: ids_of(many),
-                });
-            }
-        }
-    } else {
-        let existing = find_by_identity(provider, ei, &spec, &name, lookup).await?;
-        if !existing.is_empty() {
-            if let Some(identity) = created_by_an_earlier_pass(ei, w, &existing).await? {
-                return Ok(identity);
-            }
-            return Err(Error::NameConflict {
-                name,
-                place: place_of(&spec),
-                ids: ids_of(&existing),
-            });
-        }
-    }
-    create(ei, ctx, provider, api, net, spec, w).await
-}
-
-/// Whether the instances `found` under this object's name are its own after all, made by the pass
-/// before this one: a pass can start from a cached copy of the object older than the previous pass's
-/// writes (a trigger queued during that pass, dispatched before the watch delivered them), which shows
-/// neither the create intent nor the id. The object as stored decides, read only on this rare path: its
-/// recorded id among `found` → that instance, on the stored status; a create intent still pending →
-/// wait for the next pass, which recovers it; neither → `None`, a real conflict. Either way the
-/// writer starts over from the stored status, so this pass's write does not undo the earlier one's.
-async fn created_by_an_earlier_pass(
-    ei: &EdgeInstance,
-    w: &mut Writer,
-    found: &[ObservedInstance],
-) -> Result<Option<Identity>, Error> {
-    let name = ei.name_any();
-    let stored = w.api().get(&name).await.map_err(|source| Error::ReadReference {
-        kind: "EdgeInstance",
-        name: name.clone(),
-        source,
-    })?;
-    let status = stored.status.as_ref();
-    let recorded = status.and_then(|s| s.instance_id.as_deref());
-    if let Some(own) = found.iter().find(|i| Some(i.id.as_str()) == recorded) {
-        w.rebase(status);
-        return Ok(Some(Identity::Observed(Box::new(own.clone()))));
-    }
-    let Some(pending) =
-        intent::pending_create(&stored, recorded, status.and_then(|s| s.pending_create.as_ref()))
-    else {
-        return Ok(None);
-    };
-    w.rebase(status);
-    Ok(Some(Identity::Wait(Outcome::progressing(
-        reason::CREATING,
-        reason::RECOVERING,
-        format!(
-            "this pass began from an older copy of the object; the create of cloud instance {:?} is recovered by the next one",
-            pending.token
-        ),
-    ))))
-}
-
-/// Polls the billing order `order` of a prepaid create (status `orderId`, no instance yet): pending →
-/// Reconciling with the order's state; paid → the instance it made (by the ids the cloud names, else by
-/// name), recorded at once; failed → Stalled `OrderFailed`, or, when the spec changed since the object
-/// was last acted on, the order is forgotten (`None`) so that the pass orders anew.
-async fn track_order(
-    ei: &EdgeInstance,
-    ctx: &Context,
-    provider: &dyn Provider,
-    spec: &InstanceSpec,
-    order: &str,
+/// The cloud-facing steps of one EdgeInstance, for one pass.
+pub(super) struct InstanceCloud<'a> {
+    pub(super) ei: &'a EdgeInstance,
+    pub(super) ctx: &'a Context,
+    pub(super) provider: &'a dyn Provider,
+    pub(super) api: &'a dyn InstanceApi,
+    pub(super) net: &'a Network,
+    /// The spec's identity part (name, placement, network, provider section).
+    pub(super) spec: InstanceSpec,
+    /// How old a list may be to answer a name lookup ([`lookup_age`]).
     lookup: Duration,
-    w: &mut Writer,
-) -> Result<Option<Identity>, Error> {
-    let api = provider.instances().map_err(Error::Unsupported)?;
-    let ops = provider.operations().map_err(Error::Unsupported)?;
-    let name = spec.name.clone();
-    let state = ops
-        .poll(&OperationHandle::Order(order.to_owned()))
-        .await
-        .map_err(|source| Error::Order {
-            order: order.to_owned(),
-            source,
-        })?;
-    let ids = match state {
-        OperationState::Running { state, .. } => {
-            let words = state.unwrap_or_else(|| "in progress".to_owned());
-            w.status.order_state = Some(words.clone());
-            return Ok(Some(Identity::Wait(Outcome::progressing(
-                reason::CREATING,
-                ORDER_PENDING,
-                format!(
-                    "order {order} for cloud instance {name:?} is {words}; the instance is created once it is paid"
-                ),
-            ))));
+    /// How old the pass's observation of the recorded instance may be.
+    max_age: Duration,
+}
+
+impl<'a> InstanceCloud<'a> {
+    /// The steps of `ei` on `provider`, with the network its references resolved to (the default one
+    /// for a deletion, whose references may be gone: its lookups need only name, placement and section).
+    /// Fails when the provider has no instances.
+    pub(super) fn new(
+        ei: &'a EdgeInstance,
+        ctx: &'a Context,
+        provider: &'a dyn Provider,
+        net: &'a Network,
+        intervals: Intervals,
+        max_age: Duration,
+    ) -> ProviderResult<Self> {
+        Ok(Self {
+            ei,
+            ctx,
+            provider,
+            api: provider.instances()?,
+            net,
+            spec: identity_spec(ei, net),
+            lookup: lookup_age(intervals),
+            max_age,
+        })
+    }
+
+    /// The intent of a create of this instance: its cloud name is its token.
+    pub(super) fn intent(&self) -> Intent {
+        Intent {
+            token: self.spec.name.clone(),
+            params_hash: params_hash(self.ei, self.net),
+            name: self.spec.name.clone(),
         }
-        OperationState::Failed { code, message } => {
-            let spec_changed =
-                ei.status.as_ref().and_then(|s| s.observed_generation) != ei.metadata.generation;
-            if spec_changed {
-                w.status.order_id = None;
-                w.status.order_state = None;
-                w.status.pending_create = None;
-                intent::clear(w.api(), ei)
-                    .await
-                    .map_err(|source| Error::PatchMetadata {
-                        what: "clear the create intent of a failed order",
-                        source,
-                    })?;
-                return Ok(None);
-            }
-            w.status.order_state = Some(format!("failed ({code})"));
-            w.status.pending_create = None;
-            return Err(Error::OrderFailed {
-                order: order.to_owned(),
-                name,
-                code,
-                message,
-            });
-        }
-        OperationState::Succeeded { resource_ids } => resource_ids,
-    };
-    w.status.order_state = Some("paid".to_owned());
-    let found = match ids.first() {
-        Some(id) => match api.get(id).await {
-            Ok(o) if !is_deleted(&o) => vec![o],
-            Ok(_) => Vec::new(),
-            Err(e) if e.is_not_found() => Vec::new(),
-            Err(source) => {
-                return Err(Error::Observe {
-                    id: id.clone(),
-                    source,
-                });
-            }
-        },
-        None => find_by_identity(provider, ei, spec, &name, lookup).await?,
-    };
-    match found.as_slice() {
-        [] => Ok(Some(Identity::Wait(Outcome::progressing(
-            reason::CREATING,
-            ORDER_PENDING,
-            format!(
-                "order {order} for cloud instance {name:?} is paid; waiting for the cloud to list the instance"
-            ),
-        )))),
-        [one] => {
-            ensure_finalizer(ei, w).await?;
-            record_identity(ei, w, &one.id);
-            w.status.pending_create = None;
-            persist(w).await?;
-            ctx.publish(
-                ei,
-                EventType::Normal,
-                "Created",
-                "Create",
-                format!("order {order} is paid: cloud instance {} ({name})", one.id),
-            )
-            .await;
-            Ok(Some(Identity::Observed(Box::new(one.clone()))))
-        }
-        many => Err(Error::AmbiguousRecovery {
+    }
+
+    /// Live instances carrying the identity `name` (the provider decides how its cloud shows and places
+    /// them): the name, and where the cloud has tags the owner tag of the object, as its creates carry
+    /// them (`CreateIdentity::for_create`), so a cloud that names instances itself finds them too. The
+    /// answer may come from a list of the account that started at most `max_age` ago.
+    async fn lookup_by(&self, name: &str, max_age: Duration) -> ProviderResult<Vec<ObservedInstance>> {
+        let identity = CreateIdentity::for_create(
             name,
-            place: place_of(spec),
-            ids: ids_of(many),
-        }),
+            name,
+            &self.ei.uid().unwrap_or_default(),
+            self.provider.capabilities(),
+        );
+        self.api
+            .find_by_identity_within(&identity, &self.spec, max_age)
+            .await
     }
 }
 
-/// The recorded instance `id` is gone from the cloud: an error for objects that may not recreate it
-/// (ObserveOnly, EdgeCloud members); otherwise a warning event and the id forgotten, so a new instance
-/// is created.
-pub(super) async fn drift_away_from(
-    ei: &EdgeInstance,
-    ctx: &Context,
+/// An instance the cloud reports `DELETED` is gone.
+fn live(observed: ProviderResult<ObservedInstance>) -> ProviderResult<ObservedInstance> {
+    match observed {
+        Ok(o) if is_deleted(&o) => Err(ProviderError::NotFound {
+            detail: ErrorDetail::local("instance.get", format!("cloud instance {} is DELETED", o.id)),
+        }),
+        other => other,
+    }
+}
+
+#[async_trait]
+impl CloudSteps for InstanceCloud<'_> {
+    type Object = EdgeInstance;
+    type Status = EdgeInstanceStatus;
+    type Error = Error;
+    type Prepared = InstanceSpec;
+    type Observed = ObservedInstance;
+    const NOUN: &'static str = "cloud instance";
+    const HANDLE: &'static str = "order";
+    const HANDLE_PENDING: &'static str = ORDER_PENDING;
+
+    fn status_of(ei: &EdgeInstance) -> Option<&EdgeInstanceStatus> {
+        ei.status.as_ref()
+    }
+
+    fn id_of(observed: &ObservedInstance) -> &str {
+        &observed.id
+    }
+
+    fn place(&self) -> String {
+        place_of(&self.spec)
+    }
+
+    async fn observe(&self, id: &str) -> ProviderResult<ObservedInstance> {
+        live(self.api.observe(id, self.max_age).await)
+    }
+
+    async fn get(&self, id: &str) -> ProviderResult<ObservedInstance> {
+        live(self.api.get(id).await)
+    }
+
+    /// Within the grace from any list of the lookup age; after it only from one begun after it ended.
+    async fn find(&self, token: &str, elapsed: Duration) -> ProviderResult<Vec<ObservedInstance>> {
+        let age = recovery_age(elapsed, self.ctx.config.recovery_grace, self.lookup);
+        self.lookup_by(token, age).await
+    }
+
+    /// Instance names are the user's identity at a site: a fresh create always checks its name.
+    async fn taken(&self) -> ProviderResult<Vec<ObservedInstance>> {
+        self.lookup_by(&self.spec.name, self.lookup).await
+    }
+
+    fn keeps_vanished(&self) -> Option<&'static str> {
+        is_member(self.ei).then_some(MEMBER_KEEPS)
+    }
+
+    /// Whether the cloud needs a fleet to create into (the capabilities say), then the cloud's rules.
+    fn check_create(&self) -> Result<(), Error> {
+        if let Some(problem) = self
+            .provider
+            .capabilities()
+            .fleet_problem(self.spec.fleet_id.is_some(), true)
+        {
+            check_spec(self.ei, &[problem])?;
+        }
+        check_spec(self.ei, &self.api.validate(&self.spec, true))
+    }
+
+    /// A prepaid create's instance is listed only once its order is paid: the create may have placed an
+    /// order that is not paid yet, so it is never sent again.
+    fn before_resend(&self, token: &str) -> Result<(), Error> {
+        if self.api.pays_before_create(&self.spec) {
+            return Err(Error::OrderUnknown {
+                name: token.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn prepare(&self) -> Result<InstanceSpec, Error> {
+        create::prepare(self.ei, self.ctx, self.provider, self.api, self.spec.clone()).await
+    }
+
+    async fn create(&self, spec: InstanceSpec, call: CreateCall<'_>) -> ProviderResult<Created> {
+        create::send(self.ei, self.provider, self.api, &spec, call).await
+    }
+
+    /// Observed at once: the pass then goes on with the instance's first state, and its closing status
+    /// write carries the id (one write where an id write plus a second pass's write were needed). The
+    /// id is made durable before any further cloud mutation (`durable_identity`); a crash before that is
+    /// recovered by the intent's name lookup.
+    async fn observe_created(&self, id: &str) -> Option<ObservedInstance> {
+        match self.api.get(id).await {
+            Ok(o) if !is_deleted(&o) => Some(o),
+            Ok(_) => {
+                debug!(instance_id = %id, "the new instance is not listed yet");
+                None
+            }
+            Err(e) => {
+                debug!(instance_id = %id, error = %e, "could not observe the new instance yet");
+                None
+            }
+        }
+    }
+
+    fn record_id(&self, status: &mut EdgeInstanceStatus, id: &str) {
+        status.instance_id = Some(id.to_owned());
+        record_reboot_baseline(self.ei, status);
+    }
+
+    fn operation(status: &EdgeInstanceStatus) -> Option<&str> {
+        status.order_id.as_deref()
+    }
+
+    fn set_operation(&self, status: &mut EdgeInstanceStatus, order: Option<String>) {
+        status.order_state = order.as_ref().map(|_| "placed".to_owned());
+        status.order_id = order;
+    }
+
+    /// Polls the billing order of a prepaid create: pending → Reconciling with the order's state; paid →
+    /// the instance it made; failed → Stalled `OrderFailed`, or, when the spec changed since the object
+    /// was last acted on, abandoned so that the pass orders anew.
+    async fn track(&self, order: &str, status: &mut EdgeInstanceStatus) -> Result<Tracked<Error>, Error> {
+        let ops = self.provider.operations().map_err(Error::Unsupported)?;
+        let name = &self.spec.name;
+        let state = ops
+            .poll(&OperationHandle::Order(order.to_owned()))
+            .await
+            .map_err(|source| Error::Order {
+                order: order.to_owned(),
+                source,
+            })?;
+        Ok(match state {
+            OperationState::Running { state, .. } => {
+                let words = state.unwrap_or_else(|| "in progress".to_owned());
+                status.order_state = Some(words.clone());
+                Tracked::Running(Outcome::progressing(
+                    reason::CREATING,
+                    ORDER_PENDING,
+                    format!(
+                        "order {order} for cloud instance {name:?} is {words}; the instance is created once it is paid"
+                    ),
+                ))
+            }
+            OperationState::Failed { code, message } => {
+                let spec_changed = self.ei.status.as_ref().and_then(|s| s.observed_generation)
+                    != self.ei.metadata.generation;
+                if spec_changed {
+                    Tracked::Abandoned
+                } else {
+                    status.order_state = Some(format!("failed ({code})"));
+                    Tracked::Failed(Error::OrderFailed {
+                        order: order.to_owned(),
+                        name: name.clone(),
+                        code,
+                        message,
+                    })
+                }
+            }
+            OperationState::Succeeded { resource_ids } => {
+                status.order_state = Some("paid".to_owned());
+                Tracked::Made(resource_ids)
+            }
+        })
+    }
+}
+
+/// Finds, adopts, recovers or creates the cloud instance (the lifecycle, `managed::ensure_identity`).
+pub(super) async fn ensure_identity(
+    cloud: &InstanceCloud<'_>,
     w: &mut Writer,
-    id: String,
-    observe_only: bool,
-) -> Result<(), Error> {
-    if observe_only {
-        return Err(Error::ExternallyDeleted {
-            id,
-            why: "managementPolicy is ObserveOnly, so it is not recreated",
-        });
-    }
-    if is_member(ei) {
-        return Err(Error::ExternallyDeleted {
-            id,
-            why: "this EdgeInstance is an EdgeCloud member, so the EdgeCloud replaces it (it is not recreated here)",
-        });
-    }
-    ctx.publish(
-        ei,
-        EventType::Warning,
-        "ExternallyDeleted",
-        "Recreate",
-        format!("cloud instance {id} was deleted outside edgefleet; recreating it"),
+) -> Result<Identity<ObservedInstance>, Error> {
+    let intent = cloud.intent();
+    managed::ensure_identity(
+        cloud.ei,
+        &cloud.ei.spec,
+        cloud.ctx,
+        cloud,
+        &OnMetadata,
+        &intent,
+        w,
     )
-    .await;
-    w.status.instance_id = None;
-    w.status.pending_create = None;
-    Ok(())
+    .await
 }

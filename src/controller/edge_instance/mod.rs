@@ -11,23 +11,26 @@
 //! spec, then placement, flavor and image against its catalog) → observe → plan (`provider::plan::plan_instance`, pure) → execute one
 //! step → status. Multi-step changes (stop → change OS → start) unfold over successive passes.
 //!
-//! Crash safety (design.md): the identity of a create is the deterministic cloud name (spec.name or
-//! metadata.name) with the object's placement and provider section; the provider finds instances by it
-//! (`InstanceApi::find_by_identity`: on a cloud without client tokens or unique names, by name at the
-//! site, including the site prefix its cloud may add). A fresh create whose name is
-//! already used there stalls with `NameConflict` (edgefleet never adopts by accident), so a later
-//! recovery lookup can only find what this object created. The create response carries the server id;
-//! the pass reads the instance once and its closing status write carries the id (written earlier if
-//! the pass mutates anything else, at once if the instance cannot be read yet); a crash before that is
-//! recovered by the intent's name lookup. Identity lookups may be answered from a list of the account
-//! no older than `model::lookup_age` (`InstanceApi::find_by_identity_within`: ModelArts, whose list
-//! has no name filter, answers a burst of creates from one list); once the recovery grace has passed,
-//! only from a list begun after it ended (`model::recovery_age`), so a create is never repeated on an
-//! older list's word. The intent is the `edgefleet.io/create-intent` annotation,
-//! written with the finalizer in one patch before the call (`super::intent`); the finalizer is added by
-//! the pass that first needs it (`run_finalizer_in_pass`), so a create costs one metadata write, the
-//! create and the closing status write. A created instance that cannot be read yet keeps the intent in
-//! `status.pendingCreate` (with its id as the handle) until it is observed.
+//! Crash safety (design.md) is the one lifecycle of `controller::managed` (observe, adopt, track,
+//! recover, create, deletion target); this kind supplies its cloud-facing steps (`identity::InstanceCloud`)
+//! and keeps its intent on the object's metadata (`managed::OnMetadata`). The identity of a create is the
+//! deterministic cloud name (spec.name or metadata.name) with the object's placement and provider
+//! section; the provider finds instances by it (`InstanceApi::find_by_identity`: on a cloud without
+//! client tokens or unique names, by name at the site, including the site prefix its cloud may add). A
+//! fresh create whose name is already used there stalls with `NameConflict` (edgefleet never adopts by
+//! accident), so a later recovery lookup can only find what this object created. The create response
+//! carries the server id; the pass reads the instance once and its closing status write carries the id
+//! (written earlier if the pass mutates anything else, at once if the instance cannot be read yet); a
+//! crash before that is recovered by the intent's name lookup. Identity lookups may be answered from a
+//! list of the account no older than `model::lookup_age` (`InstanceApi::find_by_identity_within`:
+//! ModelArts, whose list has no name filter, answers a burst of creates from one list); once the recovery
+//! grace has passed, only from a list begun after it ended (`model::recovery_age`), so a create is never
+//! repeated on an older list's word. The intent is the `edgefleet.io/create-intent` annotation, written
+//! with the finalizer in one patch before the call (`super::intent`); the finalizer is added by the pass
+//! that first needs it (`run_finalizer_in_pass`), so a create costs one metadata write, the create and
+//! the closing status write. A created instance that cannot be read yet keeps the intent in
+//! `status.pendingCreate` (with its id as the handle) until it is observed. A prepaid create answered
+//! with a billing order records it in `status.orderId` at once and polls it (never ordering twice).
 //!
 //! Members of an EdgeCloud (label `edgefleet.io/edge-cloud`, or an EdgeCloud owner) are adopted by
 //! `spec.adoptId` and managed like any other instance, except that a member whose cloud instance has
@@ -39,8 +42,9 @@
 //!
 //! Modules, each importing only the ones listed before it: `error` (the error type and its tables) →
 //! `model` (pure CRD ↔ domain mapping) → `references` (Vpc, SecurityGroups, Secrets) → `nics` → `create`
-//! (catalog check, intent, create) → `identity` (observe, adopt, recover, create) → `day2` (plan steps,
-//! image change rules, reboots) → `delete`; this file wires them into a pass and runs the controller.
+//! (catalog check, create request, the create call) → `identity` (the lifecycle's cloud steps: observe,
+//! lookups, member rules, the order poll) → `day2` (plan steps, image change rules, reboots) → `delete`;
+//! this file wires them into a pass and runs the controller.
 
 mod create;
 mod day2;
@@ -65,11 +69,11 @@ use kube::runtime::watcher;
 use kube::{Resource, ResourceExt};
 use tracing::debug;
 
-use self::create::{Identity, Writer, api_for, durable_identity};
+use self::create::{Writer, api_for, durable_identity};
 use self::day2::{check_image_change, execute, handle_reboot};
 use self::delete::cleanup;
 pub use self::error::{Error, INSTANCE_FAILED, ORDER_FAILED, ORDER_PENDING, ORDER_UNKNOWN};
-use self::identity::ensure_identity;
+use self::identity::{InstanceCloud, ensure_identity};
 use self::model::is_ready;
 pub use self::model::{
     Network, check_cloud_fit, check_spec, cloud_name, describe_action, field_path, identity_spec, is_member,
@@ -91,6 +95,7 @@ use crate::api::provider_config::ProviderConfig;
 use crate::api::security_group::SecurityGroup;
 use crate::api::vpc::Vpc;
 use crate::controller::events::EventType;
+use crate::controller::managed::Identity;
 use crate::provider::plan::{InstanceAction, InstanceContext, plan_instance};
 use crate::provider::{Capabilities, FieldChange, InstanceApi, InstanceState, ObservedInstance, Provider};
 
@@ -121,9 +126,10 @@ async fn apply_steps(
     let intervals = resolved.intervals;
     check_cloud_fit(ei, provider.capabilities())?;
     let net = resolve_network(ei, ctx).await?;
-    let max_age = observation_age(ei, intervals);
-    let mut observed = match ensure_identity(ei, ctx, provider, &net, intervals, max_age, w).await? {
-        Identity::Observed(o) => *o,
+    let cloud = InstanceCloud::new(ei, ctx, provider, &net, intervals, observation_age(ei, intervals))
+        .map_err(Error::Unsupported)?;
+    let mut observed = match ensure_identity(&cloud, w).await? {
+        Identity::Observed(o) => o,
         Identity::Wait(outcome) => return Ok((outcome, intervals)),
     };
     observed.key_name = observed.key_name.take().filter(|k| !k.is_empty());

@@ -17,6 +17,7 @@ use crate::api::common::PendingOperation;
 use crate::api::condition::reason;
 use crate::api::edge_instance::EdgeInstance;
 use crate::api::{EDGE_CLOUD_LABEL, REBOOT_REQUEST_ANNOTATION};
+use crate::controller::managed::LifecycleError;
 use crate::controller::runtime::{ErrorClass, Intervals, ReconcileError, now};
 use crate::provider::plan::InstanceAction;
 use crate::provider::{
@@ -270,10 +271,11 @@ fn error_classes_follow_the_policy() {
         message: "x".into(),
     };
     assert_eq!(catalog.stalled_reason(), Some(reason::NOT_IN_CATALOG));
-    let missing_key = Error::Create {
+    let missing_key = Error::from(LifecycleError::Create {
+        noun: "cloud instance",
         name: "web".into(),
         source: ProviderError::NotFound { detail: detail() },
-    };
+    });
     assert_eq!(missing_key.stalled_reason(), Some(reason::INVALID_SPEC));
     let building = Error::DeletionWaits {
         id: "i".into(),
@@ -432,22 +434,14 @@ fn a_provider_section_or_fleet_the_cloud_does_not_take_names_the_field() {
 #[test]
 fn a_recreate_after_drift_uses_another_idempotency_token_than_the_first_create() {
     use super::create::idempotency_token;
-    use crate::controller::intent::CreateIntent;
-    let intent = |replaces: Option<&str>| CreateIntent {
-        token: "web".into(),
-        params_hash: "h".into(),
-        started_at: now(),
-        uid: "uid-1".into(),
-        replaces: replaces.map(str::to_owned),
-    };
     assert_eq!(
-        idempotency_token(&intent(None)),
-        idempotency_token(&intent(None)),
+        idempotency_token("web", "uid-1", None),
+        idempotency_token("web", "uid-1", None),
         "a retried create replays"
     );
     assert_ne!(
-        idempotency_token(&intent(None)),
-        idempotency_token(&intent(Some("veen1"))),
+        idempotency_token("web", "uid-1", None),
+        idempotency_token("web", "uid-1", Some("veen1")),
         "a recreate is a new create"
     );
 }
