@@ -7,8 +7,11 @@
 
 mod support;
 
+use std::time::Duration;
+
 use edgefleet::api::common::{DeletionPolicy, ManagementPolicy, ProviderConfigRef};
 use edgefleet::api::condition::{CREDENTIALS_VALID, READY, STALLED, SYNCED};
+use edgefleet::api::edge_instance::EdgeInstance;
 use edgefleet::api::provider_config::ProviderConfig;
 use edgefleet::api::vpc::{Vpc, VpcSpec};
 use edgefleet_emulator::Faults;
@@ -300,6 +303,74 @@ async fn events_repeat_as_a_series_and_start_again_after_expiry() {
 
 /// Usage is counted page by page (so 10,000 users are never held at once): one object per page gives
 /// the same answer as one page for all.
+/// An EdgeInstance that only observes a cloud id that does not exist (it stalls, and creates nothing).
+fn observing_instance(env: &Env, name: &str) -> EdgeInstance {
+    let mut ei: EdgeInstance = serde_json::from_value(serde_json::json!({
+        "apiVersion": "edgefleet.io/v1alpha1",
+        "kind": "EdgeInstance",
+        "metadata": {"name": name},
+        "spec": {
+            "providerConfigRef": {"name": env.pc},
+            "managementPolicy": "ObserveOnly",
+            "adoptId": "00000000-0000-0000-0000-000000000000",
+            "flavor": "c6.large.2",
+            "image": "img",
+            "placement": {"siteId": site()},
+            "rootVolume": {"type": "SATA", "size": 40},
+        }
+    }))
+    .unwrap();
+    ei.metadata = env.meta(name);
+    ei
+}
+
+fn used_by(pc: &ProviderConfig) -> Option<(i32, i32)> {
+    pc.status
+        .as_ref()
+        .and_then(|s| s.used_by.as_ref())
+        .map(|u| (u.total, u.edge_instances))
+}
+
+#[tokio::test]
+#[ignore = "needs cluster"]
+async fn used_by_follows_new_and_deleted_users_without_waiting_for_the_poll() {
+    let mut env = Env::start("pc-users-now", Faults::default()).await;
+    // Every interval an hour: within the test only a user appearing or going can recount.
+    env.stop_controllers().await;
+    env.config.poll_interval = Some(Duration::from_secs(3600));
+    env.config.pending_interval = Some(Duration::from_secs(3600));
+    env.start_controllers();
+    let pcs: Api<ProviderConfig> = Api::all(env.client.clone());
+    wait_for(&pcs, &env.pc, WAIT, |pc: &ProviderConfig| {
+        has(pc, READY, "True") && used_by(pc) == Some((0, 0))
+    })
+    .await
+    .unwrap();
+
+    let instances: Api<EdgeInstance> = env.ns.api();
+    for name in ["a", "b"] {
+        create(&instances, &observing_instance(&env, name)).await;
+    }
+    let pc = wait_for(&pcs, &env.pc, WAIT, |pc: &ProviderConfig| {
+        used_by(pc) == Some((2, 2))
+    })
+    .await
+    .unwrap();
+    let message = message_of(&pc, READY);
+    assert!(message.contains("used by 2"), "{message}");
+
+    delete(&instances, "a").await.unwrap();
+    wait_deleted(&instances, "a", WAIT).await.unwrap();
+    wait_for(&pcs, &env.pc, WAIT, |pc: &ProviderConfig| {
+        used_by(pc) == Some((1, 1))
+    })
+    .await
+    .unwrap();
+    delete(&instances, "b").await.unwrap();
+    wait_deleted(&instances, "b", WAIT).await.unwrap();
+    env.teardown().await;
+}
+
 #[tokio::test]
 #[ignore = "needs cluster"]
 async fn users_are_counted_across_pages() {

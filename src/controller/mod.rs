@@ -226,4 +226,5 @@ pub async fn run_all_reporting(
         }
     }
     ctx.caches.stop();
+    ctx.users.clear();
 }

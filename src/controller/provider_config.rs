@@ -4,10 +4,14 @@
 //! while any object still uses it (the condition lists them by kind and name).
 //!
 //! Secrets are watched and mapped to the ProviderConfigs naming them, so a rotated or fixed Secret takes
-//! effect without a restart. Credential values never reach logs, events or status: only key names do.
+//! effect without a restart. Users are counted from the controllers' caches (`runtime::UserIndex`; the
+//! API server is listed only until they are complete, and for a deletion, which must not release the
+//! account on a cache's word), and an object that appears or goes triggers a recount at once (debounced by
+//! [`USERS_DEBOUNCE`], so a burst of creates costs one recount and one status write at its end). Credential values never reach logs, events or status: only key names do.
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
@@ -21,17 +25,16 @@ use kube::{Client, Resource, ResourceExt};
 use serde::Deserialize;
 use tracing::{debug, info};
 
+pub use super::runtime::Users;
 use super::runtime::{
     Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented, run_finalizer,
 };
-use super::runtime::{Outcome, StatusWriter, stable_message};
+use super::runtime::{Outcome, StatusWriter, Touched, USER_KINDS, stable_message};
 use super::runtime::{
     SettingsError, forget_probe, intervals_for, probe_is_fresh, read_secret, record_probe, settings_from,
 };
 use crate::api::condition::{CREDENTIALS_VALID, Condition, ConditionStatus, reason, set_condition};
-use crate::api::provider_config::{ProviderConfig, ProviderConfigStatus, ProviderConfigUsage};
-use crate::api::security_group::SecurityGroup;
-use crate::api::vpc::Vpc;
+use crate::api::provider_config::{ProviderConfig, ProviderConfigStatus};
 use crate::provider::ProviderError;
 
 /// Errors of the ProviderConfig controller, one variant per step.
@@ -126,39 +129,6 @@ impl ReconcileError for Error {
         }
     }
 }
-
-/// The objects that name one ProviderConfig.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Users {
-    /// `Kind namespace/name` of each user, sorted.
-    pub objects: Vec<String>,
-    /// Counts per kind.
-    pub usage: ProviderConfigUsage,
-}
-
-impl Users {
-    /// A short list for messages: the first ten users and how many more.
-    pub fn describe(&self) -> String {
-        let mut out = self
-            .objects
-            .iter()
-            .take(10)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(", ");
-        if self.objects.len() > 10 {
-            out.push_str(&format!(" and {} more", self.objects.len() - 10));
-        }
-        out
-    }
-}
-
-const USER_KINDS: &[(&str, &str)] = &[
-    ("Vpc", "vpcs"),
-    ("SecurityGroup", "securitygroups"),
-    ("EdgeInstance", "edgeinstances"),
-    ("EdgeCloud", "edgeclouds"),
-];
 
 /// Objects per page when counting users: bounds the memory of a count to one page, whatever the fleet.
 const USERS_PAGE: u32 = 500;
@@ -256,13 +226,7 @@ pub async fn users_of_paged(
                 break;
             }
         }
-        match *kind {
-            "Vpc" => users.usage.vpcs = count,
-            "SecurityGroup" => users.usage.security_groups = count,
-            "EdgeInstance" => users.usage.edge_instances = count,
-            _ => users.usage.edge_clouds = count,
-        }
-        users.usage.total += count;
+        users.add(kind, count);
     }
     users.objects.sort();
     Ok(users)
@@ -289,9 +253,12 @@ async fn apply_steps(
 ) -> Result<Outcome, Error> {
     let name = pc.name_any();
     let generation = pc.metadata.generation;
-    let users = users_of(&ctx.client, ctx.config.namespace.as_deref(), &name)
-        .await
-        .map_err(Error::Kube)?;
+    let users = match ctx.users.count(&ctx.caches, &name) {
+        Some(users) => users,
+        None => users_of(&ctx.client, ctx.config.namespace.as_deref(), &name)
+            .await
+            .map_err(Error::Kube)?,
+    };
     status.used_by = Some(users.usage.clone());
     status.project_id = pc.spec.project_id.clone();
 
@@ -412,19 +379,38 @@ async fn reconcile(pc: Arc<ProviderConfig>, ctx: Arc<Context>) -> Result<Action,
     instrumented(pc.as_ref(), &ctx, pass).await
 }
 
+/// How long the ProviderConfig controller waits after the last trigger before a pass: a burst of new
+/// users (thousands of EdgeInstances applied at once) becomes one recount at its end, not one per object.
+pub const USERS_DEBOUNCE: Duration = Duration::from_secs(1);
+
 /// Runs the ProviderConfig controller until `shutdown` resolves. Watches ProviderConfigs (label-selected
-/// by the ControllerConfig), the Secrets they name, and the objects that use them (for `usedBy` and to
-/// release a deletion once the last user is gone).
+/// by the ControllerConfig) and the Secrets they name, and is told by the user kinds' controllers when an
+/// object that uses an account appears or goes (`UserIndex`: for `usedBy` and to release a deletion once
+/// the last user is gone).
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let client = ctx.client.clone();
     let api: Api<ProviderConfig> = Api::all(client.clone());
-    let controller = ctx
-        .controller(api, ctx.config.watcher_config())
-        .with_config(RuntimeConfig::default().concurrency(ctx.config.concurrency));
+    let controller = ctx.controller(api, ctx.config.watcher_config()).with_config(
+        RuntimeConfig::default()
+            .concurrency(ctx.config.concurrency)
+            .debounce(USERS_DEBOUNCE),
+    );
     let store = controller.store();
     let secret_store = store.clone();
-    let by_name = |name: &str| Some(ObjectRef::<ProviderConfig>::new(name));
+    let touched_store = store.clone();
+    let touched = ctx.users.subscribe().flat_map(move |t| {
+        let refs: Vec<ObjectRef<ProviderConfig>> = match t {
+            Touched::One(name) => vec![ObjectRef::new(&name)],
+            Touched::All => touched_store
+                .state()
+                .iter()
+                .map(|pc| ObjectRef::from_obj(pc.as_ref()))
+                .collect(),
+        };
+        futures::stream::iter(refs)
+    });
     controller
+        .reconcile_on(touched)
         .watches(
             Api::<Secret>::all(client.clone()),
             watcher::Config::default(),
@@ -440,16 +426,6 @@ pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + 
                     .map(|pc| ObjectRef::from_obj(pc.as_ref()))
                     .collect::<Vec<_>>()
             },
-        )
-        .watches(
-            ctx.config.namespaced_api::<Vpc>(&client),
-            watcher::Config::default(),
-            move |o: Vpc| by_name(&o.spec.provider_config_ref.name),
-        )
-        .watches(
-            ctx.config.namespaced_api::<SecurityGroup>(&client),
-            watcher::Config::default(),
-            move |o: SecurityGroup| by_name(&o.spec.provider_config_ref.name),
         )
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, ctx)
@@ -469,7 +445,7 @@ mod tests {
     fn users_are_listed_briefly() {
         let users = Users {
             objects: (0..12).map(|i| format!("Vpc ns/v{i}")).collect(),
-            usage: ProviderConfigUsage {
+            usage: crate::api::provider_config::ProviderConfigUsage {
                 total: 12,
                 vpcs: 12,
                 ..Default::default()

@@ -44,8 +44,8 @@ use super::managed::{
 };
 use super::provider_error_class;
 use super::runtime::{
-    Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented, provider_config_trigger,
-    run_finalizer,
+    Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented, intent_of,
+    provider_config_trigger, run_finalizer,
 };
 use super::runtime::{Intervals, Outcome, StatusWriter};
 use super::runtime::{ReferenceError, References, ResolveProviderError, resolve_provider};
@@ -843,9 +843,11 @@ fn provider_config_of(sg: &SecurityGroup) -> &str {
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let client = ctx.client.clone();
     let controller = ctx
-        .controller(
+        .user_controller(
             ctx.config.namespaced_api::<SecurityGroup>(&client),
             ctx.config.watcher_config(),
+            intent_of,
+            |o: &SecurityGroup| &o.spec.provider_config_ref.name,
         )
         .with_config(RuntimeConfig::default().concurrency(ctx.config.concurrency));
     let store = controller.store();

@@ -36,8 +36,8 @@ use super::managed::{
 };
 use super::provider_error_class;
 use super::runtime::{
-    Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented, provider_config_trigger,
-    run_finalizer,
+    Context, ErrorClass, PassError, ReconcileError, error_policy, instrumented, intent_of,
+    provider_config_trigger, run_finalizer,
 };
 use super::runtime::{Intervals, Outcome, StatusWriter};
 use super::runtime::{ResolveProviderError, resolve_provider};
@@ -714,9 +714,11 @@ fn provider_config_of(vpc: &Vpc) -> &str {
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let client = ctx.client.clone();
     let controller = ctx
-        .controller(
+        .user_controller(
             ctx.config.namespaced_api::<Vpc>(&client),
             ctx.config.watcher_config(),
+            intent_of,
+            |o: &Vpc| &o.spec.provider_config_ref.name,
         )
         .with_config(RuntimeConfig::default().concurrency(ctx.config.concurrency));
     let trigger = provider_config_trigger(ctx.lookups.clone(), controller.store(), provider_config_of);

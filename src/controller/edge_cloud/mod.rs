@@ -684,9 +684,11 @@ fn provider_config_of(ec: &EdgeCloud) -> &str {
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let client = ctx.client.clone();
     let controller = ctx
-        .controller(
+        .user_controller(
             ctx.config.namespaced_api::<EdgeCloud>(&client),
             ctx.config.watcher_config(),
+            crate::controller::runtime::intent_of,
+            |o: &EdgeCloud| &o.spec.provider_config_ref.name,
         )
         .with_config(RuntimeConfig::default().concurrency(ctx.config.concurrency));
     let trigger = provider_config_trigger(ctx.lookups.clone(), controller.store(), provider_config_of);

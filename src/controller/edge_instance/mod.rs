@@ -331,10 +331,11 @@ fn provider_config_of(ei: &EdgeInstance) -> &str {
 pub async fn run(ctx: Arc<Context>, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
     let client = ctx.client.clone();
     let controller = ctx
-        .controller_triggered_by(
+        .user_controller(
             ctx.config.namespaced_api::<EdgeInstance>(&client),
             ctx.config.watcher_config(),
             intent_of_ignoring_own_metadata,
+            provider_config_of,
         )
         .with_config(RuntimeConfig::default().concurrency(ctx.config.concurrency));
     let by_vpc = controller.store();

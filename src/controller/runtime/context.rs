@@ -15,6 +15,7 @@ use tracing::debug;
 use super::caches::Caches;
 use super::config::{Backoff, ControllerConfig};
 use super::lookup::Lookups;
+use super::users::UserIndex;
 use crate::controller::events::{EventRecorder, EventSpec, EventType};
 use crate::operator::metrics::Metrics;
 use crate::provider::ProviderRegistry;
@@ -42,6 +43,8 @@ pub struct Context {
     pub caches: Caches,
     /// Recently read ProviderConfigs (resolved), Vpcs and SecurityGroups.
     pub lookups: Arc<Lookups>,
+    /// Which objects use which account, from the controllers' caches.
+    pub users: Arc<UserIndex>,
 }
 
 impl Debug for Context {
@@ -73,6 +76,7 @@ impl Context {
             probes: Mutex::new(HashMap::new()),
             caches: Caches::default(),
             lookups: Arc::default(),
+            users: Arc::default(),
         }
     }
 

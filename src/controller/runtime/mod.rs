@@ -7,11 +7,12 @@
 //! | [`error`] | [`ReconcileError`], [`ErrorClass`], [`PassError`], [`error_chain`] | — |
 //! | [`caches`] | [`Caches`]: which caches completed their first list, census tasks | — |
 //! | [`lookup`] | [`Lookups`]: resolved ProviderConfigs ([`ResolvedProvider`]) and read objects, 30 s at most | config |
-//! | [`context`] | [`Context`] and [`Context::publish`] | config, caches, lookup |
+//! | [`users`] | [`UserIndex`]: which objects use which account, from the controllers' caches; the ProviderConfig controller's trigger | caches |
+//! | [`context`] | [`Context`] and [`Context::publish`] | config, caches, lookup, users |
 //! | [`status`] | the one status write, [`StatusWriter`], outcomes/errors → conditions, events on transitions | config, error, context |
 //! | [`account`] | ProviderConfig + Secret → settings, [`resolve_provider`], credential probes | config, lookup, context |
 //! | [`references`] | [`References`]: Vpc / SecurityGroup / EdgeCloud references and Secret values, one rule for every kind | context |
-//! | [`watch`] | [`Context::controller`], the trigger predicates, the census, [`provider_config_trigger`] | caches, lookup, context |
+//! | [`watch`] | [`Context::controller`], [`Context::user_controller`], the trigger predicates, the census, [`provider_config_trigger`] | caches, lookup, users, context |
 //! | [`policy`] | [`run_finalizer`], [`run_finalizer_in_pass`], [`instrumented`], [`error_policy`] | config, error, context |
 //!
 //! Nothing here knows a particular kind: every controller uses the same pieces, through the names
@@ -26,6 +27,7 @@ pub mod lookup;
 pub mod policy;
 pub mod references;
 pub mod status;
+pub mod users;
 pub mod watch;
 
 pub use self::account::{
@@ -43,5 +45,6 @@ pub use self::status::{
     HasConditions, Note, Outcome, StatusWriter, announce_transitions, conditions_for_error,
     conditions_for_outcome, elapsed_since, now, patch_status, stable_message,
 };
+pub use self::users::{Touched, USER_KINDS, UserIndex, Users};
 pub use self::watch::{CENSUS_INTERVAL, intent_of, intent_of_ignoring_own_metadata, provider_config_trigger};
 pub use crate::api::{FIELD_MANAGER, FINALIZER};

@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use super::caches::mark_synced;
 use super::context::Context;
 use super::lookup::Lookups;
+use super::users::{Touched, UserIndex};
 use crate::api::provider_config::ProviderConfig;
 use crate::api::{CREATE_INTENT_ANNOTATION, FINALIZER};
 use crate::operator::metrics::{ConditionStatus, Metrics};
@@ -48,7 +49,7 @@ impl Context {
     }
 
     /// [`Context::controller`] with another predicate than [`intent_of`] deciding which changes of an
-    /// object trigger a pass (the EdgeInstance controller: [`intent_of_ignoring_own_metadata`]).
+    /// object trigger a pass.
     pub fn controller_triggered_by<K>(
         &self,
         api: Api<K>,
@@ -58,14 +59,56 @@ impl Context {
     where
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static,
     {
+        self.tracked_controller(api, wc, triggers, None)
+    }
+
+    /// The controller of a kind whose objects use an account (`provider_config_of` reads which): its
+    /// cache also answers who uses which account ([`UserIndex`]), and an object that appears or goes
+    /// tells the ProviderConfig controller at once ([`UserIndex::touched`]). `triggers` as for
+    /// [`Context::controller_triggered_by`] (the EdgeInstance controller:
+    /// [`intent_of_ignoring_own_metadata`]; the others [`intent_of`]).
+    pub fn user_controller<K>(
+        &self,
+        api: Api<K>,
+        wc: watcher::Config,
+        triggers: fn(&K) -> Option<u64>,
+        provider_config_of: fn(&K) -> &str,
+    ) -> Controller<K>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static,
+    {
+        self.tracked_controller(api, wc, triggers, Some(provider_config_of))
+    }
+
+    fn tracked_controller<K>(
+        &self,
+        api: Api<K>,
+        wc: watcher::Config,
+        triggers: fn(&K) -> Option<u64>,
+        provider_config_of: Option<fn(&K) -> &str>,
+    ) -> Controller<K>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + Sync + 'static,
+    {
         let kind = K::kind(&()).to_string();
         self.caches.register(&kind);
         let (reader, writer) = reflector::store::<K>();
         let state = self.caches.state.clone();
         let synced_kind = kind.clone();
+        if let Some(of) = provider_config_of {
+            self.users.register(reader.clone(), of);
+        }
+        let users = self.users.clone();
+        let known = reader.clone();
         // managedFields are never read by a reconciler and are most of an applied object's size: keep
         // them out of the cache (measured in docs/benchmarks.md).
-        let objects = watcher(api, wc).modify(|obj| obj.managed_fields_mut().clear());
+        let objects = watcher(api, wc)
+            .modify(|obj| obj.managed_fields_mut().clear())
+            .inspect_ok(move |event| {
+                if let Some(of) = provider_config_of {
+                    announce_user_change(&users, &known, of, event);
+                }
+            });
         let stream = reflector(writer, objects)
             .inspect_ok(move |event| {
                 if matches!(event, watcher::Event::InitDone) {
@@ -96,6 +139,24 @@ impl Context {
         });
         crate::locks::lock(&self.caches.tasks).push(task.abort_handle());
         Controller::for_stream(stream, reader)
+    }
+}
+
+/// Tells the ProviderConfig controller about a user object that appeared (not yet in the cache
+/// `known`, which the event has not reached yet) or went, and about a fresh listing (`InitDone`: a
+/// re-list after a lost watch may have dropped objects unseen). Status writes of known objects (most
+/// events) change no count and tell nothing.
+fn announce_user_change<K>(users: &UserIndex, known: &Store<K>, of: fn(&K) -> &str, event: &watcher::Event<K>)
+where
+    K: Resource<DynamicType = ()> + Clone,
+{
+    match event {
+        watcher::Event::Apply(obj) if known.get(&ObjectRef::from_obj(obj)).is_none() => {
+            users.touched(Touched::One(of(obj).to_owned()));
+        }
+        watcher::Event::Delete(obj) => users.touched(Touched::One(of(obj).to_owned())),
+        watcher::Event::InitDone => users.touched(Touched::All),
+        watcher::Event::Apply(_) | watcher::Event::Init | watcher::Event::InitApply(_) => {}
     }
 }
 
