@@ -47,17 +47,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::{Resource, ResourceExt};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use tracing::info;
 
 pub use self::error::LifecycleError;
 use self::error::OBSERVE_ONLY_KEEPS;
 use self::store::persist;
-pub use self::store::{InStatus, IntentStore, OnMetadata};
+pub use self::store::{InStatus, IntentStore, Object, OnMetadata, Status};
 use super::events::EventType;
 use super::runtime::now;
-use super::runtime::{Context, HasConditions, Outcome, StatusWriter, elapsed_since};
+use super::runtime::{Context, Outcome, StatusWriter, elapsed_since};
 use crate::api::common::{DeletionPolicy, ManagedSpec, ManagedStatus, ManagementPolicy, PendingOperation};
 use crate::api::condition::reason;
 use crate::provider::ProviderResult;
@@ -101,9 +99,9 @@ pub enum Tracked<E> {
 #[async_trait]
 pub trait CloudSteps: Send + Sync {
     /// The Kubernetes object.
-    type Object: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync;
+    type Object: Object;
     /// Its status.
-    type Status: HasConditions + ManagedStatus + Serialize + Clone + PartialEq + Default + Debug + Send + Sync;
+    type Status: Status;
     /// The kind's error; the lifecycle's own failures convert into it.
     type Error: From<LifecycleError> + Send;
     /// What [`CloudSteps::prepare`] hands the create (the full create request, secrets included).
@@ -350,6 +348,24 @@ where
         Ok(())
     }
 
+    /// An object found by a lookup becomes this object's: its id recorded and written at once (nothing
+    /// else names it), announced by `event` (reason, action).
+    async fn take_found(
+        &self,
+        one: &C::Observed,
+        event: (&'static str, &'static str),
+        message: String,
+        w: &mut Writer<C>,
+    ) -> Result<Identity<C::Observed>, LifecycleError> {
+        self.identified(C::id_of(one), w).await?;
+        w.status.set_pending_create(None);
+        persist(w).await?;
+        self.ctx
+            .publish(self.obj, EventType::Normal, event.0, event.1, message)
+            .await;
+        Ok(Identity::Observed(one.clone()))
+    }
+
     /// Step 1: the id in status.
     async fn observe_by_id(
         &self,
@@ -483,25 +499,16 @@ where
                 ),
             )))),
             [one] => {
-                let id = C::id_of(one).to_owned();
-                self.identified(&id, w).await?;
-                w.status.set_pending_create(None);
-                persist(w).await?;
-                self.ctx
-                    .publish(
-                        self.obj,
-                        EventType::Normal,
-                        "Created",
-                        "Create",
-                        format!(
-                            "{} {handle} is done: {} {id} ({})",
-                            C::HANDLE,
-                            C::NOUN,
-                            intent.name
-                        ),
-                    )
-                    .await;
-                Ok(Some(Identity::Observed(one.clone())))
+                let message = format!(
+                    "{} {handle} is done: {} {} ({})",
+                    C::HANDLE,
+                    C::NOUN,
+                    C::id_of(one),
+                    intent.name
+                );
+                Ok(Some(
+                    self.take_found(one, ("Created", "Create"), message, w).await?,
+                ))
             }
             many => Err(ambiguous(self.cloud, &intent.name, many).into()),
         }
@@ -517,20 +524,14 @@ where
         let found = find(self.cloud, &pending.token, elapsed).await?;
         match found.as_slice() {
             [one] => {
-                let id = C::id_of(one).to_owned();
-                self.identified(&id, w).await?;
-                w.status.set_pending_create(None);
-                persist(w).await?;
-                self.ctx
-                    .publish(
-                        self.obj,
-                        EventType::Normal,
-                        "Recovered",
-                        "Recover",
-                        format!("found {} {id} created by an interrupted pass", C::NOUN),
-                    )
-                    .await;
-                Ok(Some(Identity::Observed(one.clone())))
+                let message = format!(
+                    "found {} {} created by an interrupted pass",
+                    C::NOUN,
+                    C::id_of(one)
+                );
+                Ok(Some(
+                    self.take_found(one, ("Recovered", "Recover"), message, w).await?,
+                ))
             }
             [] if elapsed < self.ctx.config.recovery_grace => Ok(Some(Identity::Wait(Outcome::progressing(
                 reason::CREATING,

@@ -14,13 +14,25 @@ use crate::api::common::{ManagedStatus, PendingOperation};
 use crate::controller::intent::{self, CreateIntent};
 use crate::controller::runtime::{HasConditions, StatusWriter};
 
+/// What the lifecycle needs of a reconciled object (every kind is one).
+pub trait Object: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync {}
+
+impl<T: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync> Object for T {}
+
+/// What the lifecycle needs of a managed object's status (every cloud-backed kind's is one).
+pub trait Status:
+    HasConditions + ManagedStatus + Serialize + Clone + PartialEq + Default + Debug + Send + Sync
+{
+}
+
+impl<T> Status for T where
+    T: HasConditions + ManagedStatus + Serialize + Clone + PartialEq + Default + Debug + Send + Sync
+{
+}
+
 /// Where a kind keeps the intent of an in-flight create (crash-safety step 1).
 #[async_trait]
-pub trait IntentStore<K, S>: Send + Sync
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync,
-    S: HasConditions + ManagedStatus + Serialize + Clone + PartialEq + Default + Debug + Send + Sync,
-{
+pub trait IntentStore<K: Object, S: Status>: Send + Sync {
     /// The create that may have happened without status naming its object: an intent with no id in
     /// status (or, for a recreate, only the id it replaces).
     fn pending(&self, obj: &K, status: &S) -> Option<PendingOperation>;
@@ -48,11 +60,7 @@ where
 pub struct InStatus;
 
 #[async_trait]
-impl<K, S> IntentStore<K, S> for InStatus
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync,
-    S: HasConditions + ManagedStatus + Serialize + Clone + PartialEq + Default + Debug + Send + Sync,
-{
+impl<K: Object, S: Status> IntentStore<K, S> for InStatus {
     fn pending(&self, _obj: &K, status: &S) -> Option<PendingOperation> {
         status
             .cloud_id()
@@ -89,11 +97,7 @@ where
 pub struct OnMetadata;
 
 #[async_trait]
-impl<K, S> IntentStore<K, S> for OnMetadata
-where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync,
-    S: HasConditions + ManagedStatus + Serialize + Clone + PartialEq + Default + Debug + Send + Sync,
-{
+impl<K: Object, S: Status> IntentStore<K, S> for OnMetadata {
     fn pending(&self, obj: &K, status: &S) -> Option<PendingOperation> {
         intent::pending_create(obj, status.cloud_id(), status.pending_create())
     }
