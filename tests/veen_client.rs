@@ -314,6 +314,22 @@ async fn veen_typed_client_cloud_server_and_instance_lifecycle() {
     handle.shutdown().await.unwrap();
 }
 
+/// A raw `CreateCloudServer` of Ubuntu C1.large instances in `areas` (`instance_area_nums`); its answer.
+async fn cloud_server(p: &Pipeline, name: &str, areas: Value) -> Value {
+    result(
+        p,
+        post(
+            "CreateCloudServer",
+            json!({"cloudserver_name": name, "image_id": "image-ubuntu2004", "spec_name": "veEN.C1.large",
+                   "storage_config": {"system_disk": {"storage_type": "CloudBlockSSD", "capacity": "40"}},
+                   "network_config": {"bandwidth_peak": "10"},
+                   "instance_area_nums": areas}),
+        ),
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn veen_typed_client_pages_through_long_lists() {
     use edgefleet::provider::veen::client::PAGE_LIMIT;
@@ -330,19 +346,13 @@ async fn veen_typed_client_pages_through_long_lists() {
     let url = handle.url_of("veen").unwrap();
     let c = client(&url);
     let p = pipeline(&url, DEFAULT_AK, DEFAULT_SK);
-    let created = result(
+    let created = cloud_server(
         &p,
-        post(
-            "CreateCloudServer",
-            json!({"cloudserver_name": "long-list", "image_id": "image-ubuntu2004", "spec_name": "veEN.C1.large",
-                   "storage_config": {"system_disk": {"storage_type": "CloudBlockSSD", "capacity": "40"}},
-                   "network_config": {"bandwidth_peak": "10"},
-                   "instance_area_nums": [{"cluster_name": "cn-beijing-cucc-01", "num": PAGE_LIMIT},
-                                          {"cluster_name": "cn-tianjin-ctcc-01", "num": 30}]}),
-        ),
+        "long-list",
+        json!([{"cluster_name": "cn-beijing-cucc-01", "num": PAGE_LIMIT},
+               {"cluster_name": "cn-tianjin-ctcc-01", "num": 30}]),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         created["instance_id_list"].as_array().unwrap().len(),
         (PAGE_LIMIT + 30) as usize
@@ -502,6 +512,11 @@ async fn veen_instance_calls_create_into_a_cloud_server_with_owner_tags_and_repl
 }
 
 fn provider(url: &str) -> Arc<dyn edgefleet::provider::Provider> {
+    provider_counted(url, ProviderMetrics::new())
+}
+
+/// [`provider`] recording into `metrics`.
+fn provider_counted(url: &str, metrics: ProviderMetrics) -> Arc<dyn edgefleet::provider::Provider> {
     use edgefleet::provider::{Credentials, ProviderKind, ProviderRegistry, ProviderSettings};
     let mut s = ProviderSettings::new(
         ProviderKind::Veen,
@@ -517,9 +532,58 @@ fn provider(url: &str) -> Arc<dyn edgefleet::provider::Provider> {
         qps: 500.0,
         burst: 100,
     };
-    ProviderRegistry::new(ProviderMetrics::new())
-        .get_or_build(&s)
+    ProviderRegistry::new(metrics).get_or_build(&s).unwrap()
+}
+
+#[tokio::test]
+async fn veen_drift_polls_share_one_list_and_are_counted_by_source() {
+    use edgefleet::provider::metrics::{ObservationLabels, ObservationSource};
+    let (handle, url) = emulator().await;
+    let p = pipeline(&url, DEFAULT_AK, DEFAULT_SK);
+    let created = cloud_server(
+        &p,
+        "polled",
+        json!([{"cluster_name": "cn-beijing-cucc-01", "num": 2}]),
+    )
+    .await;
+    let ids: Vec<String> = created["instance_id_list"]
+        .as_array()
         .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let metrics = ProviderMetrics::new();
+    let veen = provider_counted(&url, metrics.clone());
+    let api = veen.instances().unwrap();
+    let lists = handle.calls().requests("veen:ListInstances");
+    for id in &ids {
+        let o = api.observe(id, Duration::from_secs(60)).await.unwrap();
+        assert_eq!(&o.id, id);
+    }
+    assert_eq!(
+        handle.calls().requests("veen:ListInstances"),
+        lists + 1,
+        "one list answers both polls"
+    );
+    api.observe(&ids[0], Duration::ZERO).await.unwrap();
+    let counted = |source: ObservationSource| {
+        metrics.observations(&ObservationLabels {
+            provider: "veen".into(),
+            account: "network".into(),
+            kind: "instance".into(),
+            source: source.label().into(),
+        })
+    };
+    assert_eq!(
+        (
+            counted(ObservationSource::Batch),
+            counted(ObservationSource::Direct)
+        ),
+        (2, 1),
+        "the same observation metric as the other clouds"
+    );
+    handle.shutdown().await.unwrap();
 }
 
 #[tokio::test]

@@ -26,12 +26,22 @@
 //! caller has accepted (or there is none) and no list is in flight, every later list starts after the
 //! touch anyway, so the snapshot and the recorded touches are dropped. Memory stays bounded by the
 //! objects changed within one snapshot's lifetime even when no caller ever lists.
+//!
+//! A cloud whose snapshot holds its instances as observed states states only what differs
+//! ([`ListedInstances`]: its snapshot, its list of the account, its observation counter, whether the
+//! list answers name lookups): the drift poll ([`Snapshots::observe_instance`], counted by the source
+//! that answered) and the name lookup of a create pass ([`Snapshots::find_live_named`]) are the same
+//! for every such cloud, and [`InstanceApi`](super::InstanceApi)'s defaults run them.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
+
+use super::metrics::ObservationSource;
+use super::{ObservedInstance, ProviderResult};
 use crate::locks::lock;
 use tokio::time::Instant;
 
@@ -213,6 +223,93 @@ impl<V: Clone> Snapshots<V> {
     }
 }
 
+/// A cloud whose instances are observed from one list of the account
+/// ([`InstanceApi::listed`](super::InstanceApi::listed)): what the shared drift poll and name lookup
+/// need of it.
+#[async_trait]
+pub trait ListedInstances: Send + Sync {
+    /// The snapshot of the account's instances.
+    fn snapshots(&self) -> &Snapshots<ObservedInstance>;
+    /// Every instance of the account (all pages), as observed.
+    async fn list_all(&self) -> ProviderResult<Vec<ObservedInstance>>;
+    /// Counts one drift poll of an instance answered by `source` (the observation metric).
+    fn count_observation(&self, source: ObservationSource);
+    /// Whether the list answers a create pass's name lookups too (a cloud whose list cannot filter by
+    /// name, so that each lookup would page the whole account). By default no: the lookup is the
+    /// cloud's own filtered call.
+    fn answers_names(&self) -> bool {
+        false
+    }
+}
+
+/// The account's instances from `list`, each under its id (as a [`Snapshots`] of instances holds them).
+async fn by_id<F, Fut>(list: F) -> ProviderResult<Vec<(String, ObservedInstance)>>
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = ProviderResult<Vec<ObservedInstance>>>,
+{
+    Ok(list().await?.into_iter().map(|i| (i.id.clone(), i)).collect())
+}
+
+impl Snapshots<ObservedInstance> {
+    /// The drift poll of instance `id` ([`InstanceApi::observe`](super::InstanceApi::observe)): from a
+    /// list of the account's instances (`list`) no older than `max_age` ([`Self::lookup`]), else by
+    /// `read` (the direct read of the one instance). `count` is told which answered, once, before a
+    /// direct read is made (the observation metric).
+    pub async fn observe_instance<L, LFut, R, RFut>(
+        &self,
+        id: &str,
+        max_age: Duration,
+        list: L,
+        read: R,
+        count: impl FnOnce(ObservationSource),
+    ) -> ProviderResult<ObservedInstance>
+    where
+        L: FnOnce() -> LFut,
+        LFut: Future<Output = ProviderResult<Vec<ObservedInstance>>>,
+        R: FnOnce() -> RFut,
+        RFut: Future<Output = ProviderResult<ObservedInstance>>,
+    {
+        match self.lookup(id, max_age, || by_id(list)).await {
+            Lookup::Hit(instance) => {
+                count(ObservationSource::Batch);
+                Ok(instance)
+            }
+            Lookup::Direct => {
+                count(ObservationSource::Direct);
+                read().await
+            }
+        }
+    }
+
+    /// The live instances named `name` for a create pass
+    /// ([`InstanceApi::find_by_identity_within`](super::InstanceApi::find_by_identity_within)): from a
+    /// list of the account's instances (`list`) no older than `max_age` that can answer for the name
+    /// ([`Self::find`]: nothing this process did touched it since), else by `direct` (a lookup made
+    /// now).
+    pub async fn find_live_named<L, LFut, D, DFut>(
+        &self,
+        name: &str,
+        max_age: Duration,
+        list: L,
+        direct: D,
+    ) -> ProviderResult<Vec<ObservedInstance>>
+    where
+        L: FnOnce() -> LFut,
+        LFut: Future<Output = ProviderResult<Vec<ObservedInstance>>>,
+        D: FnOnce() -> DFut,
+        DFut: Future<Output = ProviderResult<Vec<ObservedInstance>>>,
+    {
+        let found = self
+            .find(name, max_age, || by_id(list), |i| i.is_live_named(name))
+            .await;
+        match found {
+            Lookup::Hit(found) => Ok(found),
+            Lookup::Direct => direct().await,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
@@ -382,6 +479,104 @@ mod tests {
         let got = s.find("k", young, || list(&calls, &newer), |_| true).await;
         assert!(matches!(got, Lookup::Hit(ref v) if v.len() == 2), "{got:?}");
         assert_eq!(calls.load(Ordering::SeqCst), 2, "the 5 s old list was too old");
+    }
+
+    fn instance(id: &str, name: &str, state: crate::provider::InstanceState) -> ObservedInstance {
+        ObservedInstance {
+            id: id.into(),
+            name: name.into(),
+            description: String::new(),
+            state,
+            raw_status: String::new(),
+            flavor: None,
+            image: None,
+            placement: crate::provider::Placement::default(),
+            fleet_id: None,
+            private_ips: vec![],
+            public_ips: vec![],
+            nics: vec![],
+            security_groups: vec![],
+            vpc_id: None,
+            key_name: None,
+            created: None,
+            tags: Default::default(),
+        }
+    }
+
+    fn account() -> Vec<ObservedInstance> {
+        use crate::provider::InstanceState::{Deleted, Running};
+        vec![
+            instance("i-1", "web", Running),
+            instance("i-2", "web", Deleted),
+            instance("i-3", "db", Running),
+        ]
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_instance_poll_is_answered_by_the_list_by_id_or_read_directly_and_counted() {
+        let s = Snapshots::default();
+        let (lists, reads) = (AtomicU32::new(0), AtomicU32::new(0));
+        let counted = Mutex::new(Vec::new());
+        let poll = |id: &'static str, age: Duration| {
+            s.observe_instance(
+                id,
+                age,
+                || async {
+                    lists.fetch_add(1, Ordering::SeqCst);
+                    Ok(account())
+                },
+                || async {
+                    reads.fetch_add(1, Ordering::SeqCst);
+                    Ok(instance(id, "direct", crate::provider::InstanceState::Running))
+                },
+                |source| lock(&counted).push(source),
+            )
+        };
+        assert_eq!(poll("i-3", AGE).await.unwrap().name, "db", "keyed by id");
+        assert_eq!(poll("i-1", AGE).await.unwrap().name, "web");
+        assert_eq!(poll("i-9", AGE).await.unwrap().name, "direct", "not listed");
+        assert_eq!(poll("i-1", Duration::ZERO).await.unwrap().name, "direct");
+        assert_eq!(
+            (lists.load(Ordering::SeqCst), reads.load(Ordering::SeqCst)),
+            (1, 2)
+        );
+        use ObservationSource::{Batch, Direct};
+        assert_eq!(*lock(&counted), [Batch, Batch, Direct, Direct]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_name_lookup_finds_live_instances_in_the_list_until_the_name_is_touched() {
+        let s = Snapshots::default();
+        let lists = AtomicU32::new(0);
+        let find = |name: &'static str| {
+            s.find_live_named(
+                name,
+                AGE,
+                || async {
+                    lists.fetch_add(1, Ordering::SeqCst);
+                    Ok(account())
+                },
+                || async {
+                    Ok(vec![instance(
+                        "i-new",
+                        name,
+                        crate::provider::InstanceState::Running,
+                    )])
+                },
+            )
+        };
+        let ids = |found: ProviderResult<Vec<ObservedInstance>>| -> Vec<String> {
+            found.unwrap().into_iter().map(|i| i.id).collect()
+        };
+        assert_eq!(ids(find("web").await), ["i-1"], "the deleted one is not live");
+        assert_eq!(ids(find("cache").await), Vec::<String>::new());
+        s.touch(["cache"]);
+        assert_eq!(
+            ids(find("cache").await),
+            ["i-new"],
+            "a touched name is looked up now"
+        );
+        assert_eq!(lists.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test(start_paused = true)]

@@ -51,6 +51,25 @@ pub struct ObservationLabels {
     pub source: String,
 }
 
+/// How a drift poll was answered: the `source` label of [`ObservationLabels`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObservationSource {
+    /// By a list of the account's objects ([`crate::provider::batch::Snapshots`]).
+    Batch,
+    /// By a read of the object on its own.
+    Direct,
+}
+
+impl ObservationSource {
+    /// The label value: `batch` or `direct`.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Batch => "batch",
+            Self::Direct => "direct",
+        }
+    }
+}
+
 /// Labels of an account's rate limiter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 pub struct LimiterLabels {

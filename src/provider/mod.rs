@@ -425,14 +425,34 @@ pub trait InstanceApi: Send + Sync {
     /// instead of paging the whole account per create; that list answers only for what this process
     /// has not changed since it started, so a create whose answer was lost is looked up anew. A zero
     /// `max_age` lists now. By default [`Self::find_by_identity`] (a filtered call, as fresh as any).
+    /// Answered from [`Self::listed`] where its list [answers names](batch::ListedInstances::answers_names)
+    /// ([`batch::Snapshots::find_live_named`]).
     async fn find_by_identity_within(
         &self,
         identity: &CreateIdentity,
         spec: &InstanceSpec,
         max_age: Duration,
     ) -> ProviderResult<Vec<ObservedInstance>> {
-        let _ = max_age;
-        self.find_by_identity(identity, spec).await
+        match self.listed().filter(|l| l.answers_names()) {
+            Some(listed) => {
+                listed
+                    .snapshots()
+                    .find_live_named(
+                        &identity.name,
+                        max_age,
+                        || listed.list_all(),
+                        || self.find_by_identity(identity, spec),
+                    )
+                    .await
+            }
+            None => self.find_by_identity(identity, spec).await,
+        }
+    }
+    /// The account's instances as one list observes them, where the cloud batches its drift polls:
+    /// [`Self::observe`] (and, where the list answers names, [`Self::find_by_identity_within`]) is
+    /// then answered from it. `None` (the default): every poll is a [`Self::get`].
+    fn listed(&self) -> Option<&dyn batch::ListedInstances> {
+        None
     }
     /// Whether a create of `spec` goes through an order that must be paid before the instance exists
     /// (ModelArts PRE_PAID): the create answers with [`Operation::order_id`] and no instance id, and a
@@ -465,10 +485,24 @@ pub trait InstanceApi: Send + Sync {
     async fn list(&self, filter: &InstanceFilter) -> ProviderResult<Vec<ObservedInstance>>;
     /// One instance for a drift poll: from a list of the account's instances no older than `max_age`
     /// where the provider batches ([`batch::Snapshots`]: one list answers every object's poll), else
-    /// read directly. A zero `max_age` always reads directly.
+    /// read directly. A zero `max_age` always reads directly. By default from [`Self::listed`]
+    /// ([`batch::Snapshots::observe_instance`]) where the cloud has one, else [`Self::get`].
     async fn observe(&self, id: &str, max_age: Duration) -> ProviderResult<ObservedInstance> {
-        let _ = max_age;
-        self.get(id).await
+        match self.listed() {
+            Some(listed) => {
+                listed
+                    .snapshots()
+                    .observe_instance(
+                        id,
+                        max_age,
+                        || listed.list_all(),
+                        || self.get(id),
+                        |source| listed.count_observation(source),
+                    )
+                    .await
+            }
+            None => self.get(id).await,
+        }
     }
     /// Changes name/description.
     async fn update(&self, id: &str, update: &InstanceUpdate) -> ProviderResult<()>;

@@ -22,7 +22,7 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::provider::error::{ErrorDetail, ProviderError};
-use crate::provider::metrics::{CallLabels, ObservationLabels, ProviderMetrics};
+use crate::provider::metrics::{CallLabels, ObservationLabels, ObservationSource, ProviderMetrics};
 use crate::provider::ratelimit::RateLimiter;
 use crate::provider::settings::{ProviderSettings, RetryPolicy, SecretString};
 
@@ -301,13 +301,13 @@ impl Pipeline {
         &self.limiter
     }
 
-    /// Counts one drift-poll observation of `kind` answered by `source` (`batch` or `direct`).
-    pub fn count_observation(&self, kind: &str, source: &str) {
+    /// Counts one drift-poll observation of `kind` answered by `source`.
+    pub fn count_observation(&self, kind: &str, source: ObservationSource) {
         self.metrics.observe_observation(&ObservationLabels {
             provider: self.config.provider.into(),
             account: self.config.account.clone(),
             kind: kind.to_owned(),
-            source: source.to_owned(),
+            source: source.label().to_owned(),
         });
     }
 

@@ -15,7 +15,7 @@ use super::types::*;
 use crate::provider::error::ProviderError;
 use crate::provider::http::{Call, Pipeline, PipelineConfig, Reply, decode_or_default, encode, protocol};
 use crate::provider::huawei::auth::{Auth, Authenticator};
-use crate::provider::metrics::ProviderMetrics;
+use crate::provider::metrics::{ObservationSource, ProviderMetrics};
 use crate::provider::ratelimit::RateLimiter;
 use crate::provider::settings::RetryPolicy;
 
@@ -79,8 +79,8 @@ impl IecClient {
         self.http.limiter()
     }
 
-    /// Counts one drift-poll observation of `kind` answered by `source` (`batch` or `direct`).
-    pub fn count_observation(&self, kind: &str, source: &str) {
+    /// Counts one drift-poll observation of `kind` answered by `source`.
+    pub fn count_observation(&self, kind: &str, source: ObservationSource) {
         self.http.count_observation(kind, source);
     }
 

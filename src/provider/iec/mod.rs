@@ -19,6 +19,7 @@ use self::types as wire;
 use super::batch::{Lookup, Snapshots};
 use super::cache::{CATALOG_TTL, TtlCache};
 use super::huawei::auth::{Auth, iam_endpoint};
+use super::metrics::ObservationSource;
 use super::*;
 
 /// Default IEC endpoint (IEC is a global service; Huawei's SDK region table lists this host for cn-north-4).
@@ -861,11 +862,13 @@ impl InstanceApi for IecProvider {
         };
         match hit {
             Some(instance) => {
-                self.client.count_observation("instance", "batch");
+                self.client
+                    .count_observation("instance", ObservationSource::Batch);
                 Ok(instance)
             }
             None => {
-                self.client.count_observation("instance", "direct");
+                self.client
+                    .count_observation("instance", ObservationSource::Direct);
                 InstanceApi::get(self, id).await
             }
         }

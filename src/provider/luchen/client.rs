@@ -14,6 +14,7 @@ use super::types::{CreateInstance, Created, Instance, InstanceList, InstanceRef}
 use crate::provider::error::{ErrorDetail, ProviderError};
 use crate::provider::http::paging::MAX_PAGES;
 use crate::provider::http::{Call, HttpResult, Pipeline, decode};
+use crate::provider::metrics::ObservationSource;
 
 /// Rows per list page (the emulator clamps larger pages to 100; the real limit is undocumented).
 pub const PAGE_SIZE: u64 = 100;
@@ -65,8 +66,8 @@ impl LuchenClient {
         &self.session
     }
 
-    /// Counts one drift-poll observation answered by `source` (`batch` or `direct`).
-    pub fn count_observation(&self, source: &str) {
+    /// Counts one drift-poll observation of an instance answered by `source`.
+    pub fn count_observation(&self, source: ObservationSource) {
         self.http.count_observation("instance", source);
     }
 

@@ -15,16 +15,16 @@
 //! calling.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use async_trait::async_trait;
 
 use super::LuchenProvider;
 use super::client::is_gone;
 use super::types::{Billing, CreateInstance, Instance, InstanceConfiguration, RemoteStorage};
-use crate::provider::batch::Lookup;
+use crate::provider::batch::{ListedInstances, Snapshots};
 use crate::provider::each::{Done, each_id};
 use crate::provider::error::{ErrorDetail, ProviderError};
+use crate::provider::metrics::ObservationSource;
 use crate::provider::{
     CreateIdentity, InstanceApi, InstanceExt, InstanceField, InstanceFieldError, InstanceFilter,
     InstanceSpec, InstanceState, InstanceUpdate, LuchenInstanceExt, NodePort, ObservedInstance, Operation,
@@ -356,8 +356,14 @@ pub fn observed(i: &Instance) -> ObservedInstance {
     }
 }
 
-impl LuchenProvider {
-    async fn list_observed(&self) -> ProviderResult<Vec<ObservedInstance>> {
+#[async_trait]
+impl ListedInstances for LuchenProvider {
+    fn snapshots(&self) -> &Snapshots<ObservedInstance> {
+        &self.snapshots
+    }
+
+    /// Every row that names its instance (there is no get-one call: every read is this list).
+    async fn list_all(&self) -> ProviderResult<Vec<ObservedInstance>> {
         Ok(self
             .client
             .list()
@@ -368,14 +374,13 @@ impl LuchenProvider {
             .collect())
     }
 
-    /// Every instance by id, as the shared snapshot holds them.
-    async fn list_by_id(&self) -> ProviderResult<Vec<(String, ObservedInstance)>> {
-        Ok(self
-            .list_observed()
-            .await?
-            .into_iter()
-            .map(|i| (i.id.clone(), i))
-            .collect())
+    fn count_observation(&self, source: ObservationSource) {
+        self.client.count_observation(source);
+    }
+
+    /// The list has no name filter.
+    fn answers_names(&self) -> bool {
+        true
     }
 }
 
@@ -406,24 +411,9 @@ impl InstanceApi for LuchenProvider {
         })
     }
 
-    /// Live instances named `identity.name`, from the shared list of the account's instances when one
-    /// no older than `max_age` can answer for the name (nothing this process did touched it since),
-    /// else from a list made now: a burst of creates costs one list per lookup age, not one per create.
-    async fn find_by_identity_within(
-        &self,
-        identity: &CreateIdentity,
-        spec: &InstanceSpec,
-        max_age: Duration,
-    ) -> ProviderResult<Vec<ObservedInstance>> {
-        let name = identity.name.as_str();
-        let found = self
-            .snapshots
-            .find(name, max_age, || self.list_by_id(), |i| i.is_live_named(name))
-            .await;
-        match found {
-            Lookup::Hit(found) => Ok(found),
-            Lookup::Direct => self.find_by_identity(identity, spec).await,
-        }
+    /// One list of the account answers every drift poll and the create pass's name lookups.
+    fn listed(&self) -> Option<&dyn ListedInstances> {
+        Some(self)
     }
 
     fn validate(&self, spec: &InstanceSpec, creating: bool) -> Vec<InstanceFieldError> {
@@ -432,7 +422,7 @@ impl InstanceApi for LuchenProvider {
 
     /// From a fresh list (there is no get-one call); absent is `NotFound`.
     async fn get(&self, id: &str) -> ProviderResult<ObservedInstance> {
-        self.list_observed()
+        self.list_all()
             .await?
             .into_iter()
             .find(|i| i.id == id)
@@ -448,7 +438,7 @@ impl InstanceApi for LuchenProvider {
             return Ok(Vec::new());
         }
         Ok(self
-            .list_observed()
+            .list_all()
             .await?
             .into_iter()
             .filter(|i| filter.name.as_ref().is_none_or(|n| &i.name == n))
@@ -460,20 +450,6 @@ impl InstanceApi for LuchenProvider {
                     .is_none_or(|s| i.placement.site_id.as_deref().is_none_or(|have| have == s))
             })
             .collect())
-    }
-
-    async fn observe(&self, id: &str, max_age: Duration) -> ProviderResult<ObservedInstance> {
-        match self.snapshots.lookup(id, max_age, || self.list_by_id()).await {
-            Lookup::Hit(i) => {
-                self.client.count_observation("batch");
-                Ok(i)
-            }
-            Lookup::Direct => {
-                let got = InstanceApi::get(self, id).await;
-                self.client.count_observation("direct");
-                got
-            }
-        }
     }
 
     async fn update(&self, _id: &str, _update: &InstanceUpdate) -> ProviderResult<()> {

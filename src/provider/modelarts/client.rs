@@ -18,7 +18,7 @@ use crate::provider::error::ProviderError;
 use crate::provider::http::{Authenticate, Call, HttpResult, Pipeline, PipelineConfig, encode};
 use crate::provider::huawei::auth::{Auth, Authenticator};
 use crate::provider::huawei::iam::lookup_project_id;
-use crate::provider::metrics::ProviderMetrics;
+use crate::provider::metrics::{ObservationSource, ProviderMetrics};
 use crate::provider::ratelimit::RateLimiter;
 
 /// Servers per list page (the API takes up to 1024).
@@ -153,8 +153,9 @@ impl ModelArtsClient {
         Ok(self.bound().await?.project_id.clone())
     }
 
-    /// Counts one drift-poll observation answered by `source`.
-    pub fn count_observation(&self, source: &str) {
+    /// Counts one drift-poll observation of an instance answered by `source` (none before the client
+    /// is bound: no call has been made).
+    pub fn count_observation(&self, source: ObservationSource) {
         if let Some(b) = self.bound.get() {
             b.http.count_observation("instance", source);
         }

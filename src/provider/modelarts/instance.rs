@@ -20,16 +20,16 @@
 //! capabilities say `Replace`, so controllers report the change instead of calling.
 
 use std::collections::BTreeSet;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine;
 
 use super::ModelArtsProvider;
 use super::types::{ChargingInfo, CreateServer, DataVolume, Server, ServerNetwork, Volume};
-use crate::provider::batch::Lookup;
+use crate::provider::batch::{ListedInstances, Snapshots};
 use crate::provider::each::{Done, each_id};
 use crate::provider::error::ProviderError;
+use crate::provider::metrics::ObservationSource;
 use crate::provider::{
     Charging, CreateIdentity, InstanceApi, InstanceExt, InstanceField, InstanceFieldError, InstanceFilter,
     InstanceSpec, InstanceState, InstanceUpdate, ModelArtsInstanceExt, ObservedInstance, Operation,
@@ -439,21 +439,27 @@ pub fn observed(s: &Server) -> ObservedInstance {
     }
 }
 
-impl ModelArtsProvider {
-    async fn list_observed(&self) -> ProviderResult<Vec<ObservedInstance>> {
+#[async_trait]
+impl ListedInstances for ModelArtsProvider {
+    fn snapshots(&self) -> &Snapshots<ObservedInstance> {
+        &self.snapshots
+    }
+
+    async fn list_all(&self) -> ProviderResult<Vec<ObservedInstance>> {
         Ok(self.client.list().await?.iter().map(observed).collect())
     }
 
-    /// Every server by id, as the shared snapshot holds them.
-    async fn list_by_id(&self) -> ProviderResult<Vec<(String, ObservedInstance)>> {
-        Ok(self
-            .list_observed()
-            .await?
-            .into_iter()
-            .map(|i| (i.id.clone(), i))
-            .collect())
+    fn count_observation(&self, source: ObservationSource) {
+        self.client.count_observation(source);
     }
 
+    /// The DevServer list has no filters.
+    fn answers_names(&self) -> bool {
+        true
+    }
+}
+
+impl ModelArtsProvider {
     /// Why deleting prepaid server `id` is refused: its subscription, with the expiry of its order.
     async fn prepaid_blocker(&self, id: &str) -> ProviderResult<Option<String>> {
         let server = self.client.get(id).await?;
@@ -512,23 +518,9 @@ impl InstanceApi for ModelArtsProvider {
         self.prepaid_blocker(id).await
     }
 
-    /// Live servers named `identity.name`, from the shared list of the account's servers when one no
-    /// older than `max_age` can answer (see the module docs), else from a list made now.
-    async fn find_by_identity_within(
-        &self,
-        identity: &CreateIdentity,
-        spec: &InstanceSpec,
-        max_age: Duration,
-    ) -> ProviderResult<Vec<ObservedInstance>> {
-        let name = identity.name.as_str();
-        let found = self
-            .snapshots
-            .find(name, max_age, || self.list_by_id(), |i| i.is_live_named(name))
-            .await;
-        match found {
-            Lookup::Hit(found) => Ok(found),
-            Lookup::Direct => self.find_by_identity(identity, spec).await,
-        }
+    /// One list of the project answers every drift poll and the create pass's name lookups.
+    fn listed(&self) -> Option<&dyn ListedInstances> {
+        Some(self)
     }
 
     async fn get(&self, id: &str) -> ProviderResult<ObservedInstance> {
@@ -541,7 +533,7 @@ impl InstanceApi for ModelArtsProvider {
             return Ok(Vec::new());
         }
         Ok(self
-            .list_observed()
+            .list_all()
             .await?
             .into_iter()
             .filter(|i| filter.name.as_ref().is_none_or(|n| &i.name == n))
@@ -553,20 +545,6 @@ impl InstanceApi for ModelArtsProvider {
                     .is_none_or(|s| i.placement.zone.as_deref() == Some(s))
             })
             .collect())
-    }
-
-    async fn observe(&self, id: &str, max_age: Duration) -> ProviderResult<ObservedInstance> {
-        match self.snapshots.lookup(id, max_age, || self.list_by_id()).await {
-            Lookup::Hit(i) => {
-                self.client.count_observation("batch");
-                Ok(i)
-            }
-            Lookup::Direct => {
-                let got = InstanceApi::get(self, id).await;
-                self.client.count_observation("direct");
-                got
-            }
-        }
     }
 
     async fn update(&self, id: &str, update: &InstanceUpdate) -> ProviderResult<()> {

@@ -17,7 +17,7 @@ use super::signer::Signer;
 use super::types::{CloudServer, CreateCloudServer, Created, Instance, InstanceQuery, Tag};
 use crate::provider::error::{ErrorDetail, ProviderError};
 use crate::provider::http::{Call, HttpResult, Pipeline, PipelineConfig, decode};
-use crate::provider::metrics::ProviderMetrics;
+use crate::provider::metrics::{ObservationSource, ProviderMetrics};
 use crate::provider::ratelimit::RateLimiter;
 
 /// The API version.
@@ -88,6 +88,11 @@ impl VeenClient {
                 metrics,
             ),
         }
+    }
+
+    /// Counts one drift-poll observation of an instance answered by `source`.
+    pub fn count_observation(&self, source: ObservationSource) {
+        self.http.count_observation("instance", source);
     }
 
     pub(super) async fn result<T: DeserializeOwned>(&self, call: Call) -> HttpResult<T> {

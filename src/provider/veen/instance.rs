@@ -16,8 +16,6 @@
 //! server (image, description, security groups, NICs) is `Unsupported` here, and the capabilities say
 //! `Replace` for it, so controllers report the change instead of calling.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
@@ -25,9 +23,10 @@ use super::VeenProvider;
 use super::client::{VeenClient, get, post};
 use super::placement::{self, PlacementError};
 use super::types::{Created, Instance, InstanceQuery};
-use crate::provider::batch::Lookup;
+use crate::provider::batch::{ListedInstances, Snapshots};
 use crate::provider::error::{ErrorDetail, ProviderError};
 use crate::provider::http::HttpResult;
+use crate::provider::metrics::ObservationSource;
 use crate::provider::{
     CreateIdentity, InstanceApi, InstanceExt, InstanceField, InstanceFieldError, InstanceFilter,
     InstanceSpec, InstanceState, InstanceUpdate, OWNER_TAG, ObservedInstance, Operation, Placement,
@@ -557,15 +556,9 @@ impl InstanceApi for VeenProvider {
             .collect())
     }
 
-    async fn observe(&self, id: &str, max_age: Duration) -> ProviderResult<ObservedInstance> {
-        let list = || async {
-            let all = self.list_observed(&InstanceQuery::default()).await?;
-            Ok::<_, ProviderError>(all.into_iter().map(|i| (i.id.clone(), i)).collect())
-        };
-        match self.instance_snapshots.lookup(id, max_age, list).await {
-            Lookup::Hit(i) => Ok(i),
-            Lookup::Direct => InstanceApi::get(self, id).await,
-        }
+    /// One list of the account's instances answers every drift poll.
+    fn listed(&self) -> Option<&dyn ListedInstances> {
+        Some(self)
     }
 
     async fn update(&self, id: &str, update: &InstanceUpdate) -> ProviderResult<()> {
@@ -599,6 +592,21 @@ impl InstanceApi for VeenProvider {
         self.instance_snapshots.touch(ids.iter().map(String::as_str));
         r?;
         Ok(Operation::default())
+    }
+}
+
+#[async_trait]
+impl ListedInstances for VeenProvider {
+    fn snapshots(&self) -> &Snapshots<ObservedInstance> {
+        &self.instance_snapshots
+    }
+
+    async fn list_all(&self) -> ProviderResult<Vec<ObservedInstance>> {
+        self.list_observed(&InstanceQuery::default()).await
+    }
+
+    fn count_observation(&self, source: ObservationSource) {
+        self.client.count_observation(source);
     }
 }
 

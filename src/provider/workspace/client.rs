@@ -19,7 +19,7 @@ use crate::provider::http::{
 };
 use crate::provider::huawei::auth::{Auth, Authenticator};
 use crate::provider::huawei::iam::lookup_project_id;
-use crate::provider::metrics::ProviderMetrics;
+use crate::provider::metrics::{ObservationSource, ProviderMetrics};
 use crate::provider::ratelimit::RateLimiter;
 
 /// Largest page the list APIs accept.
@@ -103,8 +103,8 @@ impl WorkspaceClient {
         self.http.limiter()
     }
 
-    /// Counts one drift-poll observation of `kind` answered by `source` (`batch` or `direct`).
-    pub fn count_observation(&self, kind: &str, source: &str) {
+    /// Counts one drift-poll observation of `kind` answered by `source`.
+    pub fn count_observation(&self, kind: &str, source: ObservationSource) {
         self.http.count_observation(kind, source);
     }
 

@@ -8,15 +8,14 @@
 //! Readiness: a server runs (`Running`) once its VM is `ACTIVE` and its access agent has registered
 //! (`status` `REGISTERED`); `ACTIVE` but `UNREGISTER` still counts as `Creating`.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use serde_json::json;
 
 use super::WorkspaceProvider;
 use super::client::MAX_BATCH_DELETE;
 use super::types::AppServer;
-use crate::provider::batch::Lookup;
+use crate::provider::batch::{ListedInstances, Snapshots};
+use crate::provider::metrics::ObservationSource;
 use crate::provider::{
     CreateIdentity, InstanceApi, InstanceField, InstanceFieldError, InstanceFilter, InstanceSpec,
     InstanceState, InstanceUpdate, ObservedInstance, ObservedNic, Operation, Placement, PowerAction,
@@ -188,21 +187,9 @@ impl InstanceApi for WorkspaceProvider {
             .collect())
     }
 
-    async fn observe(&self, id: &str, max_age: Duration) -> ProviderResult<ObservedInstance> {
-        let list = || async {
-            let all = self.servers(None).await?;
-            Ok::<_, ProviderError>(all.into_iter().map(|i| (i.id.clone(), i)).collect())
-        };
-        match self.servers.lookup(id, max_age, list).await {
-            Lookup::Hit(i) => {
-                self.client.count_observation("instance", "batch");
-                Ok(i)
-            }
-            Lookup::Direct => {
-                self.client.count_observation("instance", "direct");
-                InstanceApi::get(self, id).await
-            }
-        }
+    /// One list of the account's servers answers every drift poll.
+    fn listed(&self) -> Option<&dyn ListedInstances> {
+        Some(self)
     }
 
     async fn update(&self, id: &str, update: &InstanceUpdate) -> ProviderResult<()> {
@@ -237,6 +224,21 @@ impl InstanceApi for WorkspaceProvider {
             job_ids: r?.job_id.into_iter().collect(),
             ..Operation::default()
         })
+    }
+}
+
+#[async_trait]
+impl ListedInstances for WorkspaceProvider {
+    fn snapshots(&self) -> &Snapshots<ObservedInstance> {
+        &self.servers
+    }
+
+    async fn list_all(&self) -> ProviderResult<Vec<ObservedInstance>> {
+        self.servers(None).await
+    }
+
+    fn count_observation(&self, source: ObservationSource) {
+        self.client.count_observation("instance", source);
     }
 }
 
