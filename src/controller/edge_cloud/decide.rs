@@ -3,10 +3,12 @@
 //! within the budget (never below `spec.replicas`, never below `replicas − maxUnavailable` Ready),
 //! rolling replacement (surge within `maxSurge`, else removal within `maxUnavailable`), in-place image
 //! pacing (at most `max(maxUnavailable, 1)` members changing or not Ready), scale-out (blocked where
-//! the cloud cannot expand or is busy), and the teardown of a failed or deleted edge cloud. No client,
-//! no clock: [`super::execute`] runs the steps; the tables in `decide/tests.rs` pin the rules.
+//! the cloud cannot expand or is busy), the teardown of a failed or deleted edge cloud, and when a
+//! running cloud job is polled again ([`job_poll_after`]). No client, no clock: [`super::execute`] runs
+//! the steps; the tables in `decide/tests.rs` pin the rules.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use kube::ResourceExt;
 
@@ -510,6 +512,19 @@ pub(super) fn teardown(all: &[ObservedInstance], pending_delete: &[String]) -> T
         .collect();
     let going = all.iter().any(|m| matches!(m.state, InstanceState::Deleting));
     Teardown { left, new, going }
+}
+
+/// The soonest a cloud job is polled again: the first poll of a job the pass has just sent.
+pub(super) const FIRST_JOB_POLL: Duration = Duration::from_secs(2);
+
+/// When to poll a cloud job (`status.jobId`, the expansion's create-servers job) that has run for
+/// `running_for` so far: after as long again, at least [`FIRST_JOB_POLL`] and at most `pending` (the
+/// pending interval). A job just sent is polled after 2 s, then about 4, 8, … s after it started, until
+/// the pending interval caps the wait: a job of a few seconds (the Workspace emulator's take 4–5 s) is
+/// seen done within about twice its run time instead of after a whole pending interval, and a long job
+/// costs a handful of extra polls at its start.
+pub(super) fn job_poll_after(running_for: Duration, pending: Duration) -> Duration {
+    running_for.clamp(FIRST_JOB_POLL.min(pending), pending)
 }
 
 #[cfg(test)]

@@ -38,6 +38,8 @@
 //! Where the cloud runs an expansion as a job (Workspace), the job id is durable in `status.jobId`
 //! right after the cloud answered and the expansion stays in flight until the job ends (see
 //! [`execute`]); a failed job is `ScalingBlocked=True JobFailed` and the next batch waits a backoff.
+//! While the job runs, the pass is requeued sooner than the pending interval: after as long as the job
+//! has run so far, from 2 s up to the pending interval ([`decide::job_poll_after`], [`job_intervals`]).
 
 mod cleanup;
 mod decide;
@@ -66,13 +68,13 @@ use self::observe::{Clock, FleetView, resolve_refs};
 use self::status::{Scaling, Writer, record_counts, record_fleet, set_extra_condition};
 use super::runtime::{
     Context, ErrorClass, Intervals, Outcome, PassError, ReconcileError, ReferenceError, ResolveProviderError,
-    SecretError, StatusWriter, error_policy, instrumented, provider_config_trigger, resolve_provider,
-    run_finalizer,
+    SecretError, StatusWriter, elapsed_since, error_policy, instrumented, provider_config_trigger,
+    resolve_provider, run_finalizer,
 };
 use super::{NAME_CONFLICT, provider_error_class};
 use crate::api::common::ManagementPolicy;
 use crate::api::condition::{SCALING_BLOCKED, reason};
-use crate::api::edge_cloud::EdgeCloud;
+use crate::api::edge_cloud::{EdgeCloud, EdgeCloudStatus};
 use crate::api::edge_instance::EdgeInstance;
 use crate::api::provider_config::ProviderConfig;
 use crate::provider::{FleetPlanTarget, FleetState, InstanceTemplate, Provider, ProviderError, SiteTarget};
@@ -605,7 +607,19 @@ async fn apply_steps(ec: &EdgeCloud, ctx: &Context, w: &mut Writer) -> Result<(O
     scaling.report_stuck(&view, spec, CloudModel::of(&caps, spec), observe_only);
     scaling.write_condition(&mut pass.w.status, generation);
     let outcome = status::outcome(&view, spec, &pass.w.status, &scaling, observe_only);
-    Ok((outcome, intervals))
+    Ok((outcome, job_intervals(&pass.w.status, intervals)))
+}
+
+/// `intervals` with the pending one shortened while the expansion's cloud job runs (`status.jobId`,
+/// timed from the expansion intent's start): [`decide::job_poll_after`].
+fn job_intervals(status: &EdgeCloudStatus, intervals: Intervals) -> Intervals {
+    match (&status.job_id, &status.pending_expand) {
+        (Some(_), Some(intent)) => Intervals {
+            pending: decide::job_poll_after(elapsed_since(&intent.started_at), intervals.pending),
+            ..intervals
+        },
+        _ => intervals,
+    }
 }
 
 /// The acting part of a pass on a healthy, unpaused edge cloud: build-timeout remediation, the

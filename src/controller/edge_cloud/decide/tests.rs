@@ -805,3 +805,32 @@ fn teardown_removes_members_first_and_only_new_ones() {
         "nothing left: the edge cloud itself goes next"
     );
 }
+
+#[test]
+fn a_running_job_is_polled_after_as_long_as_it_has_run_between_two_seconds_and_the_pending_interval() {
+    let pending = Duration::from_secs(10);
+    let secs = Duration::from_secs;
+    let rows = [
+        (secs(0), secs(2), "just sent: the first poll comes after 2 s"),
+        (
+            Duration::from_millis(2_100),
+            Duration::from_millis(2_100),
+            "then after as long again",
+        ),
+        (secs(4), secs(4), "doubling"),
+        (secs(8), secs(8), "doubling"),
+        (
+            secs(30),
+            pending,
+            "a long job: never later than the pending interval",
+        ),
+    ];
+    for (running_for, want, why) in rows {
+        assert_eq!(job_poll_after(running_for, pending), want, "{why}");
+    }
+    assert_eq!(
+        job_poll_after(secs(0), secs(1)),
+        secs(1),
+        "a pending interval under 2 s is not lengthened"
+    );
+}
