@@ -201,23 +201,42 @@ async fn create_secrets(client: &Client, namespace: &str, credentials: &str) -> 
     Ok(())
 }
 
-async fn create_shared_veen(client: &Client, namespace: &str, endpoint: &str, qps: u32) -> Result<()> {
-    create_secrets(client, namespace, "bench-veen-credentials").await?;
+/// Creates the bench's ProviderConfig `name`: `spec` (provider, region, endpoints, ...) with the
+/// credentials (type, Secret in `namespace`) and the bench's rate limit (`qps`, burst twice that).
+async fn create_provider_config(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    mut spec: Value,
+    (credentials, secret): (&str, &str),
+    qps: u32,
+) -> Result<()> {
+    spec["credentials"] = json!({"type": credentials, "secretRef": {"name": secret, "namespace": namespace}});
+    spec["rateLimit"] = json!({"qps": qps, "burst": qps.saturating_mul(2).min(10_000)});
     create_dynamic(
         client,
         &resource::<ProviderConfig>(),
         None,
         json!({
             "apiVersion": "edgefleet.io/v1alpha1", "kind": "ProviderConfig",
-            "metadata": {"name": Cloud::Veen.provider_config()},
-            "spec": {
-                "provider": "Veen",
-                "region": "cn-north-1",
-                "endpoints": {"veen": endpoint},
-                "credentials": {"type": "AkSk", "secretRef": {"name": "bench-veen-credentials", "namespace": namespace}},
-                "rateLimit": {"qps": qps, "burst": qps.saturating_mul(2).min(10_000)},
-            }
+            "metadata": {"name": name},
+            "spec": spec,
         }),
+    )
+    .await
+}
+
+async fn create_shared_veen(client: &Client, namespace: &str, endpoint: &str, qps: u32) -> Result<()> {
+    create_secrets(client, namespace, "bench-veen-credentials").await?;
+    let spec = json!({"provider": "Veen", "region": "cn-north-1", "endpoints": {"veen": endpoint}});
+    let credentials = ("AkSk", "bench-veen-credentials");
+    create_provider_config(
+        client,
+        namespace,
+        Cloud::Veen.provider_config(),
+        spec,
+        credentials,
+        qps,
     )
     .await?;
     // One member: a fleet of none has no cloud object (nothing to join) on any cloud.
@@ -241,62 +260,53 @@ async fn create_shared_luchen(client: &Client, namespace: &str, endpoint: &str, 
         .create(&PostParams::default(), &secret)
         .await
         .context("creating Secret bench-luchen-credentials")?;
-    create_dynamic(
+    let spec = json!({"provider": "Luchen", "endpoints": {"luchen": endpoint}});
+    let credentials = ("Password", "bench-luchen-credentials");
+    create_provider_config(
         client,
-        &resource::<ProviderConfig>(),
-        None,
-        json!({
-            "apiVersion": "edgefleet.io/v1alpha1", "kind": "ProviderConfig",
-            "metadata": {"name": Cloud::Luchen.provider_config()},
-            "spec": {
-                "provider": "Luchen",
-                "endpoints": {"luchen": endpoint},
-                "credentials": {"type": "Password", "secretRef": {"name": "bench-luchen-credentials", "namespace": namespace}},
-                "rateLimit": {"qps": qps, "burst": qps.saturating_mul(2).min(10_000)},
-            }
-        }),
+        namespace,
+        Cloud::Luchen.provider_config(),
+        spec,
+        credentials,
+        qps,
     )
     .await
 }
 
 async fn create_shared_modelarts(client: &Client, namespace: &str, endpoint: &str, qps: u32) -> Result<()> {
     create_secrets(client, namespace, "bench-modelarts-credentials").await?;
-    create_dynamic(
+    let spec = json!({
+        "provider": "ModelArts",
+        "region": edgefleet_emulator::core::auth::DEFAULT_PROJECT_NAME,
+        "endpoints": {"modelArts": endpoint, "bss": endpoint, "iam": endpoint},
+    });
+    let credentials = ("AkSk", "bench-modelarts-credentials");
+    create_provider_config(
         client,
-        &resource::<ProviderConfig>(),
-        None,
-        json!({
-            "apiVersion": "edgefleet.io/v1alpha1", "kind": "ProviderConfig",
-            "metadata": {"name": Cloud::ModelArts.provider_config()},
-            "spec": {
-                "provider": "ModelArts",
-                "region": edgefleet_emulator::core::auth::DEFAULT_PROJECT_NAME,
-                "endpoints": {"modelArts": endpoint, "bss": endpoint, "iam": endpoint},
-                "credentials": {"type": "AkSk", "secretRef": {"name": "bench-modelarts-credentials", "namespace": namespace}},
-                "rateLimit": {"qps": qps, "burst": qps.saturating_mul(2).min(10_000)},
-            }
-        }),
+        namespace,
+        Cloud::ModelArts.provider_config(),
+        spec,
+        credentials,
+        qps,
     )
     .await
 }
 
 async fn create_shared_workspace(client: &Client, namespace: &str, endpoint: &str, qps: u32) -> Result<()> {
     create_secrets(client, namespace, "bench-workspace-credentials").await?;
-    create_dynamic(
+    let spec = json!({
+        "provider": "Workspace",
+        "region": edgefleet_emulator::core::auth::DEFAULT_PROJECT_NAME,
+        "endpoints": {"workspace": endpoint, "iam": endpoint},
+    });
+    let credentials = ("AkSk", "bench-workspace-credentials");
+    create_provider_config(
         client,
-        &resource::<ProviderConfig>(),
-        None,
-        json!({
-            "apiVersion": "edgefleet.io/v1alpha1", "kind": "ProviderConfig",
-            "metadata": {"name": Cloud::Workspace.provider_config()},
-            "spec": {
-                "provider": "Workspace",
-                "region": edgefleet_emulator::core::auth::DEFAULT_PROJECT_NAME,
-                "endpoints": {"workspace": endpoint, "iam": endpoint},
-                "credentials": {"type": "AkSk", "secretRef": {"name": "bench-workspace-credentials", "namespace": namespace}},
-                "rateLimit": {"qps": qps, "burst": qps.saturating_mul(2).min(10_000)},
-            }
-        }),
+        namespace,
+        Cloud::Workspace.provider_config(),
+        spec,
+        credentials,
+        qps,
     )
     .await
 }
@@ -309,24 +319,14 @@ async fn create_shared_iec(
     fleets: bool,
 ) -> Result<()> {
     create_secrets(client, namespace, "bench-iec-credentials").await?;
-    create_dynamic(
-        client,
-        &resource::<ProviderConfig>(),
-        None,
-        json!({
-            "apiVersion": "edgefleet.io/v1alpha1", "kind": "ProviderConfig",
-            "metadata": {"name": PROVIDER_CONFIG},
-            "spec": {
-                "provider": "Iec",
-                "region": "cn-north-4",
-                "domainId": edgefleet_emulator::config::DEFAULT_DOMAIN_ID,
-                "endpoints": {"iec": emulator_url, "iam": emulator_url},
-                "credentials": {"type": "AkSk", "secretRef": {"name": "bench-iec-credentials", "namespace": namespace}},
-                "rateLimit": {"qps": qps, "burst": qps.saturating_mul(2).min(10_000)},
-            }
-        }),
-    )
-    .await?;
+    let spec = json!({
+        "provider": "Iec",
+        "region": "cn-north-4",
+        "domainId": edgefleet_emulator::config::DEFAULT_DOMAIN_ID,
+        "endpoints": {"iec": emulator_url, "iam": emulator_url},
+    });
+    let credentials = ("AkSk", "bench-iec-credentials");
+    create_provider_config(client, namespace, PROVIDER_CONFIG, spec, credentials, qps).await?;
     create_dynamic(
         client,
         &resource::<Vpc>(),
